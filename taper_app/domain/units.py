@@ -1,0 +1,56 @@
+"""Exact milligram quantities: parsing, integer micrograms, and report rounding."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+UG_PER_MG = 1000
+#: Comparisons between doses allow this much rounding (domain.md §5).
+MG_TOLERANCE = 0.001
+
+
+class QuantityError(ValueError):
+    """A text or number that is not a valid milligram quantity."""
+
+
+def parse_mg(value: str | int | float | Decimal) -> Decimal:
+    """Read a milligram amount exactly; at most three decimals (1 microgram).
+
+    Floats are read through their shortest text form, so 2.5 stays 2.5.
+    """
+    if isinstance(value, bool):
+        raise QuantityError("not a number")
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        mg = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise QuantityError(f"{value!r} is not a number") from None
+    if not mg.is_finite():
+        raise QuantityError(f"{value!r} is not a finite number")
+    if mg != mg.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP):
+        raise QuantityError(f"{value} has more than 3 decimals (finer than 1 microgram)")
+    return mg
+
+
+def mg_to_ug(mg: Decimal | str | int | float) -> int:
+    """Milligrams to integer micrograms, exactly."""
+    return int(parse_mg(mg) * UG_PER_MG)
+
+
+def ug_to_mg(ug: int) -> Decimal:
+    """Integer micrograms to an exact Decimal of milligrams, normalised (2500 -> 2.5)."""
+    mg = Decimal(ug) / UG_PER_MG
+    return mg.quantize(Decimal(1)) if mg == mg.to_integral() else mg.normalize()
+
+
+def format_mg(ug: int) -> str:
+    """Micrograms as plain milligram text without exponent: 2500 -> '2.5', 20000 -> '20'."""
+    return f"{ug_to_mg(ug):f}"
+
+
+def round_half_up(value: float, places: int) -> float:
+    """Round a computed figure for reporting (mg to 0.001, % to 0.1), halves away from zero."""
+    q = Decimal(1).scaleb(-places)
+    rounded = float(Decimal(repr(value)).quantize(q, rounding=ROUND_HALF_UP))
+    return rounded + 0.0  # never -0.0
