@@ -62,7 +62,8 @@ class EquivalenceTable:
         if any(key.startswith(name) for name in OUT_OF_SCOPE):
             raise UnknownDrugError(f"{drug!r} is not converted: inhaled, topical and budesonide "
                                    "steroids are out of scope for the taper")
-        raise UnknownDrugError(f"unknown drug {drug!r}; expected one of: {', '.join(self._factors)}")
+        known = ", ".join(self._factors)
+        raise UnknownDrugError(f"unknown drug {drug!r}; expected one of: {known}")
 
     def factor(self, drug: str) -> Fraction:
         return self._factors[self.normalise(drug)]

@@ -1,0 +1,365 @@
+"""The command line (interfaces.md): a thin door onto the same services as the window.
+
+Exit status: 0 success, 1 invalid input (message on stderr), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__
+from .paths import default_database
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """Invalid input: printed on stderr, exit status 1."""
+
+
+class UsageError(Exception):
+    """A command used wrongly or not available: exit status 2."""
+
+
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--db", default=default, metavar="PATH_OR_URL",
+                        help="SQLite file or SQLAlchemy URL (default: $TAPER_DB, then the "
+                             "per-user data file)")
+    parser.add_argument("--user", default=default, metavar="NAME",
+                        help="who makes the change (password from $TAPER_PASSWORD or "
+                             "--password-stdin)")
+    parser.add_argument("--password-stdin", action="store_true",
+                        default=argparse.SUPPRESS if suppress else False,
+                        help="read the password from standard input")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="taper-app",
+        description="Steroid Taper Tracker. With no command, opens the window.")
+    p.add_argument("--version", action="version", version=f"taper-app {__version__}")
+    p.add_argument("--demo", action="store_true",
+                   help="open the window on a freshly made demo study (no server needed)")
+    _common(p, suppress=False)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        _common(sp, suppress=True)
+        return sp
+
+    sp = command("init", "create a new database with the study and its first administrator")
+    sp.add_argument("--protocol", type=Path, metavar="FILE", help="protocol file (TOML)")
+    sp.add_argument("--admin", metavar="NAME", help="the first administrator's user name")
+    sp.add_argument("--full-name", metavar="TEXT", help="the administrator's printed name")
+    sp.add_argument("--demo", action="store_true", dest="init_demo",
+                    help="create the demo study instead (users and password in the README)")
+    sp.add_argument("--as-of", metavar="DATE", help="demo data up to this date (default today)")
+
+    sp = command("template", "schedule templates")
+    tsub = sp.add_subparsers(dest="template_command", metavar="ACTION", required=True)
+    tp = tsub.add_parser("import", help="add templates from a file of [[template]] tables")
+    _common(tp, suppress=True)
+    tp.add_argument("file", type=Path, metavar="FILE")
+
+    sp = command("user", "user accounts")
+    usub = sp.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    up = usub.add_parser("add", help="add a user (first password from $TAPER_NEW_PASSWORD "
+                                     "or a prompt)")
+    _common(up, suppress=True)
+    up.add_argument("name", metavar="NAME")
+    up.add_argument("--role", required=True, choices=("nurse", "investigator", "monitor", "admin"))
+    up.add_argument("--full-name", required=True, metavar="TEXT")
+
+    sp = command("import", "import patients, doses and amendments (all or nothing)")
+    sp.add_argument("--patients", type=Path, metavar="F")
+    sp.add_argument("--doses", type=Path, metavar="F")
+    sp.add_argument("--amendments", type=Path, metavar="F")
+
+    sp = command("summary", "figures per patient")
+    sp.add_argument("--subject", metavar="ID")
+    sp.add_argument("--as-of", metavar="DATE", help="YYYY-MM-DD (default today)")
+    sp.add_argument("--json", action="store_true", help="JSON as in interfaces.md")
+
+    sp = command("report", "PDF report for one patient or the study")
+    sp.add_argument("--subject", metavar="ID")
+    sp.add_argument("--cohort", action="store_true")
+    sp.add_argument("--out", type=Path, metavar="FILE.pdf")
+    sp.add_argument("--as-of", metavar="DATE")
+
+    sp = command("export", "dose data for statisticians")
+    sp.add_argument("--format", required=True, choices=("csv", "sdtm"))
+    sp.add_argument("--out", required=True, type=Path, metavar="DIR")
+    sp.add_argument("--as-of", metavar="DATE", help="daily series up to this date (default today)")
+
+    sp = command("audit", "the audit trail")
+    asub = sp.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    ap = asub.add_parser("verify", help="check the audit trail's hash chain")
+    _common(ap, suppress=True)
+
+    sp = command("backup", "a consistent copy of the database while in use")
+    sp.add_argument("--out", required=True, type=Path, metavar="FILE")
+    return p
+
+
+# ---------------------------------------------------------------- helpers
+
+def _db_location(args: argparse.Namespace) -> str:
+    return str(args.db or os.environ.get("TAPER_DB") or default_database())
+
+
+def _as_of(text: str | None) -> date:
+    if not text:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"--as-of: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _password(args: argparse.Namespace, stdin: TextIO) -> str:
+    if getattr(args, "password_stdin", False):
+        line = stdin.readline()
+        if not line:
+            raise CliError("--password-stdin: no password on standard input")
+        return line.rstrip("\r\n")
+    password = os.environ.get("TAPER_PASSWORD")
+    if password is None:
+        raise CliError("no password: set TAPER_PASSWORD or use --password-stdin")
+    return password
+
+
+def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .services.study import load_study
+    from .storage.engine import open_database
+
+    db = open_database(_db_location(args))
+    return db, load_study(db)
+
+
+def _signed_in(args: argparse.Namespace, db, stdin: TextIO):  # type: ignore[no-untyped-def]
+    from .services.context import ServiceContext
+    from .services.study import authenticate
+
+    if not args.user:
+        raise UsageError("this command changes data: give --user NAME")
+    actor = authenticate(db, args.user, _password(args, stdin))
+    return ServiceContext(db, actor)
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd_init(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    location = _db_location(args)
+    if args.init_demo:
+        from .services.demo import DEMO_PASSWORD, DEMO_USERS, create_demo
+
+        create_demo(location, _as_of(args.as_of)).dispose()
+        users = ", ".join(u for u, _, _ in DEMO_USERS)
+        print(f"demo study created in {location}; users admin, {users} "
+              f"(password {DEMO_PASSWORD!r})", file=out)
+        return EXIT_OK
+    if not args.protocol or not args.admin:
+        raise UsageError("init needs --protocol FILE and --admin NAME (or --demo)")
+    from .services.study import create_study
+
+    try:
+        text = args.protocol.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{args.protocol}: cannot be read ({exc})") from None
+    db = create_study(location, text, args.admin, args.full_name or args.admin,
+                      _password(args, stdin), protocol_source=str(args.protocol))
+    db.dispose()
+    print(f"created {location}", file=out)
+    return EXIT_OK
+
+
+def cmd_template(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services.study import import_templates
+
+    db, _ = _open(args)
+    ctx = _signed_in(args, db, stdin)
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{args.file}: cannot be read ({exc})") from None
+    ids = import_templates(ctx, text, str(args.file))
+    print(f"added templates: {', '.join(ids)}", file=out)
+    return EXIT_OK
+
+
+def cmd_user(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services.study import add_user
+
+    db, _ = _open(args)
+    ctx = _signed_in(args, db, stdin)
+    new_password = os.environ.get("TAPER_NEW_PASSWORD")
+    if new_password is None:
+        if not sys.stdin.isatty():
+            raise CliError("no first password: set TAPER_NEW_PASSWORD (no terminal to ask on)")
+        new_password = getpass.getpass(f"first password for {args.name}: ")
+        if getpass.getpass("again: ") != new_password:
+            raise CliError("the two passwords differ")
+    add_user(ctx, args.name, args.role, args.full_name, new_password)
+    print(f"added {args.role} {args.name}; they choose a new password at first sign-in",
+          file=out)
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services.imports import import_files
+
+    if not (args.patients or args.doses or args.amendments):
+        raise UsageError("import needs at least one of --patients, --doses, --amendments")
+    db, study = _open(args)
+    ctx = _signed_in(args, db, stdin)
+    result = import_files(ctx, study, patients=args.patients, doses=args.doses,
+                          amendments=args.amendments)
+    print(f"imported {result.patients} patients, {result.doses} dose records, "
+          f"{result.amendments} amendments", file=out)
+    return EXIT_OK
+
+
+def cmd_summary(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services.figures import summary
+
+    as_of = _as_of(args.as_of)
+    db, study = _open(args)
+    rows = summary(db, study, as_of, args.subject)
+    if args.json:
+        json.dump(rows, out, indent=2)
+        out.write("\n")
+        return EXIT_OK
+    header = f"{'subject':<10} {'site':<5} {'day':>5} {'base':>6} {'actual':>7} {'sched':>7} " \
+             f"{'red%':>6} {'win%':>6} {'miss':>5} {'target':<13}"
+    print(header, file=out)
+
+    def fmt(x: object) -> str:
+        return "-" if x is None else f"{x:g}"
+
+    for r in rows:
+        print(f"{r['subject_id']:<10} {r['site']:<5} {r['as_of_day']:>5} "
+              f"{fmt(r['baseline_mg']):>6} {fmt(r['actual_mg']):>7} {fmt(r['scheduled_mg']):>7} "
+              f"{fmt(r['reduction_pct']):>6} {fmt(r['window_reduction_pct']):>6} "
+              f"{r['missing_days']:>5} {r['target']['status']:<13}", file=out)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    if args.format == "sdtm":
+        raise UsageError("export --format sdtm is not available yet (it comes with the "
+                         "reports and exports work); use --format csv")
+    from .services.exports import export_csv
+
+    db, study = _open(args)
+    paths = export_csv(db, study, args.out, _as_of(args.as_of))
+    for path in paths:
+        print(f"wrote {path}", file=out)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    raise UsageError("report is not available yet: PDF reports come with their own issue; "
+                     "use 'summary --json' or 'export --format csv' meanwhile")
+
+
+def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services.audit import verify_chain
+    from .storage.uow import UnitOfWork
+
+    db, _ = _open(args)
+    with UnitOfWork(db, write=False) as uow:
+        check = verify_chain(uow.session)
+    if check.ok:
+        print(f"audit trail intact: {check.rows} rows, hash chain verified", file=out)
+        return EXIT_OK
+    raise CliError(f"audit trail BROKEN at row {check.first_bad_id}: {check.problem}")
+
+
+def cmd_backup(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .storage.engine import copy_sqlite_file
+
+    db, _ = _open(args)
+    if db.path is None:
+        raise UsageError("backup copies a SQLite file; back up a PostgreSQL server with "
+                         "pg_dump (see docs)")
+    if args.out.exists():
+        raise CliError(f"{args.out} already exists; choose a new file name")
+    copy_sqlite_file(db.path, args.out)
+    print(f"backed up {db.path} to {args.out}", file=out)
+    return EXIT_OK
+
+
+COMMANDS = {"init": cmd_init, "template": cmd_template, "user": cmd_user, "import": cmd_import,
+            "summary": cmd_summary, "export": cmd_export, "report": cmd_report,
+            "audit": cmd_audit, "backup": cmd_backup}
+
+
+def run(argv: Sequence[str] | None = None, out: TextIO | None = None,
+        err: TextIO | None = None, stdin: TextIO | None = None) -> int:
+    """Run one command; returns the exit status instead of exiting (tests call this)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    stdin = stdin or sys.stdin
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if args.command is None:
+        return launch_gui(args, err)
+    from .services.errors import ServiceError, ValidationError
+    from .storage.engine import DatabaseError
+
+    try:
+        return COMMANDS[args.command](args, out, stdin)
+    except UsageError as exc:
+        print(f"taper-app {args.command}: {exc}", file=err)
+        return EXIT_USAGE
+    except ValidationError as exc:
+        for problem in exc.problems:
+            print(str(problem), file=err)
+        nothing = "nothing was imported" if args.command == "import" else "nothing was saved"
+        print(f"taper-app {args.command}: {len(exc.problems)} problem(s); {nothing}", file=err)
+        return EXIT_INVALID
+    except (CliError, ServiceError, DatabaseError) as exc:
+        print(f"taper-app {args.command}: {exc}", file=err)
+        return EXIT_INVALID
+
+
+def launch_gui(args: argparse.Namespace, err: TextIO) -> int:
+    """Open the window (on the demo study with ``--demo``)."""
+    location = _db_location(args)
+    if args.demo:
+        from .paths import data_dir
+        from .services.demo import DEMO_PASSWORD, create_demo
+
+        demo = data_dir() / "demo.sqlite"
+        for stale in (demo, demo.with_name(demo.name + "-wal"), demo.with_name(demo.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        create_demo(demo, date.today()).dispose()
+        location = str(demo)
+        print(f"demo study ready in {demo}: sign in as 'nurse', 'investigator', 'monitor' or "
+              f"'admin' with password {DEMO_PASSWORD!r}", file=err)
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+            or os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("win32", "darwin")):
+        print("taper-app: no display: the window needs a desktop session (DISPLAY or "
+              "WAYLAND_DISPLAY). On a server, use the command line (taper-app --help), or run "
+              "under a virtual display: xvfb-run taper-app --demo", file=err)
+        return EXIT_USAGE
+    try:
+        from .ui.app import run_gui
+    except ImportError as exc:
+        print(f"taper-app: the window is not available in this build ({exc}); use the "
+              "command line: taper-app --help", file=err)
+        return EXIT_USAGE
+    return run_gui(location)

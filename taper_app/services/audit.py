@@ -1,0 +1,124 @@
+"""The audit trail: append-only rows, each hashed over a canonical form and chained.
+
+Every change a service makes passes through :class:`AuditTrail` in the same
+transaction, so the data and its audit rows are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..storage.models import AuditEntry, AuditHead
+
+GENESIS_HASH = "0" * 64
+HASHED_FIELDS = ("id", "at_utc", "username", "action", "entity", "entity_id", "subject_id",
+                 "field", "old_value", "new_value", "reason")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with microseconds and a Z: unambiguous and sortable."""
+    if moment.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def row_hash(prev_hash: str, values: dict[str, object]) -> str:
+    canonical = json.dumps({k: values[k] for k in HASHED_FIELDS}, sort_keys=True,
+                           ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+class AuditTrail:
+    """Appends chained rows inside one session; locks the chain head on first use."""
+
+    def __init__(self, session: Session, username: str, clock: Callable[[], datetime]) -> None:
+        self.session = session
+        self.username = username
+        self.at = format_utc(clock())  # one time for the whole action
+        self._head: AuditHead | None = None
+
+    def _lock_head(self) -> AuditHead:
+        if self._head is None:
+            head = self.session.scalars(
+                select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+            self._head = head
+        return self._head
+
+    def add(self, action: str, entity: str, entity_id: object, field: str, old: object,
+            new: object, reason: str | None = None, subject_id: str | None = None) -> None:
+        head = self._lock_head()
+        values: dict[str, object] = {
+            "id": head.last_id + 1,
+            "at_utc": self.at,
+            "username": self.username,
+            "action": action,
+            "entity": entity,
+            "entity_id": str(entity_id),
+            "subject_id": subject_id,
+            "field": field,
+            "old_value": _text(old),
+            "new_value": _text(new),
+            "reason": reason,
+        }
+        digest = row_hash(head.last_hash, values)
+        self.session.add(AuditEntry(prev_hash=head.last_hash, row_hash=digest, **values))
+        head.last_id = int(str(values["id"]))
+        head.last_hash = digest
+
+    def add_fields(self, action: str, entity: str, entity_id: object,
+                   changes: Iterable[tuple[str, object, object]], reason: str | None = None,
+                   subject_id: str | None = None) -> None:
+        for field, old, new in changes:
+            self.add(action, entity, entity_id, field, old, new, reason, subject_id)
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    ok: bool
+    rows: int
+    first_bad_id: int | None = None
+    problem: str = ""
+
+
+def verify_chain(session: Session) -> ChainCheck:
+    """Recompute every hash in id order; name the first row that does not fit."""
+    prev = GENESIS_HASH
+    expected_id = 1
+    count = 0
+    for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)).yield_per(2000):
+        count += 1
+        values = {k: getattr(entry, k) for k in HASHED_FIELDS}
+        if entry.id != expected_id:
+            return ChainCheck(False, count, entry.id,
+                              f"row {entry.id}: expected row {expected_id} here "
+                              "(a row was deleted or inserted)")
+        if entry.prev_hash != prev:
+            return ChainCheck(False, count, entry.id,
+                              f"row {entry.id}: does not follow the previous row "
+                              "(rows deleted, inserted or reordered)")
+        if row_hash(prev, values) != entry.row_hash:
+            return ChainCheck(False, count, entry.id,
+                              f"row {entry.id}: contents do not match its hash (edited)")
+        prev = entry.row_hash
+        expected_id += 1
+    head = session.scalars(select(AuditHead).where(AuditHead.id == 1)).one_or_none()
+    if head is not None and (head.last_id != count or head.last_hash != prev):
+        return ChainCheck(False, count, count + 1 if head.last_id > count else count,
+                          f"the chain ends at row {count} but the head records row "
+                          f"{head.last_id} (rows removed from the end)")
+    return ChainCheck(True, count)

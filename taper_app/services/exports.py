@@ -1,0 +1,70 @@
+"""Exports for statisticians: dose records and the daily series as CSV files."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from ..domain.doses import daily_peq_mg
+from ..domain.studyday import study_day
+from ..domain.units import format_mg, round_half_up
+from ..storage.engine import Database
+from .figures import analyse_all
+from .study import StudyInfo
+
+DOSE_RECORD_COLUMNS = ("subject_id", "site", "record_id", "drug", "dose_mg", "frequency", "route",
+                       "start_date", "end_date", "start_study_day", "end_study_day",
+                       "peq_mg_per_day", "source", "comment", "deviation_reason", "entered_by",
+                       "entered_at_utc", "voided", "void_reason", "voided_by", "voided_at_utc",
+                       "replaces_record_id")
+DAILY_COLUMNS = ("subject_id", "site", "date", "study_day", "actual_peq_mg", "scheduled_peq_mg",
+                 "missing", "deviation")
+
+
+def _iso(value: object) -> str:
+    if value is None:
+        return ""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def export_csv(db: Database, study: StudyInfo, out_dir: Path, as_of: date) -> list[Path]:
+    """Write ``dose_records.csv`` (every record, voided ones too) and ``daily_series.csv``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    analyses = analyse_all(db, study, as_of)
+    doses_path = out_dir / "dose_records.csv"
+    daily_path = out_dir / "daily_series.csv"
+    with doses_path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(DOSE_RECORD_COLUMNS)
+        for a in analyses:
+            r = a.record
+            for d in sorted(r.doses, key=lambda d: (d.start_date, d.id)):
+                peq = round_half_up(float(daily_peq_mg(d.as_domain(), study.equivalence)), 3)
+                end = d.end_date
+                w.writerow([r.subject_id, r.site, d.id, d.drug, format_mg(d.dose_ug), d.frequency,
+                            d.route, d.start_date.isoformat(), _iso(end),
+                            study_day(d.start_date, r.day1_date),
+                            "" if end is None else study_day(end, r.day1_date), f"{peq:g}",
+                            d.source or "", d.comment or "", d.deviation_reason or "",
+                            d.created_by, _iso(d.created_at), "Y" if d.voided else "N",
+                            d.void_reason or "", d.voided_by or "", _iso(d.voided_at),
+                            d.replaces_id or ""])
+    with daily_path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(DAILY_COLUMNS)
+        for a in analyses:
+            c = a.curves
+            for i in range(c.study_days.size):
+                missing = bool(np.isnan(c.actual[i]))
+                dev = int(c.deviation[i])
+                w.writerow([a.record.subject_id, a.record.site,
+                            a.series.date_at(a.series.day1_index + i).isoformat(),
+                            int(c.study_days[i]),
+                            "" if missing else f"{round_half_up(float(c.actual[i]), 3):g}",
+                            f"{round_half_up(float(c.scheduled[i]), 3):g}",
+                            "Y" if missing else "N",
+                            {1: "above", -1: "below", 0: ""}[dev]])
+    return [doses_path, daily_path]

@@ -1,0 +1,306 @@
+"""Clinical data entry: enroll, record a dose, void or correct it, amend a schedule.
+
+Each function is one transaction with its audit rows; a refused call writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..domain.schedule import Amendment as AmendmentSpec
+from ..domain.schedule import ScheduleStep, amend_schedule, generate_schedule
+from ..domain.units import format_mg, mg_to_ug, ug_to_mg
+from ..storage.models import Amendment, DoseRecordRow, Patient, ScheduleStepRow, Site
+from ..storage.uow import UnitOfWork
+from .audit import AuditTrail
+from .context import ServiceContext
+from .errors import NotFound, Problem, ServiceError, StaleData, ValidationError
+from .records import PatientRecord, find_patient_row, load_patient
+from .study import StudyInfo
+from .validation import (
+    MAX_DAILY_PEQ_MG,
+    ValidDose,
+    ValidEnrollment,
+    check_dose,
+    check_enrollment,
+    check_reason,
+    parse_amount,
+)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None)
+
+
+def format_steps(steps: Sequence[ScheduleStep]) -> str:
+    return "; ".join(f"day {s.day}: {s.dose_mg} mg" for s in steps) or "(none)"
+
+
+def preview_schedule(study: StudyInfo, template_id: str, baseline_mg: Decimal) -> list[
+        ScheduleStep]:
+    """The schedule enrollment would store, for the window to show before saving."""
+    template = study.templates.get(template_id)
+    if template is None:
+        raise NotFound(f"no template {template_id!r}")
+    return generate_schedule(template, baseline_mg)
+
+
+# ---------------------------------------------------------------- enroll
+
+def enroll_in_session(session: Session, audit: AuditTrail, study: StudyInfo,
+                      e: ValidEnrollment, actor: str, now: datetime) -> Patient:
+    """Enrollment inside an open unit of work (shared by the window and the import)."""
+    if session.scalars(select(Patient).where(Patient.subject_id == e.subject_id)).first():
+        raise ValidationError([Problem("subject_id", f"{e.subject_id!r} is already enrolled")])
+    if session.get(Site, e.site) is None:
+        session.add(Site(code=e.site, created_at=_naive(now)))
+        session.flush()  # no ORM relationship orders this insert before the patient's
+        audit.add("add_site", "site", e.site, "code", None, e.site)
+    patient = Patient(subject_id=e.subject_id, site_code=e.site, day1_date=e.day1_date,
+                      baseline_ug=e.baseline_ug, template_id=e.template_id,
+                      kit_number=e.kit_number, notes=e.notes, created_at=_naive(now),
+                      created_by=actor)
+    session.add(patient)
+    session.flush()
+    steps = generate_schedule(study.templates[e.template_id], ug_to_mg(e.baseline_ug))
+    for step in steps:
+        session.add(ScheduleStepRow(patient_id=patient.id, day=step.day,
+                                    dose_ug=mg_to_ug(step.dose_mg)))
+    audit.add_fields("enroll", "patient", e.subject_id, [
+        ("site", None, e.site), ("day1_date", None, e.day1_date.isoformat()),
+        ("baseline_mg", None, format_mg(e.baseline_ug)), ("template_id", None, e.template_id),
+        ("kit_number", None, e.kit_number), ("notes", None, e.notes),
+        ("schedule", None, format_steps(steps))], subject_id=e.subject_id)
+    return patient
+
+
+def enroll_patient(ctx: ServiceContext, study: StudyInfo, fields: dict[str, object]) -> str:
+    """Enroll a patient and store the schedule generated from the template and baseline."""
+    ctx.actor.require("enroll_patient")
+    valid, problems = check_enrollment(fields, set(study.templates), ctx.today())
+    if valid is None:
+        raise ValidationError(problems)
+    with UnitOfWork(ctx.db) as uow:
+        audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
+        enroll_in_session(uow.session, audit, study, valid, ctx.actor.username, ctx.clock())
+        uow.commit()
+    return valid.subject_id
+
+
+# ---------------------------------------------------------------- doses
+
+def _dose_fields(d: ValidDose | DoseRecordRow) -> list[tuple[str, object, object]]:
+    return [("drug", None, d.drug), ("dose_mg", None, format_mg(d.dose_ug)),
+            ("frequency", None, d.frequency), ("route", None, d.route),
+            ("start_date", None, d.start_date.isoformat()),
+            ("end_date", None, d.end_date.isoformat() if d.end_date else None),
+            ("source", None, d.source), ("comment", None, d.comment),
+            ("deviation_reason", None, d.deviation_reason)]
+
+
+def add_dose_in_session(session: Session, audit: AuditTrail, patient: Patient, dose: ValidDose,
+                        actor: str, now: datetime, replaces_id: int | None = None,
+                        reason: str | None = None) -> DoseRecordRow:
+    row = DoseRecordRow(patient_id=patient.id, drug=dose.drug, dose_ug=dose.dose_ug,
+                        frequency=dose.frequency, route=dose.route, start_date=dose.start_date,
+                        end_date=dose.end_date, source=dose.source, comment=dose.comment,
+                        deviation_reason=dose.deviation_reason, created_at=_naive(now),
+                        created_by=actor, voided=False, replaces_id=replaces_id)
+    session.add(row)
+    session.flush()
+    fields = _dose_fields(dose)
+    if replaces_id is not None:
+        fields.append(("replaces_id", None, replaces_id))
+    audit.add_fields("record_dose", "dose_record", row.id,
+                     [f for f in fields if f[2] is not None], reason=reason,
+                     subject_id=patient.subject_id)
+    return row
+
+
+def ongoing_record(record: PatientRecord) -> list[int]:
+    """Ids of the patient's valid records with no end date (the ones a new dose may close)."""
+    return [d.id for d in record.doses
+            if not d.voided and d.end_date is None and d.frequency != "ONCE"]
+
+
+@dataclass(frozen=True)
+class SavedDose:
+    record_id: int
+    closed_record_ids: tuple[int, ...]
+
+
+def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
+                fields: dict[str, object], *, close_ongoing: bool = False) -> SavedDose:
+    """Record one dose; with ``close_ongoing`` every ongoing record ends the day before it."""
+    ctx.actor.require("record_dose")
+    dose, problems = check_dose(fields, study.equivalence, ctx.today())
+    if dose is None:
+        raise ValidationError(problems)
+    with UnitOfWork(ctx.db) as uow:
+        audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
+        patient = find_patient_row(uow.session, subject_id)
+        closed: list[int] = []
+        if close_ongoing:
+            closed = _close_ongoing(uow.session, audit, patient, dose.start_date)
+        row = add_dose_in_session(uow.session, audit, patient, dose, ctx.actor.username,
+                                  ctx.clock())
+        uow.commit()
+        return SavedDose(row.id, tuple(closed))
+
+
+def _close_ongoing(session: Session, audit: AuditTrail, patient: Patient,
+                   new_start: date) -> list[int]:
+    closed = []
+    rows = session.scalars(select(DoseRecordRow).where(
+        DoseRecordRow.patient_id == patient.id, DoseRecordRow.voided.is_(False),
+        DoseRecordRow.end_date.is_(None), DoseRecordRow.frequency != "ONCE"))
+    for row in rows:
+        if row.start_date >= new_start:
+            raise ValidationError([Problem(
+                "start_date", f"record {row.id} starts on {row.start_date.isoformat()}, not "
+                "before this dose, so it cannot be closed the day before")])
+        end = new_start - timedelta(days=1)
+        row.end_date = end
+        audit.add("close_dose", "dose_record", row.id, "end_date", None, end.isoformat(),
+                  reason="closed when a new dose started", subject_id=patient.subject_id)
+        closed.append(row.id)
+    return closed
+
+
+def _locked_dose(session: Session, record_id: int, expected_version: int | None) -> DoseRecordRow:
+    row = session.get(DoseRecordRow, record_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"no dose record {record_id}")
+    if expected_version is not None and row.version != expected_version:
+        raise StaleData(f"dose record {record_id} was changed by someone else since you opened "
+                        "it; reload the patient and try again (your input is kept)")
+    if row.voided:
+        raise ServiceError(f"dose record {record_id} is already voided "
+                           f"({row.void_reason}); it cannot be changed")
+    return row
+
+
+def _void_in_session(session: Session, audit: AuditTrail, row: DoseRecordRow, reason: str,
+                     actor: str, now: datetime) -> None:
+    row.voided = True
+    row.void_reason = reason
+    row.voided_by = actor
+    row.voided_at = _naive(now)
+    patient = session.get(Patient, row.patient_id)
+    assert patient is not None
+    audit.add("void_dose", "dose_record", row.id, "voided", False, True, reason=reason,
+              subject_id=patient.subject_id)
+
+
+def void_dose(ctx: ServiceContext, record_id: int, reason: str,
+              expected_version: int | None = None) -> None:
+    """Void a wrong record with a reason; it stays in the record and the audit trail."""
+    ctx.actor.require("void_dose")
+    problems = check_reason(reason)
+    if problems:
+        raise ValidationError(problems)
+    with UnitOfWork(ctx.db) as uow:
+        audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
+        row = _locked_dose(uow.session, record_id, expected_version)
+        _void_in_session(uow.session, audit, row, reason.strip(), ctx.actor.username, ctx.clock())
+        uow.commit()
+
+
+def correct_dose(ctx: ServiceContext, study: StudyInfo, record_id: int, reason: str,
+                 fields: dict[str, object], expected_version: int | None = None) -> int:
+    """One action for the user: void the wrong record and enter the right one, together."""
+    ctx.actor.require("void_dose")
+    ctx.actor.require("record_dose")
+    dose, problems = check_dose(fields, study.equivalence, ctx.today())
+    problems = check_reason(reason) + problems
+    if dose is None or problems:
+        raise ValidationError(problems)
+    with UnitOfWork(ctx.db) as uow:
+        audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
+        row = _locked_dose(uow.session, record_id, expected_version)
+        patient = uow.session.get(Patient, row.patient_id)
+        assert patient is not None
+        _void_in_session(uow.session, audit, row, reason.strip(), ctx.actor.username, ctx.clock())
+        new = add_dose_in_session(uow.session, audit, patient, dose, ctx.actor.username,
+                                  ctx.clock(), replaces_id=row.id, reason=reason.strip())
+        uow.commit()
+        return new.id
+
+
+# ---------------------------------------------------------------- amendments
+
+def amended_steps(study: StudyInfo, record: PatientRecord, day: int,
+                  dose_mg: Decimal) -> list[ScheduleStep]:
+    """The schedule an amendment would give (for a preview, and for saving)."""
+    template = study.templates[record.template_id]
+    return amend_schedule(record.steps, template, record.baseline_mg,
+                          AmendmentSpec(day, dose_mg, ""), len(record.amendments) + 1)
+
+
+def check_amendment(fields: dict[str, object]) -> tuple[int | None, Decimal | None, str,
+                                                        list[Problem]]:
+    problems: list[Problem] = []
+    day_raw = fields.get("day")
+    day: int | None = None
+    try:
+        day = int(str(day_raw).strip())
+        if day < 1 or day > 3650:
+            problems.append(Problem("day", f"{day} is not a study day from 1 to 3650"))
+            day = None
+    except ValueError:
+        problems.append(Problem("day", f"{day_raw!r} is not a whole study day"))
+    dose = parse_amount(fields.get("dose_mg"), "dose_mg", problems)
+    if dose is not None and dose > MAX_DAILY_PEQ_MG:
+        problems.append(Problem("dose_mg", f"{dose} mg/day is not plausible"))
+    reason = str(fields.get("reason") or "").strip()
+    problems += check_reason(reason)
+    return day, dose, reason, problems
+
+
+def amend_in_session(session: Session, audit: AuditTrail, study: StudyInfo, subject_id: str,
+                     day: int, dose: Decimal, reason: str, actor: str, now: datetime) -> int:
+    record = load_patient(session, subject_id)
+    patient = find_patient_row(session, subject_id)
+    steps = amended_steps(study, record, day, dose)
+    seq = len(record.amendments) + 1
+    amendment = Amendment(patient_id=patient.id, seq=seq, day=day, dose_ug=mg_to_ug(dose),
+                          reason=reason, created_at=_naive(now), created_by=actor)
+    session.add(amendment)
+    session.flush()
+    old_rows = session.scalars(select(ScheduleStepRow).where(
+        ScheduleStepRow.patient_id == patient.id, ScheduleStepRow.superseded_by_id.is_(None),
+        ScheduleStepRow.day >= day)).all()
+    for row in old_rows:
+        row.superseded_by_id = amendment.id
+    for step in steps:
+        if step.amendment_seq == seq:
+            session.add(ScheduleStepRow(patient_id=patient.id, day=step.day,
+                                        dose_ug=mg_to_ug(step.dose_mg),
+                                        amendment_id=amendment.id))
+    old_text = format_steps([s for s in record.steps if s.day >= day])
+    new_text = format_steps([s for s in steps if s.day >= day])
+    audit.add_fields("amend_schedule", "schedule", f"{subject_id}#{seq}", [
+        ("from_day", None, day), ("dose_mg", None, f"{dose}"), ("steps", old_text, new_text)],
+        reason=reason, subject_id=subject_id)
+    return seq
+
+
+def amend_patient_schedule(ctx: ServiceContext, study: StudyInfo, subject_id: str,
+                           fields: dict[str, object]) -> int:
+    """From study day D the dose is X (a flare, say); the taper then resumes from X."""
+    ctx.actor.require("amend_schedule")
+    day, dose, reason, problems = check_amendment(fields)
+    if problems or day is None or dose is None:
+        raise ValidationError(problems)
+    with UnitOfWork(ctx.db) as uow:
+        audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
+        seq = amend_in_session(uow.session, audit, study, subject_id, day, dose, reason,
+                               ctx.actor.username, ctx.clock())
+        uow.commit()
+        return seq

@@ -1,0 +1,214 @@
+"""The study: creating a database from a protocol, its templates, its users, signing in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ..domain.equivalence import EquivalenceTable
+from ..domain.protocol import (
+    Protocol,
+    ProtocolError,
+    parse_protocol,
+    parse_template_file,
+    template_from_data,
+    template_to_data,
+)
+from ..domain.schedule import Template
+from ..storage.engine import Database, open_database
+from ..storage.models import ScheduleTemplate, Study, User
+from ..storage.uow import UnitOfWork
+from .audit import AuditTrail, utc_now
+from .auth import (
+    ROLES,
+    SYSTEM,
+    Actor,
+    check_password_rules,
+    hash_password,
+    verify_password,
+)
+from .context import ServiceContext
+from .errors import AuthenticationFailed, NotFound, Problem, ServiceError, ValidationError
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """The study as services and views need it: settings, equivalence and templates."""
+
+    name: str
+    protocol_version: str
+    protocol: Protocol
+    templates: dict[str, Template]
+
+    @property
+    def equivalence(self) -> EquivalenceTable:
+        return self.protocol.equivalence()
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None)
+
+
+def create_study(db_path: str | Path, protocol_text: str, admin_username: str,
+                 admin_full_name: str, admin_password: str, *, protocol_source: str = "protocol",
+                 clock: Callable[[], datetime] = utc_now) -> Database:
+    """A new database holding the study of ``protocol_text`` and its first administrator."""
+    try:
+        protocol = parse_protocol(protocol_text, protocol_source)
+    except ProtocolError as exc:
+        raise ValidationError([Problem("protocol", p) for p in exc.problems]) from None
+    _check_username(admin_username)
+    check_password_rules(admin_password)
+    if not protocol.templates:
+        raise ValidationError([Problem("protocol", "the protocol defines no [[template]]")])
+    db = open_database(db_path, create=True)
+    try:
+        now = clock()
+        with UnitOfWork(db) as uow:
+            audit = AuditTrail(uow.session, admin_username, clock)
+            study = Study(id=1, name=protocol.study, protocol_version=protocol.protocol_version,
+                          protocol_toml=protocol_text, created_at=_naive(now))
+            uow.session.add(study)
+            audit.add_fields("create_study", "study", 1, [
+                ("name", None, protocol.study),
+                ("protocol_version", None, protocol.protocol_version)])
+            _add_user_row(uow, audit, admin_username, admin_full_name, "admin", admin_password,
+                          must_change=False, now=now)
+            for template in protocol.templates:
+                _add_template_row(uow, audit, template, admin_username, now)
+            uow.commit()
+    except Exception:
+        db.dispose()
+        raise
+    return db
+
+
+def load_study(db: Database) -> StudyInfo:
+    with UnitOfWork(db, write=False) as uow:
+        study = uow.session.get(Study, 1)
+        if study is None:
+            raise ServiceError("this database holds no study; create one with 'taper-app init'")
+        rows = uow.session.scalars(select(ScheduleTemplate).order_by(ScheduleTemplate.id)).all()
+        templates = {r.id: template_from_data(json.loads(r.definition_json)) for r in rows}
+        return StudyInfo(study.name, study.protocol_version,
+                         parse_protocol(study.protocol_toml, "stored protocol"), templates)
+
+
+def _add_template_row(uow: UnitOfWork, audit: AuditTrail, template: Template, username: str,
+                      now: datetime) -> None:
+    if uow.session.get(ScheduleTemplate, template.id) is not None:
+        raise ValidationError([Problem("template", f"a template with id {template.id!r} "
+                                       "already exists")])
+    definition = json.dumps(template_to_data(template), sort_keys=True)
+    uow.session.add(ScheduleTemplate(id=template.id, name=template.name, kind=template.kind,
+                                     definition_json=definition, added_at=_naive(now),
+                                     added_by=username))
+    audit.add("add_template", "schedule_template", template.id, "definition", None, definition)
+
+
+def import_templates(ctx: ServiceContext, text: str, source: str) -> list[str]:
+    """Add every template of a ``[[template]]`` file; an id that exists refuses the whole file."""
+    ctx.actor.require("add_template")
+    try:
+        templates = parse_template_file(text, source)
+    except ProtocolError as exc:
+        raise ValidationError([Problem("template", p) for p in exc.problems]) from None
+    with UnitOfWork(ctx.db) as uow:
+        audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
+        for template in templates:
+            _add_template_row(uow, audit, template, ctx.actor.username, ctx.clock())
+        uow.commit()
+    return [t.id for t in templates]
+
+
+def _check_username(username: str) -> None:
+    ok = 2 <= len(username) <= 64 and all(c.isalnum() or c in "._-@" for c in username)
+    if not ok:
+        raise ValidationError([Problem("username", "2-64 letters, digits or . _ - @")])
+
+
+def _add_user_row(uow: UnitOfWork, audit: AuditTrail, username: str, full_name: str, role: str,
+                  password: str, *, must_change: bool, now: datetime) -> None:
+    _check_username(username)
+    if role not in ROLES:
+        raise ValidationError([Problem("role", f"must be one of {', '.join(ROLES)}")])
+    if not full_name.strip():
+        raise ValidationError([Problem("full_name", "the printed name is required "
+                                       "(it appears on signatures)")])
+    check_password_rules(password)
+    if uow.session.scalars(select(User).where(User.username == username)).first() is not None:
+        raise ValidationError([Problem("username", f"{username!r} already exists")])
+    user = User(username=username, full_name=full_name.strip(), role=role,
+                password_hash=hash_password(password), active=True,
+                must_change_password=must_change, failed_logins=0, created_at=_naive(now))
+    uow.session.add(user)
+    audit.add_fields("add_user", "user", username, [
+        ("role", None, role), ("full_name", None, full_name.strip()),
+        ("password", None, "(set)")])
+
+
+def add_user(ctx: ServiceContext, username: str, role: str, full_name: str,
+             password: str) -> None:
+    """An admin adds a user; the first password must be changed at first sign-in."""
+    ctx.actor.require("manage_users")
+    with UnitOfWork(ctx.db) as uow:
+        audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
+        _add_user_row(uow, audit, username, full_name, role, password, must_change=True,
+                      now=ctx.clock())
+        uow.commit()
+
+
+def authenticate(db: Database, username: str, password: str,
+                 clock: Callable[[], datetime] = utc_now) -> Actor:
+    """Check a user's password; failures are counted, audited and lock the account."""
+    now = clock()
+    with UnitOfWork(db) as uow:
+        user = uow.session.scalars(select(User).where(User.username == username)).first()
+        audit = AuditTrail(uow.session, username, clock)
+        if user is None or not user.active:
+            audit.add("sign_in_failed", "user", username, "sign_in", None, "unknown or inactive")
+            uow.commit()
+            raise AuthenticationFailed("unknown user or wrong password")
+        if user.locked_until is not None and user.locked_until > _naive(now):
+            audit.add("sign_in_failed", "user", username, "sign_in", None, "account locked")
+            uow.commit()
+            raise AuthenticationFailed(f"the account is locked until {user.locked_until:%H:%M} "
+                                       "UTC after repeated failed sign-ins")
+        if not verify_password(password, user.password_hash):
+            user.failed_logins += 1
+            audit.add("sign_in_failed", "user", username, "failed_logins",
+                      user.failed_logins - 1, user.failed_logins)
+            if user.failed_logins >= MAX_FAILED_LOGINS:
+                user.locked_until = _naive(now + LOCKOUT)
+                user.failed_logins = 0
+                audit.add("lock_account", "user", username, "locked_until", None,
+                          f"{user.locked_until:%Y-%m-%dT%H:%M:%SZ}")
+            uow.commit()
+            raise AuthenticationFailed("unknown user or wrong password")
+        if user.failed_logins or user.locked_until is not None:
+            user.failed_logins = 0
+            user.locked_until = None
+        audit.add("sign_in", "user", username, "sign_in", None, "ok")
+        actor = Actor(user.username, user.full_name, user.role)
+        uow.commit()
+        return actor
+
+
+def get_actor(db: Database, username: str) -> Actor:
+    with UnitOfWork(db, write=False) as uow:
+        user = uow.session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        return Actor(user.username, user.full_name, user.role)
+
+
+__all__ = ["SYSTEM", "StudyInfo", "add_user", "authenticate", "create_study", "import_templates",
+           "load_study"]

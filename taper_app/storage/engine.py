@@ -1,0 +1,202 @@
+"""Opening a database: URL resolution, SQLite pragmas, migrations with a copy taken first.
+
+This is the only module that knows SQLite from PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 10_000
+
+
+class DatabaseError(Exception):
+    """A database that cannot be opened or used: the message is for the user."""
+
+
+class DatabaseNotFound(DatabaseError):
+    pass
+
+
+class DatabaseTooNew(DatabaseError):
+    pass
+
+
+def resolve_url(db: str | Path) -> str:
+    """An SQLAlchemy URL from ``--db``: a URL as given, or a SQLite file path."""
+    text = str(db)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+def _set_sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Autocommit at the driver level: SQLAlchemy's "begin" hook below issues BEGIN itself,
+    # so a writing unit of work can take the write lock up front (no lost update, no
+    # deadlock on lock upgrade).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    if conn.get_execution_options().get("taper_write"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _set_sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str:
+    script = ScriptDirectory.from_config(_alembic_config_stub())
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def _alembic_config_stub() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def copy_sqlite_file(src: Path, dest: Path) -> None:
+    """A consistent copy through SQLite's online backup (safe while others use the file)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    source = sqlite3.connect(str(src))
+    try:
+        target = sqlite3.connect(str(dest))
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+    finally:
+        source.close()
+
+
+@dataclass
+class Database:
+    """An open, migrated database: its engine and the session factories of the units of work."""
+
+    url: str
+    engine: Engine
+    read_sessions: sessionmaker[Session]
+    write_sessions: sessionmaker[Session]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def path(self) -> Path | None:
+        return sqlite_path(self.url)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(db: str | Path, *, create: bool = False, migrate: bool = True) -> Database:
+    """Open (or with ``create``, make) a database, migrating it to this version first.
+
+    An existing SQLite file is copied aside before any migration. A database written by
+    a newer version of the application is refused: this version cannot know its shape.
+    """
+    url = resolve_url(db)
+    path = sqlite_path(url)
+    if path is not None:
+        if create and path.exists():
+            raise DatabaseError(f"{path} already exists; choose another file or open it")
+        if not create and not path.exists():
+            raise DatabaseNotFound(f"no database at {path}; create one with 'taper-app init' "
+                                   "or 'taper-app --demo'")
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    try:
+        _check_and_migrate(engine, path, create=create, migrate=migrate)
+    except Exception:
+        engine.dispose()
+        raise
+    return Database(
+        url=url,
+        engine=engine,
+        read_sessions=sessionmaker(engine, expire_on_commit=False),
+        write_sessions=sessionmaker(engine.execution_options(taper_write=True),
+                                    expire_on_commit=False),
+    )
+
+
+def _check_and_migrate(engine: Engine, path: Path | None, *, create: bool, migrate: bool) -> None:
+    head = head_revision()
+    script = ScriptDirectory.from_config(_alembic_config_stub())
+    current = current_revision(engine)
+    if current is not None and current != head:
+        try:
+            script.get_revision(current)
+        except Exception:
+            raise DatabaseTooNew(
+                f"this database was written by a newer version of Taper Tracker (schema "
+                f"{current}); this version knows schemas up to {head}. Install the newer "
+                "version; the file was not changed.") from None
+    if current is None and not create:
+        with engine.connect() as conn:
+            has_tables = bool(engine.dialect.get_table_names(conn))
+        if has_tables:
+            raise DatabaseError("this database is not a Taper Tracker database")
+        if not migrate:
+            raise DatabaseError("this database is empty; create it with 'taper-app init'")
+    if current == head or not migrate:
+        return
+    if path is not None and current is not None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        copy = path.with_name(f"{path.stem}.before-{head}-{stamp}{path.suffix}")
+        copy_sqlite_file(path, copy)
+        log.info("copied %s to %s before migrating %s -> %s", path, copy, current, head)
+    command.upgrade(_alembic_config(engine), "head")

@@ -1,0 +1,75 @@
+"""The unit of work: one transaction per service call, and the one place that commits."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from .engine import Database, DatabaseError
+
+
+class DatabaseBusy(DatabaseError):
+    """Another program holds the write lock for longer than we wait."""
+
+
+class DatabaseWriteFailed(DatabaseError):
+    """The disk refused the write (full, read-only, I/O error, server gone)."""
+
+
+def translate_db_error(exc: BaseException) -> DatabaseError | None:
+    """A user-facing error for a known storage failure, or None for a bug."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    if "locked" in text or "busy" in text or "could not obtain lock" in text:
+        return DatabaseBusy("The database is busy (another window or program is saving). "
+                            "Nothing was saved; try again in a moment.")
+    if "full" in text or "disk i/o" in text or "readonly" in text or "read-only" in text:
+        return DatabaseWriteFailed(f"The database could not be written ({text.strip()}). "
+                                   "Nothing was saved.")
+    if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError)
+                                             and exc.connection_invalidated):
+        return DatabaseWriteFailed(f"The database cannot be reached ({text.strip()}). "
+                                   "Nothing was saved.")
+    return None
+
+
+class UnitOfWork:
+    """``with UnitOfWork(db) as uow: ...; uow.commit()``: anything not committed is rolled back.
+
+    A writing unit of work takes the write lock when it begins, so two programs on one
+    file never interleave a read-modify-write.
+    """
+
+    def __init__(self, db: Database, *, write: bool = True) -> None:
+        self.db = db
+        self.write = write
+        self.session: Session
+
+    def __enter__(self) -> UnitOfWork:
+        factory = self.db.write_sessions if self.write else self.db.read_sessions
+        self.session = factory()
+        try:
+            self.session.connection()  # begin now: BEGIN IMMEDIATE for writers on SQLite
+        except DBAPIError as exc:
+            self.session.close()
+            raise (translate_db_error(exc) or exc) from exc
+        return self
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except DBAPIError as exc:
+            self.session.rollback()
+            raise (translate_db_error(exc) or exc) from exc
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+        if isinstance(exc, DBAPIError):
+            known = translate_db_error(exc)
+            if known is not None:
+                raise known from exc
