@@ -173,10 +173,10 @@ def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: Path | None
             enroll_in_session(uow.session, audit, study, e, ctx.actor.username, now)
             result.patients += 1
         cache: dict[str, Patient] = {}
-        for subject, dose in dose_rows:
+        for subject, valid_dose in dose_rows:
             if subject not in cache:
                 cache[subject] = find_patient_row(uow.session, subject)
-            add_dose_in_session(uow.session, audit, cache[subject], dose, ctx.actor.username,
+            add_dose_in_session(uow.session, audit, cache[subject], valid_dose, ctx.actor.username,
                                 now, reason="import")
             result.doses += 1
         for _line, subject, day, amount, reason in amendment_rows:

@@ -1,0 +1,84 @@
+"""What the dose form shows while a nurse types: defaults, PEQ per day, the schedule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import numpy as np
+
+from ..domain.doses import DoseRecord, daily_peq_mg
+from ..domain.schedule import scheduled_doses
+from ..domain.studyday import study_day
+from ..domain.units import MG_TOLERANCE, round_half_up
+from .errors import Problem
+from .records import PatientRecord
+from .study import StudyInfo
+from .validation import check_dose
+
+
+@dataclass(frozen=True)
+class DoseDefaults:
+    drug: str
+    frequency: str
+    route: str
+    start_date: date
+    dose_mg: Decimal
+    source: str
+
+
+def scheduled_dose_on(record: PatientRecord, d: date) -> Decimal:
+    """S(d) for one date, exactly as stored (the last step on or before its study day)."""
+    day = study_day(d, record.day1_date)
+    current = record.baseline_mg
+    for step in record.steps:
+        if step.day <= day:
+            current = step.dose_mg
+    return current
+
+
+def next_entry_date(record: PatientRecord, today: date) -> date:
+    """The day after the last valid record ends (ongoing records: today); Day 1 if none."""
+    valid = record.valid_doses
+    if not valid:
+        return min(record.day1_date, today)
+    last = max((d.end_date or today) if d.frequency != "ONCE" else d.start_date for d in valid)
+    return min(last + timedelta(days=1), today)
+
+
+def dose_defaults(record: PatientRecord, today: date) -> DoseDefaults:
+    """Prednisone QD PO from the day after the last record, at the scheduled dose."""
+    start = next_entry_date(record, today)
+    return DoseDefaults("prednisone", "QD", "PO", start, scheduled_dose_on(record, start),
+                        "clinic")
+
+
+@dataclass(frozen=True)
+class DosePreview:
+    """The form's live read-out: PEQ per day, the schedule over the dates, problems."""
+
+    peq_mg_per_day: float | None
+    scheduled_min_mg: Decimal | None
+    scheduled_max_mg: Decimal | None
+    differs_from_schedule: bool
+    problems: list[Problem]
+
+
+def preview_dose(study: StudyInfo, record: PatientRecord, fields: dict[str, object],
+                 today: date) -> DosePreview:
+    dose, problems = check_dose(fields, study.equivalence, today)
+    if dose is None:
+        return DosePreview(None, None, None, False, problems)
+    peq = float(daily_peq_mg(DoseRecord(dose.drug, dose.dose_ug, dose.frequency, dose.route,
+                                        dose.start_date, dose.end_date), study.equivalence))
+    end = dose.end_date or (dose.start_date if dose.frequency == "ONCE" else today)
+    first, last = study_day(dose.start_date, record.day1_date), study_day(end, record.day1_date)
+    days = np.arange(first, last + 1)
+    days = days[days != 0]
+    sched = scheduled_doses(record.steps, float(record.baseline_mg), days)
+    lo, hi = (Decimal(repr(round_half_up(float(sched.min()), 3))),
+              Decimal(repr(round_half_up(float(sched.max()), 3)))) if sched.size else (None, None)
+    differs = dose.frequency != "ONCE" and sched.size > 0 and bool(
+        np.any(np.abs(sched - peq) > MG_TOLERANCE))
+    return DosePreview(round_half_up(peq, 3), lo, hi, differs, [])
