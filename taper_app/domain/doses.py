@@ -84,19 +84,26 @@ def daily_series(records: list[DoseRecord], table: EquivalenceTable, day1: date,
     valid = [r for r in records if not r.voided and r.start_date <= as_of]
     first = min([day1, *(r.start_date for r in valid)])
     length = max(0, (as_of - first).days + 1)
+    # mg PEQ per µg of drug per day, once per (drug, frequency): exact Fractions, then float.
+    rate: dict[tuple[str, str], float] = {}
+    starts = np.empty(len(valid), dtype=np.int64)
+    ends = np.empty(len(valid), dtype=np.int64)
+    amounts = np.empty(len(valid), dtype=np.float64)
+    for i, r in enumerate(valid):
+        key = (r.drug, r.frequency)
+        if key not in rate:
+            rate[key] = float(per_day(r.frequency) * table.factor(r.drug) / UG_PER_MG)
+        starts[i] = (r.start_date - first).days
+        ends[i] = (min(r.last_date(as_of), as_of) - first).days + 1
+        amounts[i] = r.dose_ug * rate[key]
+    keep = ends > starts
+    starts, ends, amounts = starts[keep], ends[keep], amounts[keep]
     total = np.zeros(length + 1, dtype=np.float64)
     count = np.zeros(length + 1, dtype=np.int64)
-    for r in valid:
-        last = min(r.last_date(as_of), as_of)
-        if last < r.start_date:
-            continue
-        s = (r.start_date - first).days
-        e = (last - first).days + 1
-        c = float(daily_peq_mg(r, table))
-        total[s] += c
-        total[e] -= c
-        count[s] += 1
-        count[e] -= 1
+    np.add.at(total, starts, amounts)
+    np.add.at(total, ends, -amounts)
+    np.add.at(count, starts, 1)
+    np.add.at(count, ends, -1)
     covered = np.cumsum(count[:length]) > 0
     # Rounding to 1e-9 mg removes the float residue that add/subtract pairs leave behind.
     actual = np.round(np.cumsum(total[:length]), 9) + 0.0
