@@ -38,6 +38,7 @@ class Actor:
     username: str
     full_name: str
     role: str
+    must_change_password: bool = False
 
     def can(self, action: str) -> bool:
         return self.role in PERMISSIONS[action]

@@ -34,9 +34,7 @@ from .auth import (
 )
 from .context import ServiceContext
 from .errors import AuthenticationFailed, NotFound, Problem, ServiceError, ValidationError
-
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
+from .settings import settings_in_session
 
 
 @dataclass(frozen=True)
@@ -171,6 +169,7 @@ def authenticate(db: Database, username: str, password: str,
     """Check a user's password; failures are counted, audited and lock the account."""
     now = clock()
     with UnitOfWork(db) as uow:
+        limits = settings_in_session(uow.session)
         user = uow.session.scalars(select(User).where(User.username == username)).first()
         audit = AuditTrail(uow.session, username, clock)
         if user is None or not user.active:
@@ -186,8 +185,8 @@ def authenticate(db: Database, username: str, password: str,
             user.failed_logins += 1
             audit.add("sign_in_failed", "user", username, "failed_logins",
                       user.failed_logins - 1, user.failed_logins)
-            if user.failed_logins >= MAX_FAILED_LOGINS:
-                user.locked_until = _naive(now + LOCKOUT)
+            if user.failed_logins >= limits["max_failed_logins"]:
+                user.locked_until = _naive(now + timedelta(minutes=limits["lockout_minutes"]))
                 user.failed_logins = 0
                 audit.add("lock_account", "user", username, "locked_until", None,
                           f"{user.locked_until:%Y-%m-%dT%H:%M:%SZ}")
@@ -197,7 +196,7 @@ def authenticate(db: Database, username: str, password: str,
             user.failed_logins = 0
             user.locked_until = None
         audit.add("sign_in", "user", username, "sign_in", None, "ok")
-        actor = Actor(user.username, user.full_name, user.role)
+        actor = Actor(user.username, user.full_name, user.role, user.must_change_password)
         uow.commit()
         return actor
 

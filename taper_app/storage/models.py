@@ -168,3 +168,26 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_id: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Signature(Base):
+    """An investigator's electronic signature of a patient's taper record up to a date."""
+
+    __tablename__ = "signature"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    signed_through: Mapped[date] = mapped_column(Date)
+    meaning: Mapped[str] = mapped_column(String(20))
+    username: Mapped[str] = mapped_column(String(64))
+    printed_name: Mapped[str] = mapped_column(String(200))
+    signed_at_utc: Mapped[str] = mapped_column(String(32))
+    data_sha256: Mapped[str] = mapped_column(String(64))
+    audit_id_at_signing: Mapped[int] = mapped_column(Integer)
+
+
+class AppSetting(Base):
+    """Administrator settings (sign-in lockout, idle lock), declared with defaults in code."""
+
+    __tablename__ = "app_setting"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

@@ -1,0 +1,74 @@
+"""Administrator settings, declared as data: key, default, type, label. Changes are audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..storage.engine import Database
+from ..storage.models import AppSetting
+from ..storage.uow import UnitOfWork
+from .audit import AuditTrail
+from .context import ServiceContext
+from .errors import Problem, ValidationError
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: int
+    label: str
+    minimum: int
+    maximum: int
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("max_failed_logins", 5, "Failed sign-ins before the account locks", 1, 20),
+    Setting("lockout_minutes", 15, "Minutes an account stays locked", 1, 24 * 60),
+    Setting("idle_lock_minutes", 15, "Minutes idle before the window locks", 1, 240),
+    Setting("backup_interval_hours", 4, "Hours between automatic backups", 1, 48),
+    Setting("backups_kept", 20, "Automatic backups kept", 2, 500),
+)
+_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+def settings_in_session(session: Session) -> dict[str, int]:
+    values = {s.key: s.default for s in SETTINGS}
+    for row in session.scalars(select(AppSetting)):
+        if row.key in values:
+            values[row.key] = int(row.value)
+    return values
+
+
+def load_settings(db: Database) -> dict[str, int]:
+    with UnitOfWork(db, write=False) as uow:
+        return settings_in_session(uow.session)
+
+
+def set_setting(ctx: ServiceContext, key: str, value: str, reason: str) -> None:
+    ctx.actor.require("manage_users")
+    setting = _BY_KEY.get(key)
+    if setting is None:
+        raise ValidationError([Problem("key", f"unknown setting {key!r}; known: "
+                                              f"{', '.join(_BY_KEY)}")])
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValidationError([Problem("value", f"{value!r} is not a whole number")]) from None
+    if not setting.minimum <= number <= setting.maximum:
+        raise ValidationError([Problem("value", f"must be from {setting.minimum} to "
+                                                f"{setting.maximum}")])
+    if not reason.strip():
+        raise ValidationError([Problem("reason", "a reason is required")])
+    with UnitOfWork(ctx.db) as uow:
+        audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
+        row = uow.session.get(AppSetting, key)
+        old = settings_in_session(uow.session)[key]
+        if row is None:
+            uow.session.add(AppSetting(key=key, value=str(number)))
+        else:
+            row.value = str(number)
+        audit.add("change_setting", "setting", key, "value", old, number, reason=reason.strip())
+        uow.commit()

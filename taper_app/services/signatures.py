@@ -1,0 +1,153 @@
+"""Electronic signatures (21 CFR Part 11 §11.50, §11.200) of a patient's taper record.
+
+An investigator signs the record *up to a date* with their password and a meaning. The
+signature keeps the printed name, user, UTC time, meaning and a SHA-256 of the signed
+data. The signed data is everything that determines the taper up to that date; a later
+change to any of it makes the signature invalid, and the audit row that changed it is
+named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..domain.units import format_mg
+from ..storage.engine import Database
+from ..storage.models import AuditEntry, AuditHead, Signature, User
+from ..storage.uow import UnitOfWork
+from .audit import AuditTrail, format_utc
+from .auth import verify_password
+from .context import ServiceContext
+from .errors import AuthenticationFailed, Problem, ValidationError
+from .records import PatientRecord, find_patient_row, load_patient
+
+MEANINGS = ("reviewed", "approved")
+
+
+def signed_data(record: PatientRecord, through: date) -> dict[str, object]:
+    """The canonical content a signature covers: the patient, schedule, amendments and every
+    dose record (voided ones too) that starts on or before ``through``, with ongoing or later
+    end dates clipped to ``through`` (closing a record later does not change what was signed).
+    """
+    doses = []
+    for d in record.doses:
+        if d.start_date > through:
+            continue
+        end = d.end_date if d.end_date is not None and d.end_date <= through else None
+        doses.append({"id": d.id, "drug": d.drug, "dose_mg": format_mg(d.dose_ug),
+                      "frequency": d.frequency, "route": d.route,
+                      "start": d.start_date.isoformat(),
+                      "end": end.isoformat() if end else "ongoing-at-signing",
+                      "voided": d.voided, "void_reason": d.void_reason,
+                      "deviation_reason": d.deviation_reason})
+    return {
+        "subject_id": record.subject_id, "site": record.site,
+        "day1": record.day1_date.isoformat(), "baseline_mg": format_mg(record.baseline_ug),
+        "template": record.template_id, "through": through.isoformat(),
+        "schedule": [[s.day, str(s.dose_mg)] for s in record.steps],
+        "amendments": [[a.seq, a.day, format_mg(a.dose_ug), a.reason] for a in record.amendments],
+        "doses": doses,
+    }
+
+
+def signed_data_hash(record: PatientRecord, through: date) -> str:
+    canonical = json.dumps(signed_data(record, through), sort_keys=True, ensure_ascii=False,
+                           separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SignatureView:
+    """A signature's manifestation, with whether it still holds and, if not, why."""
+
+    printed_name: str
+    username: str
+    signed_at_utc: str
+    meaning: str
+    signed_through: date
+    data_sha256: str
+    valid: bool
+    broken_by: str | None
+
+    @property
+    def manifestation(self) -> str:
+        return (f"{self.printed_name} ({self.username}), {self.meaning}, "
+                f"{self.signed_at_utc.replace('T', ' ')[:19]} UTC, "
+                f"record through {self.signed_through.isoformat()}")
+
+
+def sign_record(ctx: ServiceContext, subject_id: str, through: date, meaning: str,
+                password: str) -> SignatureView:
+    """Sign with the password again (every signing is a full id + password signing)."""
+    ctx.actor.require("sign_record")
+    problems = []
+    if meaning not in MEANINGS:
+        problems.append(Problem("meaning", f"must be one of {', '.join(MEANINGS)}"))
+    if through > ctx.today():
+        problems.append(Problem("through", "a record cannot be signed for future dates"))
+    if problems:
+        raise ValidationError(problems)
+    with UnitOfWork(ctx.db) as uow:
+        user = uow.session.scalars(select(User).where(User.username == ctx.actor.username)).one()
+        if not user.active or not verify_password(password, user.password_hash):
+            audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
+            audit.add("sign_failed", "signature", subject_id, "password", None, "wrong",
+                      subject_id=subject_id)
+            uow.commit()
+            raise AuthenticationFailed("the password is wrong; nothing was signed")
+        patient = find_patient_row(uow.session, subject_id)
+        if through < patient.day1_date:
+            raise ValidationError([Problem("through", "the date is before the patient's Day 1")])
+        record = load_patient(uow.session, subject_id)
+        digest = signed_data_hash(record, through)
+        audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
+        audit.add("sign", "signature", subject_id, "meaning", None,
+                  f"{meaning} through {through.isoformat()} sha256 {digest}",
+                  subject_id=subject_id)
+        uow.session.flush()
+        head = uow.session.get(AuditHead, 1)
+        assert head is not None
+        uow.session.add(Signature(patient_id=patient.id, signed_through=through, meaning=meaning,
+                                  username=user.username, printed_name=user.full_name,
+                                  signed_at_utc=format_utc(ctx.clock()), data_sha256=digest,
+                                  audit_id_at_signing=head.last_id))
+        uow.commit()
+        return SignatureView(user.full_name, user.username, format_utc(ctx.clock()), meaning,
+                             through, digest, True, None)
+
+
+def _signatures(session: Session, record: PatientRecord) -> list[SignatureView]:
+    rows = session.scalars(select(Signature).where(Signature.patient_id == record.id)
+                           .order_by(Signature.id)).all()
+    out = []
+    for s in rows:
+        valid = signed_data_hash(record, s.signed_through) == s.data_sha256
+        broken_by = None
+        if not valid:
+            later = session.scalars(select(AuditEntry).where(
+                AuditEntry.subject_id == record.subject_id,
+                AuditEntry.id > s.audit_id_at_signing,
+                AuditEntry.action.not_in(("sign", "sign_failed"))).order_by(AuditEntry.id))
+            first = later.first()
+            if first is not None:
+                broken_by = (f"{first.action} of {first.entity} {first.entity_id} "
+                             f"({first.field}: {first.old_value} -> {first.new_value}) by "
+                             f"{first.username} at {first.at_utc}")
+            else:
+                broken_by = "the signed data changed"
+        out.append(SignatureView(s.printed_name, s.username, s.signed_at_utc, s.meaning,
+                                 s.signed_through, s.data_sha256, valid, broken_by))
+    return out
+
+
+def signatures_for(db: Database, subject_id: str) -> list[SignatureView]:
+    """Every signature of the patient, each checked against the data as it is now."""
+    with UnitOfWork(db, write=False) as uow:
+        record = load_patient(uow.session, subject_id)
+        return _signatures(uow.session, record)
