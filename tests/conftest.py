@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -11,12 +13,15 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from sqlalchemy import create_engine
+
 from taper_app.paths import resource
 from taper_app.services import auth
 from taper_app.services.auth import Actor
 from taper_app.services.context import ServiceContext
 from taper_app.services.study import StudyInfo, add_user, create_study, load_study
 from taper_app.storage.engine import Database, copy_sqlite_file, open_database
+from tests.pgserver import PostgresServer, start_server
 
 #: Every test runs "on" this date; nothing depends on the real clock.
 TODAY = date(2026, 7, 2)
@@ -40,7 +45,7 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "study.sqlite"
 
 
-def make_study(path: Path) -> Database:
+def make_study(path: Path | str) -> Database:
     """A new study from the example protocol, with one user of each role."""
     database = create_study(path, EXAMPLE_PROTOCOL.read_text(encoding="utf-8"), "admin",
                             "Ada Admin", PASSWORD, clock=fixed_clock)
@@ -65,11 +70,85 @@ def _template_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# ---------------------------------------------------------------- backends
+
+#: Suites that run on both SQLite and a real PostgreSQL server (storage, services, CLI).
+BOTH_BACKENDS = ("tests/unit/services", "tests/unit/storage", "tests/integration")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" not in metafunc.fixturenames:
+        return
+    path = str(metafunc.definition.path.relative_to(Path(__file__).parent.parent))
+    sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+    if sqlite_only or not path.startswith(BOTH_BACKENDS):
+        metafunc.parametrize("backend", ["sqlite"], indirect=True)
+    else:
+        metafunc.parametrize("backend", ["sqlite", pytest.param("postgresql",
+                                                                marks=pytest.mark.postgres)],
+                             indirect=True)
+
+
 @pytest.fixture
-def db(db_path: Path, _template_study: Path) -> Iterator[Database]:
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    try:
+        server = start_server(tmp_path_factory.mktemp("pg"))
+    except (FileNotFoundError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI but could not start: {detail}")
+        pytest.skip(f"no PostgreSQL server here ({detail}); run bash .ci/setup to install it")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def _pg_template(postgres: PostgresServer) -> str:
+    """The example study migrated once on the server; tests clone it (CREATE ... TEMPLATE)."""
+    _pg_exec(postgres, "CREATE DATABASE study_template")
+    saved = auth.SCRYPT_N
+    auth.SCRYPT_N = 2**10
+    try:
+        make_study(postgres.url("study_template")).dispose()
+    finally:
+        auth.SCRYPT_N = saved
+    return "study_template"
+
+
+def _pg_exec(server: PostgresServer, sql: str) -> None:
+    engine = create_engine(server.admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(sql)
+    finally:
+        engine.dispose()
+
+
+_pg_counter = itertools.count(1)
+
+
+@pytest.fixture
+def db_url(backend: str, db_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where the test's study lives: a SQLite file path, or a PostgreSQL URL."""
+    if backend == "sqlite":
+        copy_sqlite_file(request.getfixturevalue("_template_study"), db_path)
+        return str(db_path)
+    server: PostgresServer = request.getfixturevalue("postgres")
+    template = request.getfixturevalue("_pg_template")
+    name = f"t{next(_pg_counter)}"
+    _pg_exec(server, f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")
+    return server.url(name)
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
     """A fresh copy of the example study (admin, nurse, investigator, monitor users)."""
-    copy_sqlite_file(_template_study, db_path)
-    database = open_database(db_path)
+    database = open_database(db_url)
     yield database
     database.dispose()
 

@@ -32,7 +32,7 @@ class DoseRecord:
 
     @property
     def is_once(self) -> bool:
-        return self.frequency == "ONCE"
+        return self.frequency.upper() == "ONCE"
 
     def last_date(self, as_of: date) -> date:
         """The last date this record covers when figures are computed as of ``as_of``."""

@@ -12,7 +12,7 @@ import numpy as np
 from .doses import DailySeries
 from .schedule import ScheduleStep, scheduled_doses
 from .studyday import study_day
-from .units import MG_TOLERANCE, round_half_up
+from .units import MG_COMPARE, round_half_up
 
 WINDOW_DAYS = 28
 MIN_WINDOW_DAYS = 14
@@ -105,8 +105,8 @@ def _curves(series: DailySeries, steps: Sequence[ScheduleStep], baseline: float,
         wmean = (csum[hi] - csum[lo]) / wcount
     window = np.where(wcount >= MIN_WINDOW_DAYS, 100.0 * (baseline - wmean) / baseline, np.nan)
     daily = np.where(covered, 100.0 * (baseline - a0) / baseline, np.nan)
-    above = covered & (a0 - sched - tolerance > MG_TOLERANCE)
-    below = covered & (sched - tolerance - a0 > MG_TOLERANCE)
+    above = covered & (a0 - sched - tolerance > MG_COMPARE)
+    below = covered & (sched - tolerance - a0 > MG_COMPARE)
     deviation = above.astype(np.int8) - below.astype(np.int8)
     return TaperCurves(days, np.where(covered, a0, np.nan), sched, daily, window, cum,
                        sched_cum, deviation)
@@ -151,7 +151,7 @@ def compute_figures(series: DailySeries, steps: Sequence[ScheduleStep], baseline
     target_dose_day = None
     if settings.target_dose_mg is not None and n_days:
         hits = np.flatnonzero(covered & (curves.actual <= float(settings.target_dose_mg)
-                                         + MG_TOLERANCE))
+                                         + MG_COMPARE))
         target_dose_day = int(hits[0]) + 1 if hits.size else None
     episodes = deviation_episodes(curves.deviation)
     if not n_days or not covered[last]:

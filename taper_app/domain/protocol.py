@@ -104,7 +104,8 @@ def _settings(data: dict[str, Any], source: str, problems: list[str]) -> FigureS
     if not isinstance(day, int) or isinstance(day, bool) or not 1 <= day <= 3650:
         problems.append(f"{source}: target_day must be a whole study day from 1 to 3650")
         day = 183
-    return FigureSettings(pct or Decimal(50), day, tol or Decimal(0), dose)
+    return FigureSettings(Decimal(50) if pct is None else pct, day,
+                          Decimal(0) if tol is None else tol, dose)
 
 
 def _overrides(raw: Any, source: str, problems: list[str]) -> dict[str, Fraction]:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 UG_PER_MG = 1000
-#: Comparisons between doses allow this much rounding (domain.md §5).
+#: Comparisons between doses allow this much rounding (domain.md §5) ...
 MG_TOLERANCE = 0.001
+#: ... plus float noise, so an exact 0.001 mg difference is within it at any dose
+#: (20.001 - 20 is 0.0010000000000012 in binary floating point).
+MG_COMPARE = MG_TOLERANCE + 1e-9
 
 
 class QuantityError(ValueError):

@@ -11,7 +11,7 @@ import numpy as np
 from ..domain.doses import DoseRecord, daily_peq_mg
 from ..domain.schedule import scheduled_doses
 from ..domain.studyday import study_day
-from ..domain.units import MG_TOLERANCE, round_half_up
+from ..domain.units import MG_COMPARE, round_half_up
 from .errors import Problem
 from .records import PatientRecord
 from .study import StudyInfo
@@ -80,5 +80,5 @@ def preview_dose(study: StudyInfo, record: PatientRecord, fields: dict[str, obje
     lo, hi = (Decimal(repr(round_half_up(float(sched.min()), 3))),
               Decimal(repr(round_half_up(float(sched.max()), 3)))) if sched.size else (None, None)
     differs = dose.frequency != "ONCE" and sched.size > 0 and bool(
-        np.any(np.abs(sched - peq) > MG_TOLERANCE))
+        np.any(np.abs(sched - peq) > MG_COMPARE))
     return DosePreview(round_half_up(peq, 3), lo, hi, differs, [])

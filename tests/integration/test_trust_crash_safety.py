@@ -28,6 +28,7 @@ from taper_app.storage.models import AuditEntry, DoseRecordRow
 from taper_app.storage.uow import UnitOfWork
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.sqlite_only  # about the SQLite file: WAL, kills, file copies
 
 
 def _writer(db_path: Path, subject: str, first: int, count: int) -> subprocess.Popen[str]:
