@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -95,9 +97,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def postgres() -> Iterator[PostgresServer]:
+    # Its own folder: pytest prunes old numbered temp folders, even of a run still going.
+    base = Path(tempfile.mkdtemp(prefix="taper-pg-"))
     try:
-        server = start_server(tmp_path_factory.mktemp("pg"))
+        server = start_server(base / "server")
     except (FileNotFoundError, subprocess.CalledProcessError) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
         if os.environ.get("CI"):
@@ -105,6 +109,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServe
         pytest.skip(f"no PostgreSQL server here ({detail}); run bash .ci/setup to install it")
     yield server
     server.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

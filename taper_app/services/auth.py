@@ -39,9 +39,18 @@ class Actor:
     full_name: str
     role: str
     must_change_password: bool = False
+    #: The sites this user works for; None means every site.
+    sites: frozenset[str] | None = None
 
     def can(self, action: str) -> bool:
         return self.role in PERMISSIONS[action]
+
+    def works_for(self, site: str) -> bool:
+        return self.sites is None or site in self.sites
+
+    def require_site(self, site: str) -> None:
+        if not self.works_for(site):
+            raise PermissionDenied(f"{self.username} does not work for site {site}")
 
     def require(self, action: str) -> None:
         if not self.can(action):

@@ -11,6 +11,7 @@ from ..domain.figures import PatientFigures, TaperCurves, compute_figures, taper
 from ..domain.units import round_half_up
 from ..storage.engine import Database
 from ..storage.uow import UnitOfWork
+from .errors import PermissionDenied
 from .records import PatientRecord, load_all_patients, load_patient
 from .study import StudyInfo
 
@@ -38,16 +39,21 @@ def analyse(study: StudyInfo, record: PatientRecord, as_of: date) -> PatientAnal
     return PatientAnalysis(record, series, curves, figures)
 
 
-def analyse_patient(db: Database, study: StudyInfo, subject_id: str,
-                    as_of: date) -> PatientAnalysis:
+def analyse_patient(db: Database, study: StudyInfo, subject_id: str, as_of: date,
+                    sites: frozenset[str] | None = None) -> PatientAnalysis:
+    """One patient; ``sites`` (the user's) refuses a patient of another site."""
     with UnitOfWork(db, write=False) as uow:
         record = load_patient(uow.session, subject_id)
+    if sites is not None and record.site not in sites:
+        raise PermissionDenied(f"{subject_id} is at a site you do not work for")
     return analyse(study, record, as_of)
 
 
-def analyse_all(db: Database, study: StudyInfo, as_of: date) -> list[PatientAnalysis]:
+def analyse_all(db: Database, study: StudyInfo, as_of: date,
+                sites: frozenset[str] | None = None) -> list[PatientAnalysis]:
+    """Every patient of ``sites`` (None: all sites), in subject order."""
     with UnitOfWork(db, write=False) as uow:
-        records = load_all_patients(uow.session)
+        records = load_all_patients(uow.session, sites)
     return [analyse(study, r, as_of) for r in records]
 
 
@@ -90,9 +96,9 @@ def summary_dict(record: PatientRecord, f: PatientFigures) -> dict[str, Any]:
     }
 
 
-def summary(db: Database, study: StudyInfo, as_of: date,
-            subject_id: str | None = None) -> list[dict[str, Any]]:
+def summary(db: Database, study: StudyInfo, as_of: date, subject_id: str | None = None,
+            sites: frozenset[str] | None = None) -> list[dict[str, Any]]:
     if subject_id is not None:
-        a = analyse_patient(db, study, subject_id, as_of)
+        a = analyse_patient(db, study, subject_id, as_of, sites)
         return [summary_dict(a.record, a.figures)]
-    return [summary_dict(a.record, a.figures) for a in analyse_all(db, study, as_of)]
+    return [summary_dict(a.record, a.figures) for a in analyse_all(db, study, as_of, sites)]

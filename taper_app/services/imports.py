@@ -19,7 +19,13 @@ from ..storage.uow import UnitOfWork
 from .audit import AuditTrail
 from .context import ServiceContext
 from .errors import Problem, ValidationError
-from .patients import add_dose_in_session, amend_in_session, check_amendment, enroll_in_session
+from .patients import (
+    add_dose_in_session,
+    amend_in_session,
+    check_amendment,
+    enroll_in_session,
+    touch,
+)
 from .records import find_patient_row
 from .study import StudyInfo
 from .validation import ValidDose, ValidEnrollment, check_dose, check_enrollment
@@ -114,7 +120,9 @@ def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: Path | None
     today = ctx.today()
     problems: list[Problem] = []
     with UnitOfWork(ctx.db, write=False) as uow:
-        existing = set(uow.session.scalars(select(Patient.subject_id)))
+        rows = uow.session.execute(select(Patient.subject_id, Patient.site_code)).all()
+        site_of = {subject: site for subject, site in rows}
+    existing = set(site_of)
 
     enrollments: list[ValidEnrollment] = []
     first_line: dict[str, int] = {}
@@ -133,8 +141,19 @@ def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: Path | None
             elif subject:
                 first_line[subject] = line
             if valid is not None:
+                if not ctx.actor.works_for(valid.site):
+                    problems.append(Problem("site", f"you do not work for site {valid.site}",
+                                            line, rows.name))
+                site_of.setdefault(valid.subject_id, valid.site)
                 enrollments.append(valid)
     known = existing | set(first_line)
+
+    def check_site(subject: str, line: int, name: str) -> None:
+        site = site_of.get(subject)
+        if site is not None and not ctx.actor.works_for(site):
+            problems.append(Problem("subject_id", f"{subject} is at site {site}, which you do "
+                                                  "not work for", line, name))
+
 
     dose_rows: list[tuple[str, ValidDose]] = []
     if doses is not None:
@@ -144,6 +163,7 @@ def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: Path | None
             if subject not in known:
                 problems.append(Problem("subject_id", f"unknown subject {subject!r}", line,
                                         rows.name))
+            check_site(subject, line, rows.name)
             valid_dose, row_problems = check_dose(dict(raw), study.equivalence, today)
             problems += [Problem(p.field, p.message, line, rows.name) for p in row_problems]
             if valid_dose is not None:
@@ -157,6 +177,7 @@ def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: Path | None
             if subject not in known:
                 problems.append(Problem("subject_id", f"unknown subject {subject!r}", line,
                                         rows.name))
+            check_site(subject, line, rows.name)
             day, dose, reason, row_problems = check_amendment(dict(raw))
             problems += [Problem(p.field, p.message, line, rows.name) for p in row_problems]
             if day is not None and dose is not None and not row_problems:
@@ -176,6 +197,7 @@ def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: Path | None
         for subject, valid_dose in dose_rows:
             if subject not in cache:
                 cache[subject] = find_patient_row(uow.session, subject)
+                touch(cache[subject])
             add_dose_in_session(uow.session, audit, cache[subject], valid_dose, ctx.actor.username,
                                 now, reason="import")
             result.doses += 1

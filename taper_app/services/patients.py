@@ -19,6 +19,7 @@ from ..domain.units import format_mg, mg_to_ug, ug_to_mg
 from ..storage.models import Amendment, DoseRecordRow, Patient, ScheduleStepRow, Site
 from ..storage.uow import UnitOfWork
 from .audit import AuditTrail
+from .auth import Actor
 from .context import ServiceContext
 from .errors import NotFound, Problem, ServiceError, StaleData, ValidationError
 from .records import PatientRecord, find_patient_row, load_patient
@@ -36,6 +37,29 @@ from .validation import (
 
 def _naive(moment: datetime) -> datetime:
     return moment.replace(tzinfo=None)
+
+
+def lock_patient(session: Session, actor: Actor, *, subject_id: str | None = None,
+                 patient_id: int | None = None, expected_version: int | None = None) -> Patient:
+    """Lock the patient's row for this transaction, check the user's site and, when the
+    caller read the record at ``expected_version``, that nobody changed it since."""
+    stmt = select(Patient).with_for_update()
+    stmt = (stmt.where(Patient.subject_id == subject_id) if subject_id is not None
+            else stmt.where(Patient.id == patient_id))
+    patient = session.scalars(stmt).first()
+    if patient is None:
+        raise NotFound(f"no patient {subject_id!r}")
+    actor.require_site(patient.site_code)
+    if expected_version is not None and patient.version != expected_version:
+        raise StaleData(f"{patient.subject_id} was changed by someone else since you opened it "
+                        "(another window or user). Nothing was saved and your entry is kept: "
+                        "reload the patient, check, and save again.")
+    return patient
+
+
+def touch(patient: Patient) -> None:
+    """Every change to a patient's record moves its version on."""
+    patient.version = patient.version + 1
 
 
 def format_steps(steps: Sequence[ScheduleStep]) -> str:
@@ -86,6 +110,7 @@ def enroll_patient(ctx: ServiceContext, study: StudyInfo, fields: dict[str, obje
     valid, problems = check_enrollment(fields, set(study.templates), ctx.today())
     if valid is None:
         raise ValidationError(problems)
+    ctx.actor.require_site(valid.site)
     with UnitOfWork(ctx.db) as uow:
         audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
         enroll_in_session(uow.session, audit, study, valid, ctx.actor.username, ctx.clock())
@@ -136,7 +161,8 @@ class SavedDose:
 
 
 def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
-                fields: dict[str, object], *, close_ongoing: bool = False) -> SavedDose:
+                fields: dict[str, object], *, close_ongoing: bool = False,
+                patient_version: int | None = None) -> SavedDose:
     """Record one dose; with ``close_ongoing`` every ongoing record ends the day before it."""
     ctx.actor.require("record_dose")
     dose, problems = check_dose(fields, study.equivalence, ctx.today())
@@ -144,7 +170,9 @@ def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
         raise ValidationError(problems)
     with UnitOfWork(ctx.db) as uow:
         audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
-        patient = find_patient_row(uow.session, subject_id)
+        patient = lock_patient(uow.session, ctx.actor, subject_id=subject_id,
+                               expected_version=patient_version)
+        touch(patient)
         closed: list[int] = []
         if close_ongoing:
             closed = _close_ongoing(uow.session, audit, patient, dose.start_date)
@@ -199,7 +227,7 @@ def _void_in_session(session: Session, audit: AuditTrail, row: DoseRecordRow, re
 
 
 def void_dose(ctx: ServiceContext, record_id: int, reason: str,
-              expected_version: int | None = None) -> None:
+              expected_version: int | None = None, patient_version: int | None = None) -> None:
     """Void a wrong record with a reason; it stays in the record and the audit trail."""
     ctx.actor.require("void_dose")
     problems = check_reason(reason)
@@ -208,12 +236,15 @@ def void_dose(ctx: ServiceContext, record_id: int, reason: str,
     with UnitOfWork(ctx.db) as uow:
         audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
         row = _locked_dose(uow.session, record_id, expected_version)
+        touch(lock_patient(uow.session, ctx.actor, patient_id=row.patient_id,
+                           expected_version=patient_version))
         _void_in_session(uow.session, audit, row, reason.strip(), ctx.actor.username, ctx.clock())
         uow.commit()
 
 
 def correct_dose(ctx: ServiceContext, study: StudyInfo, record_id: int, reason: str,
-                 fields: dict[str, object], expected_version: int | None = None) -> int:
+                 fields: dict[str, object], expected_version: int | None = None,
+                 patient_version: int | None = None) -> int:
     """One action for the user: void the wrong record and enter the right one, together."""
     ctx.actor.require("void_dose")
     ctx.actor.require("record_dose")
@@ -224,8 +255,9 @@ def correct_dose(ctx: ServiceContext, study: StudyInfo, record_id: int, reason: 
     with UnitOfWork(ctx.db) as uow:
         audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
         row = _locked_dose(uow.session, record_id, expected_version)
-        patient = uow.session.get(Patient, row.patient_id)
-        assert patient is not None
+        patient = lock_patient(uow.session, ctx.actor, patient_id=row.patient_id,
+                               expected_version=patient_version)
+        touch(patient)
         _void_in_session(uow.session, audit, row, reason.strip(), ctx.actor.username, ctx.clock())
         new = add_dose_in_session(uow.session, audit, patient, dose, ctx.actor.username,
                                   ctx.clock(), replaces_id=row.id, reason=reason.strip())
@@ -267,6 +299,7 @@ def amend_in_session(session: Session, audit: AuditTrail, study: StudyInfo, subj
                      day: int, dose: Decimal, reason: str, actor: str, now: datetime) -> int:
     record = load_patient(session, subject_id)
     patient = find_patient_row(session, subject_id)
+    touch(patient)
     steps = amended_steps(study, record, day, dose)
     seq = len(record.amendments) + 1
     amendment = Amendment(patient_id=patient.id, seq=seq, day=day, dose_ug=mg_to_ug(dose),
@@ -292,7 +325,7 @@ def amend_in_session(session: Session, audit: AuditTrail, study: StudyInfo, subj
 
 
 def amend_patient_schedule(ctx: ServiceContext, study: StudyInfo, subject_id: str,
-                           fields: dict[str, object]) -> int:
+                           fields: dict[str, object], patient_version: int | None = None) -> int:
     """From study day D the dose is X (a flare, say); the taper then resumes from X."""
     ctx.actor.require("amend_schedule")
     day, dose, reason, problems = check_amendment(fields)
@@ -300,6 +333,8 @@ def amend_patient_schedule(ctx: ServiceContext, study: StudyInfo, subject_id: st
         raise ValidationError(problems)
     with UnitOfWork(ctx.db) as uow:
         audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
+        lock_patient(uow.session, ctx.actor, subject_id=subject_id,
+                     expected_version=patient_version)
         seq = amend_in_session(uow.session, audit, study, subject_id, day, dose, reason,
                                ctx.actor.username, ctx.clock())
         uow.commit()

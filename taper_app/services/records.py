@@ -128,9 +128,13 @@ def load_patient(session: Session, subject_id: str) -> PatientRecord:
     return _assemble(p, steps, amendments, doses)
 
 
-def load_all_patients(session: Session) -> list[PatientRecord]:
-    """Every patient in subject order, in four queries whatever the number of patients."""
-    patients = session.scalars(select(Patient).order_by(Patient.subject_id)).all()
+def load_all_patients(session: Session,
+                      sites: frozenset[str] | None = None) -> list[PatientRecord]:
+    """Every patient (of ``sites``, or all) in subject order, in four queries in all."""
+    stmt = select(Patient).order_by(Patient.subject_id)
+    if sites is not None:
+        stmt = stmt.where(Patient.site_code.in_(sorted(sites)))
+    patients = session.scalars(stmt).all()
     steps: dict[int, list[ScheduleStepRow]] = defaultdict(list)
     for s in session.scalars(select(ScheduleStepRow).where(
             ScheduleStepRow.superseded_by_id.is_(None))):

@@ -25,7 +25,8 @@ from .audit import AuditTrail, format_utc
 from .auth import verify_password
 from .context import ServiceContext
 from .errors import AuthenticationFailed, Problem, ValidationError
-from .records import PatientRecord, find_patient_row, load_patient
+from .patients import lock_patient
+from .records import PatientRecord, load_patient
 
 MEANINGS = ("reviewed", "approved")
 
@@ -83,7 +84,7 @@ class SignatureView:
 
 
 def sign_record(ctx: ServiceContext, subject_id: str, through: date, meaning: str,
-                password: str) -> SignatureView:
+                password: str, patient_version: int | None = None) -> SignatureView:
     """Sign with the password again (every signing is a full id + password signing)."""
     ctx.actor.require("sign_record")
     problems = []
@@ -101,7 +102,8 @@ def sign_record(ctx: ServiceContext, subject_id: str, through: date, meaning: st
                       subject_id=subject_id)
             uow.commit()
             raise AuthenticationFailed("the password is wrong; nothing was signed")
-        patient = find_patient_row(uow.session, subject_id)
+        patient = lock_patient(uow.session, ctx.actor, subject_id=subject_id,
+                               expected_version=patient_version)
         if through < patient.day1_date:
             raise ValidationError([Problem("through", "the date is before the patient's Day 1")])
         record = load_patient(uow.session, subject_id)

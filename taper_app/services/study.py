@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..domain.equivalence import EquivalenceTable
 from ..domain.protocol import (
@@ -21,7 +22,7 @@ from ..domain.protocol import (
 )
 from ..domain.schedule import Template
 from ..storage.engine import Database, open_database
-from ..storage.models import ScheduleTemplate, Study, User
+from ..storage.models import ScheduleTemplate, Study, User, UserSite
 from ..storage.uow import UnitOfWork
 from .audit import AuditTrail, utc_now
 from .auth import (
@@ -154,13 +155,22 @@ def _add_user_row(uow: UnitOfWork, audit: AuditTrail, username: str, full_name: 
 
 
 def add_user(ctx: ServiceContext, username: str, role: str, full_name: str,
-             password: str) -> None:
-    """An admin adds a user; the first password must be changed at first sign-in."""
+             password: str, sites: list[str] | None = None) -> None:
+    """An admin adds a user; the first password must be changed at first sign-in.
+
+    ``sites`` limits a user to those sites' patients; none means every site.
+    """
     ctx.actor.require("manage_users")
     with UnitOfWork(ctx.db) as uow:
         audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
         _add_user_row(uow, audit, username, full_name, role, password, must_change=True,
                       now=ctx.clock())
+        if sites:
+            user = uow.session.scalars(select(User).where(User.username == username)).one()
+            for site in sorted(set(sites)):
+                uow.session.add(UserSite(user_id=user.id, site_code=site))
+            audit.add("set_sites", "user", username, "sites", "(all)",
+                      ", ".join(sorted(set(sites))))
         uow.commit()
 
 
@@ -196,9 +206,15 @@ def authenticate(db: Database, username: str, password: str,
             user.failed_logins = 0
             user.locked_until = None
         audit.add("sign_in", "user", username, "sign_in", None, "ok")
-        actor = Actor(user.username, user.full_name, user.role, user.must_change_password)
+        actor = Actor(user.username, user.full_name, user.role, user.must_change_password,
+                      user_sites(uow.session, user.id))
         uow.commit()
         return actor
+
+
+def user_sites(session: Session, user_id: int) -> frozenset[str] | None:
+    codes = session.scalars(select(UserSite.site_code).where(UserSite.user_id == user_id)).all()
+    return frozenset(codes) if codes else None
 
 
 def get_actor(db: Database, username: str) -> Actor:
@@ -206,7 +222,8 @@ def get_actor(db: Database, username: str) -> Actor:
         user = uow.session.scalars(select(User).where(User.username == username)).first()
         if user is None:
             raise NotFound(f"no user {username!r}")
-        return Actor(user.username, user.full_name, user.role)
+        return Actor(user.username, user.full_name, user.role, user.must_change_password,
+                     user_sites(uow.session, user.id))
 
 
 __all__ = ["SYSTEM", "StudyInfo", "add_user", "authenticate", "create_study", "import_templates",

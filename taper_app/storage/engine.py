@@ -158,6 +158,8 @@ def open_database(db: str | Path, *, create: bool = False, migrate: bool = True)
                                    "or 'taper-app --demo'")
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            _refuse_foreign_sqlite(path)
     engine = make_engine(url)
     try:
         _check_and_migrate(engine, path, create=create, migrate=migrate)
@@ -171,6 +173,22 @@ def open_database(db: str | Path, *, create: bool = False, migrate: bool = True)
         write_sessions=sessionmaker(engine.execution_options(taper_write=True),
                                     expire_on_commit=False),
     )
+
+
+def _refuse_foreign_sqlite(path: Path) -> None:
+    """Look at a file read-only first: a file that is not ours is never touched (not even
+    switched to WAL, which the connection set-up would do)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"{path} is not a SQLite database ({exc})") from None
+    if tables and "alembic_version" not in tables:
+        raise DatabaseError(f"{path} is not a Taper Tracker database; it was not changed")
 
 
 def _check_and_migrate(engine: Engine, path: Path | None, *, create: bool, migrate: bool) -> None:

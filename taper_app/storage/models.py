@@ -86,9 +86,9 @@ class Patient(Base):
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(String(64))
+    #: Moves on every change to the patient's record; a save made from an older view is
+    #: refused (no silent lost update between two users).
     version: Mapped[int] = mapped_column(Integer, default=1)
-
-    __mapper_args__ = {"version_id_col": version}
 
 
 class Amendment(Base):
@@ -191,3 +191,11 @@ class AppSetting(Base):
     __tablename__ = "app_setting"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+
+
+class UserSite(Base):
+    """The sites a user works for; a user with no rows here works for every site."""
+
+    __tablename__ = "user_site"
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    site_code: Mapped[str] = mapped_column(String(32), primary_key=True)
