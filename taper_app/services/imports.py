@@ -120,8 +120,8 @@ def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: Path | None
     today = ctx.today()
     problems: list[Problem] = []
     with UnitOfWork(ctx.db, write=False) as uow:
-        rows = uow.session.execute(select(Patient.subject_id, Patient.site_code)).all()
-        site_of = {subject: site for subject, site in rows}
+        pairs = uow.session.execute(select(Patient.subject_id, Patient.site_code)).all()
+        site_of = {subject: site for subject, site in pairs}
     existing = set(site_of)
 
     enrollments: list[ValidEnrollment] = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 
 from .engine import Database, open_database
 from .models import AuditHead, Base
@@ -62,7 +62,7 @@ def _copy(source: Database, target: Database) -> CopyResult:
     counts: dict[str, int] = {}
     with source.engine.connect() as src, target.engine.begin() as dst:
         # The migration wrote the chain's genesis head: it is replaced by the source's.
-        dst.execute(AuditHead.__table__.delete())
+        dst.execute(delete(AuditHead))
         for table in Base.metadata.sorted_tables:
             counts[table.name] = 0
             result = src.execution_options(yield_per=BATCH).execute(
