@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +25,12 @@ DAILY_COLUMNS = ("subject_id", "site", "date", "study_day", "actual_peq_mg", "sc
 
 
 def _iso(value: object) -> str:
+    """Dates as YYYY-MM-DD; stored times (naive UTC) with an explicit Z."""
     if value is None:
         return ""
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds") + "Z"
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def export_csv(db: Database, study: StudyInfo, out_dir: Path, as_of: date) -> list[Path]:

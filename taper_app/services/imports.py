@@ -87,9 +87,11 @@ def read_csv(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]],
     for col in header:
         if col not in required and col not in optional:
             bad(1, col or "(blank)", f"unknown column; expected {', '.join(required + optional)}")
-    for col in required:
-        if col not in header:
-            bad(1, col, "required column is missing")
+    missing = [col for col in required if col not in header]
+    for col in missing:
+        bad(1, col, "required column is missing")
+    if missing:
+        return out  # each row would only repeat the header's problem
     if len(set(header)) != len(header):
         bad(1, "file", "a column name appears twice in the header")
     while True:

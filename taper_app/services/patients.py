@@ -99,7 +99,8 @@ def enroll_in_session(session: Session, audit: AuditTrail, study: StudyInfo,
     audit.add_fields("enroll", "patient", e.subject_id, [
         ("site", None, e.site), ("day1_date", None, e.day1_date.isoformat()),
         ("baseline_mg", None, format_mg(e.baseline_ug)), ("template_id", None, e.template_id),
-        ("kit_number", None, e.kit_number), ("notes", None, e.notes),
+        *[(name, None, value) for name, value in (("kit_number", e.kit_number),
+                                                  ("notes", e.notes)) if value is not None],
         ("schedule", None, format_steps(steps))], subject_id=e.subject_id)
     return patient
 

@@ -138,11 +138,14 @@ def check_dose(raw: dict[str, object], table: EquivalenceTable, today: date) -> 
     if source_text is not None and source_text not in SOURCES:
         problems.append(Problem("source", f"{source!r} is not one of {', '.join(SOURCES)}"))
     if drug is not None and dose is not None and frequency:
-        daily = Fraction(dose) * per_day(frequency) * table.factor(drug)
-        if daily > MAX_DAILY_PEQ_MG:
+        # The most taken on any one day: the daily amount, or one whole administration
+        # (3,000 mg every other day is 3,000 mg on the days it is taken).
+        factor = table.factor(drug)
+        in_one_day = max(Fraction(dose) * per_day(frequency), Fraction(dose)) * factor
+        if in_one_day > MAX_DAILY_PEQ_MG:
             problems.append(Problem("dose_mg", f"{dose} mg {drug} {frequency} is "
-                                    f"{float(daily):,.1f} mg prednisone-equivalent in one day; "
-                                    f"over {MAX_DAILY_PEQ_MG:,} mg is not plausible"))
+                                    f"{float(in_one_day):,.1f} mg prednisone-equivalent in one "
+                                    f"day; over {MAX_DAILY_PEQ_MG:,} mg is not plausible"))
     if problems:
         return None, problems
     assert drug is not None and dose is not None and start is not None
