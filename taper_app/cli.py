@@ -256,8 +256,18 @@ def cmd_summary(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 def cmd_export(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if args.format == "sdtm":
-        raise UsageError("export --format sdtm is not available yet (it comes with the "
-                         "reports and exports work); use --format csv")
+        from .services.sdtm import export_sdtm
+
+        db, study = _open(args)
+        try:
+            result = export_sdtm(db, study, args.out)
+        except OSError as exc:
+            raise CliError(f"{args.out}: cannot be written ({exc.strerror or exc})") from None
+        for path in result.paths:
+            print(f"wrote {path}", file=out)
+        print(f"{result.cm_rows} CM records for {result.subjects} subjects; "
+              f"{result.voided_rows} voided records listed apart", file=out)
+        return EXIT_OK
     from .services.exports import export_csv
 
     db, study = _open(args)
@@ -268,8 +278,22 @@ def cmd_export(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    raise UsageError("report is not available yet: PDF reports come with their own issue; "
-                     "use 'summary --json' or 'export --format csv' meanwhile")
+    from .services.reporting import cohort_report, patient_report, write_report
+
+    if bool(args.subject) == bool(args.cohort):
+        raise UsageError("report needs either --subject ID or --cohort")
+    if not args.out:
+        raise UsageError("report needs --out FILE.pdf")
+    as_of = _as_of(args.as_of)
+    db, study = _open(args)
+    if args.cohort:
+        report = cohort_report(db, study, as_of)
+    else:
+        report = patient_report(db, study, args.subject, as_of)
+    written = write_report(report, args.out)
+    print(f"wrote {written.path} ({written.pages} pages; data SHA-256 {written.fingerprint})",
+          file=out)
+    return EXIT_OK
 
 
 def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:

@@ -1,0 +1,184 @@
+"""PDF reports as use cases: load the data, fingerprint it, hand it to the report builders.
+
+The fingerprint printed in every report's footer is the SHA-256 of the canonical JSON of
+exactly the data the report was made from (docs/reports.md describes the payload), so two
+printouts of the same data carry the same fingerprint whenever and wherever printed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+from ..domain.units import format_mg
+from ..storage.engine import Database
+from .audit import utc_now
+from .errors import ServiceError
+from .figures import PatientAnalysis, analyse_all, analyse_patient, summary_dict
+from .records import PatientRecord
+from .study import StudyInfo
+
+if TYPE_CHECKING:
+    from ..reports.patient_report import SignatureManifestation
+
+#: Version of the fingerprint payload's layout; bump it if the payload below changes.
+FINGERPRINT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Report:
+    """A built report: the PDF bytes, its page count and the data fingerprint in its footer."""
+
+    pdf: bytes
+    pages: int
+    fingerprint: str
+    path: Path | None = None
+
+
+def _utc_text(moment: datetime | None) -> str | None:
+    """Stored times are naive UTC; aware ones are converted. ISO 8601 with a 'Z'."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat() + "Z"
+
+
+def record_payload(record: PatientRecord) -> dict[str, Any]:
+    """The stored patient record as plain JSON values (mg as exact decimal text)."""
+    return {
+        "subject_id": record.subject_id,
+        "site": record.site,
+        "day1_date": record.day1_date.isoformat(),
+        "baseline_mg": format_mg(record.baseline_ug),
+        "template_id": record.template_id,
+        "kit_number": record.kit_number,
+        "notes": record.notes,
+        "schedule": [{"day": s.day, "dose_mg": f"{s.dose_mg:f}",
+                      "amendment_seq": s.amendment_seq} for s in record.steps],
+        "amendments": [{"seq": a.seq, "day": a.day, "dose_mg": format_mg(a.dose_ug),
+                        "reason": a.reason, "created_by": a.created_by,
+                        "created_at": _utc_text(a.created_at)} for a in record.amendments],
+        "dose_records": [{
+            "id": d.id, "drug": d.drug, "dose_mg": format_mg(d.dose_ug),
+            "frequency": d.frequency, "route": d.route,
+            "start_date": d.start_date.isoformat(),
+            "end_date": d.end_date.isoformat() if d.end_date else None,
+            "source": d.source, "comment": d.comment, "deviation_reason": d.deviation_reason,
+            "created_by": d.created_by, "created_at": _utc_text(d.created_at),
+            "voided": d.voided, "void_reason": d.void_reason, "voided_by": d.voided_by,
+            "voided_at": _utc_text(d.voided_at), "replaces_id": d.replaces_id,
+        } for d in record.doses],
+    }
+
+
+def _study_payload(study: StudyInfo) -> dict[str, Any]:
+    return {"name": study.name, "protocol_version": study.protocol_version}
+
+
+def patient_payload(study: StudyInfo, analysis: PatientAnalysis) -> dict[str, Any]:
+    """What the per-patient report's fingerprint covers."""
+    return {
+        "format": FINGERPRINT_FORMAT,
+        "report": "patient",
+        "study": _study_payload(study),
+        "as_of": analysis.figures.as_of.isoformat(),
+        "record": record_payload(analysis.record),
+        "figures": summary_dict(analysis.record, analysis.figures),
+    }
+
+
+def cohort_payload(study: StudyInfo, analyses: Sequence[PatientAnalysis],
+                   as_of: date) -> dict[str, Any]:
+    """What the study report's fingerprint covers: every patient, in subject order."""
+    return {
+        "format": FINGERPRINT_FORMAT,
+        "report": "cohort",
+        "study": _study_payload(study),
+        "as_of": as_of.isoformat(),
+        "patients": [{"record": record_payload(a.record),
+                      "figures": summary_dict(a.record, a.figures)} for a in analyses],
+    }
+
+
+def canonical_json(payload: Any) -> bytes:
+    """Sorted keys, no spaces, UTF-8, no NaN: the same data always gives the same bytes."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def fingerprint(payload: Any) -> str:
+    return hashlib.sha256(canonical_json(payload)).hexdigest()
+
+
+def _printed(printed_at: datetime | None, clock: Callable[[], datetime]) -> datetime:
+    moment = printed_at if printed_at is not None else clock()
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def patient_report(db: Database, study: StudyInfo, subject_id: str, as_of: date, *,
+                   printed_at: datetime | None = None,
+                   signatures: Sequence[SignatureManifestation] = (),
+                   sites: frozenset[str] | None = None,
+                   clock: Callable[[], datetime] = utc_now) -> Report:
+    """The per-patient PDF as of ``as_of``.
+
+    ``signatures`` are ``reports.patient_report.SignatureManifestation`` (none: "Not signed");
+    ``sites`` (a site-bound user's) refuses a patient of another site; ``printed_at``
+    (UTC, default the clock) is the time printed in the footer.
+    """
+    from ..reports.patient_report import build_patient_report
+
+    analysis = analyse_patient(db, study, subject_id, as_of, sites=sites)
+    payload = patient_payload(study, analysis)
+    digest = fingerprint(payload)
+    built = build_patient_report(analysis, study, payload["figures"],
+                                 printed_at=_printed(printed_at, clock), fingerprint=digest,
+                                 app_version=__version__, signatures=signatures)
+    return Report(built.pdf, built.pages, digest)
+
+
+def cohort_report(db: Database, study: StudyInfo, as_of: date, *,
+                  printed_at: datetime | None = None,
+                  sites: frozenset[str] | None = None,
+                  clock: Callable[[], datetime] = utc_now) -> Report:
+    """The study-wide PDF (blinded: the arm is never stored, so never shown).
+
+    With ``sites`` (a site-bound user's) only those sites' patients are in it.
+    """
+    from ..reports.cohort_report import build_cohort_report
+
+    analyses = analyse_all(db, study, as_of, sites=sites)
+    payload = cohort_payload(study, analyses, as_of)
+    digest = fingerprint(payload)
+    summaries = [p["figures"] for p in payload["patients"]]
+    built = build_cohort_report(analyses, summaries, study, as_of,
+                                printed_at=_printed(printed_at, clock), fingerprint=digest,
+                                app_version=__version__)
+    return Report(built.pdf, built.pages, digest)
+
+
+def write_report(report: Report, out: Path) -> Report:
+    """Write the PDF next to ``out`` first and then rename, so no half-written file is left."""
+    out = Path(out)
+    if not out.parent.exists():
+        raise ServiceError(f"{out.parent} does not exist; choose an existing folder")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(report.pdf)
+        os.replace(tmp_name, out)
+    except OSError as exc:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise ServiceError(f"{out}: cannot be written ({exc.strerror or exc})") from None
+    return Report(report.pdf, report.pages, report.fingerprint, out)

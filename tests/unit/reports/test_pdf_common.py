@@ -1,0 +1,165 @@
+"""The PDF building blocks: vector charts with real text, hatches, page furniture, tables."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, date, datetime
+
+import pytest
+from matplotlib.figure import Figure
+from pypdf import PdfReader
+from reportlab.platypus import NextPageTemplate, PageBreak, Paragraph
+
+from taper_app.reports.patient_report import SignatureManifestation, signature_section
+from taper_app.reports.pdf_common import (
+    SVG_NS,
+    PageFurniture,
+    build_pdf,
+    data_table,
+    expand_hatch_patterns,
+    figure_drawing,
+    figure_svg,
+    fit_widths,
+    fmt_mg,
+    fmt_pct,
+    styles,
+)
+
+PRINTED = datetime(2026, 7, 2, 14, 30, tzinfo=UTC)
+FURNITURE = PageFurniture("Test report", (("Study", "STUDY-X"), ("Protocol", "9.9"),
+                                          ("Site", "101"), ("Subject", "101-001")),
+                          PRINTED, "1.2.3", "ab" * 32, date(2026, 7, 2))
+
+
+def page_texts(pdf: bytes) -> list[str]:
+    return [" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def has_images(pdf: bytes) -> bool:
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        xobjects = page.get("/Resources", {}).get("/XObject", {})
+        for ref in xobjects.values():
+            if ref.get_object().get("/Subtype") == "/Image":
+                return True
+    return False
+
+
+def hatched_figure() -> Figure:
+    fig = Figure(figsize=(4, 3))
+    ax = fig.subplots()
+    ax.plot([1, 2, 3], [3, 1, 2], label="dose")
+    ax.axvspan(1.2, 1.6, facecolor="none", edgecolor="#bbbbbb", hatch="xx", lw=0)
+    ax.fill_between([2, 3], [0, 0], [1, 1], hatch="///", facecolor="#E69F00", alpha=0.4)
+    ax.set_title("Hatched µg −5 chart")
+    return fig
+
+
+def test_hatch_patterns_become_vector_lines_clipped_to_their_shape():
+    svg = figure_svg(hatched_figure())
+    assert b"<pattern" in svg and b"url(#h" in svg
+    expanded = expand_hatch_patterns(svg).decode()
+    assert "fill: url(#" not in expanded, "svglib cannot draw pattern fills"
+    clips = re.findall(r'<clipPath id="(hatchclip\d+)"', expanded)
+    assert len(clips) == 2
+    for clip in clips:
+        assert f'clip-path="url(#{clip})"' in expanded
+    assert f'xmlns="{SVG_NS}"' in expanded and "ns0:" not in expanded
+
+
+def test_a_figure_without_hatches_is_left_as_it_is():
+    fig = Figure(figsize=(2, 2))
+    fig.subplots().plot([1, 2], [1, 2])
+    svg = figure_svg(fig)
+    assert expand_hatch_patterns(svg) == svg
+
+
+def test_chart_is_a_vector_drawing_with_real_text_scaled_into_its_box():
+    drawing = figure_drawing(hatched_figure(), 200, 100)
+    assert drawing.width <= 200.01 and drawing.height <= 100.01
+    assert drawing.width / drawing.height == pytest.approx(4 / 3, rel=1e-3)
+    pdf = build_pdf([drawing], FURNITURE, title="t", subject="s").pdf
+    text = page_texts(pdf)[0]
+    assert "Hatched µg −5 chart" in text
+    assert not has_images(pdf), "charts must be vectors, not pictures"
+
+
+def test_every_page_has_the_header_and_is_numbered_n_of_m_also_in_landscape():
+    s = styles()
+    story = [Paragraph(f"Paragraph {i} " + "words " * 60, s.body) for i in range(40)]
+    story[20:20] = [NextPageTemplate("landscape"), PageBreak()]
+    built = build_pdf(story, FURNITURE, title="t", subject="s")
+    reader = PdfReader(io.BytesIO(built.pdf))
+    texts = page_texts(built.pdf)
+    assert built.pages == len(texts) >= 4
+    for number, text in enumerate(texts, start=1):
+        assert "Study STUDY-X Protocol 9.9 Site 101 Subject 101-001" in text
+        assert f"Page {number} of {built.pages}" in text
+        assert "Printed 2026-07-02 14:30 UTC by taper-app 1.2.3" in text
+        assert f"Data fingerprint SHA-256 {'ab' * 32}" in text
+    boxes = [(float(p.mediabox.width), float(p.mediabox.height)) for p in reader.pages]
+    assert boxes[0][0] < boxes[0][1], "starts portrait"
+    assert boxes[-1][0] > boxes[-1][1], "switches to landscape"
+
+
+def test_long_tables_repeat_their_header_row_on_every_page():
+    rows = [[f"row {i}", f"{i}.5"] for i in range(300)]
+    table = data_table(["Name of row", "Value mg"], rows, [200, 100], right=(1,))
+    texts = page_texts(build_pdf([table], FURNITURE, title="t", subject="s").pdf)
+    assert len(texts) > 2
+    for text in texts:
+        assert "Name of row Value mg" in text
+    assert "row 299 299.5" in texts[-1]
+
+
+def test_column_widths_fit_the_widest_header_word_and_cell():
+    header = ["Subject", "Cumulative\nmg", "Notes"]
+    rows = [["101-001", "12,345.678", "free text"]]
+    widths = fit_widths(header, rows, 400, flexible=2)
+    assert sum(widths) == pytest.approx(400)
+    assert widths[0] < widths[2] and widths[1] < widths[2]
+    tight = fit_widths(header, rows, 400)
+    assert sum(tight) == pytest.approx(400)
+
+
+@pytest.mark.parametrize(("value", "printed"), [
+    (2900.0, "2,900"), (0.5, "0.5"), (1234.567, "1,234.567"), (-391.0, "-391"), (0.0, "0"),
+    (7.25, "7.25"), (None, "–")])
+def test_mg_are_printed_exactly_as_reported(value, printed):
+    assert fmt_mg(value) == printed
+
+
+@pytest.mark.parametrize(("value", "printed"), [
+    (48.2, "48.2"), (50.0, "50.0"), (-21.6, "-21.6"), (0.0, "0.0"), (None, "–")])
+def test_percentages_are_printed_to_one_decimal(value, printed):
+    assert fmt_pct(value) == printed
+
+
+def test_signature_section_prints_each_manifestation_and_whether_it_holds():
+    signatures = [
+        SignatureManifestation("Ivan Investigator", datetime(2026, 6, 30, 9, 5, tzinfo=UTC),
+                               "reviewed", True, date(2026, 6, 30)),
+        SignatureManifestation("Iris Other", datetime(2026, 5, 1, 16, 0, tzinfo=UTC),
+                               "approved", False, date(2026, 4, 30),
+                               "a dose record was voided after signing"),
+    ]
+    text = page_texts(build_pdf(signature_section(signatures, 500), FURNITURE, title="t",
+                                subject="s").pdf)[0]
+    assert "Ivan Investigator 2026-06-30 09:05 UTC reviewed 2026-06-30 Valid" in text
+    assert "Iris Other 2026-05-01 16:00 UTC approved 2026-04-30 NOT VALID: a dose record " \
+           "was voided after signing" in text
+    assert "Not signed" not in text
+    unsigned = page_texts(build_pdf(signature_section([], 500), FURNITURE, title="t",
+                                    subject="s").pdf)[0]
+    assert "Not signed" in unsigned
+
+
+@pytest.mark.parametrize("n_rows", [43, 44, 91, 92])  # a plain Table leaves 1-2 rows
+def test_a_table_split_over_pages_never_leaves_a_lone_row(n_rows):
+    intro = [Paragraph("intro " * 40, styles().body) for _ in range(4)]
+    rows = [[f"row {i}", f"{i}"] for i in range(n_rows)]
+    table = data_table(["Name", "Value"], rows, [200, 100])
+    texts = page_texts(build_pdf([*intro, table], FURNITURE, title="t", subject="s").pdf)
+    per_page = [len(re.findall(r"\brow \d+\b", text)) for text in texts]
+    assert sum(per_page) == n_rows
+    assert all(n == 0 or n >= 3 for n in per_page), per_page
