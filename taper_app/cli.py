@@ -79,6 +79,25 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("name", metavar="NAME")
     up.add_argument("--role", required=True, choices=("nurse", "investigator", "monitor", "admin"))
     up.add_argument("--full-name", required=True, metavar="TEXT")
+    up.add_argument("--site", action="append", metavar="CODE",
+                    help="a site the user works for (repeat; none: every site)")
+    up = usub.add_parser("list", help="list users, roles and sites")
+    _common(up, suppress=True)
+    up = usub.add_parser("passwd", help="change your own password (current one as for any "
+                                        "change; the new one from $TAPER_NEW_PASSWORD)")
+    _common(up, suppress=True)
+    for action, help_text in (("reset", "an admin sets a temporary password ($TAPER_NEW_PASSWORD)"
+                               " that must be changed at next sign-in"),
+                              ("deactivate", "an admin deactivates a user (never deleted)")):
+        up = usub.add_parser(action, help=help_text)
+        _common(up, suppress=True)
+        up.add_argument("name", metavar="NAME")
+        up.add_argument("--reason", required=True, metavar="TEXT")
+    up = usub.add_parser("role", help="an admin changes a user's role")
+    _common(up, suppress=True)
+    up.add_argument("name", metavar="NAME")
+    up.add_argument("role", choices=("nurse", "investigator", "monitor", "admin"))
+    up.add_argument("--reason", required=True, metavar="TEXT")
 
     sp = command("import", "import patients, doses and amendments (all or nothing)")
     sp.add_argument("--patients", type=Path, metavar="F")
@@ -105,6 +124,37 @@ def build_parser() -> argparse.ArgumentParser:
     asub = sp.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     ap = asub.add_parser("verify", help="check the audit trail's hash chain")
     _common(ap, suppress=True)
+    ap = asub.add_parser("export", help="audit rows to CSV, filtered")
+    _common(ap, suppress=True)
+    ap.add_argument("--out", required=True, type=Path, metavar="FILE.csv")
+    ap.add_argument("--subject", metavar="ID")
+    ap.add_argument("--by", metavar="USER", help="only this user's rows")
+    ap.add_argument("--entity", metavar="NAME", help="e.g. dose_record, patient, schedule, user")
+    ap.add_argument("--from", dest="since", metavar="DATE", help="UTC date, inclusive")
+    ap.add_argument("--to", dest="until", metavar="DATE", help="UTC date, inclusive")
+
+    sp = command("sign", "an investigator signs a patient's taper record up to a date")
+    sp.add_argument("--subject", required=True, metavar="ID")
+    sp.add_argument("--through", required=True, metavar="DATE")
+    sp.add_argument("--meaning", required=True, choices=("reviewed", "approved"))
+
+    sp = command("settings", "administrator settings (sign-in lockout, idle lock, backups)")
+    ssub = sp.add_subparsers(dest="settings_command", metavar="ACTION", required=True)
+    ss = ssub.add_parser("show", help="show every setting")
+    _common(ss, suppress=True)
+    ss = ssub.add_parser("set", help="change one setting")
+    _common(ss, suppress=True)
+    ss.add_argument("key")
+    ss.add_argument("value")
+    ss.add_argument("--reason", required=True, metavar="TEXT")
+
+    sp = command("db", "move a study between databases")
+    dsub = sp.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    dp = dsub.add_parser("copy", help="copy every record, the audit trail and signatures into "
+                                      "a new, empty database (SQLite file or PostgreSQL URL)")
+    _common(dp, suppress=True)
+    dp.add_argument("--from", dest="source", required=True, metavar="PATH_OR_URL")
+    dp.add_argument("--to", dest="target", required=True, metavar="PATH_OR_URL")
 
     sp = command("backup", "a consistent copy of the database while in use")
     sp.add_argument("--out", required=True, type=Path, metavar="FILE")
@@ -147,12 +197,16 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _signed_in(args: argparse.Namespace, db, stdin: TextIO):  # type: ignore[no-untyped-def]
+    if not args.user:
+        raise UsageError("this command changes data: give --user NAME")
+    return _signed_in_with(args, db, _password(args, stdin))
+
+
+def _signed_in_with(args: argparse.Namespace, db, password: str):  # type: ignore[no-untyped-def]
     from .services.context import ServiceContext
     from .services.study import authenticate
 
-    if not args.user:
-        raise UsageError("this command changes data: give --user NAME")
-    actor = authenticate(db, args.user, _password(args, stdin))
+    actor = authenticate(db, args.user, password)
     return ServiceContext(db, actor)
 
 
@@ -197,21 +251,51 @@ def cmd_template(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return EXIT_OK
 
 
+def _new_password(prompt_for: str) -> str:
+    password = os.environ.get("TAPER_NEW_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise CliError("no new password: set TAPER_NEW_PASSWORD (no terminal to ask on)")
+        password = getpass.getpass(f"new password for {prompt_for}: ")
+        if getpass.getpass("again: ") != password:
+            raise CliError("the two passwords differ")
+    return password
+
+
 def cmd_user(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services import accounts
     from .services.study import add_user
 
     db, _ = _open(args)
+    if args.user_command == "list":
+        for u in accounts.list_users(db):
+            state = "active" if u.active else "inactive"
+            print(f"{u.username:<16} {u.role:<13} {state:<9} {u.full_name}", file=out)
+        return EXIT_OK
+    if args.user_command == "passwd":
+        if not args.user:
+            raise UsageError("give --user NAME (the account whose password changes)")
+        accounts.change_password(db, args.user, _password(args, stdin),
+                                 _new_password(args.user))
+        print(f"password changed for {args.user}", file=out)
+        return EXIT_OK
     ctx = _signed_in(args, db, stdin)
-    new_password = os.environ.get("TAPER_NEW_PASSWORD")
-    if new_password is None:
-        if not sys.stdin.isatty():
-            raise CliError("no first password: set TAPER_NEW_PASSWORD (no terminal to ask on)")
-        new_password = getpass.getpass(f"first password for {args.name}: ")
-        if getpass.getpass("again: ") != new_password:
-            raise CliError("the two passwords differ")
-    add_user(ctx, args.name, args.role, args.full_name, new_password)
-    print(f"added {args.role} {args.name}; they choose a new password at first sign-in",
-          file=out)
+    if args.user_command == "add":
+        add_user(ctx, args.name, args.role, args.full_name, _new_password(args.name),
+                 sites=args.site)
+        where = f" for site(s) {', '.join(args.site)}" if args.site else " for every site"
+        print(f"added {args.role} {args.name}{where}; they choose a new password at first "
+              "sign-in", file=out)
+    elif args.user_command == "reset":
+        accounts.reset_password(ctx, args.name, _new_password(args.name), args.reason)
+        print(f"temporary password set for {args.name}; it must be changed at sign-in",
+              file=out)
+    elif args.user_command == "deactivate":
+        accounts.deactivate_user(ctx, args.name, args.reason)
+        print(f"deactivated {args.name}", file=out)
+    elif args.user_command == "role":
+        accounts.change_role(ctx, args.name, args.role, args.reason)
+        print(f"{args.name} is now {args.role}", file=out)
     return EXIT_OK
 
 
@@ -301,12 +385,72 @@ def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .storage.uow import UnitOfWork
 
     db, _ = _open(args)
+    if args.audit_command == "export":
+        from .services.audit_query import AuditFilter, export_audit_csv, query_audit
+
+        rows = query_audit(db, AuditFilter(args.subject, args.by, args.entity,
+                                           _date_or_none(args.since, "--from"),
+                                           _date_or_none(args.until, "--to")))
+        export_audit_csv(rows, args.out)
+        print(f"wrote {len(rows)} audit rows to {args.out}", file=out)
+        return EXIT_OK
     with UnitOfWork(db, write=False) as uow:
         check = verify_chain(uow.session)
     if check.ok:
         print(f"audit trail intact: {check.rows} rows, hash chain verified", file=out)
         return EXIT_OK
     raise CliError(f"audit trail BROKEN at row {check.first_bad_id}: {check.problem}")
+
+
+def _date_or_none(text: str | None, option: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"{option}: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def cmd_sign(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services.signatures import sign_record
+
+    db, _ = _open(args)
+    if not args.user:
+        raise UsageError("signing needs --user NAME")
+    password = _password(args, stdin)
+    ctx = _signed_in_with(args, db, password)
+    through = _date_or_none(args.through, "--through")
+    assert through is not None
+    sig = sign_record(ctx, args.subject, through, args.meaning, password)
+    print(f"signed {args.subject}: {sig.manifestation}; data SHA-256 {sig.data_sha256}",
+          file=out)
+    return EXIT_OK
+
+
+def cmd_settings(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services.settings import SETTINGS, load_settings, set_setting
+
+    db, _ = _open(args)
+    if args.settings_command == "set":
+        ctx = _signed_in(args, db, stdin)
+        set_setting(ctx, args.key, args.value, args.reason)
+    values = load_settings(db)
+    for setting in SETTINGS:
+        print(f"{setting.key:<24} {values[setting.key]:>6}  {setting.label}", file=out)
+    return EXIT_OK
+
+
+def cmd_db(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .storage.copy import CopyError, copy_database
+
+    try:
+        result = copy_database(args.source, args.target)
+    except CopyError as exc:
+        raise CliError(str(exc)) from None
+    total = sum(result.rows.values())
+    print(f"copied {total} rows ({result.rows.get('patient', 0)} patients, "
+          f"{result.rows.get('audit_log', 0)} audit rows) to {args.target}", file=out)
+    return EXIT_OK
 
 
 def cmd_backup(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -325,7 +469,8 @@ def cmd_backup(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 COMMANDS = {"init": cmd_init, "template": cmd_template, "user": cmd_user, "import": cmd_import,
             "summary": cmd_summary, "export": cmd_export, "report": cmd_report,
-            "audit": cmd_audit, "backup": cmd_backup}
+            "audit": cmd_audit, "backup": cmd_backup, "sign": cmd_sign,
+            "settings": cmd_settings, "db": cmd_db}
 
 
 def run(argv: Sequence[str] | None = None, out: TextIO | None = None,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 UG_PER_MG = 1000
+#: No milligram amount in this application comes near this; larger text is refused early.
+MAX_MG = Decimal(10) ** 9
 #: Comparisons between doses allow this much rounding (domain.md §5) ...
 MG_TOLERANCE = 0.001
 #: ... plus float noise, so an exact 0.001 mg difference is within it at any dose
@@ -31,7 +33,13 @@ def parse_mg(value: str | int | float | Decimal) -> Decimal:
         raise QuantityError(f"{value!r} is not a number") from None
     if not mg.is_finite():
         raise QuantityError(f"{value!r} is not a finite number")
-    if mg != mg.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP):
+    if abs(mg) >= MAX_MG:
+        raise QuantityError(f"{value} is far too large to be a dose in mg")
+    try:
+        exact = mg == mg.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # an exponent beyond what Decimal can quantize
+        raise QuantityError(f"{value!r} is not a dose in mg") from None
+    if not exact:
         raise QuantityError(f"{value} has more than 3 decimals (finer than 1 microgram)")
     return mg
 

@@ -126,20 +126,38 @@ def _printed(printed_at: datetime | None, clock: Callable[[], datetime]) -> date
     return moment.astimezone(UTC)
 
 
+def stored_signatures(db: Database, subject_id: str) -> list[SignatureManifestation]:
+    """The patient's e-signatures as the report shows them (Part 11 §11.50)."""
+    from ..reports.patient_report import SignatureManifestation
+    from .signatures import signatures_for
+
+    out = []
+    for s in signatures_for(db, subject_id):
+        signed_at = datetime.strptime(s.signed_at_utc, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=UTC)
+        note = None if s.valid else f"NO LONGER VALID: {s.broken_by}"
+        out.append(SignatureManifestation(s.printed_name, signed_at, s.meaning, s.valid,
+                                          s.signed_through, note))
+    return out
+
+
 def patient_report(db: Database, study: StudyInfo, subject_id: str, as_of: date, *,
                    printed_at: datetime | None = None,
-                   signatures: Sequence[SignatureManifestation] = (),
+                   signatures: Sequence[SignatureManifestation] | None = None,
                    sites: frozenset[str] | None = None,
                    clock: Callable[[], datetime] = utc_now) -> Report:
     """The per-patient PDF as of ``as_of``.
 
-    ``signatures`` are ``reports.patient_report.SignatureManifestation`` (none: "Not signed");
+    ``signatures`` default to the patient's stored e-signatures, each checked against the
+    data as it is now (none: "Not signed");
     ``sites`` (a site-bound user's) refuses a patient of another site; ``printed_at``
     (UTC, default the clock) is the time printed in the footer.
     """
     from ..reports.patient_report import build_patient_report
 
     analysis = analyse_patient(db, study, subject_id, as_of, sites=sites)
+    if signatures is None:
+        signatures = stored_signatures(db, subject_id)
     payload = patient_payload(study, analysis)
     digest = fingerprint(payload)
     built = build_patient_report(analysis, study, payload["figures"],

@@ -1,0 +1,1 @@
+"""Charts and printable reports: matplotlib figures and file builders, never Qt."""

@@ -1,0 +1,88 @@
+"""Starting the window: the Qt application, the database, sign-in, then the main window.
+
+Known errors (a database that cannot be opened) are messages; anything else is a bug
+and goes to one excepthook that logs it and says where the log is.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import date, datetime
+from types import TracebackType
+
+from .. import __version__
+from ..services.audit import utc_now
+from ..services.errors import ServiceError
+from ..services.study import load_study
+from ..storage.engine import DatabaseError, open_database
+from . import messages
+from .login import LoginDialog
+from .main_window import MainWindow
+from .qt import QApplication, QtMsgType, qInstallMessageHandler
+
+log = logging.getLogger(__name__)
+qt_log = logging.getLogger("qt")
+
+_QT_LEVELS = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
+              QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
+              QtMsgType.QtFatalMsg: logging.CRITICAL}
+
+
+def _qt_message(kind: QtMsgType, _context: object, text: str) -> None:
+    qt_log.log(_QT_LEVELS.get(kind, logging.WARNING), "%s", text)
+
+
+def application() -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("Taper Tracker")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("TaperTracker")
+    return app
+
+
+def _excepthook(kind: type[BaseException], value: BaseException,
+                tb: TracebackType | None) -> None:
+    log.critical("unexpected error", exc_info=(kind, value, tb))
+    from ..paths import log_dir
+
+    detail = "".join(traceback.format_exception_only(kind, value)).strip()
+    messages.error(None, "Unexpected error",
+                   "Something went wrong inside Taper Tracker. What was saved is safe; "
+                   f"the details are in the log in {log_dir()}.", detail)
+
+
+def run_gui(location: str, *, today: Callable[[], date] = date.today,
+            clock: Callable[[], datetime] = utc_now) -> int:
+    """Open the study at ``location``, ask who is working, show the window; exit status."""
+    app = application()
+    previous_handler = qInstallMessageHandler(_qt_message)
+    previous_hook = sys.excepthook
+    sys.excepthook = _excepthook
+    try:
+        try:
+            db = open_database(location)
+        except DatabaseError as exc:
+            messages.error(None, "Cannot open the study", str(exc))
+            return 1
+        try:
+            study = load_study(db)
+            actor = LoginDialog.ask(db, study, clock)
+            if actor is None:
+                return 0
+            window = MainWindow(db, study, actor, today=today, clock=clock)
+            window.show_for_screen()
+            log.info("%s (%s) signed in to %s", actor.username, actor.role, study.name)
+            return int(app.exec())
+        except (DatabaseError, ServiceError) as exc:
+            messages.error(None, "Cannot open the study", str(exc))
+            return 1
+        finally:
+            db.dispose()
+    finally:
+        sys.excepthook = previous_hook
+        qInstallMessageHandler(previous_handler)

@@ -1,0 +1,368 @@
+"""The dose form, keyboard first: enter, correct or void a dose record.
+
+Defaults, the prednisone-equivalent read-out and the scheduled dose come from
+``services.entry``; saving is ``services.patients``. The form only shows and asks.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from ..services import patients as patient_service
+from ..services.context import ServiceContext
+from ..services.entry import DosePreview, dose_defaults, preview_dose, scheduled_dose_on
+from ..services.errors import Problem
+from ..services.records import DoseRecordView, PatientRecord
+from ..services.study import StudyInfo
+from ..services.validation import FREQUENCIES, ROUTES, SOURCES
+from .formatting import iso, mg
+from .forms import ServiceDialog
+from .qt import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from .rows import dose_fields
+from .widgets import combo, em, hline, line_edit, repolish
+
+FREQUENCY_TEXT = {"QD": "once a day", "BID": "twice a day", "TID": "3 times a day",
+                  "QID": "4 times a day", "QOD": "every other day", "QW": "once a week",
+                  "ONCE": "a single dose"}
+ROUTE_TEXT = {"PO": "by mouth", "IV": "intravenous", "IM": "intramuscular",
+              "SC": "subcutaneous"}
+SOURCE_TEXT = {"clinic": "clinic chart", "diary": "patient diary"}
+
+DOSE_FIELDS = ("drug", "dose_mg", "frequency", "route", "start_date", "end_date", "source",
+               "comment")
+
+
+def _coded(codes: tuple[str, ...], text: dict[str, str], name: str) -> QComboBox:
+    """A combo showing 'QD – once a day' and holding 'QD' (typing Q, B... picks a code)."""
+    box = combo([], name=name)
+    for code in codes:
+        box.addItem(f"{code} – {text.get(code, code)}", code)
+    return box
+
+
+def _parse_iso(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
+def _describe(dose: DoseRecordView) -> str:
+    end = "once" if dose.frequency == "ONCE" else (
+        f"to {iso(dose.end_date)}" if dose.end_date else "ongoing")
+    return (f"#{dose.id} {dose.drug} {mg(dose.dose_mg)} mg {dose.frequency} {dose.route} "
+            f"from {iso(dose.start_date)} {end}")
+
+
+class DoseDialog(ServiceDialog):
+    """A new dose (or a correction of a record) for one patient."""
+
+    NEW = "new"
+    CORRECTION = "correction"
+
+    def __init__(self, ctx: ServiceContext, study: StudyInfo, record: PatientRecord, *,
+                 initial: dict[str, object], mode: str = NEW,
+                 correcting: DoseRecordView | None = None, context_line: str = "",
+                 parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.study = study
+        self.record = record
+        self.mode = mode
+        self.correcting = correcting
+        self.preview: DosePreview | None = None
+        self._ongoing_touched = False
+        subject = record.subject_id
+        if mode == self.CORRECTION and correcting is not None:
+            self.setWindowTitle(f"Correct dose record #{correcting.id} – {subject}")
+        else:
+            self.setWindowTitle(f"New dose – {subject}")
+
+        heading = QLabel(f"<b>{subject}</b> &nbsp; site {record.site} &nbsp; Day 1 "
+                         f"{iso(record.day1_date)} &nbsp; baseline {mg(record.baseline_mg)} "
+                         "mg/day")
+        self.context_label = QLabel(context_line)
+        self.context_label.setWordWrap(True)
+        self.context_label.setVisible(bool(context_line))
+
+        self.drug = combo(study.equivalence.drugs, editable=True, name="drug")
+        self.dose_mg = line_edit("mg per administration", "dose_mg")
+        self.frequency = _coded(FREQUENCIES, FREQUENCY_TEXT, "frequency")
+        self.route = _coded(ROUTES, ROUTE_TEXT, "route")
+        self.start_date = line_edit("YYYY-MM-DD", "start_date")
+        self.end_date = line_edit("YYYY-MM-DD, empty = ongoing", "end_date")
+        self.source = _coded(SOURCES, SOURCE_TEXT, "source")
+        self.comment = line_edit("optional", "comment")
+        self.readout = QLabel()
+        self.readout.setObjectName("readout")
+        self.readout.setProperty("role", "readout")
+        self.readout.setWordWrap(False)  # three short lines, each its own sentence
+        self.close_ongoing = QCheckBox()
+        self.close_ongoing.setObjectName("close_ongoing")
+        self.close_ongoing.clicked.connect(self._ongoing_clicked)
+        self.deviation_reason = line_edit("why the dose differs from the schedule",
+                                          "deviation_reason")
+        self.correction_reason = line_edit("why the record was wrong", "reason")
+
+        e = self.errors
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Dr&ug:", e.field("drug", self.drug, "one of the study's steroids"))
+        form.addRow("&Dose (mg):", e.field("dose_mg", self.dose_mg,
+                                           "mg of the drug per administration"))
+        form.addRow("&Frequency:", e.field("frequency", self.frequency))
+        form.addRow("&Route:", e.field("route", self.route))
+        form.addRow("S&tart date:", e.field("start_date", self.start_date))
+        form.addRow("&End date:", e.field("end_date", self.end_date,
+                                          "leave empty while the dose is ongoing"))
+        form.addRow("S&ource:", e.field("source", self.source))
+        form.addRow("Co&mment:", e.field("comment", self.comment))
+        form.addRow(hline())
+        form.addRow("Per day:", self.readout)
+        form.addRow("", self.close_ongoing)
+        self.deviation_row = e.field("deviation_reason", self.deviation_reason)
+        form.addRow("Reason for &differing:", self.deviation_row)
+        if mode == self.CORRECTION:
+            form.addRow("Reason for &correction:", e.field("reason", self.correction_reason))
+        else:
+            self.correction_reason.hide()
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        layout.addWidget(self.context_label)
+        layout.addLayout(form)
+        layout.addWidget(self.general_error)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(em(self, 34))
+
+        self._set_fields(initial)
+        for edit in (self.dose_mg, self.start_date, self.end_date, self.comment,
+                     self.deviation_reason, self.correction_reason):
+            edit.textChanged.connect(self.update_preview)
+        self.drug.currentTextChanged.connect(self.update_preview)
+        for box in (self.frequency, self.route, self.source):
+            box.currentIndexChanged.connect(self.update_preview)
+        self.save_on_return(self.drug)
+        self.update_preview()
+        self.drug.setFocus()
+        self.drug.lineEdit().selectAll()
+
+    # ------------------------------------------------------------ factories
+
+    @classmethod
+    def new_dose(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+                 parent: QWidget | None = None) -> DoseDialog:
+        """Prednisone QD PO from the day after the last record, at the scheduled dose."""
+        d = dose_defaults(record, ctx.today())
+        initial: dict[str, object] = {
+            "drug": d.drug, "dose_mg": f"{d.dose_mg:f}", "frequency": d.frequency,
+            "route": d.route, "start_date": iso(d.start_date), "end_date": "",
+            "source": d.source, "comment": ""}
+        return cls(ctx, study, record, initial=initial, parent=parent)
+
+    @classmethod
+    def for_gap(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+                first: date, last: date, parent: QWidget | None = None) -> DoseDialog:
+        """The dose for a run of missing days, from the patient's diary by default."""
+        days = (last - first).days + 1
+        ongoing = last >= ctx.today()  # a gap up to today is usually a dose still taken
+        initial: dict[str, object] = {
+            "drug": "prednisone", "dose_mg": f"{scheduled_dose_on(record, first):f}",
+            "frequency": "QD", "route": "PO", "start_date": iso(first),
+            "end_date": "" if ongoing else iso(last), "source": "diary", "comment": ""}
+        line = (f"Missing days {iso(first)} to {iso(last)} ({days} day{'s' * (days != 1)}): "
+                "enter what was taken.")
+        return cls(ctx, study, record, initial=initial, context_line=line, parent=parent)
+
+    @classmethod
+    def correction(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+                   dose: DoseRecordView, parent: QWidget | None = None) -> DoseDialog:
+        """Void ``dose`` and enter the right one, in one save (``correct_dose``)."""
+        line = (f"Correcting {_describe(dose)}. It will be voided with the reason below and "
+                "kept in the record; this form's values replace it.")
+        return cls(ctx, study, record, initial=dose_fields(dose), mode=cls.CORRECTION,
+                   correcting=dose, context_line=line, parent=parent)
+
+    # ------------------------------------------------------------ fields
+
+    def _set_fields(self, values: dict[str, object]) -> None:
+        self.drug.setEditText(str(values.get("drug") or ""))
+        self.dose_mg.setText(str(values.get("dose_mg") or ""))
+        for box, key in ((self.frequency, "frequency"), (self.route, "route"),
+                         (self.source, "source")):
+            i = box.findData(str(values.get(key) or ""))
+            box.setCurrentIndex(max(i, 0))
+        self.start_date.setText(str(values.get("start_date") or ""))
+        self.end_date.setText(str(values.get("end_date") or ""))
+        self.comment.setText(str(values.get("comment") or ""))
+        self.deviation_reason.setText(str(values.get("deviation_reason") or ""))
+
+    def fields(self) -> dict[str, object]:
+        """What is typed, as the services take it."""
+        return {
+            "drug": self.drug.currentText(),
+            "dose_mg": self.dose_mg.text(),
+            "frequency": self.frequency.currentData(),
+            "route": self.route.currentData(),
+            "start_date": self.start_date.text(),
+            "end_date": self.end_date.text(),
+            "source": self.source.currentData(),
+            "comment": self.comment.text(),
+            "deviation_reason": self.deviation_reason.text(),
+        }
+
+    # ------------------------------------------------------------ live read-out
+
+    def update_preview(self) -> None:
+        fields = self.fields()
+        preview = preview_dose(self.study, self.record, fields, self.ctx.today())
+        self.preview = preview
+        if preview.peq_mg_per_day is None:
+            self.readout.setText("Prednisone-equivalent: –<br>(complete the fields above)<br>")
+            warn = False
+        else:
+            text = f"<b>{mg(preview.peq_mg_per_day)} mg/day</b> prednisone-equivalent"
+            lo, hi = preview.scheduled_min_mg, preview.scheduled_max_mg
+            if lo is not None and hi is not None:
+                sched = mg(lo) if lo == hi else f"{mg(lo)}–{mg(hi)}"
+                text += f"<br>Scheduled for these days: <b>{sched} mg/day</b>"
+            text += ("<br>Differs from the schedule: give a reason below."
+                     if preview.differs_from_schedule else "<br>As scheduled.")
+            self.readout.setText(text)
+            warn = preview.differs_from_schedule
+        if bool(self.readout.property("warn")) != warn:
+            self.readout.setProperty("warn", warn)
+            repolish(self.readout)
+        self.deviation_reason.setEnabled(preview.differs_from_schedule)
+        self._update_ongoing_offer(fields)
+        if self._tried:
+            self.errors.show(self._problems(preview, fields))
+            self.fit_height()
+
+    def _ongoing(self) -> list[DoseRecordView]:
+        if self.mode != self.NEW:
+            return []
+        ids = set(patient_service.ongoing_record(self.record))
+        return [d for d in self.record.doses if d.id in ids]
+
+    def _update_ongoing_offer(self, fields: dict[str, object]) -> None:
+        start = _parse_iso(str(fields["start_date"]))
+        ongoing = self._ongoing()
+        closable = start is not None and bool(ongoing) and all(
+            d.start_date < start for d in ongoing)
+        self.close_ongoing.setVisible(closable)
+        if not closable or start is None:
+            return
+        end = start - timedelta(days=1)
+        which = "; ".join(_describe(d) for d in ongoing)
+        self.close_ongoing.setText(f"&Close the ongoing record on {iso(end)}\n({which})")
+        if not self._ongoing_touched:
+            # A single pulse (ONCE) comes on top of the maintenance dose: do not end it.
+            self.close_ongoing.setChecked(fields["frequency"] != "ONCE")
+
+    def _ongoing_clicked(self) -> None:
+        self._ongoing_touched = True
+
+    def rebase(self, record: PatientRecord) -> None:
+        self.record = record
+        if self.correcting is not None:
+            fresh = [d for d in record.doses if d.id == self.correcting.id]
+            if fresh:
+                self.correcting = fresh[0]
+        self.update_preview()
+
+    def closes_ongoing(self) -> bool:
+        return self.close_ongoing.isVisibleTo(self) and self.close_ongoing.isChecked()
+
+    def _problems(self, preview: DosePreview, fields: dict[str, object]) -> list[Problem]:
+        problems = list(preview.problems)
+        if preview.differs_from_schedule and not str(fields["deviation_reason"]).strip():
+            lo, hi = preview.scheduled_min_mg, preview.scheduled_max_mg
+            sched = mg(lo) if lo == hi else f"{mg(lo)}–{mg(hi)}"
+            problems.append(Problem("deviation_reason", f"the dose differs from the schedule "
+                                    f"({sched} mg/day): a reason is required"))
+        if self.mode == self.CORRECTION and not self.correction_reason.text().strip():
+            problems.append(Problem("reason", "a reason for the correction is required"))
+        return problems
+
+    # ------------------------------------------------------------ save
+
+    def save(self) -> None:
+        fields = self.fields()
+        preview = preview_dose(self.study, self.record, fields, self.ctx.today())
+        problems = self._problems(preview, fields)
+        if problems:
+            self.refuse(problems)
+            return
+        if not preview.differs_from_schedule:
+            fields["deviation_reason"] = ""
+        subject = self.record.subject_id
+        if self.mode == self.CORRECTION and self.correcting is not None:
+            old = self.correcting
+            version = self.record.version
+            ok, new_id = self.call_service("Correction", lambda: patient_service.correct_dose(
+                self.ctx, self.study, old.id, self.correction_reason.text(), fields,
+                expected_version=old.version, patient_version=version))
+            summary = f"{subject}: record #{old.id} voided and replaced by #{new_id}"
+        else:
+            close, version = self.closes_ongoing(), self.record.version
+            ok, result = self.call_service("Dose", lambda: patient_service.record_dose(
+                self.ctx, self.study, subject, fields, close_ongoing=close,
+                patient_version=version))
+            summary = ""
+            if ok:
+                summary = f"{subject}: dose record #{result.record_id} saved"
+                if result.closed_record_ids:
+                    closed = ", ".join(f"#{i}" for i in result.closed_record_ids)
+                    summary += f"; {closed} closed the day before"
+        if ok:
+            self.saved.emit(subject, summary)
+            self.accept()
+
+
+class VoidDialog(ServiceDialog):
+    """Void a wrong record with a reason; it stays in the history, struck through."""
+
+    def __init__(self, ctx: ServiceContext, record: PatientRecord, dose: DoseRecordView,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.record = record
+        self.dose = dose
+        self.setWindowTitle(f"Void dose record #{dose.id} – {record.subject_id}")
+        self.save_button.setText("&Void record")
+        intro = QLabel(f"Void {_describe(dose)}?<br>It stays in the record and the audit "
+                       "trail, struck through, with your reason. To replace it with the "
+                       "right values in one step, use <i>Correct</i> instead.")
+        intro.setWordWrap(True)
+        self.reason = QLineEdit()
+        self.reason.setObjectName("reason")
+        self.reason.setPlaceholderText("why the record is wrong")
+        form = QFormLayout()
+        form.addRow("&Reason:", self.errors.field("reason", self.reason))
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.general_error)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(em(self, 30))
+        self.reason.setFocus()
+
+    def rebase(self, record: PatientRecord) -> None:
+        self.record = record
+        fresh = [d for d in record.doses if d.id == self.dose.id]
+        if fresh:
+            self.dose = fresh[0]
+
+    @classmethod
+    def create(cls, ctx: ServiceContext, record: PatientRecord, dose: DoseRecordView,
+               parent: QWidget | None = None) -> VoidDialog:
+        return cls(ctx, record, dose, parent)
+
+    def save(self) -> None:
+        dose, version = self.dose, self.record.version
+        ok, _ = self.call_service("Void", lambda: patient_service.void_dose(
+            self.ctx, dose.id, self.reason.text(), expected_version=dose.version,
+            patient_version=version))
+        if ok:
+            self.saved.emit(self.record.subject_id,
+                            f"{self.record.subject_id}: record #{dose.id} voided")
+            self.accept()

@@ -1,0 +1,65 @@
+"""How values read on screen: milligrams, percentages, dates, statuses. No figures here.
+
+Numbers arrive already computed and rounded by the services (``summary_dict``); this
+module only turns them into text, so the window shows what ``summary --json`` prints.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from ..domain.studyday import date_of_day
+
+DASH = "–"
+
+#: The status badge of the patient list: key -> (label, colour). Colour is never the
+#: only carrier of meaning: the badge always has its words.
+STATUS_BADGES: dict[str, tuple[str, str]] = {
+    "on_schedule": ("on schedule", "#2e7d32"),
+    "above": ("above", "#c62828"),
+    "below": ("below", "#1565c0"),
+    "missing": ("data missing", "#6d4c41"),
+    "target_met": ("target met", "#6a1b9a"),
+}
+STATUS_ORDER = ("above", "below", "missing", "on_schedule", "target_met")
+
+TARGET_LABELS = {"met": "met", "not_met": "not met", "not_evaluable": "not evaluable",
+                 "pending": "pending"}
+
+
+def mg(value: float | Decimal | None) -> str:
+    """Milligrams to at most 3 decimals without trailing zeros: 20, 12.5, 7.125."""
+    if value is None:
+        return DASH
+    text = f"{value:f}" if isinstance(value, Decimal) else f"{value:.3f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def pct(value: float | None) -> str:
+    """A percentage as reported: to 0.1."""
+    return DASH if value is None else f"{value:.1f}"
+
+
+def iso(d: date | None, empty: str = "") -> str:
+    return empty if d is None else d.isoformat()
+
+
+def step_date(day1: date, day: int) -> date:
+    """The calendar date of a study day (domain.md §1: there is no Day 0)."""
+    return date_of_day(day, day1)
+
+
+def status_key(last_status: str, target_status: str) -> str:
+    """The badge of a patient: reaching the target is shown above the day's status."""
+    return "target_met" if target_status == "met" else last_status
+
+
+def status_label(key: str) -> str:
+    return STATUS_BADGES.get(key, (key.replace("_", " "), "#555555"))[0]
+
+
+def status_colour(key: str) -> str:
+    return STATUS_BADGES.get(key, ("", "#555555"))[1]

@@ -1,0 +1,153 @@
+"""Signing in: user name and password (``services.study.authenticate``), then, when the
+account asks for it (first sign-in, or after a reset), a new password
+(``services.accounts.change_password``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from ..services.accounts import change_password
+from ..services.audit import utc_now
+from ..services.auth import MIN_PASSWORD_LENGTH, Actor
+from ..services.errors import AuthenticationFailed, Problem, ServiceError, ValidationError
+from ..services.study import StudyInfo, authenticate
+from ..storage.engine import Database, DatabaseError
+from . import messages
+from .qt import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
+from .widgets import FORM_STYLE, FieldErrors, em, line_edit
+
+
+class LoginDialog(QDialog):
+    """Asks who is working; :attr:`actor` holds the signed-in user once it is accepted."""
+
+    def __init__(self, db: Database, study: StudyInfo,
+                 clock: Callable[[], datetime] = utc_now, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.db = db
+        self.study = study
+        self.clock = clock
+        self.actor: Actor | None = None
+        self._pending: Actor | None = None  # signed in, but must choose a new password
+        self.setWindowTitle(f"Sign in – {study.name}")
+        self.setStyleSheet(FORM_STYLE)
+
+        heading = QLabel(f"<b>{study.name}</b> (protocol {study.protocol_version})")
+        where = QLabel(f"Database: {db.path or db.url}")
+        where.setWordWrap(True)
+        where.setEnabled(False)
+        general = QLabel()
+        self.errors = FieldErrors(general)
+
+        self.username = line_edit("user name", "username")
+        self.password = line_edit("password", "password")
+        self.password.setEchoMode(self.password.EchoMode.Password)
+        self.sign_in_page = QWidget()
+        form = QFormLayout(self.sign_in_page)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("&User name:", self.errors.field("username", self.username))
+        form.addRow("&Password:", self.errors.field("password", self.password))
+
+        self.new_password = line_edit(f"at least {MIN_PASSWORD_LENGTH} characters",
+                                      "new_password")
+        self.repeat_password = line_edit("the same again", "repeat_password")
+        for edit in (self.new_password, self.repeat_password):
+            edit.setEchoMode(edit.EchoMode.Password)
+        self.change_page = QWidget()
+        change = QFormLayout(self.change_page)
+        change.setContentsMargins(0, 0, 0, 0)
+        self.change_intro = QLabel()
+        self.change_intro.setWordWrap(True)
+        change.addRow(self.change_intro)
+        change.addRow("&New password:", self.errors.field("new_password", self.new_password))
+        change.addRow("&Repeat it:", self.errors.field("repeat_password", self.repeat_password))
+        self.change_page.hide()
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("&Sign in")
+        self.ok_button.setDefault(True)
+        self.buttons.accepted.connect(self.next_step)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        layout.addWidget(where)
+        layout.addWidget(self.sign_in_page)
+        layout.addWidget(self.change_page)
+        layout.addWidget(general)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(em(self, 26))
+        self.username.setFocus()
+
+    @classmethod
+    def ask(cls, db: Database, study: StudyInfo, clock: Callable[[], datetime] = utc_now,
+            parent: QWidget | None = None) -> Actor | None:
+        """Show the dialog until someone signs in (the actor) or gives up (None)."""
+        dialog = cls(db, study, clock, parent)
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        return dialog.actor if accepted else None
+
+    def changing_password(self) -> bool:
+        return self._pending is not None
+
+    def next_step(self) -> None:
+        if self.changing_password():
+            self.choose_password()
+        else:
+            self.sign_in()
+
+    def sign_in(self) -> None:
+        self.errors.clear()
+        name = self.username.text().strip()
+        if not name:
+            self.errors.show([Problem("username", "enter your user name")])
+            self.username.setFocus()
+            return
+        try:
+            actor = authenticate(self.db, name, self.password.text(), self.clock)
+        except AuthenticationFailed as exc:
+            self.errors.show([Problem("password", str(exc))])
+            self.password.clear()
+            self.password.setFocus()
+            return
+        except DatabaseError as exc:
+            messages.error(self, "Cannot sign in", str(exc))
+            return
+        if actor.must_change_password:
+            self._pending = actor
+            self.sign_in_page.hide()
+            self.change_intro.setText(f"Welcome, {actor.full_name}. Choose your own password "
+                                      "before you go on (the one you were given was for the "
+                                      "first sign-in only).")
+            self.change_page.show()
+            self.ok_button.setText("&Save and sign in")
+            self.new_password.setFocus()
+            self.ok_button.setDefault(True)  # hiding the focused page dropped the default
+            return
+        self.actor = actor
+        self.accept()
+
+    def choose_password(self) -> None:
+        assert self._pending is not None
+        self.errors.clear()
+        new, again = self.new_password.text(), self.repeat_password.text()
+        if new != again:
+            self.errors.show([Problem("repeat_password", "the two passwords differ")])
+            self.repeat_password.clear()
+            self.repeat_password.setFocus()
+            return
+        try:
+            change_password(self.db, self._pending.username, self.password.text(), new,
+                            self.clock)
+        except ValidationError as exc:
+            first = self.errors.show(exc.problems)
+            (first or self.new_password).setFocus()
+            return
+        except (ServiceError, DatabaseError) as exc:
+            messages.error(self, "The password was not changed", str(exc))
+            return
+        self.actor = replace(self._pending, must_change_password=False)
+        self.accept()

@@ -1,0 +1,420 @@
+"""The main window: the patient list on the left, the selected patient on the right.
+
+The list loads off the GUI thread (``services.figures.analyse_all``); switching patients
+uses what was loaded, and a save refreshes only that patient, so both stay instant.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime
+
+from ..services.audit import utc_now
+from ..services.auth import Actor
+from ..services.context import ServiceContext
+from ..services.errors import ServiceError
+from ..services.study import StudyInfo
+from ..storage.engine import Database, DatabaseError
+from . import messages
+from .dialogs import DialogHost
+from .dose_form import DoseDialog, VoidDialog
+from .enroll import EnrollDialog
+from .models import PatientTableModel, ValueSortProxy
+from .patient_detail import PatientDetail
+from .qt import (
+    QAction,
+    QCloseEvent,
+    QEvent,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QModelIndex,
+    QObject,
+    QSplitter,
+    Qt,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+from .rows import PatientRow, history_rows, load_patient_row, load_patient_rows
+from .schedule_view import AmendDialog
+from .tasks import TaskRunner
+from .widgets import StatusBadgeDelegate, em, fit_columns, setup_table
+
+log = logging.getLogger(__name__)
+
+SHORTCUTS = (
+    ("Ctrl+F", "Find patient (type to filter the list; Down or Enter goes to the list)"),
+    ("Ctrl+N", "New dose for the selected patient"),
+    ("F2", "Correct the selected dose record (void it and enter the right one)"),
+    ("Ctrl+Shift+V", "Void the selected dose record"),
+    ("Ctrl+Shift+N", "Enroll a patient"),
+    ("Ctrl+M", "Amend the schedule (investigators)"),
+    ("Alt+D / Alt+S / Alt+H", "Doses, Schedule and Charts tabs"),
+    ("F5", "Reload every patient from the database"),
+    ("Enter / Esc", "In a form: save / cancel. Ctrl+S also saves."),
+)
+
+
+class MainWindow(QMainWindow):
+    """The signed-in user's window on one study database."""
+
+    def __init__(self, db: Database, study: StudyInfo, actor: Actor, *,
+                 today: Callable[[], date] = date.today,
+                 clock: Callable[[], datetime] = utc_now,
+                 tasks: TaskRunner | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.db = db
+        self.study = study
+        self.actor = actor
+        self.ctx = ServiceContext(db, actor, clock, today)
+        self.tasks = tasks or TaskRunner(self)
+        self._load_token = 0
+        self._as_of = today()
+        self.setWindowTitle(f"{study.name} – {actor.full_name} ({actor.role}) – Taper Tracker")
+
+        self.actions_by_name = self._make_actions()
+        self.patients_model = PatientTableModel(self)
+        self.patients_proxy = ValueSortProxy(self)
+        self.patients_proxy.setSourceModel(self.patients_model)
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setObjectName("patient_filter")
+        self.filter_edit.setPlaceholderText("Find patient (Ctrl+F): subject, site or status")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self.patients_proxy.setFilterFixedString)
+        self.filter_edit.textChanged.connect(lambda _text: self._update_count())
+        self.filter_edit.installEventFilter(self)
+        self.patient_view = QTableView()
+        self.patient_view.setObjectName("patients")
+        self.patient_view.setModel(self.patients_proxy)
+        setup_table(self.patient_view)
+        self.patient_view.setSortingEnabled(True)
+        self.patient_view.sortByColumn(PatientTableModel.SUBJECT, Qt.SortOrder.AscendingOrder)
+        self.patient_view.setItemDelegateForColumn(PatientTableModel.STATUS,
+                                                   StatusBadgeDelegate(self.patient_view))
+        fit_columns(self.patient_view, PatientTableModel.SAMPLES)
+        self.patient_view.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.count_label = QLabel()
+        self.count_label.setObjectName("patient_count")
+
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.filter_edit)
+        ll.addWidget(self.patient_view, 1)
+        ll.addWidget(self.count_label)
+
+        self.detail = PatientDetail(self.actions_by_name, self.open_gap)
+        self.detail.history_view.selectionModel().selectionChanged.connect(
+            lambda *_: self._update_actions())
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        left.setMinimumWidth(em(self, 16))
+        self.setCentralWidget(self.splitter)
+        self._make_menus()
+
+        where = str(db.path) if db.path is not None else db.engine.url.render_as_string(
+            hide_password=True)
+        self.database_label = QLabel(f"Database: {where}")
+        self.database_label.setObjectName("database_label")
+        self.database_label.setToolTip(where)
+        self.as_of_label = QLabel()
+        self.statusBar().addPermanentWidget(self.as_of_label)
+        self.statusBar().addPermanentWidget(self.database_label)
+        self._size_for_screen()
+        self._fit_list_pane()
+        self._update_actions()
+        self.refresh()
+
+    # ------------------------------------------------------------ set-up
+
+    def _make_actions(self) -> dict[str, QAction]:
+        def action(name: str, text: str, slot: Callable[[], None],
+                   shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
+            a = QAction(text, self)
+            a.setObjectName(name)
+            if shortcut is not None:
+                a.setShortcut(QKeySequence(shortcut))
+                tip = f"{tip or text.replace('&', '').rstrip('.…')} ({a.shortcut().toString()})"
+            a.setToolTip(tip or text.replace("&", ""))
+            a.setStatusTip(tip)
+            a.triggered.connect(slot)
+            self.addAction(a)
+            return a
+
+        return {
+            "find": action("find", "&Find patient", self.find_patient,
+                           QKeySequence.StandardKey.Find),
+            "enroll": action("enroll", "&Enroll patient…", self.enroll_patient, "Ctrl+Shift+N"),
+            "new_dose": action("new_dose", "&New dose…", self.new_dose, "Ctrl+N"),
+            "correct_dose": action("correct_dose", "&Correct…", self.correct_dose, "F2",
+                                   "Void the selected record and enter the right one"),
+            "void_dose": action("void_dose", "&Void…", self.void_dose, "Ctrl+Shift+V",
+                                "Void the selected record with a reason"),
+            "amend": action("amend", "&Amend schedule…", self.amend_schedule, "Ctrl+M",
+                            "Amend the schedule from a day (investigators)"),
+            "refresh": action("refresh", "&Reload", self.refresh,
+                              QKeySequence.StandardKey.Refresh),
+            "shortcuts": action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts,
+                                QKeySequence.StandardKey.HelpContents),
+            "quit": action("quit", "&Quit", self.close, QKeySequence.StandardKey.Quit),
+        }
+
+    def _make_menus(self) -> None:
+        a = self.actions_by_name
+        menus = self.menuBar()
+        study = menus.addMenu("&Study")
+        for key in ("refresh", "quit"):
+            study.addAction(a[key])
+        patient = menus.addMenu("&Patient")
+        for key in ("find", "enroll", "new_dose", "correct_dose", "void_dose", "amend"):
+            patient.addAction(a[key])
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(a["shortcuts"])
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main_toolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for key in ("enroll", "new_dose", "refresh"):
+            toolbar.addAction(a[key])
+
+    def _size_for_screen(self) -> None:
+        """Fit a small laptop (1366x768) and use more of a bigger screen, never beyond it."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(1280, 720)
+            return
+        free = screen.availableGeometry()
+        self.resize(min(free.width(), max(em(self, 80), int(free.width() * 0.92))),
+                    min(free.height(), max(em(self, 45), int(free.height() * 0.92))))
+        self.resize(min(self.width(), free.width()), min(self.height(), free.height()))
+
+    def _fit_list_pane(self) -> None:
+        """The list pane as wide as its columns (if the window allows), the rest for detail."""
+        view = self.patient_view
+        wanted = sum(view.columnWidth(c) for c in range(self.patients_model.columnCount()))
+        wanted += view.verticalScrollBar().sizeHint().width() + 2 * view.frameWidth() + 4
+        total = max(self.width(), 1)
+        left = min(wanted, int(total * 0.4))
+        self.splitter.setSizes([left, total - left])
+
+    def show_for_screen(self) -> None:
+        """Maximized on a small screen (a 1366x768 laptop), as sized on a big one."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        small = screen is not None and (screen.availableGeometry().width() < 1600
+                                        or screen.availableGeometry().height() < 900)
+        if small:
+            self.showMaximized()
+        else:
+            self.show()
+        self._fit_list_pane()
+
+    # ------------------------------------------------------------ loading
+
+    def refresh(self, select_subject: str | None = None) -> None:
+        """Reload every patient's figures as of today, off the GUI thread."""
+        self._load_token += 1
+        token = self._load_token
+        as_of = self.ctx.today()
+        keep = select_subject or self.current_subject()
+        self.statusBar().showMessage("Loading patients…")
+        sites = self.actor.sites
+        self.tasks.submit(lambda: load_patient_rows(self.db, self.study, as_of, sites),
+                          lambda rows: self._loaded(token, as_of, rows, keep),
+                          self._load_failed)
+
+    def _loaded(self, token: int, as_of: date, rows: list[PatientRow],
+                keep: str | None) -> None:
+        if token != self._load_token:
+            return  # a newer load is on its way
+        self._as_of = as_of
+        self.as_of_label.setText(f"Figures as of {as_of.isoformat()}")
+        self.patients_model.set_rows(rows)
+        self._update_count()
+        self.statusBar().clearMessage()
+        if not (keep and self.select_subject(keep)) and self.patients_proxy.rowCount():
+            self.patient_view.selectRow(0)
+        if not self.patients_proxy.rowCount():
+            self._show_current()
+
+    def _load_failed(self, exc: Exception) -> None:
+        self.statusBar().clearMessage()
+        if isinstance(exc, (DatabaseError, ServiceError)):
+            messages.error(self, "Cannot load the patients", str(exc),
+                           "Press F5 to try again.")
+            return
+        raise exc
+
+    def _update_count(self) -> None:
+        shown, total = self.patients_proxy.rowCount(), self.patients_model.rowCount()
+        self.count_label.setText(f"{total} patients" if shown == total
+                                 else f"{shown} of {total} patients")
+
+    # ------------------------------------------------------------ selection
+
+    def current_row(self) -> PatientRow | None:
+        index = self.patient_view.currentIndex()
+        if not index.isValid():
+            return None
+        return self.patients_proxy.row_object(index.row())
+
+    def current_subject(self) -> str | None:
+        row = self.current_row()
+        return row.subject_id if row is not None else None
+
+    def select_subject(self, subject_id: str) -> bool:
+        source_row = self.patients_model.row_of_subject(subject_id)
+        if source_row is None:
+            return False
+        index = self.patients_proxy.mapFromSource(self.patients_model.index(source_row, 0))
+        if not index.isValid():  # filtered out: show everyone rather than hide it
+            self.filter_edit.clear()
+            index = self.patients_proxy.mapFromSource(self.patients_model.index(source_row, 0))
+        self.patient_view.setCurrentIndex(index)
+        self.patient_view.selectRow(index.row())
+        self.patient_view.scrollTo(index)
+        return True
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._show_current()
+
+    def _show_current(self) -> None:
+        row = self.current_row()
+        history = history_rows(self.study, row.record, self.ctx.today()) if row else []
+        self.detail.show_row(row, history, self.study, self.actor.can("record_dose"))
+        self._update_actions()
+        self._update_count()
+
+    def _update_actions(self) -> None:
+        a = self.actions_by_name
+        has_patient = self.current_row() is not None
+        chosen = self.detail.selected_history() if has_patient else None
+        correctable = chosen is not None and not chosen.dose.voided
+        a["enroll"].setEnabled(self.actor.can("enroll_patient"))
+        a["new_dose"].setEnabled(has_patient and self.actor.can("record_dose"))
+        a["correct_dose"].setEnabled(correctable and self.actor.can("record_dose")
+                                     and self.actor.can("void_dose"))
+        a["void_dose"].setEnabled(correctable and self.actor.can("void_dose"))
+        a["amend"].setEnabled(has_patient and self.actor.can("amend_schedule"))
+        if not self.actor.can("amend_schedule"):
+            a["amend"].setToolTip("Only investigators can amend a schedule")
+
+    # ------------------------------------------------------------ keyboard
+
+    def find_patient(self) -> None:
+        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_edit.selectAll()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.filter_edit and isinstance(event, QKeyEvent):
+            if event.type() != QEvent.Type.KeyPress:
+                return super().eventFilter(watched, event)
+            key = event.key()
+            if key in (Qt.Key.Key_Down, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self.patient_view.setFocus(Qt.FocusReason.OtherFocusReason)
+                if (self.patients_proxy.rowCount() and not self.patient_view.currentIndex(
+                        ).isValid()) or (self.patients_proxy.rowCount() and key != Qt.Key.Key_Down):
+                    self.patient_view.selectRow(0)
+                return True
+            if key == Qt.Key.Key_Escape:
+                self.filter_edit.clear()
+                return True
+        return super().eventFilter(watched, event)
+
+    def show_shortcuts(self) -> None:
+        text = "\n".join(f"{keys}:  {what}" for keys, what in SHORTCUTS)
+        messages.inform(self, "Keyboard shortcuts", text)
+
+    # ------------------------------------------------------------ actions
+
+    def _present(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog) -> None:
+        dialog.saved.connect(self.after_save)
+        dialog.stale.connect(lambda subject: self._rebase(dialog, subject))
+        DialogHost.present(dialog)
+
+    def _reload_row(self, subject_id: str) -> PatientRow:
+        return load_patient_row(self.db, self.study, subject_id, self.ctx.today(),
+                                self.actor.sites)
+
+    def _rebase(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog,
+                subject_id: str) -> None:
+        """Someone else changed the patient: show the fresh record, keep the form going."""
+        try:
+            row = self._reload_row(subject_id)
+        except (DatabaseError, ServiceError) as exc:
+            messages.error(self, "The patient could not be reloaded", str(exc))
+            return
+        self.patients_model.upsert(row)
+        if self.current_subject() == subject_id:
+            self._show_current()
+        dialog.rebase(row.record)
+
+    def new_dose(self) -> None:
+        row = self.current_row()
+        if row is None or not self.actor.can("record_dose"):
+            return
+        self._present(DoseDialog.new_dose(self.ctx, self.study, row.record, self))
+
+    def open_gap(self, first: date, last: date) -> None:
+        row = self.current_row()
+        if row is None or not self.actor.can("record_dose"):
+            return
+        self._present(DoseDialog.for_gap(self.ctx, self.study, row.record, first, last, self))
+
+    def correct_dose(self) -> None:
+        row, chosen = self.current_row(), self.detail.selected_history()
+        if row is None or chosen is None or not self.actions_by_name["correct_dose"].isEnabled():
+            return
+        self._present(DoseDialog.correction(self.ctx, self.study, row.record, chosen.dose, self))
+
+    def void_dose(self) -> None:
+        row, chosen = self.current_row(), self.detail.selected_history()
+        if row is None or chosen is None or not self.actions_by_name["void_dose"].isEnabled():
+            return
+        self._present(VoidDialog.create(self.ctx, row.record, chosen.dose, self))
+
+    def enroll_patient(self) -> None:
+        if not self.actor.can("enroll_patient"):
+            return
+        rows = self.patients_model.rows()
+        self._present(EnrollDialog.create(self.ctx, self.study, [r.subject_id for r in rows],
+                                          {r.record.site for r in rows}, self))
+
+    def amend_schedule(self) -> None:
+        row = self.current_row()
+        if row is None or not self.actor.can("amend_schedule"):
+            return
+        self._present(AmendDialog.create(self.ctx, self.study, row.record,
+                                         row.summary["as_of_day"], self))
+
+    def after_save(self, subject_id: str, summary: str) -> None:
+        """A dialog committed a change: reload that patient only (fast), and show it."""
+        try:
+            row = self._reload_row(subject_id)
+        except (DatabaseError, ServiceError) as exc:
+            messages.error(self, "Saved, but the patient could not be reloaded", str(exc),
+                           "The change is saved. Press F5 to reload.")
+            return
+        history_row = self.detail.selected_history()
+        self.patients_model.upsert(row)
+        self.select_subject(subject_id)
+        self._show_current()
+        if history_row is not None:
+            self.detail.history_view.clearSelection()
+        self.statusBar().showMessage(summary, 10000)
+
+    # ------------------------------------------------------------ closing
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.tasks.wait(3000)
+        super().closeEvent(event)

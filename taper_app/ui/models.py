@@ -1,0 +1,428 @@
+"""Table models: real ``QAbstractTableModel`` s with named columns, a sort role that sorts
+by value (not by text), a filter role, and a role that returns the row object."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from ..domain.schedule import ScheduleStep
+from ..services.records import AmendmentView
+from .formatting import (
+    DASH,
+    STATUS_ORDER,
+    iso,
+    mg,
+    pct,
+    status_colour,
+    status_label,
+    step_date,
+)
+from .qt import (
+    QAbstractTableModel,
+    QColor,
+    QFont,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from .rows import HistoryRow, PatientRow
+
+#: The row object of an index (a plain dataclass from :mod:`.rows` or the services).
+ROW_ROLE = Qt.ItemDataRole.UserRole + 1
+#: The value an index sorts by: numbers as numbers, dates as dates, None last.
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+#: Text a type-to-filter box matches against (the same for every column of a row).
+FILTER_ROLE = Qt.ItemDataRole.UserRole + 3
+
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+_GREY = QColor("#757575")
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class RowTableModel(QAbstractTableModel):
+    """A list of plain row objects shown through named columns."""
+
+    #: (title, tooltip) per column, in column order.
+    HEADERS: tuple[tuple[str, str], ...] = ()
+    #: Columns holding numbers (right-aligned).
+    NUMERIC: frozenset[int] = frozenset()
+    #: A typical longest value per column, to size columns in the view's own font.
+    SAMPLES: dict[int, str] = {}
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[Any] = []
+
+    # -- what a subclass says about each cell
+    def display(self, row: Any, column: int) -> str:
+        raise NotImplementedError
+
+    def sort_value(self, row: Any, column: int) -> Any:
+        return self.display(row, column)
+
+    def filter_text(self, row: Any) -> str:
+        return " ".join(self.display(row, c) for c in range(len(self.HEADERS)))
+
+    def font(self, row: Any, column: int) -> QFont | None:
+        return None
+
+    def foreground(self, row: Any, column: int) -> QColor | None:
+        return None
+
+    def background(self, row: Any, column: int) -> QColor | None:
+        return None
+
+    def tooltip(self, row: Any, column: int) -> str | None:
+        return None
+
+    # -- the Qt model
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.HEADERS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section][0]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self.HEADERS[section][1]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if section in self.NUMERIC else _LEFT
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        row, column = self._rows[index.row()], index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.display(row, column)
+        if role == SORT_ROLE:
+            return self.sort_value(row, column)
+        if role == ROW_ROLE:
+            return row
+        if role == FILTER_ROLE:
+            return self.filter_text(row)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if column in self.NUMERIC else _LEFT
+        if role == Qt.ItemDataRole.FontRole:
+            return self.font(row, column)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self.foreground(row, column)
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return self.background(row, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self.tooltip(row, column)
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    # -- rows
+    def set_rows(self, rows: list[Any]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def rows(self) -> list[Any]:
+        return list(self._rows)
+
+    def row_at(self, row: int) -> Any:
+        return self._rows[row]
+
+
+class PatientTableModel(RowTableModel):
+    """The patient list: one row per patient with the service's figures as of today."""
+
+    SUBJECT, SITE, STUDY_DAY, DOSE, SCHEDULED, REDUCTION, STATUS = range(7)
+    HEADERS = (
+        ("Subject", "Subject id"),
+        ("Site", "Site code"),
+        ("Day", "Study day today (Day 1 = first dose of study product)"),
+        ("Dose", "Actual dose today, mg prednisone-equivalent per day"),
+        ("Sched.", "Scheduled dose today, mg prednisone-equivalent per day"),
+        ("Red. %", "Reduction from baseline today, %"),
+        ("Status", "Today against the schedule, or 'target met'"),
+    )
+    NUMERIC = frozenset({STUDY_DAY, DOSE, SCHEDULED, REDUCTION})
+    SAMPLES = {SUBJECT: "101-0000", SITE: "1010", STUDY_DAY: "9999", DOSE: "12.75",
+               SCHEDULED: "12.75", REDUCTION: "100.0", STATUS: "data missing"}
+
+    def display(self, row: PatientRow, column: int) -> str:
+        s = row.summary
+        if column == self.SUBJECT:
+            return row.subject_id
+        if column == self.SITE:
+            return str(s["site"])
+        if column == self.STUDY_DAY:
+            return str(s["as_of_day"])
+        if column == self.DOSE:
+            return mg(s["actual_mg"])
+        if column == self.SCHEDULED:
+            return mg(s["scheduled_mg"])
+        if column == self.REDUCTION:
+            return pct(s["reduction_pct"])
+        if column == self.STATUS:
+            return status_label(row.status)
+        return ""
+
+    def sort_value(self, row: PatientRow, column: int) -> Any:
+        s = row.summary
+        values = {
+            self.SUBJECT: row.subject_id.casefold(),
+            self.SITE: str(s["site"]).casefold(),
+            self.STUDY_DAY: s["as_of_day"],
+            self.DOSE: s["actual_mg"],
+            self.SCHEDULED: s["scheduled_mg"],
+            self.REDUCTION: s["reduction_pct"],
+            self.STATUS: STATUS_ORDER.index(row.status) if row.status in STATUS_ORDER else 99,
+        }
+        return values.get(column)
+
+    def filter_text(self, row: PatientRow) -> str:
+        return f"{row.subject_id} {row.summary['site']} {status_label(row.status)}"
+
+    def background(self, row: PatientRow, column: int) -> QColor | None:
+        return QColor(status_colour(row.status)) if column == self.STATUS else None
+
+    def foreground(self, row: PatientRow, column: int) -> QColor | None:
+        return QColor("#ffffff") if column == self.STATUS else None
+
+    def tooltip(self, row: PatientRow, column: int) -> str | None:
+        target = row.summary["target"]
+        return (f"{row.subject_id}: baseline {mg(row.summary['baseline_mg'])} mg/day; "
+                f"{row.summary['missing_days']} missing day(s); target at Day {target['day']}: "
+                f"{target['status'].replace('_', ' ')}")
+
+    def row_of_subject(self, subject_id: str) -> int | None:
+        for i, row in enumerate(self._rows):
+            if row.subject_id == subject_id:
+                return i
+        return None
+
+    def upsert(self, new: PatientRow) -> int:
+        """Replace a patient's row (or insert it in subject order); returns its row number."""
+        i = self.row_of_subject(new.subject_id)
+        if i is not None:
+            self._rows[i] = new
+            self.dataChanged.emit(self.index(i, 0), self.index(i, len(self.HEADERS) - 1))
+            return i
+        i = next((k for k, r in enumerate(self._rows) if r.subject_id > new.subject_id),
+                 len(self._rows))
+        self.beginInsertRows(QModelIndex(), i, i)
+        self._rows.insert(i, new)
+        self.endInsertRows()
+        return i
+
+
+class DoseHistoryModel(RowTableModel):
+    """A patient's dose records, newest first; voided ones struck through with their reason."""
+
+    START, END, DRUG, DOSE, FREQUENCY, ROUTE, PEQ, SOURCE, NOTE, ENTERED_BY = range(10)
+    HEADERS = (
+        ("Start", "First date the record covers"),
+        ("End", "Last date (ongoing: up to today)"),
+        ("Drug", "Steroid"),
+        ("Dose mg", "mg of the drug per administration"),
+        ("Freq.", "How often"),
+        ("Route", "Route"),
+        ("PEQ mg/d", "Prednisone-equivalent mg per day this record adds"),
+        ("Source", "Clinic chart or patient diary"),
+        ("Note", "Void reason, reason for differing from the schedule, comment"),
+        ("By", "Entered by"),
+    )
+    NUMERIC = frozenset({DOSE, PEQ})
+    SAMPLES = {START: "2026-12-31", END: "2026-12-31", DRUG: "methylprednisolone",
+               DOSE: "1000.5", FREQUENCY: "ONCE", ROUTE: "PO", PEQ: "1250.5",
+               SOURCE: "clinic", ENTERED_BY: "investigator"}
+
+    def display(self, row: HistoryRow, column: int) -> str:
+        d = row.dose
+        if column == self.START:
+            return iso(d.start_date)
+        if column == self.END:
+            if d.frequency == "ONCE":
+                return "once"
+            return iso(d.end_date, "ongoing")
+        if column == self.DRUG:
+            return d.drug
+        if column == self.DOSE:
+            return mg(d.dose_mg)
+        if column == self.FREQUENCY:
+            return d.frequency
+        if column == self.ROUTE:
+            return d.route
+        if column == self.PEQ:
+            return mg(row.peq_mg_per_day)
+        if column == self.SOURCE:
+            return d.source or ""
+        if column == self.NOTE:
+            return self.note(row)
+        if column == self.ENTERED_BY:
+            return d.created_by
+        return ""
+
+    @staticmethod
+    def note(row: HistoryRow) -> str:
+        d = row.dose
+        parts = []
+        if d.voided:
+            parts.append(f"VOIDED: {d.void_reason}")
+        if d.replaces_id is not None:
+            parts.append(f"corrects #{d.replaces_id}")
+        if d.deviation_reason:
+            parts.append(f"differs: {d.deviation_reason}")
+        if d.comment:
+            parts.append(d.comment)
+        return "; ".join(parts)
+
+    def sort_value(self, row: HistoryRow, column: int) -> Any:
+        d = row.dose
+        if column == self.START:
+            return (d.start_date, d.id)
+        if column == self.END:
+            return d.end_date or date.max
+        if column == self.DOSE:
+            return d.dose_ug
+        if column == self.PEQ:
+            return row.peq_mg_per_day
+        return self.display(row, column).casefold()
+
+    def font(self, row: HistoryRow, column: int) -> QFont | None:
+        if row.dose.voided and column != self.NOTE:
+            font = QFont()
+            font.setStrikeOut(True)
+            return font
+        return None
+
+    def foreground(self, row: HistoryRow, column: int) -> QColor | None:
+        return _GREY if row.dose.voided else None
+
+    def tooltip(self, row: HistoryRow, column: int) -> str | None:
+        d = row.dose
+        text = f"Record #{d.id}, entered by {d.created_by} at {d.created_at:%Y-%m-%d %H:%M} UTC"
+        note = self.note(row)
+        if note and not d.voided:
+            text += f"\n{note}"
+        if d.voided:
+            text += f"\nVoided by {d.voided_by}"
+            if d.voided_at is not None:
+                text += f" at {d.voided_at:%Y-%m-%d %H:%M} UTC"
+            text += f": {d.void_reason}"
+        return text
+
+
+class ScheduleStepsModel(RowTableModel):
+    """A schedule's steps with their dates: from Day N the scheduled dose is X mg/day."""
+
+    DAY, DATE, DOSE, ORIGIN = range(4)
+    HEADERS = (
+        ("Day", "From this study day"),
+        ("Date", "Calendar date of the study day"),
+        ("mg/day", "Scheduled dose, mg prednisone-equivalent per day"),
+        ("From", "Generated from the template, or made by an amendment"),
+    )
+    NUMERIC = frozenset({DAY, DOSE})
+    SAMPLES = {DAY: "999", DATE: "2026-12-31", DOSE: "12.75", ORIGIN: "amendment 9"}
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._day1: date | None = None
+
+    def set_schedule(self, steps: list[ScheduleStep] | tuple[ScheduleStep, ...],
+                     day1: date | None) -> None:
+        self._day1 = day1
+        self.set_rows(list(steps))
+
+    def display(self, row: ScheduleStep, column: int) -> str:
+        if column == self.DAY:
+            return str(row.day)
+        if column == self.DATE:
+            return DASH if self._day1 is None else iso(step_date(self._day1, row.day))
+        if column == self.DOSE:
+            return mg(row.dose_mg)
+        if column == self.ORIGIN:
+            return ("template" if row.amendment_seq is None
+                    else f"amendment {row.amendment_seq}")
+        return ""
+
+    def sort_value(self, row: ScheduleStep, column: int) -> Any:
+        if column in (self.DAY, self.DATE):
+            return row.day
+        if column == self.DOSE:
+            return row.dose_mg
+        return row.amendment_seq or 0
+
+    def font(self, row: ScheduleStep, column: int) -> QFont | None:
+        if row.amendment_seq is not None:
+            font = QFont()
+            font.setItalic(True)
+            return font
+        return None
+
+
+class AmendmentsModel(RowTableModel):
+    """A schedule's amendments in order, each with its day, dose, reason, user and time."""
+
+    SEQ, DAY, DOSE, REASON, BY, AT = range(6)
+    HEADERS = (
+        ("#", "Amendment number"),
+        ("From day", "The amended dose applies from this study day"),
+        ("mg/day", "Dose from that day, mg prednisone-equivalent per day"),
+        ("Reason", "Why the schedule was amended"),
+        ("By", "Investigator"),
+        ("At (UTC)", "When it was saved"),
+    )
+    NUMERIC = frozenset({SEQ, DAY, DOSE})
+    SAMPLES = {SEQ: "99", DAY: "999", DOSE: "12.75", BY: "investigator",
+               AT: "2026-12-31 23:59"}
+
+    def display(self, row: AmendmentView, column: int) -> str:
+        values = {self.SEQ: str(row.seq), self.DAY: str(row.day), self.DOSE: mg(row.dose_mg),
+                  self.REASON: row.reason, self.BY: row.created_by,
+                  self.AT: f"{row.created_at:%Y-%m-%d %H:%M}"}
+        return values.get(column, "")
+
+    def tooltip(self, row: AmendmentView, column: int) -> str | None:
+        return f"Amendment {row.seq} by {row.created_by}: {row.reason}"
+
+    def sort_value(self, row: AmendmentView, column: int) -> Any:
+        values = {self.SEQ: row.seq, self.DAY: row.day, self.DOSE: row.dose_ug,
+                  self.AT: row.created_at}
+        return values.get(column, self.display(row, column).casefold())
+
+
+class ValueSortProxy(QSortFilterProxyModel):
+    """Sorts by :data:`SORT_ROLE` values (numbers as numbers; empty values last) and filters
+    on :data:`FILTER_ROLE`, case-insensitively."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.setFilterRole(FILTER_ROLE)
+        self.setFilterKeyColumn(0)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+
+    def lessThan(self, left: Index, right: Index) -> bool:
+        a = left.data(SORT_ROLE)
+        b = right.data(SORT_ROLE)
+        if a is None or b is None:
+            # Empty values go last in ascending order, and the order stays stable.
+            return a is not None and b is None
+        try:
+            return bool(a < b)
+        except TypeError:
+            return str(a) < str(b)
+
+    def row_object(self, proxy_row: int) -> Any:
+        return self.index(proxy_row, 0).data(ROW_ROLE)

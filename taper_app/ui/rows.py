@@ -1,0 +1,78 @@
+"""Plain row objects for the tables, built from service results (no Qt: safe in a worker).
+
+The patient list row carries the service's own ``summary_dict``, so every number the
+window shows is the number ``taper-app summary --json`` prints for the same date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ..services.entry import preview_dose
+from ..services.figures import PatientAnalysis, analyse_all, analyse_patient, summary_dict
+from ..services.records import DoseRecordView, PatientRecord
+from ..services.study import StudyInfo
+from ..storage.engine import Database
+from .formatting import iso, status_key
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    """One patient as of one date: the stored record, its analysis and its summary figures."""
+
+    analysis: PatientAnalysis
+    summary: dict[str, Any]
+
+    @classmethod
+    def from_analysis(cls, analysis: PatientAnalysis) -> PatientRow:
+        return cls(analysis, summary_dict(analysis.record, analysis.figures))
+
+    @property
+    def record(self) -> PatientRecord:
+        return self.analysis.record
+
+    @property
+    def subject_id(self) -> str:
+        return self.analysis.record.subject_id
+
+    @property
+    def status(self) -> str:
+        return status_key(self.analysis.figures.last_status, self.analysis.figures.target.status)
+
+
+def load_patient_rows(db: Database, study: StudyInfo, as_of: date,
+                      sites: frozenset[str] | None = None) -> list[PatientRow]:
+    """Every patient's row (of the user's sites), in subject order: the list's load."""
+    return [PatientRow.from_analysis(a) for a in analyse_all(db, study, as_of, sites)]
+
+
+def load_patient_row(db: Database, study: StudyInfo, subject_id: str, as_of: date,
+                     sites: frozenset[str] | None = None) -> PatientRow:
+    return PatientRow.from_analysis(analyse_patient(db, study, subject_id, as_of, sites))
+
+
+def dose_fields(dose: DoseRecordView) -> dict[str, object]:
+    """A stored record as the text fields a form (or a service) takes."""
+    return {"drug": dose.drug, "dose_mg": f"{dose.dose_mg:f}", "frequency": dose.frequency,
+            "route": dose.route, "start_date": iso(dose.start_date),
+            "end_date": iso(dose.end_date), "source": dose.source or "",
+            "comment": dose.comment or "", "deviation_reason": dose.deviation_reason or ""}
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """A dose record with its prednisone-equivalent mg per day (from the services)."""
+
+    dose: DoseRecordView
+    peq_mg_per_day: float | None
+
+
+def history_rows(study: StudyInfo, record: PatientRecord, today: date) -> list[HistoryRow]:
+    """The patient's records, newest first, each with its PEQ per day."""
+    rows = []
+    for dose in sorted(record.doses, key=lambda d: (d.start_date, d.id), reverse=True):
+        preview = preview_dose(study, record, dose_fields(dose), today)
+        rows.append(HistoryRow(dose, preview.peq_mg_per_day))
+    return rows

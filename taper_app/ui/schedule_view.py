@@ -1,0 +1,203 @@
+"""A patient's schedule: its steps and amendments, and the investigator's amendment form.
+
+Amending (a flare, say) is ``services.patients.amend_patient_schedule``; the preview is
+``services.patients.amended_steps``, the very steps the amendment would store.
+"""
+
+from __future__ import annotations
+
+from ..services import patients as patient_service
+from ..services.context import ServiceContext
+from ..services.records import PatientRecord
+from ..services.study import StudyInfo
+from .formatting import iso, mg, step_date
+from .forms import ServiceDialog
+from .models import AmendmentsModel, ScheduleStepsModel
+from .qt import (
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    Qt,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from .widgets import ScheduleChart, em, fit_columns, line_edit, setup_table
+
+
+def _steps_view(model: ScheduleStepsModel, name: str) -> QTableView:
+    view = QTableView()
+    view.setObjectName(name)
+    view.setModel(model)
+    setup_table(view)
+    fit_columns(view, ScheduleStepsModel.SAMPLES)
+    return view
+
+
+class SchedulePane(QWidget):
+    """The Schedule tab of the patient pane."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.summary = QLabel()
+        self.summary.setObjectName("schedule_summary")
+        self.summary.setWordWrap(True)
+        self.amend_button = QToolButton()
+        self.amend_button.setObjectName("amend_button")
+        self.amend_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.steps_model = ScheduleStepsModel(self)
+        self.steps_view = _steps_view(self.steps_model, "schedule_steps")
+        self.amendments_model = AmendmentsModel(self)
+        self.amendments_view = QTableView()
+        self.amendments_view.setObjectName("amendments")
+        self.amendments_view.setModel(self.amendments_model)
+        setup_table(self.amendments_view, stretch_column=AmendmentsModel.REASON)
+        fit_columns(self.amendments_view, AmendmentsModel.SAMPLES)
+
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.amend_button)
+        steps_box = QGroupBox("Steps: from the day, the dose")
+        QVBoxLayout(steps_box).addWidget(self.steps_view)
+        view = self.steps_view
+        steps_width = sum(view.columnWidth(c) for c in range(self.steps_model.columnCount()))
+        view.setMinimumWidth(steps_width + view.verticalScrollBar().sizeHint().width()
+                             + 2 * view.frameWidth() + 2)
+        self.amendments_box = QGroupBox("Amendments")
+        QVBoxLayout(self.amendments_box).addWidget(self.amendments_view)
+        rows = self.amendments_view.verticalHeader().defaultSectionSize()
+        self.amendments_view.setMaximumHeight(rows * 4 + self.amendments_view.horizontalHeader(
+            ).sizeHint().height() + 4)
+        steps_row = QHBoxLayout()
+        steps_row.addWidget(steps_box, 0)
+        steps_row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.amendments_box)
+        layout.addLayout(steps_row, 1)
+
+    def show_record(self, record: PatientRecord | None, study: StudyInfo) -> None:
+        if record is None:
+            self.summary.clear()
+            self.steps_model.set_schedule([], None)
+            self.amendments_model.set_rows([])
+            return
+        template = study.templates.get(record.template_id)
+        name = template.name if template is not None else record.template_id
+        first = f" until Day {record.steps[0].day}" if record.steps else ""
+        self.summary.setText(f"Template <b>{name}</b> ({record.template_id}); baseline "
+                             f"<b>{mg(record.baseline_mg)} mg/day</b>{first}.")
+        self.steps_model.set_schedule(record.steps, record.day1_date)
+        self.amendments_model.set_rows(list(record.amendments))
+        count = len(record.amendments)
+        self.amendments_box.setTitle(f"Amendments: {count}" if count else "Amendments: none")
+        self.amendments_view.setVisible(bool(count))
+
+
+class AmendDialog(ServiceDialog):
+    """From a study day, a new dose and a reason; the taper then resumes from that dose."""
+
+    def __init__(self, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+                 default_day: int | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.study = study
+        self.record = record
+        self.setWindowTitle(f"Amend the schedule – {record.subject_id}")
+        self.save_button.setText("&Amend")
+        intro = QLabel(f"<b>{record.subject_id}</b>: steps before the day stay; from it the "
+                       "dose is the new one, and the taper resumes from it with the same "
+                       "template.")
+        intro.setWordWrap(True)
+        self.day = line_edit("study day", "day")
+        if default_day is not None and default_day >= 1:
+            self.day.setText(str(default_day))
+        self.day_date = QLabel()
+        self.day_date.setObjectName("day_date")
+        self.dose_mg = line_edit("mg prednisone-equivalent per day", "dose_mg")
+        self.reason = line_edit("e.g. flare: CK and MMT-8 worse", "reason")
+        e = self.errors
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        day_row = QWidget()
+        day_layout = QHBoxLayout(day_row)
+        day_layout.setContentsMargins(0, 0, 0, 0)
+        day_layout.addWidget(e.field("day", self.day), 1)
+        day_layout.addWidget(self.day_date)
+        day_row.setFocusProxy(self.day)
+        form.addRow("From &day:", day_row)
+        form.addRow("&New dose (mg/day):", e.field("dose_mg", self.dose_mg))
+        form.addRow("&Reason:", e.field("reason", self.reason))
+
+        self.steps_model = ScheduleStepsModel(self)
+        self.steps_view = _steps_view(self.steps_model, "amend_preview")
+        self.steps_view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.chart = ScheduleChart()
+        preview = QGroupBox("Schedule after the amendment (its steps in italics, dots)")
+        pv = QHBoxLayout(preview)
+        pv.addWidget(self.steps_view, 0)
+        pv.addWidget(self.chart, 1)
+        view = self.steps_view
+        view.setMinimumWidth(sum(view.columnWidth(c) for c in range(4))
+                             + view.verticalScrollBar().sizeHint().width() + 4)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.general_error)
+        layout.addWidget(preview, 1)
+        layout.addWidget(self.buttons)
+        self.chart.setMinimumSize(em(self, 22), em(self, 12))
+        self.resize(em(self, 62), em(self, 40))
+
+        for edit in (self.day, self.dose_mg, self.reason):
+            edit.textChanged.connect(self.update_preview)
+        self.update_preview()
+        self.day.setFocus()
+        self.day.selectAll()
+
+    @classmethod
+    def create(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+               default_day: int | None = None, parent: QWidget | None = None) -> AmendDialog:
+        return cls(ctx, study, record, default_day, parent)
+
+    def rebase(self, record: PatientRecord) -> None:
+        self.record = record
+        self.update_preview()
+
+    def fields(self) -> dict[str, object]:
+        return {"day": self.day.text(), "dose_mg": self.dose_mg.text(),
+                "reason": self.reason.text()}
+
+    def update_preview(self) -> None:
+        day, dose, _reason, problems = patient_service.check_amendment(self.fields())
+        self.day_date.setText(iso(step_date(self.record.day1_date, day)) if day else "")
+        if day is not None and dose is not None:
+            steps = patient_service.amended_steps(self.study, self.record, day, dose)
+        else:
+            steps = list(self.record.steps)
+        self.steps_model.set_schedule(steps, self.record.day1_date)
+        new_seq = len(self.record.amendments) + 1
+        self.chart.show_schedule(steps, self.record.baseline_mg, highlight_seq=new_seq)
+        first_new = next((i for i, s in enumerate(steps) if s.amendment_seq == new_seq), None)
+        if first_new is not None:
+            self.steps_view.scrollTo(self.steps_model.index(first_new, 0),
+                                     self.steps_view.ScrollHint.PositionAtTop)
+        if self._tried:
+            self.errors.show(problems)
+            self.fit_height()
+
+    def save(self) -> None:
+        fields = self.fields()
+        _day, _dose, _reason, problems = patient_service.check_amendment(fields)
+        if problems:
+            self.refuse(problems)
+            return
+        subject, version = self.record.subject_id, self.record.version
+        ok, seq = self.call_service("Amendment", lambda: patient_service.amend_patient_schedule(
+            self.ctx, self.study, subject, fields, patient_version=version))
+        if ok:
+            self.saved.emit(subject, f"{subject}: schedule amendment {seq} saved")
+            self.accept()
+

@@ -1,0 +1,265 @@
+"""Small widgets every view shares: fields that show their error in place, the status
+badge, a table set up the same way everywhere, and the schedule chart canvas."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from matplotlib.figure import Figure
+
+from ..domain.schedule import ScheduleStep
+from ..reports.schedule_chart import draw_schedule, schedule_figure
+from ..services.errors import Problem
+from .qt import (
+    FigureCanvasQTAgg,
+    QAbstractItemView,
+    QColor,
+    QComboBox,
+    QFrame,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QModelIndex,
+    QPainter,
+    QPersistentModelIndex,
+    QSizePolicy,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    Qt,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+ERROR_COLOUR = "#b00020"
+
+#: Applied to every form: a field holding a problem gets a red frame.
+FORM_STYLE = f"""
+QLineEdit[invalid="true"], QComboBox[invalid="true"] {{
+    border: 2px solid {ERROR_COLOUR}; border-radius: 3px; padding: 1px 3px;
+    background: #fff4f5; color: #000000;
+}}
+QLabel[role="field-error"] {{ color: {ERROR_COLOUR}; }}
+QLabel[role="general-error"] {{ color: {ERROR_COLOUR}; font-weight: bold; }}
+QLabel[role="readout"] {{ padding: 4px; border: 1px solid #b0bec5; border-radius: 3px;
+                          background: #f5f9fc; color: #102027; }}
+QLabel[role="readout"][warn="true"] {{ border-color: #e65100; background: #fff8e1; }}
+"""
+
+
+def repolish(widget: QWidget) -> None:
+    """Re-apply the style sheet after a dynamic property changed."""
+    style = widget.style()
+    style.unpolish(widget)
+    style.polish(widget)
+    widget.update()
+
+
+class FieldErrors:
+    """Shows a service's problems beside the fields they name, in place.
+
+    Each field is registered by the name the services use (``dose_mg``, ``start_date``);
+    a problem for a name without a field goes to the general label.
+    """
+
+    def __init__(self, general: QLabel) -> None:
+        self.general = general
+        self.general.setProperty("role", "general-error")
+        self.general.setWordWrap(True)
+        self.general.hide()
+        self._fields: dict[str, tuple[QWidget, QLabel]] = {}
+        self._order: list[str] = []
+
+    def field(self, name: str, widget: QWidget, hint: str | None = None) -> QWidget:
+        """A container holding ``widget`` and its (hidden) error line, for a form row."""
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(1)
+        layout.addWidget(widget)
+        box.setFocusProxy(widget)  # a form label's &mnemonic focuses the field itself
+        error = QLabel()
+        error.setProperty("role", "field-error")
+        error.setWordWrap(True)
+        error.setObjectName(f"{name}_error")
+        error.hide()
+        layout.addWidget(error)
+        if hint:
+            widget.setToolTip(hint)
+        self._fields[name] = (widget, error)
+        self._order.append(name)
+        return box
+
+    def widget(self, name: str) -> QWidget:
+        return self._fields[name][0]
+
+    def clear(self) -> None:
+        for name in self._fields:
+            self._set(name, [])
+        self.general.clear()
+        self.general.hide()
+
+    def show(self, problems: Iterable[Problem]) -> QWidget | None:
+        """Mark each problem at its field; returns the first marked widget (to focus it)."""
+        by_field: dict[str, list[str]] = {}
+        general: list[str] = []
+        for p in problems:
+            if p.field in self._fields:
+                by_field.setdefault(p.field, []).append(p.message)
+            else:
+                general.append(str(p))
+        for name in self._fields:
+            self._set(name, by_field.get(name, []))
+        if general:
+            self.general.setText("\n".join(general))
+            self.general.show()
+        else:
+            self.general.clear()
+            self.general.hide()
+        first = next((n for n in self._order if n in by_field), None)
+        return self._fields[first][0] if first else None
+
+    def message(self, name: str) -> str:
+        """The error text shown at a field ('' when it has none)."""
+        return self._fields[name][1].text()
+
+    def marked(self) -> list[str]:
+        return [n for n in self._order if self._fields[n][1].text()]
+
+    def _set(self, name: str, messages: list[str]) -> None:
+        widget, label = self._fields[name]
+        text = "; ".join(messages)
+        label.setText(text)
+        label.setVisible(bool(text))
+        invalid = bool(text)
+        targets = [widget]
+        if isinstance(widget, QComboBox) and widget.lineEdit() is not None:
+            targets.append(widget.lineEdit())
+        for target in targets:
+            if bool(target.property("invalid")) != invalid:
+                target.setProperty("invalid", invalid)
+                repolish(target)
+        widget.setAccessibleDescription(text)
+
+
+def line_edit(placeholder: str = "", name: str = "") -> QLineEdit:
+    edit = QLineEdit()
+    edit.setPlaceholderText(placeholder)
+    if name:
+        edit.setObjectName(name)
+    edit.setClearButtonEnabled(False)
+    return edit
+
+
+def combo(items: Iterable[str], *, editable: bool = False, name: str = "") -> QComboBox:
+    box = QComboBox()
+    box.addItems(list(items))
+    box.setEditable(editable)
+    if editable:
+        box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        completer = box.completer()
+        if completer is not None:
+            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+            completer.setCompletionMode(completer.CompletionMode.InlineCompletion)
+    if name:
+        box.setObjectName(name)
+    return box
+
+
+def em(widget: QWidget, count: float) -> int:
+    """``count`` widths of the letter M in the widget's font: sizes that follow scaling."""
+    return int(widget.fontMetrics().horizontalAdvance("M") * count)
+
+
+def setup_table(view: QTableView, *, stretch_column: int | None = None) -> None:
+    """One look for every table: whole-row selection, compact rows, sortable headers."""
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.setWordWrap(False)
+    view.setTabKeyNavigation(False)  # Tab leaves the table: the form's tab order stays sane
+    view.verticalHeader().hide()
+    view.verticalHeader().setDefaultSectionSize(int(view.fontMetrics().height() * 1.6))
+    header = view.horizontalHeader()
+    header.setHighlightSections(False)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    if stretch_column is not None:
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(stretch_column, QHeaderView.ResizeMode.Stretch)
+    else:
+        header.setStretchLastSection(True)
+
+
+def fit_columns(view: QTableView, samples: dict[int, str]) -> None:
+    """Columns as wide as a sample of their longest value (or their title), in the
+    view's own font: right at any display scaling."""
+    metrics = view.fontMetrics()
+    header = view.horizontalHeader()
+    header_metrics = header.fontMetrics()
+    model = view.model()
+    pad = int(metrics.horizontalAdvance("M") * 1.2)
+    for column, sample in samples.items():
+        title = str(model.headerData(column, Qt.Orientation.Horizontal)) if model else ""
+        width = max(metrics.horizontalAdvance(sample), header_metrics.horizontalAdvance(title))
+        view.setColumnWidth(column, width + pad)
+
+
+class StatusBadgeDelegate(QStyledItemDelegate):
+    """Draws the status cell as a coloured pill that keeps its words (never colour alone)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        colour = index.data(Qt.ItemDataRole.BackgroundRole)
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        if not isinstance(colour, QColor):
+            super().paint(painter, option, index)
+            return
+        painter.save()
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        metrics = option.fontMetrics
+        pad = max(2, metrics.height() // 6)
+        width = min(option.rect.width() - 2 * pad, metrics.horizontalAdvance(text) + 4 * pad)
+        pill = option.rect.adjusted(pad, pad, 0, -pad)
+        pill.setWidth(max(0, width))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        radius = pill.height() / 2
+        painter.drawRoundedRect(pill, radius, radius)
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+
+def hline() -> QFrame:
+    line = QFrame()
+    line.setFrameShape(QFrame.Shape.HLine)
+    line.setFrameShadow(QFrame.Shadow.Sunken)
+    return line
+
+
+class ScheduleChart(FigureCanvasQTAgg):
+    """The small schedule preview: the figure is built by ``reports.schedule_chart``."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        self.figure: Figure = schedule_figure()
+        super().__init__(self.figure)
+        self.setParent(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(em(self, 18), em(self, 9))
+        self._shown: tuple[object, ...] | None = None
+
+    def show_schedule(self, steps: list[ScheduleStep], baseline_mg: Decimal | None,
+                      highlight_seq: int | None = None) -> None:
+        # Redraw only when the schedule changed: most keystrokes (an id, a kit number)
+        # do not change it, and a redraw costs tens of milliseconds.
+        key = (tuple(steps), baseline_mg, highlight_seq)
+        if key == self._shown:
+            return
+        self._shown = key
+        draw_schedule(self.figure, steps, baseline_mg, highlight_seq=highlight_seq)
+        self.draw_idle()

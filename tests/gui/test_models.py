@@ -1,0 +1,133 @@
+"""The table models: checked by Qt's model tester, sorted by value, rows as objects."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from taper_app.ui.formatting import mg, pct, status_key, status_label
+from taper_app.ui.models import (
+    ROW_ROLE,
+    SORT_ROLE,
+    AmendmentsModel,
+    DoseHistoryModel,
+    PatientTableModel,
+    ScheduleStepsModel,
+    ValueSortProxy,
+)
+from taper_app.ui.qt import QColor, Qt
+from taper_app.ui.rows import history_rows, load_patient_rows
+from tests.conftest import TODAY
+
+from .conftest import DAY1, dose, enroll
+
+
+@pytest.fixture
+def loaded(db, study, nurse, investigator):
+    from taper_app.services.patients import amend_patient_schedule, void_dose
+
+    enroll(nurse, study, "101-001", DAY1)
+    enroll(nurse, study, "101-002", DAY1, baseline="7.5", template="table-12wk")
+    first = dose(nurse, study, "101-001", "20", DAY1, DAY1 + timedelta(days=27))
+    dose(nurse, study, "101-001", "16", DAY1 + timedelta(days=28))
+    dose(nurse, study, "101-001", "500", TODAY, drug="methylprednisolone", frequency="ONCE")
+    void_dose(nurse, first, "wrong patient")
+    amend_patient_schedule(investigator, study, "101-001",
+                           {"day": "50", "dose_mg": "20", "reason": "flare"})
+    return load_patient_rows(db, study, TODAY)
+
+
+def test_the_patient_model_passes_the_model_tester(qtmodeltester, loaded):
+    model = PatientTableModel()
+    model.set_rows(loaded)
+    qtmodeltester.check(model, force_py=False)
+    proxy = ValueSortProxy()
+    proxy.setSourceModel(model)
+    qtmodeltester.check(proxy, force_py=False)
+
+
+def test_the_history_model_passes_the_model_tester(qtmodeltester, loaded, study):
+    model = DoseHistoryModel()
+    model.set_rows(history_rows(study, loaded[0].record, TODAY))
+    qtmodeltester.check(model, force_py=False)
+
+
+def test_the_schedule_models_pass_the_model_tester(qtmodeltester, loaded):
+    record = loaded[0].record
+    steps = ScheduleStepsModel()
+    steps.set_schedule(record.steps, record.day1_date)
+    qtmodeltester.check(steps, force_py=False)
+    amendments = AmendmentsModel()
+    amendments.set_rows(list(record.amendments))
+    qtmodeltester.check(amendments, force_py=False)
+
+
+def test_the_models_pass_the_python_model_tester_too(qtmodeltester, loaded):
+    model = PatientTableModel()
+    model.set_rows(loaded)
+    qtmodeltester.check(model, force_py=True)
+
+
+def test_rows_are_objects_and_sort_values_are_values(loaded):
+    model = PatientTableModel()
+    model.set_rows(loaded)
+    index = model.index(0, PatientTableModel.DOSE)
+    assert index.data(ROW_ROLE) is loaded[0]
+    assert index.data(SORT_ROLE) == loaded[0].summary["actual_mg"] == 641.0
+    assert index.data() == "641"
+    assert model.index(0, PatientTableModel.STUDY_DAY).data(SORT_ROLE) == 60
+    missing = model.index(1, PatientTableModel.DOSE)
+    assert missing.data(SORT_ROLE) is None and missing.data() == "–"
+    status = model.index(1, PatientTableModel.STATUS)
+    assert status.data() == "data missing"
+    assert isinstance(status.data(Qt.ItemDataRole.BackgroundRole), QColor)
+
+
+def test_empty_values_sort_last_then_stay_put(loaded):
+    model = PatientTableModel()
+    model.set_rows(loaded)
+    proxy = ValueSortProxy()
+    proxy.setSourceModel(model)
+    proxy.sort(PatientTableModel.DOSE, Qt.SortOrder.AscendingOrder)
+    assert [proxy.index(r, PatientTableModel.DOSE).data() for r in range(2)] == ["641", "–"]
+
+
+def test_upsert_replaces_a_row_or_inserts_it_in_subject_order(loaded, qtbot):
+    model = PatientTableModel()
+    model.set_rows([loaded[1]])
+    with qtbot.waitSignal(model.rowsInserted):
+        assert model.upsert(loaded[0]) == 0
+    with qtbot.waitSignal(model.dataChanged):
+        assert model.upsert(loaded[1]) == 1
+    assert [r.subject_id for r in model.rows()] == ["101-001", "101-002"]
+
+
+def test_voided_rows_are_struck_through_and_say_why(loaded, study):
+    model = DoseHistoryModel()
+    model.set_rows(history_rows(study, loaded[0].record, TODAY))
+    voided = next(i for i, r in enumerate(model.rows()) if r.dose.voided)
+    assert model.index(voided, DoseHistoryModel.DRUG).data(
+        Qt.ItemDataRole.FontRole).strikeOut()
+    assert model.index(voided, DoseHistoryModel.NOTE).data() == "VOIDED: wrong patient"
+    assert "Voided by nurse" in model.index(voided, 0).data(Qt.ItemDataRole.ToolTipRole)
+    pulse = model.index(0, DoseHistoryModel.END)
+    assert pulse.data() == "once"
+    assert model.index(0, DoseHistoryModel.PEQ).data() == "625"
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (None, "–"), (20.0, "20"), (12.5, "12.5"), (7.125, "7.125"), (0.0, "0"), (1234.567,
+                                                                              "1234.567")])
+def test_milligrams_read_without_noise(value, text):
+    assert mg(value) == text
+
+
+def test_percentages_read_to_a_tenth():
+    assert (pct(None), pct(50.0), pct(-12.25)) == ("–", "50.0", "-12.2")
+
+
+def test_meeting_the_target_is_the_badge_whatever_the_day():
+    assert status_label(status_key("above", "met")) == "target met"
+    assert status_label(status_key("missing", "pending")) == "data missing"
+    assert status_label(status_key("on_schedule", "not_met")) == "on schedule"
