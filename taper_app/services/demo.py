@@ -14,11 +14,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from sqlalchemy import select
+
 from ..domain.schedule import ScheduleStep
 from ..domain.studyday import date_of_day
 from ..domain.units import mg_to_ug
 from ..paths import resource
 from ..storage.engine import Database
+from ..storage.models import User
 from ..storage.uow import UnitOfWork
 from .audit import AuditTrail, utc_now
 from .auth import Actor
@@ -96,6 +99,7 @@ def create_demo(path: str | Path, today: date,
                            lambda: today)
     for username, role, full_name in DEMO_USERS:
         add_user(admin, username, role, full_name, DEMO_PASSWORD)
+    _demo_passwords_need_no_change(db, clock)
     study = load_study(db)
     rng = random.Random(SEED + 1)
     with UnitOfWork(db) as uow:
@@ -174,3 +178,14 @@ def _with_gaps(doses: list[ValidDose], rng: random.Random) -> list[ValidDose]:
         else:
             out.append(dose)
     return out
+
+
+def _demo_passwords_need_no_change(db: Database, clock: Callable[[], datetime]) -> None:
+    """Demo users sign in with the published demo password, not a forced new one (audited)."""
+    with UnitOfWork(db) as uow:
+        audit = AuditTrail(uow.session, "admin", clock)
+        for user in uow.session.scalars(select(User).where(User.must_change_password)):
+            user.must_change_password = False
+            audit.add("demo_setup", "user", user.username, "must_change_password", True, False,
+                      reason="demo study: the published demo password is kept")
+        uow.commit()
