@@ -83,7 +83,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     path = str(metafunc.definition.path.relative_to(Path(__file__).parent.parent))
     sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
-    if sqlite_only or not path.startswith(BOTH_BACKENDS):
+    if metafunc.definition.get_closest_marker("postgres_only") is not None:
+        metafunc.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)],
+                             indirect=True)
+    elif sqlite_only or not path.startswith(BOTH_BACKENDS):
         metafunc.parametrize("backend", ["sqlite"], indirect=True)
     else:
         metafunc.parametrize("backend", ["sqlite", pytest.param("postgresql",

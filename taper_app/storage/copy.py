@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select, text
 
-from .engine import Database, open_database
+from .engine import Database, open_database, resolve_url, sqlite_path
 from .models import AuditHead, Base
 
 BATCH = 2000
@@ -39,6 +39,9 @@ def copy_database(source_url: str, target_url: str) -> CopyResult:
 
 
 def _new_target(url: str) -> Database:
+    path = sqlite_path(resolve_url(url))
+    if path is not None and path.exists():
+        raise CopyError(f"{path} already exists; copy into a new file")
     try:
         target = open_database(url, create=True)
     except Exception as exc:
