@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -64,17 +63,15 @@ def db_url(db_path: Path, _study_of_150: Path) -> str:
     return str(db_path)
 
 
-def test_150_patients_open_in_under_a_second(qtbot, db, study, nurse):
-    started = time.perf_counter()
+def test_150_patients_open_with_the_first_patient_shown(qtbot, db, study, nurse):
+    # How fast is measured in bench/ (cold start beside a bare window), never here.
     window = MainWindow(db, study, nurse.actor, today=lambda: TODAY, clock=fixed_clock,
                         tasks=TaskRunner(synchronous=True))
     qtbot.addWidget(window)
     window.show()
     QApplication.processEvents()
-    elapsed = time.perf_counter() - started
     assert window.patients_model.rowCount() == PATIENTS
     assert window.detail.title.text() == window.current_subject() == "101-000"
-    assert elapsed < 1.0, f"opening took {elapsed:.2f} s"
 
 
 def test_the_list_loads_off_the_gui_thread_with_the_services_figures(qtbot, db, study, nurse):
@@ -102,16 +99,14 @@ def test_a_reload_while_loading_keeps_only_the_newest_result(qtbot, db, study, n
     window.close()
 
 
-def test_switching_patients_is_instant(open_window, keyboard):
+def test_arrow_keys_walk_the_list_and_the_detail_follows(open_window, keyboard):
+    # The time a switch takes is measured in bench/ (patient switch), not asserted here.
     window = open_window("nurse")
     window.patient_view.setFocus()
-    started = time.perf_counter()
     for _ in range(30):
         keyboard.press(Qt.Key.Key_Down)
-    per_switch = (time.perf_counter() - started) / 30
     assert window.patient_view.currentIndex().row() == 30
     assert window.detail.title.text() == window.current_subject()
-    assert per_switch < 0.05, f"{per_switch * 1000:.0f} ms per patient"
 
 
 def test_every_status_badge_and_gap_comes_from_the_services(open_window, db, study):
