@@ -33,6 +33,13 @@ def _iso(value: object) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
+def _mg_text(value: float) -> str:
+    """A computed mg figure to 0.001 (as in ``summary --json``), without trailing zeros:
+    1253.3333 -> '1253.333', 20.0 -> '20' (never the 6 significant digits of ``%g``)."""
+    text = f"{round_half_up(value, 3):.3f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
 def export_csv(db: Database, study: StudyInfo, out_dir: Path, as_of: date) -> list[Path]:
     """Write ``dose_records.csv`` (every record, voided ones too) and ``daily_series.csv``."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -45,12 +52,12 @@ def export_csv(db: Database, study: StudyInfo, out_dir: Path, as_of: date) -> li
         for a in analyses:
             r = a.record
             for d in sorted(r.doses, key=lambda d: (d.start_date, d.id)):
-                peq = round_half_up(float(daily_peq_mg(d.as_domain(), study.equivalence)), 3)
+                peq = float(daily_peq_mg(d.as_domain(), study.equivalence))
                 end = d.end_date
                 w.writerow([r.subject_id, r.site, d.id, d.drug, format_mg(d.dose_ug), d.frequency,
                             d.route, d.start_date.isoformat(), _iso(end),
                             study_day(d.start_date, r.day1_date),
-                            "" if end is None else study_day(end, r.day1_date), f"{peq:g}",
+                            "" if end is None else study_day(end, r.day1_date), _mg_text(peq),
                             d.source or "", d.comment or "", d.deviation_reason or "",
                             d.created_by, _iso(d.created_at), "Y" if d.voided else "N",
                             d.void_reason or "", d.voided_by or "", _iso(d.voided_at),
@@ -66,8 +73,8 @@ def export_csv(db: Database, study: StudyInfo, out_dir: Path, as_of: date) -> li
                 w.writerow([a.record.subject_id, a.record.site,
                             a.series.date_at(a.series.day1_index + i).isoformat(),
                             int(c.study_days[i]),
-                            "" if missing else f"{round_half_up(float(c.actual[i]), 3):g}",
-                            f"{round_half_up(float(c.scheduled[i]), 3):g}",
+                            "" if missing else _mg_text(float(c.actual[i])),
+                            _mg_text(float(c.scheduled[i])),
                             "Y" if missing else "N",
                             {1: "above", -1: "below", 0: ""}[dev]])
     return [doses_path, daily_path]
