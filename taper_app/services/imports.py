@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from ..storage.models import Patient
+from ..storage.models import DoseRecordRow, Patient
 from ..storage.uow import UnitOfWork
 from .audit import AuditTrail
 from .context import ServiceContext
@@ -24,6 +24,8 @@ from .patients import (
     amend_in_session,
     check_amendment,
     enroll_in_session,
+    lock_patient,
+    over_daily_limit,
     touch,
 )
 from .records import find_patient_row
@@ -157,7 +159,8 @@ def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: Path | None
                                                   "not work for", line, name))
 
 
-    dose_rows: list[tuple[str, ValidDose]] = []
+    dose_rows: list[tuple[int, str, ValidDose]] = []
+    doses_name = str(doses)
     if doses is not None:
         rows = read_csv(doses, DOSE_COLUMNS, problems)
         for line, raw in rows.rows:
@@ -169,7 +172,7 @@ def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: Path | None
             valid_dose, row_problems = check_dose(dict(raw), study.equivalence, today)
             problems += [Problem(p.field, p.message, line, rows.name) for p in row_problems]
             if valid_dose is not None:
-                dose_rows.append((subject, valid_dose))
+                dose_rows.append((line, subject, valid_dose))
 
     amendment_rows: list[tuple[int, str, int, Decimal, str]] = []
     if amendments is not None:
@@ -195,14 +198,29 @@ def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: Path | None
         for e in enrollments:
             enroll_in_session(uow.session, audit, study, e, ctx.actor.username, now)
             result.patients += 1
+        # Lock every existing patient this import changes, in subject order (no deadlock
+        # with another writer), so a concurrent save cannot slip between read and write.
+        changed = sorted({subject for _line, subject, _dose in dose_rows}
+                         | {row[1] for row in amendment_rows})
         cache: dict[str, Patient] = {}
-        for subject, valid_dose in dose_rows:
-            if subject not in cache:
-                cache[subject] = find_patient_row(uow.session, subject)
+        for subject in changed:
+            cache[subject] = (lock_patient(uow.session, ctx.actor, subject_id=subject)
+                              if subject in existing else find_patient_row(uow.session, subject))
+            if subject in existing:
                 touch(cache[subject])
-            add_dose_in_session(uow.session, audit, cache[subject], valid_dose, ctx.actor.username,
-                                now, reason="import")
+        added: dict[str, list[tuple[int, DoseRecordRow]]] = {}
+        for line, subject, valid_dose in dose_rows:
+            row = add_dose_in_session(uow.session, audit, cache[subject], valid_dose,
+                                      ctx.actor.username, now, reason="import")
+            added.setdefault(subject, []).append((line, row))
             result.doses += 1
+        for subject, lines_rows in added.items():
+            over = over_daily_limit(uow.session, study, cache[subject],
+                                    [row for _line, row in lines_rows], today)
+            problems += [Problem("dose_mg", over[row.id], line, doses_name)
+                         for line, row in lines_rows if row.id in over]
+        if problems:
+            raise ValidationError(problems)  # the transaction is rolled back: nothing written
         for _line, subject, day, amount, reason in amendment_rows:
             amend_in_session(uow.session, audit, study, subject, day, amount,
                              reason, ctx.actor.username, now)

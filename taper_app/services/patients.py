@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..domain.doses import DoseRecord, daily_series
 from ..domain.schedule import Amendment as AmendmentSpec
 from ..domain.schedule import ScheduleStep, amend_schedule, generate_schedule
 from ..domain.units import format_mg, mg_to_ug, ug_to_mg
@@ -161,6 +162,53 @@ class SavedDose:
     closed_record_ids: tuple[int, ...]
 
 
+def over_daily_limit(session: Session, study: StudyInfo, patient: Patient,
+                     new_rows: Sequence[DoseRecordRow], today: date) -> dict[int, str]:
+    """New records on whose dates all the patient's valid records together exceed the
+    plausible PEQ in one day (interfaces.md: over 2,000 mg), each with its worst day.
+
+    Checked inside the writing transaction, after the new rows are flushed, so records
+    entered together (an import) and records already stored are all counted, and the
+    check sees exactly what would be committed.
+    """
+    if not new_rows:
+        return {}
+    session.flush()
+    stored = session.scalars(select(DoseRecordRow).where(
+        DoseRecordRow.patient_id == patient.id, DoseRecordRow.voided.is_(False))).all()
+
+    def last(row: DoseRecordRow) -> date:
+        if row.frequency == "ONCE":
+            return row.start_date
+        return row.end_date if row.end_date is not None else max(today, row.start_date)
+
+    first_date = min(r.start_date for r in new_rows)
+    records = [DoseRecord(r.drug, r.dose_ug, r.frequency, r.route, r.start_date, r.end_date)
+               for r in stored]
+    series = daily_series(records, study.equivalence, first_date,
+                          max(last(r) for r in new_rows))
+    limit = float(MAX_DAILY_PEQ_MG) + 1e-6
+    over: dict[int, str] = {}
+    for row in new_rows:
+        lo = (row.start_date - series.first_date).days
+        window = series.actual[lo:(last(row) - series.first_date).days + 1]
+        if window.size and float(window.max()) > limit:
+            worst = lo + int(window.argmax())
+            over[row.id] = (f"with the patient's other records, "
+                            f"{series.date_at(worst).isoformat()} would total "
+                            f"{float(series.actual[worst]):,.1f} mg prednisone-equivalent; "
+                            f"over {MAX_DAILY_PEQ_MG:,} mg in one day is not plausible")
+    return over
+
+
+def refuse_over_daily_limit(session: Session, study: StudyInfo, patient: Patient,
+                            row: DoseRecordRow, today: date) -> None:
+    """Raise a ``dose_mg`` problem if the one new record takes a day over the limit."""
+    over = over_daily_limit(session, study, patient, [row], today)
+    if over:
+        raise ValidationError([Problem("dose_mg", over[row.id])])
+
+
 def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
                 fields: dict[str, object], *, close_ongoing: bool = False,
                 patient_version: int | None = None) -> SavedDose:
@@ -179,6 +227,7 @@ def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
             closed = _close_ongoing(uow.session, audit, patient, dose.start_date)
         row = add_dose_in_session(uow.session, audit, patient, dose, ctx.actor.username,
                                   ctx.clock())
+        refuse_over_daily_limit(uow.session, study, patient, row, ctx.today())
         uow.commit()
         return SavedDose(row.id, tuple(closed))
 
@@ -262,6 +311,7 @@ def correct_dose(ctx: ServiceContext, study: StudyInfo, record_id: int, reason: 
         _void_in_session(uow.session, audit, row, reason.strip(), ctx.actor.username, ctx.clock())
         new = add_dose_in_session(uow.session, audit, patient, dose, ctx.actor.username,
                                   ctx.clock(), replaces_id=row.id, reason=reason.strip())
+        refuse_over_daily_limit(uow.session, study, patient, new, ctx.today())
         uow.commit()
         return new.id
 
