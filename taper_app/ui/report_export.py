@@ -110,7 +110,9 @@ class ReportExport(QObject):
         dialog.setAutoReset(False)
         dialog.setAutoClose(False)
         dialog.setMinimumDuration(0)
+        # The Cancel button, closing the dialog and Esc (which rejects it) all stop the work.
         dialog.canceled.connect(stop.set)
+        dialog.rejected.connect(stop.set)
         self.progress_dialog = dialog
         dialog.show()
         emit = self.progressed.emit  # safe from the worker: queued to the GUI thread
@@ -138,7 +140,8 @@ class ReportExport(QObject):
 
     def _close_progress(self) -> None:
         if self.progress_dialog is not None:
-            self.progress_dialog.canceled.disconnect()
+            self.progress_dialog.canceled.disconnect()  # closing it here is not a Cancel
+            self.progress_dialog.rejected.disconnect()
             self.progress_dialog.close()
             self.progress_dialog.deleteLater()
             self.progress_dialog = None
