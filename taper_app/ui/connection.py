@@ -54,8 +54,7 @@ class ConnectionWatch(QObject):
         self.banner.setVisible(True)
         seconds = max(1, round(self.timer.interval() / 1000))
         self.window.statusBar().showMessage(
-            f"Cannot reach the database server; the list shows what was loaded before. "
-            f"Trying again every {seconds} s (F5 tries now).")
+            f"Showing the list as last loaded; trying again every {seconds} s (F5: now).")
         self.timer.start()
         return True
 

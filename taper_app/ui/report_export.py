@@ -25,6 +25,7 @@ from . import messages
 from .dialogs import DialogHost
 from .qt import QDesktopServices, QMainWindow, QObject, QProgressDialog, Qt, QUrl, Signal, Slot
 from .tasks import TaskRunner
+from .widgets import em
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class ReportExport(QObject):
         dialog.setAutoReset(False)
         dialog.setAutoClose(False)
         dialog.setMinimumDuration(0)
+        dialog.setMinimumWidth(em(self.window, 28))
         # The Cancel button, closing the dialog and Esc (which rejects it) all stop the work.
         dialog.canceled.connect(stop.set)
         dialog.rejected.connect(stop.set)

@@ -25,10 +25,10 @@ from .tasks import TaskRunner
 log = logging.getLogger(__name__)
 
 
-def check_before_opening(location: str, clock: Callable[[], datetime]) -> tuple[bool, Restored |
-                                                                               None]:
+def check_before_opening(location: str,
+                         clock: Callable[[], datetime]) -> tuple[bool, Restored | None]:
     """Check the study file before anything writes to it; on damage offer the newest good
-    backup. (go on?, the restore made if any): False means do not open it at all."""
+    backup. Returns (go on?, the restore made if any); False: do not open it at all."""
     check = check_study_file(location)
     if check is None or check.ok:
         return True, None
