@@ -433,6 +433,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.report_export.stop()  # a report being built stops rather than hold up the close
         self.tasks.wait(3000)
         if self.backups is not None:
             self.backups.at_close()

@@ -53,6 +53,7 @@ class ReportExport(QObject):
         self.folder = Path.home() / "Documents" if (Path.home() / "Documents").is_dir() \
             else Path.home()
         self.progress_dialog: QProgressDialog | None = None
+        self._stop: threading.Event | None = None
         self.progressed.connect(self._show_progress)
 
     @classmethod
@@ -62,6 +63,11 @@ class ReportExport(QObject):
 
     def busy(self) -> bool:
         return self.progress_dialog is not None
+
+    def stop(self) -> None:
+        """The window is closing: a report being built stops and writes nothing."""
+        if self._stop is not None:
+            self._stop.set()
 
     # ------------------------------------------------------------ the two reports
 
@@ -103,7 +109,7 @@ class ReportExport(QObject):
         if out is None:
             return
         self.folder = out.parent
-        stop = threading.Event()
+        stop = self._stop = threading.Event()
         dialog = QProgressDialog(label, "Cancel", 0, 0, self.window)
         dialog.setObjectName("report_progress")
         dialog.setWindowTitle(f"Export {title.lower()}")
@@ -147,6 +153,7 @@ class ReportExport(QObject):
             self.progress_dialog.close()
             self.progress_dialog.deleteLater()
             self.progress_dialog = None
+        self._stop = None
 
     def _written(self, report: Report, out: Path, stop: threading.Event) -> None:
         self._close_progress()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
+from taper_app.services import reporting
 from taper_app.services.reporting import cohort_report, patient_report
 from taper_app.services.study import authenticate
 from taper_app.ui.dialogs import DialogHost
@@ -172,3 +174,38 @@ def test_the_export_runs_in_a_worker_and_the_window_keeps_working(
     assert seen == [1, 2, 3, 4]
     assert len(PdfReader(out).pages) >= 1
     window.tasks.wait(10000)
+
+
+def test_closing_the_window_stops_an_export_and_leaves_no_file(
+        qtbot, db, study, three_patients, tmp_path, monkeypatch):
+    out = tmp_path / "study.pdf"
+    desktop = Desktop(monkeypatch, out)
+    actor = authenticate(db, "monitor", PASSWORD, fixed_clock)
+    window = MainWindow(db, study, actor, today=lambda: TODAY, clock=fixed_clock,
+                        tasks=TaskRunner())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.patients_model.rowCount() == 3, timeout=30000)
+    started = threading.Event()
+    release = threading.Event()
+    real_analyse = reporting.analyse
+
+    def slow_analyse(*args, **kwargs):  # holds the worker on the first patient
+        started.set()
+        release.wait(30)
+        return real_analyse(*args, **kwargs)
+
+    monkeypatch.setattr(reporting, "analyse", slow_analyse)
+    window.actions_by_name["export_study"].trigger()
+    assert started.wait(30)
+    real_stop = window.report_export.stop
+
+    def stop_then_release() -> None:  # the worker goes on only once the window said stop
+        real_stop()
+        release.set()
+
+    monkeypatch.setattr(window.report_export, "stop", stop_then_release)
+    window.close()
+
+    assert window.tasks.wait(30000)
+    assert not out.exists() and leftovers(tmp_path) == [] and desktop.opened == []
