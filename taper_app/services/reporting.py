@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..domain.units import format_mg
 from ..storage.engine import Database
+from ..storage.uow import UnitOfWork
 from .audit import utc_now
 from .errors import ServiceError
-from .figures import PatientAnalysis, analyse_all, analyse_patient, summary_dict
-from .records import PatientRecord
+from .figures import PatientAnalysis, analyse, analyse_patient, summary_dict
+from .records import PatientRecord, load_all_patients
 from .study import StudyInfo
 
 if TYPE_CHECKING:
@@ -166,23 +167,53 @@ def patient_report(db: Database, study: StudyInfo, subject_id: str, as_of: date,
     return Report(built.pdf, built.pages, digest)
 
 
+class ReportCancelled(ServiceError):
+    """The user stopped the report; nothing was written."""
+
+
+#: ``progress(done, total)``: steps done so far of ``total`` (one per patient, then the PDF).
+Progress = Callable[[int, int], None]
+
+
+def _stop_if_cancelled(cancelled: Callable[[], bool] | None) -> None:
+    if cancelled is not None and cancelled():
+        raise ReportCancelled("The report was cancelled; no file was written.")
+
+
 def cohort_report(db: Database, study: StudyInfo, as_of: date, *,
                   printed_at: datetime | None = None,
                   sites: frozenset[str] | None = None,
-                  clock: Callable[[], datetime] = utc_now) -> Report:
+                  clock: Callable[[], datetime] = utc_now,
+                  progress: Progress | None = None,
+                  cancelled: Callable[[], bool] | None = None) -> Report:
     """The study-wide PDF (blinded: the arm is never stored, so never shown).
 
-    With ``sites`` (a site-bound user's) only those sites' patients are in it.
+    With ``sites`` (a site-bound user's) only those sites' patients are in it. The window
+    passes ``progress`` (called after each patient and after the PDF) and ``cancelled``
+    (checked between patients; True stops with :class:`ReportCancelled`).
     """
     from ..reports.cohort_report import build_cohort_report
 
-    analyses = analyse_all(db, study, as_of, sites=sites)
+    # analyse_all's loop, one patient at a time so the window can show progress and stop
+    with UnitOfWork(db, write=False) as uow:
+        records = load_all_patients(uow.session, sites)
+    total = len(records) + 1  # the last step builds the PDF
+    analyses: list[PatientAnalysis] = []
+    for done, record in enumerate(records, start=1):
+        _stop_if_cancelled(cancelled)
+        analyses.append(analyse(study, record, as_of))
+        if progress is not None:
+            progress(done, total)
+    _stop_if_cancelled(cancelled)
     payload = cohort_payload(study, analyses, as_of)
     digest = fingerprint(payload)
     summaries = [p["figures"] for p in payload["patients"]]
     built = build_cohort_report(analyses, summaries, study, as_of,
                                 printed_at=_printed(printed_at, clock), fingerprint=digest,
                                 app_version=__version__)
+    _stop_if_cancelled(cancelled)
+    if progress is not None:
+        progress(total, total)
     return Report(built.pdf, built.pages, digest)
 
 

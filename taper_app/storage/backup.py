@@ -49,6 +49,10 @@ def make_backup(db_path: Path, folder: Path, when: datetime, reason: str, keep: 
     folder.mkdir(parents=True, exist_ok=True)
     stamp = when.strftime("%Y%m%dT%H%M%S%fZ")
     target = folder / f"{db_path.stem}-{stamp}-{reason}.sqlite"
+    twin = 1
+    while target.exists():  # two backups in one clock tick (a coarse clock): keep both
+        twin += 1
+        target = folder / f"{db_path.stem}-{stamp}~{twin}-{reason}.sqlite"  # sorts after
     partial = target.with_suffix(".partial")
     copy_sqlite_file(db_path, partial)
     result = integrity_check(partial)

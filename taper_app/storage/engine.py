@@ -18,6 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,11 @@ class DatabaseNotFound(DatabaseError):
 
 class DatabaseTooNew(DatabaseError):
     pass
+
+
+class DatabaseUnreachable(DatabaseError):
+    """The database server cannot be reached (stopped, network down): nothing was written,
+    and trying again later may work. (uow.translate_db_error recognises it.)"""
 
 
 def resolve_url(db: str | Path) -> str:
@@ -163,6 +169,11 @@ def open_database(db: str | Path, *, create: bool = False, migrate: bool = True)
     engine = make_engine(url)
     try:
         _check_and_migrate(engine, path, create=create, migrate=migrate)
+    except DBAPIError as exc:
+        engine.dispose()
+        from .uow import translate_db_error  # uow builds on this module
+
+        raise (translate_db_error(exc) or exc) from exc
     except Exception:
         engine.dispose()
         raise

@@ -7,7 +7,10 @@ from types import TracebackType
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from .engine import Database, DatabaseError
+from .engine import Database, DatabaseError, DatabaseUnreachable
+
+__all__ = ["DatabaseBusy", "DatabaseUnreachable", "DatabaseWriteFailed", "UnitOfWork",
+           "translate_db_error"]
 
 
 class DatabaseBusy(DatabaseError):
@@ -18,17 +21,33 @@ class DatabaseWriteFailed(DatabaseError):
     """The disk refused the write (full, read-only, I/O error, server gone)."""
 
 
+#: What the drivers say when the server is gone (psycopg/libpq wording), lower case.
+_CONNECTION_LOST = ("connection refused", "could not connect", "connection failed",
+                    "server closed the connection", "terminating connection",
+                    "connection timed out", "no route to host", "connection is closed",
+                    "connection is lost", "consuming input failed", "network is unreachable",
+                    "the database system is shutting down",
+                    "the database system is starting up")
+
+UNREACHABLE = ("Cannot reach the database server, so nothing was saved. Check the network "
+               "connection (or ask whoever runs the server), then try again.")
+
+
 def translate_db_error(exc: BaseException) -> DatabaseError | None:
     """A user-facing error for a known storage failure, or None for a bug."""
     text = str(getattr(exc, "orig", exc)).lower()
+    invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if invalidated or any(words in text for words in _CONNECTION_LOST):
+        # Checked first: a lost connection's text can mention anything the server said.
+        first_line = text.strip().splitlines()[0] if text.strip() else "connection lost"
+        return DatabaseUnreachable(f"{UNREACHABLE} ({first_line})")
     if "locked" in text or "busy" in text or "could not obtain lock" in text:
         return DatabaseBusy("The database is busy (another window or program is saving). "
                             "Nothing was saved; try again in a moment.")
     if "full" in text or "disk i/o" in text or "readonly" in text or "read-only" in text:
         return DatabaseWriteFailed(f"The database could not be written ({text.strip()}). "
                                    "Nothing was saved.")
-    if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError)
-                                             and exc.connection_invalidated):
+    if isinstance(exc, OperationalError):
         return DatabaseWriteFailed(f"The database cannot be reached ({text.strip()}). "
                                    "Nothing was saved.")
     return None

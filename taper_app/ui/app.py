@@ -1,4 +1,5 @@
-"""Starting the window: the Qt application, the database, sign-in, then the main window.
+"""Starting the window: the Qt application, the file's integrity check, the database,
+automatic backups, sign-in, then the main window.
 
 Known errors (a database that cannot be opened) are messages; anything else is a bug
 and goes to one excepthook that logs it and says where the log is.
@@ -15,6 +16,8 @@ from types import TracebackType
 
 from .. import __version__
 from ..services.audit import utc_now
+from ..services.backups import record_restore
+from ..services.context import ServiceContext
 from ..services.errors import ServiceError
 from ..services.study import load_study
 from ..storage.engine import DatabaseError, open_database
@@ -22,6 +25,7 @@ from . import messages
 from .login import LoginDialog
 from .main_window import MainWindow
 from .qt import QApplication, QtMsgType, qInstallMessageHandler
+from .startup import AutomaticBackups, check_before_opening
 
 log = logging.getLogger(__name__)
 qt_log = logging.getLogger("qt")
@@ -64,6 +68,9 @@ def run_gui(location: str, *, today: Callable[[], date] = date.today,
     previous_hook = sys.excepthook
     sys.excepthook = _excepthook
     try:
+        go_on, restored = check_before_opening(location, clock)
+        if not go_on:
+            return 1
         try:
             db = open_database(location)
         except DatabaseError as exc:
@@ -71,10 +78,20 @@ def run_gui(location: str, *, today: Callable[[], date] = date.today,
             return 1
         try:
             study = load_study(db)
+            backups = None
+            if db.is_sqlite:  # a server's own backups cover PostgreSQL (docs/multi-site.md)
+                backups = AutomaticBackups(db, clock)
+                backups.backup_now("start")
             actor = LoginDialog.ask(db, study, clock)
             if actor is None:
+                if backups is not None:
+                    backups.backup_now("close")
                 return 0
+            if restored is not None:
+                record_restore(ServiceContext(db, actor, clock, today), restored)
             window = MainWindow(db, study, actor, today=today, clock=clock)
+            if backups is not None:
+                backups.attach(window, window.tasks)
             window.show_for_screen()
             log.info("%s (%s) signed in to %s", actor.username, actor.role, study.name)
             return int(app.exec())

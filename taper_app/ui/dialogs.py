@@ -7,7 +7,9 @@ keyboard after replacing :meth:`DialogHost.present`.
 
 from __future__ import annotations
 
-from .qt import QDialog, Qt
+from pathlib import Path
+
+from .qt import QDialog, QFileDialog, Qt, QWidget
 
 
 class DialogHost:
@@ -18,3 +20,15 @@ class DialogHost:
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
+
+    @classmethod
+    def save_file(cls, parent: QWidget | None, title: str, suggested: Path,
+                  file_filter: str = "PDF files (*.pdf)") -> Path | None:
+        """Ask where to save (the platform's dialog asks before replacing a file); None:
+        the user cancelled. Tests replace this."""
+        name, _chosen = QFileDialog.getSaveFileName(parent, title, str(suggested), file_filter)
+        if not name:
+            return None
+        path = Path(name)
+        return path if path.suffix.lower() == suggested.suffix.lower() else path.with_name(
+            path.name + suggested.suffix)

@@ -17,6 +17,7 @@ from ..services.errors import ServiceError
 from ..services.study import StudyInfo
 from ..storage.engine import Database, DatabaseError
 from . import messages
+from .connection import ConnectionWatch
 from .dialogs import DialogHost
 from .dose_form import DoseDialog, VoidDialog
 from .enroll import EnrollDialog
@@ -40,8 +41,10 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
+from .report_export import ReportExport
 from .rows import PatientRow, history_rows, load_patient_row, load_patient_rows
 from .schedule_view import AmendDialog
+from .startup import AutomaticBackups
 from .tasks import TaskRunner
 from .widgets import StatusBadgeDelegate, em, fit_columns, setup_table
 
@@ -56,6 +59,7 @@ SHORTCUTS = (
     ("Ctrl+M", "Amend the schedule (investigators)"),
     ("Alt+D / Alt+S / Alt+H", "Doses, Schedule and Charts tabs"),
     ("F5", "Reload every patient from the database"),
+    ("Ctrl+E / Ctrl+Shift+E", "Export the patient's / the study's report (PDF)"),
     ("Enter / Esc", "In a form: save / cancel. Ctrl+S also saves."),
 )
 
@@ -73,6 +77,8 @@ class MainWindow(QMainWindow):
         self.actor = actor
         self.ctx = ServiceContext(db, actor, clock, today)
         self.tasks = tasks or TaskRunner(self)
+        self.report_export = ReportExport(self, self.ctx, study, self.tasks)
+        self.backups: AutomaticBackups | None = None  # SQLite only; app.py attaches them
         self._load_token = 0
         self._as_of = today()
         self.setWindowTitle(f"{study.name} – {actor.full_name} ({actor.role}) – Taper Tracker")
@@ -134,6 +140,7 @@ class MainWindow(QMainWindow):
         self._size_for_screen()
         self._fit_list_pane()
         self._update_actions()
+        self.connection = ConnectionWatch(self, self.refresh)
         self.refresh()
 
     # ------------------------------------------------------------ set-up
@@ -163,6 +170,11 @@ class MainWindow(QMainWindow):
                                 "Void the selected record with a reason"),
             "amend": action("amend", "&Amend schedule…", self.amend_schedule, "Ctrl+M",
                             "Amend the schedule from a day (investigators)"),
+            "export_patient": action(
+                "export_patient", "E&xport patient report (PDF)…",
+                lambda: self.report_export.export_patient(self.current_subject()), "Ctrl+E"),
+            "export_study": action("export_study", "Export &study report (PDF)…",
+                                   self.report_export.export_study, "Ctrl+Shift+E"),
             "refresh": action("refresh", "&Reload", self.refresh,
                               QKeySequence.StandardKey.Refresh),
             "shortcuts": action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts,
@@ -174,10 +186,11 @@ class MainWindow(QMainWindow):
         a = self.actions_by_name
         menus = self.menuBar()
         study = menus.addMenu("&Study")
-        for key in ("refresh", "quit"):
+        for key in ("refresh", "export_study", "quit"):
             study.addAction(a[key])
         patient = menus.addMenu("&Patient")
-        for key in ("find", "enroll", "new_dose", "correct_dose", "void_dose", "amend"):
+        for key in ("find", "enroll", "new_dose", "correct_dose", "void_dose", "amend",
+                    "export_patient"):
             patient.addAction(a[key])
         help_menu = menus.addMenu("&Help")
         help_menu.addAction(a["shortcuts"])
@@ -242,6 +255,7 @@ class MainWindow(QMainWindow):
         self.patients_model.set_rows(rows)
         self._update_count()
         self.statusBar().clearMessage()
+        self.connection.reached()
         if not (keep and self.select_subject(keep)) and self.patients_proxy.rowCount():
             self.patient_view.selectRow(0)
         if not self.patients_proxy.rowCount():
@@ -249,6 +263,8 @@ class MainWindow(QMainWindow):
 
     def _load_failed(self, exc: Exception) -> None:
         self.statusBar().clearMessage()
+        if self.connection.handle(exc):  # the server is gone: a banner and retries
+            return
         if isinstance(exc, (DatabaseError, ServiceError)):
             messages.error(self, "Cannot load the patients", str(exc),
                            "Press F5 to try again.")
@@ -306,6 +322,7 @@ class MainWindow(QMainWindow):
                                      and self.actor.can("void_dose"))
         a["void_dose"].setEnabled(correctable and self.actor.can("void_dose"))
         a["amend"].setEnabled(has_patient and self.actor.can("amend_schedule"))
+        a["export_patient"].setEnabled(has_patient)
         if not self.actor.can("amend_schedule"):
             a["amend"].setToolTip("Only investigators can amend a schedule")
 
@@ -416,5 +433,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.report_export.stop()  # a report being built stops rather than hold up the close
         self.tasks.wait(3000)
+        if self.backups is not None:
+            self.backups.at_close()
         super().closeEvent(event)

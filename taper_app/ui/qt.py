@@ -142,3 +142,10 @@ __all__ = [
     "Slot",
     "qInstallMessageHandler",
 ]
+
+# Added for backups, the PDF export from the window and connection trouble.
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QFileDialog, QProgressDialog
+
+__all__ += ["QDesktopServices", "QFileDialog", "QProgressDialog", "QUrl"]

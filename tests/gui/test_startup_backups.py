@@ -1,0 +1,241 @@
+"""Start-up safety on real SQLite files: a damaged file is refused and the newest good
+backup offered and restored; automatic backups at start, on the timer and at close."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from taper_app.services.audit import verify_chain
+from taper_app.services.backups import automatic_backup, backups_of, check_study_file
+from taper_app.services.settings import set_setting
+from taper_app.services.study import authenticate, load_study
+from taper_app.storage.backup import backup_folder, integrity_check
+from taper_app.storage.engine import Database, open_database
+from taper_app.storage.uow import UnitOfWork
+from taper_app.ui import app as app_module
+from taper_app.ui.main_window import MainWindow
+from taper_app.ui.qt import QApplication, QTimer
+from taper_app.ui.rows import load_patient_row
+from taper_app.ui.startup import AutomaticBackups, check_before_opening
+from taper_app.ui.tasks import TaskRunner
+from tests.conftest import NOW, PASSWORD, TODAY, context, fixed_clock
+
+from .conftest import audit_rows, dose
+
+
+def ticking_clock():
+    """A clock that moves on a minute at each reading, so every backup has its own time."""
+    minutes = itertools.count()
+    return lambda: NOW + timedelta(minutes=next(minutes))
+
+
+def damage(path: Path) -> None:
+    """Overwrite two pages in the middle of the file, as a failing disk would."""
+    with path.open("r+b") as fh:
+        fh.seek(4096)
+        fh.write(b"\xff" * 8192)
+
+
+def close_for_good(db: Database) -> None:
+    """Dispose of the engine: SQLite checkpoints the WAL into the file and removes it."""
+    db.dispose()
+    for side in ("-wal", "-shm"):
+        assert not Path(f"{db.path}{side}").exists()
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_damaged_file_is_refused_and_the_newest_good_backup_restored_and_opened(
+        qtbot, db, db_path, study, patient, nurse, message_log):
+    before = load_patient_row(db, study, patient, TODAY).summary
+    clock = ticking_clock()
+    good = automatic_backup(db, "start", clock, keep=10)
+    # a later backup that is itself damaged: "newest good" must pass over it
+    broken = automatic_backup(db, "timer", clock, keep=10)
+    assert good is not None and broken is not None and broken.name > good.name
+    damage(broken)
+    close_for_good(db)
+    damage(db_path)
+    assert not integrity_check(db_path).ok
+    damaged_bytes = sha256(db_path)
+
+    message_log.answers.append(True)  # "Restore the newest good backup?" Yes
+    go_on, restored = check_before_opening(str(db_path), clock)
+
+    [question] = message_log.take("question")
+    assert "damaged" in question.text and "will not write" in question.text
+    assert good.name in question.text and broken.name not in question.text
+    [done] = message_log.take("info")
+    assert restored is not None and go_on
+    assert restored.backup == good
+    assert sha256(restored.damaged_kept_as) == damaged_bytes, "the damaged file is kept"
+    assert restored.damaged_kept_as.name in done.text
+    assert integrity_check(db_path).ok
+
+    reopened = open_database(db_path)
+    try:
+        actor = authenticate(reopened, "nurse", PASSWORD, fixed_clock)
+        app_module.record_restore(context(reopened, "nurse"), restored)
+        window = MainWindow(reopened, load_study(reopened), actor, today=lambda: TODAY,
+                            clock=fixed_clock, tasks=TaskRunner(synchronous=True))
+        qtbot.addWidget(window)
+        assert window.current_subject() == patient
+        assert window.current_row().summary == before  # the app shows the same figures
+        [row] = audit_rows(reopened, "restore_backup")
+        assert row.new_value == good.name and restored.damaged_kept_as.name in row.reason
+        with UnitOfWork(reopened, write=False) as uow:
+            assert verify_chain(uow.session).ok
+    finally:
+        reopened.dispose()
+
+
+def test_a_damaged_file_without_a_good_backup_is_refused_and_left_untouched(
+        db, db_path, message_log):
+    close_for_good(db)
+    damage(db_path)
+    untouched = sha256(db_path)
+
+    go_on, restored = check_before_opening(str(db_path), fixed_clock)
+
+    assert (go_on, restored) == (False, None)
+    [refused] = message_log.take("error")
+    assert "damaged" in refused.text and "No good backup" in refused.text
+    assert sha256(db_path) == untouched
+    assert list(db_path.parent.glob("*.replaced-*")) == []
+
+
+def test_declining_the_restore_opens_nothing_and_changes_nothing(db, db_path, message_log):
+    backup = automatic_backup(db, "start", fixed_clock, keep=10)
+    close_for_good(db)
+    damage(db_path)
+    untouched = sha256(db_path)
+    message_log.answers.append(False)
+
+    assert check_before_opening(str(db_path), fixed_clock) == (False, None)
+
+    assert len(message_log.take("question")) == 1
+    assert sha256(db_path) == untouched and backup is not None and backup.exists()
+    assert list(db_path.parent.glob("*.replaced-*")) == []
+
+
+def test_a_sound_file_and_a_server_need_no_question(db_path, db, message_log):
+    assert check_before_opening(str(db_path), fixed_clock) == (True, None)
+    assert check_study_file("postgresql+psycopg://taper@127.0.0.1:1/study") is None
+    assert message_log.shown == []
+
+
+def test_backups_at_start_on_the_timer_and_at_close_are_rotated(
+        qtbot, db, db_path, study, patient, admin, monkeypatch):
+    set_setting(admin, "backups_kept", "3", "keep fewer on this laptop")
+    set_setting(admin, "backup_interval_hours", "2", "busy clinic")
+    clock = ticking_clock()
+    backups = AutomaticBackups(db, clock)
+    assert backups.timer.interval() == 2 * 3600 * 1000  # from the setting
+    start = backups.backup_now("start")
+    actor = authenticate(db, "nurse", PASSWORD, fixed_clock)
+    window = MainWindow(db, study, actor, today=lambda: TODAY, clock=fixed_clock,
+                        tasks=TaskRunner(synchronous=True))
+    qtbot.addWidget(window)
+    backups.attach(window, window.tasks)
+    assert window.backups is backups and backups.timer.isActive()
+
+    for _ in range(3):  # three intervals pass
+        backups.timer.timeout.emit()
+    assert "Backup saved" in window.statusBar().currentMessage()
+    dose(context(db, "nurse"), study, patient, "10.5", TODAY)  # saved after the last timer
+    window.close()
+
+    kept = backups_of(db_path)
+    assert start is not None and not start.exists(), "rotated out: only 3 are kept"
+    assert [p.name.rsplit("-", 1)[1] for p in kept] == ["close.sqlite", "timer.sqlite",
+                                                        "timer.sqlite"]
+    assert kept[0].parent == backup_folder(db_path) == db_path.parent / "study-backups"
+    assert not backups.timer.isActive()
+    copy = open_database(kept[0])  # the close backup has the dose saved just before closing
+    try:
+        assert load_patient_row(copy, study, patient, TODAY).summary == load_patient_row(
+            db, study, patient, TODAY).summary
+    finally:
+        copy.dispose()
+    assert all(integrity_check(p).ok for p in kept)
+
+
+def test_the_backup_timer_fires_by_itself_off_the_gui_thread(qtbot, db, db_path, study):
+    backups = AutomaticBackups(db, ticking_clock(), interval_ms=50)
+    actor = authenticate(db, "nurse", PASSWORD, fixed_clock)
+    window = MainWindow(db, study, actor, today=lambda: TODAY, clock=fixed_clock,
+                        tasks=TaskRunner())
+    qtbot.addWidget(window)
+    backups.attach(window, window.tasks)
+    qtbot.waitUntil(lambda: len(backups.made) >= 2, timeout=20000)
+    backups.timer.stop()
+    window.tasks.wait(10000)
+    assert all(p.exists() and integrity_check(p).ok for p in backups.made)
+
+
+def test_a_failed_backup_is_a_warning_not_a_crash(qtbot, db, db_path, study, message_log,
+                                                  monkeypatch):
+    backups = AutomaticBackups(db, fixed_clock)
+    # the backup folder's name is taken by a file: the copy cannot be made
+    backup_folder(db_path).write_text("not a folder")
+    assert backups.backup_now("start") is None
+    [warning] = message_log.take("warning")
+    assert "backup" in warning.title.lower() and "saved in the study file" in warning.detail
+
+
+def test_run_gui_restores_signs_in_backs_up_and_shows_the_restored_figures(
+        db, db_path, study, patient, message_log, monkeypatch):
+    """The whole start-up of the window on a damaged file, then a close."""
+    before = load_patient_row(db, study, patient, TODAY).summary
+    good = automatic_backup(db, "start", ticking_clock(), keep=10)
+    close_for_good(db)
+    damage(db_path)
+    message_log.answers.append(True)
+    signed_in = []
+
+    def sign_in(database, study_info, clock):
+        signed_in.append(authenticate(database, "monitor", PASSWORD, clock))
+        return signed_in[-1]
+
+    shown: list[dict] = []
+
+    def look_then_close() -> None:
+        windows = [w for w in QApplication.topLevelWidgets()
+                   if isinstance(w, MainWindow) and w.isVisible()]
+        if windows and windows[0].current_row() is not None:
+            shown.append(windows[0].current_row().summary)
+            windows[0].close()
+        else:
+            QTimer.singleShot(50, look_then_close)
+
+    monkeypatch.setattr(app_module.LoginDialog, "ask", staticmethod(sign_in))
+    QTimer.singleShot(0, look_then_close)
+    status = app_module.run_gui(str(db_path), today=lambda: TODAY, clock=ticking_clock())
+
+    assert status == 0 and signed_in
+    assert shown == [before]
+    message_log.take("question")
+    message_log.take("info")
+    reasons = [p.name.rsplit("-", 1)[1] for p in backups_of(db_path)]
+    assert reasons[:2] == ["close.sqlite", "start.sqlite"] and good in backups_of(db_path)
+    reopened = open_database(db_path)
+    try:
+        [row] = audit_rows(reopened, "restore_backup")
+        assert row.username == "monitor"
+    finally:
+        reopened.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_windows(qtbot):
+    yield
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, MainWindow):
+            widget.close()

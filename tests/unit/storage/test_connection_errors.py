@@ -1,0 +1,39 @@
+"""Which storage failures become which user messages (the lost-server case in particular)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlalchemy.exc import OperationalError
+
+from taper_app.storage.engine import DatabaseUnreachable
+from taper_app.storage.uow import DatabaseBusy, DatabaseWriteFailed, translate_db_error
+
+
+def operational(message: str, invalidated: bool = False) -> OperationalError:
+    return OperationalError("SELECT 1", {}, Exception(message),
+                            connection_invalidated=invalidated)
+
+
+def test_a_refused_or_dropped_server_connection_is_unreachable() -> None:
+    for said in ('connection failed: connection to server at "10.0.0.5", port 5432 failed: '
+                 "Connection refused\n\tIs the server running on that host?",
+                 "consuming input failed: server closed the connection unexpectedly",
+                 "terminating connection due to administrator command"):
+        error = translate_db_error(operational(said))
+        assert isinstance(error, DatabaseUnreachable), said
+        assert str(error).startswith("Cannot reach the database server, so nothing was saved")
+        assert "\n" not in str(error)
+
+
+def test_an_invalidated_connection_is_unreachable_whatever_the_driver_said() -> None:
+    assert isinstance(translate_db_error(operational("SSL SYSCALL error: EOF detected",
+                                                     invalidated=True)), DatabaseUnreachable)
+
+
+def test_sqlite_failures_keep_their_own_messages() -> None:
+    assert isinstance(translate_db_error(operational("database is locked")), DatabaseBusy)
+    full = translate_db_error(operational("database or disk is full"))
+    assert isinstance(full, DatabaseWriteFailed) and not isinstance(full, DatabaseUnreachable)
+    assert translate_db_error(ValueError("a bug")) is None
+    assert translate_db_error(sqlite3.ProgrammingError("a bug")) is None
