@@ -207,7 +207,22 @@ def _signed_in_with(args: argparse.Namespace, db, password: str):  # type: ignor
     from .services.study import authenticate
 
     actor = authenticate(db, args.user, password)
+    if actor.must_change_password:
+        # Part 11 §11.300: a password an administrator set is not the user's own signature.
+        raise CliError(f"{args.user} still has the first password an administrator set; "
+                       "choose your own first: TAPER_PASSWORD=<first> TAPER_NEW_PASSWORD=<new> "
+                       f"taper-app user passwd --user {args.user}")
     return ServiceContext(db, actor)
+
+
+def _reader_sites(args: argparse.Namespace, db, stdin: TextIO  # type: ignore[no-untyped-def]
+                  ) -> frozenset[str] | None:
+    """The sites a reading command may show: with ``--user``, that user's sites (signed in
+    as for a change); without it, every site (whoever can open the database file or has the
+    server's credentials can read all of it anyway: docs/multi-site.md)."""
+    if not args.user:
+        return None
+    return _signed_in(args, db, stdin).actor.sites
 
 
 # ---------------------------------------------------------------- commands
@@ -318,7 +333,7 @@ def cmd_summary(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
     as_of = _as_of(args.as_of)
     db, study = _open(args)
-    rows = summary(db, study, as_of, args.subject)
+    rows = summary(db, study, as_of, args.subject, _reader_sites(args, db, stdin))
     if args.json:
         json.dump(rows, out, indent=2)
         out.write("\n")
@@ -343,8 +358,9 @@ def cmd_export(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         from .services.sdtm import export_sdtm
 
         db, study = _open(args)
+        sites = _reader_sites(args, db, stdin)
         try:
-            result = export_sdtm(db, study, args.out)
+            result = export_sdtm(db, study, args.out, sites=sites)
         except OSError as exc:
             raise CliError(f"{args.out}: cannot be written ({exc.strerror or exc})") from None
         for path in result.paths:
@@ -355,7 +371,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.exports import export_csv
 
     db, study = _open(args)
-    paths = export_csv(db, study, args.out, _as_of(args.as_of))
+    paths = export_csv(db, study, args.out, _as_of(args.as_of), _reader_sites(args, db, stdin))
     for path in paths:
         print(f"wrote {path}", file=out)
     return EXIT_OK
@@ -370,10 +386,11 @@ def cmd_report(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         raise UsageError("report needs --out FILE.pdf")
     as_of = _as_of(args.as_of)
     db, study = _open(args)
+    sites = _reader_sites(args, db, stdin)
     if args.cohort:
-        report = cohort_report(db, study, as_of)
+        report = cohort_report(db, study, as_of, sites=sites)
     else:
-        report = patient_report(db, study, args.subject, as_of)
+        report = patient_report(db, study, args.subject, as_of, sites=sites)
     written = write_report(report, args.out)
     print(f"wrote {written.path} ({written.pages} pages; data SHA-256 {written.fingerprint})",
           file=out)
@@ -442,6 +459,7 @@ def cmd_settings(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 def cmd_db(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .storage.copy import CopyError, copy_database
+    from .storage.engine import shown_location
 
     try:
         result = copy_database(args.source, args.target)
@@ -449,7 +467,8 @@ def cmd_db(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         raise CliError(str(exc)) from None
     total = sum(result.rows.values())
     print(f"copied {total} rows ({result.rows.get('patient', 0)} patients, "
-          f"{result.rows.get('audit_log', 0)} audit rows) to {args.target}", file=out)
+          f"{result.rows.get('audit_log', 0)} audit rows) to {shown_location(args.target)}",
+          file=out)
     return EXIT_OK
 
 

@@ -40,10 +40,12 @@ def _mg_text(value: float) -> str:
     return "0" if text == "-0" else text
 
 
-def export_csv(db: Database, study: StudyInfo, out_dir: Path, as_of: date) -> list[Path]:
-    """Write ``dose_records.csv`` (every record, voided ones too) and ``daily_series.csv``."""
+def export_csv(db: Database, study: StudyInfo, out_dir: Path, as_of: date,
+               sites: frozenset[str] | None = None) -> list[Path]:
+    """Write ``dose_records.csv`` (every record, voided ones too) and ``daily_series.csv``
+    for the patients of ``sites`` (None: every site)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    analyses = analyse_all(db, study, as_of)
+    analyses = analyse_all(db, study, as_of, sites)
     doses_path = out_dir / "dose_records.csv"
     daily_path = out_dir / "daily_series.csv"
     with doses_path.open("w", newline="", encoding="utf-8") as fh:

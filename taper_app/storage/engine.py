@@ -52,6 +52,14 @@ def resolve_url(db: str | Path) -> str:
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
+def shown_location(db: str | Path) -> str:
+    """A database as people may see it (window, messages, logs): a file's path, or the
+    server's URL with any password masked."""
+    url = resolve_url(db)
+    path = sqlite_path(url)
+    return str(path) if path is not None else make_url(url).render_as_string(hide_password=True)
+
+
 def sqlite_path(url: str) -> Path | None:
     u = make_url(url)
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
@@ -143,6 +151,11 @@ class Database:
     @property
     def path(self) -> Path | None:
         return sqlite_path(self.url)
+
+    @property
+    def shown_location(self) -> str:
+        """Where this database is, with no password in it (see :func:`shown_location`)."""
+        return shown_location(self.url)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -34,7 +34,7 @@ class LoginDialog(QDialog):
         self.setStyleSheet(FORM_STYLE)
 
         heading = QLabel(f"<b>{study.name}</b> (protocol {study.protocol_version})")
-        where = QLabel(f"Database: {db.path or db.url}")
+        where = QLabel(f"Database: {db.shown_location}")
         where.setWordWrap(True)
         where.setEnabled(False)
         general = QLabel()

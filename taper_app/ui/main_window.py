@@ -129,8 +129,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self._make_menus()
 
-        where = str(db.path) if db.path is not None else db.engine.url.render_as_string(
-            hide_password=True)
+        where = db.shown_location
         self.database_label = QLabel(f"Database: {where}")
         self.database_label.setObjectName("database_label")
         self.database_label.setToolTip(where)

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.sqlite_only
 
 ADMIN_PW = "admin-password-1"
 INVESTIGATOR_PW = "investigator-pw-1"
+INVESTIGATOR_FIRST_PW = "first-password-from-admin"
 AS_OF = "2024-07-01"  # Day 183 for a Day 1 of 2024-01-01 (2024 is a leap year)
 
 SUMMARY_KEYS = ["subject_id", "site", "as_of", "as_of_day", "baseline_mg", "observed_days",
@@ -206,6 +207,9 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Taper:
              "--full-name", "Ada Admin", password=ADMIN_PW))
     ok(taper("user", "add", "investigator", "--role", "investigator", "--full-name",
              "Ivan Investigator", "--user", "admin", password=ADMIN_PW,
+             new_password=INVESTIGATOR_FIRST_PW))
+    # The administrator's first password is not the investigator's own: they choose one.
+    ok(taper("user", "passwd", "--user", "investigator", password=INVESTIGATOR_FIRST_PW,
              new_password=INVESTIGATOR_PW))
     patients = folder / "patients.csv"
     patients.write_text("\n".join(PATIENTS) + "\n", encoding="utf-8")
@@ -255,7 +259,7 @@ def test_the_import_was_audited_as_the_importing_users(cli: Taper) -> None:
                      "amend_schedule": "investigator"}
     users_sql = "SELECT username, role, must_change_password FROM app_user ORDER BY id"
     assert query(cli.db, users_sql) == [("admin", "admin", 0),
-                                        ("investigator", "investigator", 1)]
+                                        ("investigator", "investigator", 0)]
     assert query(cli.db, "SELECT created_by, reason FROM amendment") == [
         ("investigator", "Flare: rash and CK rise")]
 

@@ -31,6 +31,12 @@ def study_db(db: Database, monkeypatch: pytest.MonkeyPatch) -> str:
     """The fixture study's file, closed so the command line has it to itself."""
     assert db.path is not None
     db.dispose()
+    # These accounts stand for users who have already chosen their own password (the
+    # first-password rule has its own tests in test_cli_accounts_and_sites.py).
+    con = sqlite3.connect(db.path)
+    with con:
+        con.execute("UPDATE app_user SET must_change_password = 0")
+    con.close()
     monkeypatch.delenv("TAPER_DB", raising=False)
     monkeypatch.setenv("TAPER_PASSWORD", PASSWORD)
     return str(db.path)
