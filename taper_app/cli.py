@@ -218,9 +218,14 @@ def _signed_in_with(args: argparse.Namespace, db, password: str):  # type: ignor
 def _reader_sites(args: argparse.Namespace, db, stdin: TextIO  # type: ignore[no-untyped-def]
                   ) -> frozenset[str] | None:
     """The sites a reading command may show: with ``--user``, that user's sites (signed in
-    as for a change); without it, every site (whoever can open the database file or has the
-    server's credentials can read all of it anyway: docs/multi-site.md)."""
+    as for a change). Without it, every site of a SQLite file (whoever can open the file
+    can read all of it anyway); on a server, ``--user`` is required (docs/multi-site.md)."""
     if not args.user:
+        if not db.is_sqlite:
+            # On the central server the site laptops share one database role: reading
+            # every site's patients must not be one command away from anyone at a laptop.
+            raise UsageError("on a database server, give --user NAME (and the password): "
+                             "you see the patients of your sites")
         return None
     return _signed_in(args, db, stdin).actor.sites
 

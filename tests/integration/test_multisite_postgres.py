@@ -19,7 +19,7 @@ from taper_app.services.signatures import sign_record, signatures_for
 from taper_app.services.study import load_study
 from taper_app.storage.copy import copy_database
 from taper_app.storage.engine import open_database
-from taper_app.storage.models import DoseRecordRow
+from taper_app.storage.models import DoseRecordRow, User
 from taper_app.storage.uow import UnitOfWork
 from tests.conftest import PASSWORD, TODAY, _pg_exec, fixed_clock
 
@@ -141,3 +141,37 @@ def test_copy_refuses_a_target_that_already_holds_a_study(db, tmp_path):
     copy_database(db.url, str(other))
     with pytest.raises(CopyError, match="already exists"):
         copy_database(db.url, str(other))
+
+
+@pytest.mark.postgres_only
+def test_on_the_server_reading_commands_need_a_user_and_show_only_their_sites(
+        db, db_url, study, nurse, monkeypatch):
+    import io
+    import json
+
+    from taper_app.cli import run
+    from taper_app.services.study import add_user
+
+    _enroll(nurse, study, "101-001")
+    _enroll(nurse, study, "102-001")
+    admin = ServiceContext(db, Actor("admin", "Ada Admin", "admin"), fixed_clock, lambda: TODAY)
+    add_user(admin, "nora", "nurse", "Nora N", PASSWORD, sites=["101"])
+    with UnitOfWork(db) as uow:  # they have chosen their own passwords already
+        for user in uow.session.scalars(select(User).where(User.username.in_(
+                ("nora", "monitor")))):
+            user.must_change_password = False
+        uow.commit()
+    monkeypatch.setenv("TAPER_PASSWORD", PASSWORD)
+
+    def taper(*argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        return run([*argv, "--db", db_url], out, err, io.StringIO()), out.getvalue(), \
+            err.getvalue()
+
+    status, _, err = taper("summary", "--json", "--as-of", "2026-02-01")
+    assert status == 2 and "--user" in err
+    status, out, _ = taper("summary", "--json", "--as-of", "2026-02-01", "--user", "nora")
+    assert status == 0
+    assert [r["subject_id"] for r in json.loads(out)] == ["101-001"]
+    status, out, _ = taper("summary", "--json", "--as-of", "2026-02-01", "--user", "monitor")
+    assert [r["subject_id"] for r in json.loads(out)] == ["101-001", "102-001"]
