@@ -190,6 +190,15 @@ def reauthenticate(db: Database, username: str, password: str,
     return _check_password(db, username, password, clock, "unlock")
 
 
+def record_sign_out(db: Database, username: str, how: str,
+                    clock: Callable[[], datetime] = utc_now) -> None:
+    """Audit that the user's session ended (``how``: e.g. from the idle lock)."""
+    with UnitOfWork(db) as uow:
+        AuditTrail(uow.session, username, clock).add("sign_out", "user", username, "sign_out",
+                                                     None, how)
+        uow.commit()
+
+
 def check_password_in_session(session: Session, audit: AuditTrail, user: User | None,
                               username: str, password: str, now: datetime,
                               action: str) -> str | None:
@@ -257,4 +266,5 @@ def get_actor(db: Database, username: str) -> Actor:
 
 
 __all__ = ["SYSTEM", "StudyInfo", "add_user", "authenticate", "create_study", "import_templates",
-           "load_study", "reauthenticate"]
+           "load_study", "reauthenticate",
+           "record_sign_out"]

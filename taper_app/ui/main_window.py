@@ -14,12 +14,16 @@ from ..services.audit import utc_now
 from ..services.auth import Actor
 from ..services.context import ServiceContext
 from ..services.errors import ServiceError
+from ..services.settings import load_settings
+from ..services.signatures import signatures_for
 from ..services.study import StudyInfo
 from ..storage.engine import Database, DatabaseError
 from . import messages
+from .audit_view import AuditDialog
 from .dialogs import DialogHost
 from .dose_form import DoseDialog, VoidDialog
 from .enroll import EnrollDialog
+from .idle_lock import IdleLock
 from .models import PatientTableModel, ValueSortProxy
 from .patient_detail import PatientDetail
 from .qt import (
@@ -42,6 +46,7 @@ from .qt import (
 )
 from .rows import PatientRow, history_rows, load_patient_row, load_patient_rows
 from .schedule_view import AmendDialog
+from .sign_dialog import SignDialog
 from .tasks import TaskRunner
 from .widgets import StatusBadgeDelegate, em, fit_columns, setup_table
 
@@ -54,6 +59,7 @@ SHORTCUTS = (
     ("Ctrl+Shift+V", "Void the selected dose record"),
     ("Ctrl+Shift+N", "Enroll a patient"),
     ("Ctrl+M", "Amend the schedule (investigators)"),
+    ("Ctrl+Shift+S", "Sign the patient's taper record (investigators)"),
     ("Alt+D / Alt+S / Alt+H", "Doses, Schedule and Charts tabs"),
     ("F5", "Reload every patient from the database"),
     ("Enter / Esc", "In a form: save / cancel. Ctrl+S also saves."),
@@ -135,6 +141,7 @@ class MainWindow(QMainWindow):
         self._fit_list_pane()
         self._update_actions()
         self.refresh()
+        self.idle_lock = IdleLock(self, db, actor, load_settings(db)["idle_lock_minutes"], clock)
 
     # ------------------------------------------------------------ set-up
 
@@ -163,6 +170,11 @@ class MainWindow(QMainWindow):
                                 "Void the selected record with a reason"),
             "amend": action("amend", "&Amend schedule…", self.amend_schedule, "Ctrl+M",
                             "Amend the schedule from a day (investigators)"),
+            "sign": action("sign", "&Sign record…", self.sign_record, "Ctrl+Shift+S",
+                           "Sign the taper record up to a date (investigators)"),
+            "patient_audit": action("patient_audit", "Patient &audit trail…",
+                                    self.show_patient_audit),
+            "study_audit": action("study_audit", "Study audit &trail…", self.show_study_audit),
             "refresh": action("refresh", "&Reload", self.refresh,
                               QKeySequence.StandardKey.Refresh),
             "shortcuts": action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts,
@@ -174,10 +186,11 @@ class MainWindow(QMainWindow):
         a = self.actions_by_name
         menus = self.menuBar()
         study = menus.addMenu("&Study")
-        for key in ("refresh", "quit"):
+        for key in ("study_audit", "refresh", "quit"):
             study.addAction(a[key])
         patient = menus.addMenu("&Patient")
-        for key in ("find", "enroll", "new_dose", "correct_dose", "void_dose", "amend"):
+        for key in ("find", "enroll", "new_dose", "correct_dose", "void_dose", "amend", "sign",
+                    "patient_audit"):
             patient.addAction(a[key])
         help_menu = menus.addMenu("&Help")
         help_menu.addAction(a["shortcuts"])
@@ -292,6 +305,7 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         history = history_rows(self.study, row.record, self.ctx.today()) if row else []
         self.detail.show_row(row, history, self.study, self.actor.can("record_dose"))
+        self._show_signatures(row)
         self._update_actions()
         self._update_count()
 
@@ -308,6 +322,10 @@ class MainWindow(QMainWindow):
         a["amend"].setEnabled(has_patient and self.actor.can("amend_schedule"))
         if not self.actor.can("amend_schedule"):
             a["amend"].setToolTip("Only investigators can amend a schedule")
+        a["sign"].setEnabled(has_patient and self.actor.can("sign_record"))
+        if not self.actor.can("sign_record"):
+            a["sign"].setToolTip("Only investigators can sign a record")
+        a["patient_audit"].setEnabled(has_patient)
 
     # ------------------------------------------------------------ keyboard
 
@@ -396,6 +414,34 @@ class MainWindow(QMainWindow):
             return
         self._present(AmendDialog.create(self.ctx, self.study, row.record,
                                          row.summary["as_of_day"], self))
+
+    def sign_record(self) -> None:
+        row = self.current_row()
+        if row is None or not self.actor.can("sign_record"):
+            return
+        dialog = SignDialog.create(self.ctx, row.record, self.ctx.today(), self)
+        dialog.saved.connect(self.after_save)
+        dialog.stale.connect(lambda subject: self._rebase(dialog, subject))  # type: ignore[arg-type]
+        DialogHost.present(dialog)
+
+    def _show_signatures(self, row: PatientRow | None) -> None:
+        if row is None:
+            self.detail.signatures.show_signatures([])
+            return
+        try:
+            views = signatures_for(self.db, row.subject_id)
+        except (DatabaseError, ServiceError) as exc:
+            messages.error(self, "Cannot check the signatures", str(exc))
+            views = []
+        self.detail.signatures.show_signatures(views)
+
+    def show_patient_audit(self) -> None:
+        subject = self.current_subject()
+        if subject is not None:
+            DialogHost.present(AuditDialog.create(self.ctx, subject, self))
+
+    def show_study_audit(self) -> None:
+        DialogHost.present(AuditDialog.create(self.ctx, None, self))
 
     def after_save(self, subject_id: str, summary: str) -> None:
         """A dialog committed a change: reload that patient only (fast), and show it."""

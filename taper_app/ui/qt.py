@@ -142,3 +142,8 @@ __all__ = [
     "Slot",
     "qInstallMessageHandler",
 ]
+
+# Added for the audit view's CSV export (appended: other modules edit the lists above).
+from PySide6.QtWidgets import QFileDialog
+
+__all__ += ["QFileDialog"]
