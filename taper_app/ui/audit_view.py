@@ -91,7 +91,7 @@ class AuditDialog(QDialog):
                                       else "Only one patient")
         self.this_patient.setObjectName("this_patient")
         self.this_patient.setChecked(subject_id is not None)
-        self.this_patient.setEnabled(subject_id is not None)
+        self.this_patient.setVisible(subject_id is not None)
         self.user = QComboBox()
         self.user.setObjectName("user_filter")
         self.entity = QComboBox()
@@ -99,7 +99,7 @@ class AuditDialog(QDialog):
         self.since = line_edit("from YYYY-MM-DD", "since")
         self.until = line_edit("to YYYY-MM-DD", "until")
         for edit in (self.since, self.until):
-            edit.setMaximumWidth(em(self, 9))
+            edit.setMinimumWidth(em(self, 10))
         general = QLabel()
         self.errors = FieldErrors(general)
         self.apply_button = QPushButton("&Apply")

@@ -93,7 +93,8 @@ class LockDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(general)
         layout.addWidget(self.buttons)
-        self.setMinimumWidth(em(self, 28))
+        self.setMinimumWidth(em(self, 36))
+        self.adjustSize()
 
     def reject(self) -> None:
         """Esc does not get past the lock."""
@@ -192,7 +193,9 @@ class IdleLock(QObject):
         try:
             reauthenticate(self.db, self.actor.username, password, self.clock)
         except AuthenticationFailed as exc:
-            dialog.errors.show([Problem("password", str(exc))])
+            # Only this user can unlock, so "unknown user" would only confuse.
+            text = str(exc).replace("unknown user or wrong password", "wrong password")
+            dialog.errors.show([Problem("password", text)])
             dialog.password.setFocus()
             return
         except (ServiceError, DatabaseError) as exc:

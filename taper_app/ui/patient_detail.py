@@ -240,7 +240,7 @@ class PatientDetail(QWidget):
         cl.addLayout(head)
         cl.addWidget(self.about)
         cl.addLayout(figures)
-        self.signatures = SignatureBox()  # filled by the window (signatures_for)
+        self.signatures = SignatureBox(actions.get("sign"))  # filled by the window
         cl.addWidget(self.signatures)
         cl.addWidget(self.tabs, 1)
         layout = QVBoxLayout(self)

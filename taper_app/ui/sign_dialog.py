@@ -16,7 +16,18 @@ from ..services.records import PatientRecord
 from ..services.signatures import MEANINGS, SignatureView, sign_record
 from .formatting import iso
 from .forms import ServiceDialog
-from .qt import QComboBox, QFormLayout, QGroupBox, QLabel, Qt, QVBoxLayout, QWidget
+from .qt import (
+    QAction,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    Qt,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 from .widgets import em, line_edit
 
 MEANING_TEXT = {"reviewed": "Reviewed – I have reviewed this record",
@@ -117,11 +128,19 @@ class SignDialog(ServiceDialog):
 class SignatureBox(QGroupBox):
     """The patient's signatures, one line each; an invalid one says what broke it."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, sign: QAction | None = None, parent: QWidget | None = None) -> None:
         super().__init__("Signatures", parent)
         self.setObjectName("signatures")
-        self.lines = QVBoxLayout(self)
-        self.lines.setContentsMargins(6, 2, 6, 2)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(6, 2, 6, 2)
+        self.lines = QVBoxLayout()
+        outer.addLayout(self.lines, 1)
+        if sign is not None:
+            button = QToolButton()
+            button.setObjectName("sign_button")
+            button.setDefaultAction(sign)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            outer.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
         self.labels: list[QLabel] = []
         self.show_signatures([])
 

@@ -111,7 +111,7 @@ def test_a_wrong_password_keeps_it_locked_and_is_audited(open_window, patient, k
     keyboard.type("not-the-password")
     keyboard.enter()
     assert window.idle_lock.is_locked and not window.isVisible()
-    assert lock.errors.message("password") == "unknown user or wrong password"
+    assert lock.errors.message("password") == "wrong password"
     assert lock.password.text() == ""
     [failed] = audit_rows(db, "unlock_failed")
     assert (failed.username, failed.field, failed.new_value) == ("nurse", "failed_logins", "1")
