@@ -156,8 +156,19 @@ class IdleLock(QObject):
         return self.now() - self.last_input
 
     def check_idle(self) -> None:
-        if self.dialog is None and self.idle_seconds() >= self.minutes * 60:
+        # A closed window has nothing to protect (and must not lock another one).
+        if (self.dialog is None and self.window.isVisible()
+                and self.idle_seconds() >= self.minutes * 60):
             self.lock()
+
+    def _belongs(self, widget: QWidget) -> bool:
+        """The window itself, or a dialog opened from it (its parent chain leads to it)."""
+        parent: QWidget | None = widget
+        while parent is not None:
+            if parent is self.window:
+                return True
+            parent = parent.parentWidget()
+        return False
 
     def lock(self) -> None:
         """Hide every window (keeping its state) and show the lock."""
@@ -166,13 +177,14 @@ class IdleLock(QObject):
         log.info("window locked after %s idle minutes", self.minutes)
         self._was_active = QApplication.activeWindow()
         windows = [w for w in QApplication.topLevelWidgets()
-                   if w.isVisible() and w.windowType() in (Qt.WindowType.Window,
-                                                           Qt.WindowType.Dialog)]
+                   if w.isVisible() and self._belongs(w)
+                   and w.windowType() in (Qt.WindowType.Window, Qt.WindowType.Dialog)]
         # The main window first, so dialogs come back on top of it.
         self._hidden = sorted(windows, key=lambda w: w is not self.window)
         for widget in QApplication.topLevelWidgets():
             if widget.isVisible() and widget.windowType() in (Qt.WindowType.Popup,
-                                                              Qt.WindowType.ToolTip):
+                                                              Qt.WindowType.ToolTip,
+                                                              Qt.WindowType.Sheet):
                 widget.hide()  # an open list or tooltip is not worth bringing back
         for widget in reversed(self._hidden):
             widget.hide()

@@ -168,3 +168,16 @@ def test_signing_out_from_the_lock_closes_everything_and_saves_nothing(
     assert len(dose_rows(db)) == records_before
     [out] = audit_rows(db, "sign_out")
     assert out.username == "nurse"
+
+
+def test_a_closed_windows_lock_never_fires_nor_hides_another_window(open_window, patient):
+    closed = open_window("nurse")
+    closed.close()
+    current = open_window("investigator")
+    watched(closed, minutes_idle=60)
+    closed.idle_lock.check_idle()
+    assert not closed.idle_lock.is_locked and current.isVisible()
+    # The current window's lock hides only what belongs to it.
+    watched(current, minutes_idle=15)
+    current.idle_lock.check_idle()
+    assert current.idle_lock.is_locked and not current.isVisible()
