@@ -421,7 +421,7 @@ class MainWindow(QMainWindow):
             return
         dialog = SignDialog.create(self.ctx, row.record, self.ctx.today(), self)
         dialog.saved.connect(self.after_save)
-        dialog.stale.connect(lambda subject: self._rebase(dialog, subject))  # type: ignore[arg-type]
+        dialog.stale.connect(lambda subject: self._rebase(dialog, subject))
         DialogHost.present(dialog)
 
     def _show_signatures(self, row: PatientRow | None) -> None:
