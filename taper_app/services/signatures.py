@@ -173,3 +173,25 @@ def signatures_for(db: Database, subject_id: str) -> list[SignatureView]:
     with UnitOfWork(db, write=False) as uow:
         record = load_patient(uow.session, subject_id)
         return _signatures(uow.session, record)
+
+
+def missing_signatures(db: Database, subject_id: str) -> list[str]:
+    """Signings the audit trail records whose signature row is gone (deleted outside the
+    app: the signature table, unlike the audit trail, is not guarded by triggers)."""
+    with UnitOfWork(db, write=False) as uow:
+        record = load_patient(uow.session, subject_id)
+        kept = [(s.username, s.data_sha256) for s in uow.session.scalars(
+            select(Signature).where(Signature.patient_id == record.id))]
+        signings = uow.session.scalars(select(AuditEntry).where(
+            AuditEntry.subject_id == subject_id, AuditEntry.action == "sign")
+            .order_by(AuditEntry.id)).all()
+        missing = []
+        for entry in signings:
+            digest = (entry.new_value or "").rpartition(" sha256 ")[2]
+            if (entry.username, digest) in kept:
+                kept.remove((entry.username, digest))  # one row answers one signing
+            else:
+                missing.append(f"{entry.username} signed ({entry.new_value}) at "
+                               f"{entry.at_utc} (audit row {entry.id}), but that "
+                               "signature is no longer in the database")
+        return missing

@@ -15,7 +15,7 @@ from ..services.auth import Actor
 from ..services.context import ServiceContext
 from ..services.errors import ServiceError
 from ..services.settings import load_settings
-from ..services.signatures import signatures_for
+from ..services.signatures import missing_signatures, signatures_for
 from ..services.study import StudyInfo
 from ..storage.engine import Database, DatabaseError
 from . import messages
@@ -430,10 +430,11 @@ class MainWindow(QMainWindow):
             return
         try:
             views = signatures_for(self.db, row.subject_id)
+            missing = missing_signatures(self.db, row.subject_id)
         except (DatabaseError, ServiceError) as exc:
             messages.error(self, "Cannot check the signatures", str(exc))
-            views = []
-        self.detail.signatures.show_signatures(views)
+            views, missing = [], []
+        self.detail.signatures.show_signatures(views, missing)
 
     def show_patient_audit(self) -> None:
         subject = self.current_subject()

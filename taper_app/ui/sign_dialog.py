@@ -144,13 +144,17 @@ class SignatureBox(QGroupBox):
         self.labels: list[QLabel] = []
         self.show_signatures([])
 
-    def show_signatures(self, views: list[SignatureView]) -> None:
+    def show_signatures(self, views: list[SignatureView], missing: list[str] | None = None
+                        ) -> None:
+        """``missing``: signings the audit trail records whose signature row is gone."""
         for label in self.labels:
             self.lines.removeWidget(label)
             label.deleteLater()
         self.labels = []
-        if not views:
+        if not views and not missing:
             self._add("Not signed.", valid=True)
+        for text in missing or []:
+            self._add(f"✘ MISSING: {text}", valid=False)
         for v in views:
             if v.valid:
                 self._add(f"✔ {v.manifestation}", valid=True)

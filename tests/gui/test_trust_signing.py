@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from taper_app.services.auth import Actor
 from taper_app.services.errors import PermissionDenied
@@ -130,3 +130,12 @@ def test_a_site_bound_investigator_signs_only_their_sites(db, patient):
         sign_record(ctx, "101-001", TODAY, "reviewed", PASSWORD)
     with UnitOfWork(db, write=False) as uow:
         assert uow.session.scalars(select(Signature)).first() is None
+
+
+def test_a_deleted_signature_shows_as_missing_in_the_patient_pane(open_window, patient, db):
+    sign_record(context(db, "investigator"), "101-001", TODAY, "reviewed", PASSWORD)
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM signature"))
+    window = open_window("monitor")
+    [line] = window.detail.signatures.texts()
+    assert line.startswith("✘ MISSING: investigator signed (reviewed through 2026-07-02")
