@@ -1,4 +1,8 @@
-"""Reading the audit trail: filter by patient, user, date and entity; export to CSV."""
+"""Reading the audit trail: filter by patient, user, date and entity; export to CSV.
+
+Every role may read the trail (monitors review it); a user bound to sites reads only the
+rows of those sites' patients and their own account's rows (:func:`read_audit`).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,17 @@ import csv
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
+from sqlalchemy.sql import Select
 
 from ..storage.engine import Database
-from ..storage.models import AuditEntry
+from ..storage.models import AuditEntry, Patient
 from ..storage.uow import UnitOfWork
+from .auth import Actor
+from .context import ServiceContext
+from .errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -39,9 +48,7 @@ class AuditFilter:
     until: date | None = None   # inclusive, UTC date
 
 
-def query_audit(db: Database, f: AuditFilter = AuditFilter(), limit: int | None = None) -> list[
-        AuditRow]:
-    """Audit rows newest first, filtered."""
+def _filtered(f: AuditFilter) -> Select[Any]:
     stmt = select(AuditEntry)
     if f.subject_id:
         stmt = stmt.where(AuditEntry.subject_id == f.subject_id)
@@ -53,6 +60,10 @@ def query_audit(db: Database, f: AuditFilter = AuditFilter(), limit: int | None 
         stmt = stmt.where(AuditEntry.at_utc >= f.since.isoformat())
     if f.until:
         stmt = stmt.where(AuditEntry.at_utc < (f.until + timedelta(days=1)).isoformat())
+    return stmt
+
+
+def _rows(db: Database, stmt: Select[Any], limit: int | None) -> list[AuditRow]:
     stmt = stmt.order_by(AuditEntry.id.desc())
     if limit:
         stmt = stmt.limit(limit)
@@ -60,6 +71,56 @@ def query_audit(db: Database, f: AuditFilter = AuditFilter(), limit: int | None 
         return [AuditRow(e.id, e.at_utc, e.username, e.action, e.entity, e.entity_id,
                          e.subject_id, e.field, e.old_value, e.new_value, e.reason, e.row_hash)
                 for e in uow.session.scalars(stmt)]
+
+
+def query_audit(db: Database, f: AuditFilter = AuditFilter(), limit: int | None = None) -> list[
+        AuditRow]:
+    """Audit rows newest first, filtered (no user's site limits: the command line's door)."""
+    return _rows(db, _filtered(f), limit)
+
+
+def _scoped(stmt: Select[Any], actor: Actor) -> Select[Any]:
+    if actor.sites is None:
+        return stmt
+    their_patients = select(Patient.subject_id).where(Patient.site_code.in_(actor.sites))
+    return stmt.where(or_(AuditEntry.subject_id.in_(their_patients),
+                          and_(AuditEntry.subject_id.is_(None),
+                               AuditEntry.username == actor.username)))
+
+
+def read_audit(ctx: ServiceContext, f: AuditFilter = AuditFilter(),
+               limit: int | None = None) -> list[AuditRow]:
+    """The signed-in user's view of the trail, newest first.
+
+    Open to every role; a patient of a site the user does not work for is refused, and
+    study-wide rows are limited to the user's sites (and their own account).
+    """
+    if f.subject_id:
+        with UnitOfWork(ctx.db, write=False) as uow:
+            site = uow.session.scalar(select(Patient.site_code).where(
+                Patient.subject_id == f.subject_id))
+        if site is None:
+            raise NotFound(f"no patient {f.subject_id!r}")
+        ctx.actor.require_site(site)
+    return _rows(ctx.db, _scoped(_filtered(f), ctx.actor), limit)
+
+
+@dataclass(frozen=True)
+class AuditChoices:
+    """What the filters can offer: the user names and entities found in the trail."""
+
+    usernames: list[str]
+    entities: list[str]
+
+
+def audit_choices(ctx: ServiceContext) -> AuditChoices:
+    base = _scoped(select(AuditEntry), ctx.actor).subquery()
+    with UnitOfWork(ctx.db, write=False) as uow:
+        users = uow.session.scalars(select(base.c.username).distinct().order_by(
+            base.c.username)).all()
+        entities = uow.session.scalars(select(base.c.entity).distinct().order_by(
+            base.c.entity)).all()
+    return AuditChoices(list(users), list(entities))
 
 
 AUDIT_COLUMNS = tuple(f.name for f in fields(AuditRow))

@@ -22,11 +22,11 @@ from ..storage.engine import Database
 from ..storage.models import AuditEntry, AuditHead, Signature, User
 from ..storage.uow import UnitOfWork
 from .audit import AuditTrail, format_utc
-from .auth import verify_password
 from .context import ServiceContext
 from .errors import AuthenticationFailed, Problem, ValidationError
 from .patients import lock_patient
 from .records import PatientRecord, load_patient
+from .study import check_password_in_session
 
 MEANINGS = ("reviewed", "approved")
 
@@ -96,12 +96,14 @@ def sign_record(ctx: ServiceContext, subject_id: str, through: date, meaning: st
         raise ValidationError(problems)
     with UnitOfWork(ctx.db) as uow:
         user = uow.session.scalars(select(User).where(User.username == ctx.actor.username)).one()
-        if not user.active or not verify_password(password, user.password_hash):
-            audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
-            audit.add("sign_failed", "signature", subject_id, "password", None, "wrong",
-                      subject_id=subject_id)
+        # A signing password counts like a sign-in: failures are audited and lock the
+        # account, so signing cannot be used to guess a password.
+        refused = check_password_in_session(uow.session,
+                                            AuditTrail(uow.session, user.username, ctx.clock),
+                                            user, user.username, password, ctx.clock(), "sign")
+        if refused is not None:
             uow.commit()
-            raise AuthenticationFailed("the password is wrong; nothing was signed")
+            raise AuthenticationFailed(f"{refused}; nothing was signed")
         patient = lock_patient(uow.session, ctx.actor, subject_id=subject_id,
                                expected_version=patient_version)
         if through < patient.day1_date:
@@ -124,6 +126,23 @@ def sign_record(ctx: ServiceContext, subject_id: str, through: date, meaning: st
                              through, digest, True, None)
 
 
+def _touches_signed_data(entry: AuditEntry, record: PatientRecord, through: date) -> bool:
+    """Whether an audit row changed what a signature through ``through`` covers.
+
+    Dose rows that start after the signed date, or close a record after it, do not (they
+    are outside :func:`signed_data`), so they are never named as the breaking change.
+    """
+    if entry.entity != "dose_record":
+        return True
+    if entry.action == "close_dose":
+        try:
+            return date.fromisoformat(entry.new_value or "") <= through
+        except ValueError:
+            return True
+    dose = next((d for d in record.doses if str(d.id) == entry.entity_id), None)
+    return dose is None or dose.start_date <= through
+
+
 def _signatures(session: Session, record: PatientRecord) -> list[SignatureView]:
     rows = session.scalars(select(Signature).where(Signature.patient_id == record.id)
                            .order_by(Signature.id)).all()
@@ -136,7 +155,8 @@ def _signatures(session: Session, record: PatientRecord) -> list[SignatureView]:
                 AuditEntry.subject_id == record.subject_id,
                 AuditEntry.id > s.audit_id_at_signing,
                 AuditEntry.action.not_in(("sign", "sign_failed"))).order_by(AuditEntry.id))
-            first = later.first()
+            first = next((e for e in later
+                          if _touches_signed_data(e, record, s.signed_through)), None)
             if first is not None:
                 broken_by = (f"{first.action} of {first.entity} {first.entity_id} "
                              f"({first.field}: {first.old_value} -> {first.new_value}) by "
@@ -153,3 +173,25 @@ def signatures_for(db: Database, subject_id: str) -> list[SignatureView]:
     with UnitOfWork(db, write=False) as uow:
         record = load_patient(uow.session, subject_id)
         return _signatures(uow.session, record)
+
+
+def missing_signatures(db: Database, subject_id: str) -> list[str]:
+    """Signings the audit trail records whose signature row is gone (deleted outside the
+    app: the signature table, unlike the audit trail, is not guarded by triggers)."""
+    with UnitOfWork(db, write=False) as uow:
+        record = load_patient(uow.session, subject_id)
+        kept = [(s.username, s.data_sha256) for s in uow.session.scalars(
+            select(Signature).where(Signature.patient_id == record.id))]
+        signings = uow.session.scalars(select(AuditEntry).where(
+            AuditEntry.subject_id == subject_id, AuditEntry.action == "sign")
+            .order_by(AuditEntry.id)).all()
+        missing = []
+        for entry in signings:
+            digest = (entry.new_value or "").rpartition(" sha256 ")[2]
+            if (entry.username, digest) in kept:
+                kept.remove((entry.username, digest))  # one row answers one signing
+            else:
+                missing.append(f"{entry.username} signed ({entry.new_value}) at "
+                               f"{entry.at_utc} (audit row {entry.id}), but that "
+                               "signature is no longer in the database")
+        return missing

@@ -177,35 +177,74 @@ def add_user(ctx: ServiceContext, username: str, role: str, full_name: str,
 def authenticate(db: Database, username: str, password: str,
                  clock: Callable[[], datetime] = utc_now) -> Actor:
     """Check a user's password; failures are counted, audited and lock the account."""
+    return _check_password(db, username, password, clock, "sign_in")
+
+
+def reauthenticate(db: Database, username: str, password: str,
+                   clock: Callable[[], datetime] = utc_now) -> Actor:
+    """The signed-in user proves again who they are (unlocking an idle window).
+
+    The same rules as signing in: a wrong password is audited (``unlock_failed``) and
+    counts toward locking the account; a locked or deactivated account cannot unlock.
+    """
+    return _check_password(db, username, password, clock, "unlock")
+
+
+def record_sign_out(db: Database, username: str, how: str,
+                    clock: Callable[[], datetime] = utc_now) -> None:
+    """Audit that the user's session ended (``how``: e.g. from the idle lock)."""
+    with UnitOfWork(db) as uow:
+        AuditTrail(uow.session, username, clock).add("sign_out", "user", username, "sign_out",
+                                                     None, how)
+        uow.commit()
+
+
+def check_password_in_session(session: Session, audit: AuditTrail, user: User | None,
+                              username: str, password: str, now: datetime,
+                              action: str) -> str | None:
+    """Count, audit and (after too many failures) lock; None if the password is right,
+    else why not, as the user may be told.
+
+    The caller commits either way, so a failure's audit rows and count are kept.
+    """
+    limits = settings_in_session(session)
+    failed = f"{action}_failed"
+    if user is None or not user.active:
+        audit.add(failed, "user", username, action, None, "unknown or inactive")
+        return "unknown user or wrong password"
+    if user.locked_until is not None and user.locked_until > _naive(now):
+        audit.add(failed, "user", username, action, None, "account locked")
+        return (f"the account is locked until {user.locked_until:%H:%M} UTC after repeated "
+                "failed sign-ins")
+    if not verify_password(password, user.password_hash):
+        user.failed_logins += 1
+        audit.add(failed, "user", username, "failed_logins",
+                  user.failed_logins - 1, user.failed_logins)
+        if user.failed_logins >= limits["max_failed_logins"]:
+            user.locked_until = _naive(now + timedelta(minutes=limits["lockout_minutes"]))
+            user.failed_logins = 0
+            audit.add("lock_account", "user", username, "locked_until", None,
+                      f"{user.locked_until:%Y-%m-%dT%H:%M:%SZ}")
+        return "unknown user or wrong password"
+    if user.failed_logins or user.locked_until is not None:
+        user.failed_logins = 0
+        user.locked_until = None
+    return None
+
+
+def _check_password(db: Database, username: str, password: str,
+                    clock: Callable[[], datetime], action: str) -> Actor:
     now = clock()
     with UnitOfWork(db) as uow:
-        limits = settings_in_session(uow.session)
         user = uow.session.scalars(select(User).where(User.username == username)).first()
         audit = AuditTrail(uow.session, username, clock)
-        if user is None or not user.active:
-            audit.add("sign_in_failed", "user", username, "sign_in", None, "unknown or inactive")
+        refused = check_password_in_session(uow.session, audit, user, username, password, now,
+                                            action)
+        if refused is not None:
             uow.commit()
-            raise AuthenticationFailed("unknown user or wrong password")
-        if user.locked_until is not None and user.locked_until > _naive(now):
-            audit.add("sign_in_failed", "user", username, "sign_in", None, "account locked")
-            uow.commit()
-            raise AuthenticationFailed(f"the account is locked until {user.locked_until:%H:%M} "
-                                       "UTC after repeated failed sign-ins")
-        if not verify_password(password, user.password_hash):
-            user.failed_logins += 1
-            audit.add("sign_in_failed", "user", username, "failed_logins",
-                      user.failed_logins - 1, user.failed_logins)
-            if user.failed_logins >= limits["max_failed_logins"]:
-                user.locked_until = _naive(now + timedelta(minutes=limits["lockout_minutes"]))
-                user.failed_logins = 0
-                audit.add("lock_account", "user", username, "locked_until", None,
-                          f"{user.locked_until:%Y-%m-%dT%H:%M:%SZ}")
-            uow.commit()
-            raise AuthenticationFailed("unknown user or wrong password")
-        if user.failed_logins or user.locked_until is not None:
-            user.failed_logins = 0
-            user.locked_until = None
-        audit.add("sign_in", "user", username, "sign_in", None, "ok")
+            raise AuthenticationFailed(refused)
+        assert user is not None
+        audit.add(action, "user", username, action, None, "ok")
         actor = Actor(user.username, user.full_name, user.role, user.must_change_password,
                       user_sites(uow.session, user.id))
         uow.commit()
@@ -227,4 +266,5 @@ def get_actor(db: Database, username: str) -> Actor:
 
 
 __all__ = ["SYSTEM", "StudyInfo", "add_user", "authenticate", "create_study", "import_templates",
-           "load_study"]
+           "load_study", "reauthenticate",
+           "record_sign_out"]

@@ -14,13 +14,17 @@ from ..services.audit import utc_now
 from ..services.auth import Actor
 from ..services.context import ServiceContext
 from ..services.errors import ServiceError
+from ..services.settings import load_settings
+from ..services.signatures import missing_signatures, signatures_for
 from ..services.study import StudyInfo
 from ..storage.engine import Database, DatabaseError
 from . import messages
+from .audit_view import AuditDialog
 from .connection import ConnectionWatch
 from .dialogs import DialogHost
 from .dose_form import DoseDialog, VoidDialog
 from .enroll import EnrollDialog
+from .idle_lock import IdleLock
 from .models import PatientTableModel, ValueSortProxy
 from .patient_detail import PatientDetail
 from .qt import (
@@ -44,6 +48,7 @@ from .qt import (
 from .report_export import ReportExport
 from .rows import PatientRow, history_rows, load_patient_row, load_patient_rows
 from .schedule_view import AmendDialog
+from .sign_dialog import SignDialog
 from .startup import AutomaticBackups
 from .tasks import TaskRunner
 from .widgets import StatusBadgeDelegate, em, fit_columns, setup_table
@@ -57,6 +62,7 @@ SHORTCUTS = (
     ("Ctrl+Shift+V", "Void the selected dose record"),
     ("Ctrl+Shift+N", "Enroll a patient"),
     ("Ctrl+M", "Amend the schedule (investigators)"),
+    ("Ctrl+Shift+S", "Sign the patient's taper record (investigators)"),
     ("Alt+D / Alt+S / Alt+H", "Doses, Schedule and Charts tabs"),
     ("F5", "Reload every patient from the database"),
     ("Ctrl+E / Ctrl+Shift+E", "Export the patient's / the study's report (PDF)"),
@@ -141,6 +147,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self.connection = ConnectionWatch(self, self.refresh)
         self.refresh()
+        self.idle_lock = IdleLock(self, db, actor, load_settings(db)["idle_lock_minutes"], clock)
 
     # ------------------------------------------------------------ set-up
 
@@ -174,6 +181,11 @@ class MainWindow(QMainWindow):
                 lambda: self.report_export.export_patient(self.current_subject()), "Ctrl+E"),
             "export_study": action("export_study", "Export &study report (PDF)…",
                                    self.report_export.export_study, "Ctrl+Shift+E"),
+            "sign": action("sign", "&Sign record…", self.sign_record, "Ctrl+Shift+S",
+                           "Sign the taper record up to a date (investigators)"),
+            "patient_audit": action("patient_audit", "Patient &audit trail…",
+                                    self.show_patient_audit),
+            "study_audit": action("study_audit", "Study audit &trail…", self.show_study_audit),
             "refresh": action("refresh", "&Reload", self.refresh,
                               QKeySequence.StandardKey.Refresh),
             "shortcuts": action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts,
@@ -185,11 +197,11 @@ class MainWindow(QMainWindow):
         a = self.actions_by_name
         menus = self.menuBar()
         study = menus.addMenu("&Study")
-        for key in ("refresh", "export_study", "quit"):
+        for key in ("study_audit", "refresh", "export_study", "quit"):
             study.addAction(a[key])
         patient = menus.addMenu("&Patient")
-        for key in ("find", "enroll", "new_dose", "correct_dose", "void_dose", "amend",
-                    "export_patient"):
+        for key in ("find", "enroll", "new_dose", "correct_dose", "void_dose", "amend", "sign",
+                    "patient_audit", "export_patient"):
             patient.addAction(a[key])
         help_menu = menus.addMenu("&Help")
         help_menu.addAction(a["shortcuts"])
@@ -307,6 +319,7 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         history = history_rows(self.study, row.record, self.ctx.today()) if row else []
         self.detail.show_row(row, history, self.study, self.actor.can("record_dose"))
+        self._show_signatures(row)
         self._update_actions()
         self._update_count()
 
@@ -324,6 +337,10 @@ class MainWindow(QMainWindow):
         a["export_patient"].setEnabled(has_patient)
         if not self.actor.can("amend_schedule"):
             a["amend"].setToolTip("Only investigators can amend a schedule")
+        a["sign"].setEnabled(has_patient and self.actor.can("sign_record"))
+        if not self.actor.can("sign_record"):
+            a["sign"].setToolTip("Only investigators can sign a record")
+        a["patient_audit"].setEnabled(has_patient)
 
     # ------------------------------------------------------------ keyboard
 
@@ -412,6 +429,35 @@ class MainWindow(QMainWindow):
             return
         self._present(AmendDialog.create(self.ctx, self.study, row.record,
                                          row.summary["as_of_day"], self))
+
+    def sign_record(self) -> None:
+        row = self.current_row()
+        if row is None or not self.actor.can("sign_record"):
+            return
+        dialog = SignDialog.create(self.ctx, row.record, self.ctx.today(), self)
+        dialog.saved.connect(self.after_save)
+        dialog.stale.connect(lambda subject: self._rebase(dialog, subject))
+        DialogHost.present(dialog)
+
+    def _show_signatures(self, row: PatientRow | None) -> None:
+        if row is None:
+            self.detail.signatures.show_signatures([])
+            return
+        try:
+            views = signatures_for(self.db, row.subject_id)
+            missing = missing_signatures(self.db, row.subject_id)
+        except (DatabaseError, ServiceError) as exc:
+            messages.error(self, "Cannot check the signatures", str(exc))
+            views, missing = [], []
+        self.detail.signatures.show_signatures(views, missing)
+
+    def show_patient_audit(self) -> None:
+        subject = self.current_subject()
+        if subject is not None:
+            DialogHost.present(AuditDialog.create(self.ctx, subject, self))
+
+    def show_study_audit(self) -> None:
+        DialogHost.present(AuditDialog.create(self.ctx, None, self))
 
     def after_save(self, subject_id: str, summary: str) -> None:
         """A dialog committed a change: reload that patient only (fast), and show it."""

@@ -32,6 +32,7 @@ from .qt import (
 )
 from .rows import HistoryRow, PatientRow
 from .schedule_view import SchedulePane
+from .sign_dialog import SignatureBox
 from .widgets import em, fit_columns, setup_table
 
 FIGURES = (  # key, label; filled from the service's summary_dict
@@ -239,6 +240,8 @@ class PatientDetail(QWidget):
         cl.addLayout(head)
         cl.addWidget(self.about)
         cl.addLayout(figures)
+        self.signatures = SignatureBox(actions.get("sign"))  # filled by the window
+        cl.addWidget(self.signatures)
         cl.addWidget(self.tabs, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.placeholder, 1)

@@ -11,7 +11,7 @@ from taper_app.services import accounts
 from taper_app.services.audit_query import AuditFilter, export_audit_csv, query_audit
 from taper_app.services.errors import AuthenticationFailed, ServiceError, ValidationError
 from taper_app.services.settings import load_settings, set_setting
-from taper_app.services.study import authenticate
+from taper_app.services.study import add_user, authenticate
 from taper_app.storage.models import User
 from taper_app.storage.uow import UnitOfWork
 from tests.conftest import NOW, PASSWORD
@@ -84,3 +84,12 @@ def test_audit_export_writes_filtered_rows_in_order(db, admin, tmp_path):
     assert lines[0].startswith("id,at_utc,username,action")
     assert len(lines) == len(rows) + 1
     assert query_audit(db, AuditFilter(since=datetime(2030, 1, 1, tzinfo=UTC).date())) == []
+
+
+def test_user_names_are_unique_and_never_reused_after_deactivation(db, admin):
+    with pytest.raises(ValidationError, match="already exists"):
+        add_user(admin, "nurse", "nurse", "Another Nurse", "a-long-password")
+    accounts.deactivate_user(admin, "monitor", "left the study")
+    with pytest.raises(ValidationError, match="already exists"):
+        add_user(admin, "monitor", "monitor", "New Monitor", "a-long-password")
+    assert [u.username for u in accounts.list_users(db)].count("monitor") == 1

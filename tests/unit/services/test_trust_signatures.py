@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
 import pytest
+from pypdf import PdfReader
+from sqlalchemy import text
 
 from taper_app.services.errors import AuthenticationFailed, ValidationError
 from taper_app.services.patients import enroll_patient, record_dose, void_dose
-from taper_app.services.signatures import sign_record, signatures_for
+from taper_app.services.reporting import patient_report
+from taper_app.services.signatures import missing_signatures, sign_record, signatures_for
 from tests.conftest import PASSWORD
 
 DOSE = {"drug": "prednisone", "frequency": "QD", "route": "PO"}
@@ -77,3 +81,30 @@ def test_a_backdated_dose_inside_the_signed_period_invalidates(investigator, nur
                                           "start_date": "2026-04-10"})
     [sig] = signatures_for(investigator.db, "101-001")
     assert not sig.valid and "record_dose" in sig.broken_by
+
+
+def test_the_pdf_report_shows_the_manifestation_and_later_that_it_no_longer_holds(
+        investigator, nurse, study, patient):
+    def last_page() -> str:
+        report = patient_report(investigator.db, study, "101-001", date(2026, 7, 2),
+                                clock=investigator.clock)
+        return " ".join(PdfReader(io.BytesIO(report.pdf)).pages[-1].extract_text().split())
+
+    sign_record(investigator, "101-001", date(2026, 6, 30), "approved", PASSWORD)
+    page = last_page()
+    assert "Investigator Example" in page and "approved" in page
+    assert "2026-07-02 14:30" in page and "NO LONGER VALID" not in page
+    void_dose(nurse, patient, "entered for the wrong patient")
+    assert "NO LONGER VALID" in last_page()
+
+
+def test_a_signature_deleted_behind_the_apps_back_is_reported_missing(investigator, patient):
+    sign_record(investigator, "101-001", date(2026, 5, 31), "reviewed", PASSWORD)
+    sign_record(investigator, "101-001", date(2026, 6, 30), "approved", PASSWORD)
+    assert missing_signatures(investigator.db, "101-001") == []
+    with investigator.db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM signature WHERE meaning = 'approved'"))
+    [missing] = missing_signatures(investigator.db, "101-001")
+    assert missing.startswith("investigator signed (approved through 2026-06-30 sha256 ")
+    assert "no longer in the database" in missing
+    assert [s.meaning for s in signatures_for(investigator.db, "101-001")] == ["reviewed"]

@@ -1,0 +1,254 @@
+"""The idle lock: after N minutes without input the window hides and asks for the password.
+
+An application-wide event filter notes each key press, click, wheel or touch. When the
+setting's minutes pass without one, every open window (the main window and any form) is
+hidden, never closed, so a half-typed form comes back exactly as it was. Only the
+signed-in user can unlock (``services.study.reauthenticate``: failures are audited and
+count toward locking the account); anyone else can only sign that user out.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from ..services.auth import Actor
+from ..services.errors import AuthenticationFailed, Problem, ServiceError
+from ..services.study import reauthenticate, record_sign_out
+from ..storage.engine import Database, DatabaseError
+from . import messages
+from .qt import (
+    QApplication,
+    QCloseEvent,
+    QDialog,
+    QDialogButtonBox,
+    QEvent,
+    QFormLayout,
+    QLabel,
+    QObject,
+    Qt,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from .widgets import FORM_STYLE, FieldErrors, em, line_edit
+
+log = logging.getLogger(__name__)
+
+#: What counts as someone using the window (moving the mouse alone does not: a bumped
+#: desk should not keep a patient's record on screen).
+INPUT_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress,
+                          QEvent.Type.MouseButtonDblClick, QEvent.Type.Wheel,
+                          QEvent.Type.TouchBegin, QEvent.Type.ShortcutOverride})
+
+#: How often the idle time is looked at; the lock comes at most this late.
+CHECK_EVERY_MS = 10_000
+
+
+class LockDialog(QDialog):
+    """Asks the signed-in user's password; cannot be closed or escaped, only unlocked
+    or used to sign out."""
+
+    unlock_requested = Signal()
+    sign_out_requested = Signal()
+
+    def __init__(self, actor: Actor, minutes: int, parent: QWidget | None = None) -> None:
+        # A child of the window so it goes with it, but its own window: it shows while
+        # the window it covers is hidden.
+        super().__init__(parent)
+        self.setObjectName("idle_lock")
+        self.setWindowTitle("Taper Tracker – locked")
+        self.setStyleSheet(FORM_STYLE)
+        self.setWindowModality(Qt.WindowModality.ApplicationModal)
+        self._closing = False
+        intro = QLabel(f"The window locked after {minutes} minute{'s' * (minutes != 1)} "
+                       f"without use.<br><b>{actor.full_name}</b> ({actor.username}) is "
+                       "signed in: enter your password to go on. Anything you were typing "
+                       "is kept as it was.")
+        intro.setWordWrap(True)
+        general = QLabel()
+        self.errors = FieldErrors(general)
+        self.password = line_edit("password", "password")
+        self.password.setEchoMode(self.password.EchoMode.Password)
+        form = QFormLayout()
+        form.addRow("&Password:", self.errors.field("password", self.password))
+        self.buttons = QDialogButtonBox()
+        self.unlock_button = self.buttons.addButton("&Unlock",
+                                                    QDialogButtonBox.ButtonRole.AcceptRole)
+        self.unlock_button.setObjectName("unlock")
+        self.unlock_button.setDefault(True)
+        self.sign_out_button = self.buttons.addButton(
+            "Sign &out", QDialogButtonBox.ButtonRole.DestructiveRole)
+        self.sign_out_button.setObjectName("sign_out")
+        self.sign_out_button.setAutoDefault(False)
+        self.sign_out_button.setToolTip("Close the window without saving open forms; another "
+                                        "user can then sign in")
+        self.unlock_button.clicked.connect(self.unlock_requested)
+        self.sign_out_button.clicked.connect(self.sign_out_requested)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(general)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(em(self, 36))
+        self.adjustSize()
+
+    def reject(self) -> None:
+        """Esc does not get past the lock."""
+
+    def finish(self) -> None:
+        self._closing = True
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._closing:
+            super().closeEvent(event)
+        else:
+            event.ignore()
+
+
+class IdleLock(QObject):
+    """Watches the application's input for ``window`` and locks it after ``minutes``."""
+
+    locked = Signal()
+    unlocked = Signal()
+    signed_out = Signal()
+
+    def __init__(self, window: QWidget, db: Database, actor: Actor, minutes: int,
+                 clock: Callable[[], datetime], *,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(window)
+        self.window = window
+        self.db = db
+        self.actor = actor
+        self.minutes = minutes
+        self.clock = clock
+        #: Seconds on a steady clock; tests replace it instead of waiting.
+        self.now = now
+        self.last_input = now()
+        self.dialog: LockDialog | None = None
+        self._hidden: list[QWidget] = []
+        self._was_active: QWidget | None = None
+        app = QApplication.instance()
+        assert app is not None
+        app.installEventFilter(self)
+        self.timer = QTimer(self)
+        self.timer.setInterval(CHECK_EVERY_MS)
+        self.timer.timeout.connect(self.check_idle)
+        self.timer.start()
+
+    @property
+    def is_locked(self) -> bool:
+        return self.dialog is not None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if self.dialog is None and event.type() in INPUT_EVENTS:
+            self.last_input = self.now()
+        elif (self.dialog is not None and watched is self.window
+              and event.type() == QEvent.Type.Close):
+            self._close_lock()  # the window is going away (quit, shutdown): so does the lock
+        return False  # only counts; every event goes on as before
+
+    def idle_seconds(self) -> float:
+        return self.now() - self.last_input
+
+    def check_idle(self) -> None:
+        # A closed window has nothing to protect (and must not lock another one).
+        if (self.dialog is None and self.window.isVisible()
+                and self.idle_seconds() >= self.minutes * 60):
+            self.lock()
+
+    def _belongs(self, widget: QWidget) -> bool:
+        """The window itself, or a dialog opened from it (its parent chain leads to it)."""
+        parent: QWidget | None = widget
+        while parent is not None:
+            if parent is self.window:
+                return True
+            parent = parent.parentWidget()
+        return False
+
+    def lock(self) -> None:
+        """Hide every window (keeping its state) and show the lock."""
+        if self.dialog is not None:
+            return
+        log.info("window locked after %s idle minutes", self.minutes)
+        self._was_active = QApplication.activeWindow()
+        windows = [w for w in QApplication.topLevelWidgets()
+                   if w.isVisible() and self._belongs(w)
+                   and w.windowType() in (Qt.WindowType.Window, Qt.WindowType.Dialog)]
+        # The main window first, so dialogs come back on top of it.
+        self._hidden = sorted(windows, key=lambda w: w is not self.window)
+        for widget in QApplication.topLevelWidgets():
+            if widget.isVisible() and widget.windowType() in (Qt.WindowType.Popup,
+                                                              Qt.WindowType.ToolTip,
+                                                              Qt.WindowType.Sheet):
+                widget.hide()  # an open list or tooltip is not worth bringing back
+        for widget in reversed(self._hidden):
+            widget.hide()
+        self.dialog = LockDialog(self.actor, self.minutes, self.window)
+        self.dialog.unlock_requested.connect(self.try_unlock)
+        self.dialog.sign_out_requested.connect(self.sign_out)
+        self.dialog.show()
+        self.dialog.activateWindow()
+        self.dialog.password.setFocus()
+        self.locked.emit()
+
+    def try_unlock(self) -> None:
+        dialog = self.dialog
+        if dialog is None:
+            return
+        password = dialog.password.text()
+        dialog.password.clear()
+        try:
+            reauthenticate(self.db, self.actor.username, password, self.clock)
+        except AuthenticationFailed as exc:
+            # Only this user can unlock, so "unknown user" would only confuse.
+            text = str(exc).replace("unknown user or wrong password", "wrong password")
+            dialog.errors.show([Problem("password", text)])
+            dialog.password.setFocus()
+            return
+        except (ServiceError, DatabaseError) as exc:
+            messages.error(dialog, "Cannot unlock", str(exc),
+                           "Try again, or sign out (open forms are not saved).")
+            return
+        self._unlock()
+
+    def _close_lock(self) -> None:
+        dialog, self.dialog = self.dialog, None
+        if dialog is not None:
+            dialog.finish()
+            dialog.deleteLater()
+
+    def _unlock(self) -> None:
+        self._close_lock()
+        for widget in self._hidden:
+            widget.show()
+        active = self._was_active if self._was_active in self._hidden else None
+        self._hidden = []
+        (active or self.window).activateWindow()
+        self.last_input = self.now()
+        self.unlocked.emit()
+
+    def sign_out(self) -> None:
+        """Close everything without saving: a half-typed form is dropped, never half-saved."""
+        if self.dialog is None:
+            return
+        if not messages.confirm(self.dialog, "Sign out",
+                                f"Sign {self.actor.full_name} out and close the window?",
+                                "Forms that were open are closed without saving."):
+            return
+        try:
+            record_sign_out(self.db, self.actor.username, "from the idle lock", self.clock)
+        except (ServiceError, DatabaseError) as exc:
+            log.warning("sign-out not audited: %s", exc)
+        self._close_lock()
+        for widget in reversed(self._hidden):
+            if widget is not self.window and isinstance(widget, QDialog):
+                widget.reject()  # Cancel: nothing of it is saved
+        self._hidden = []
+        self.timer.stop()
+        self.window.close()
+        self.signed_out.emit()

@@ -1,0 +1,178 @@
+"""Signing a patient's taper record (Part 11 §11.50, §11.200), and the patient's signatures.
+
+The dialog shows exactly what is signed (subject, through date, printed name, meaning),
+asks for the password again and calls ``services.signatures.sign_record``; the service,
+not this form, decides who may sign. :class:`SignatureBox` lists the signatures with
+whether each still holds and, if not, the change that broke it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ..services.context import ServiceContext
+from ..services.errors import AuthenticationFailed, Problem, ValidationError
+from ..services.records import PatientRecord
+from ..services.signatures import MEANINGS, SignatureView, sign_record
+from .formatting import iso
+from .forms import ServiceDialog
+from .qt import (
+    QAction,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    Qt,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from .widgets import em, line_edit
+
+MEANING_TEXT = {"reviewed": "Reviewed – I have reviewed this record",
+                "approved": "Approved – I approve this record as complete and correct"}
+
+INVALID_STYLE = "color: #b00020;"
+
+
+class SignDialog(ServiceDialog):
+    """An investigator signs the record up to a date with their password and a meaning."""
+
+    def __init__(self, ctx: ServiceContext, record: PatientRecord, through: date,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.record = record
+        self.setWindowTitle(f"Sign the taper record – {record.subject_id}")
+        self.save_button.setText("&Sign")
+        self.through = line_edit("YYYY-MM-DD", "through")
+        self.through.setText(iso(through))
+        self.meaning = QComboBox()
+        self.meaning.setObjectName("meaning")
+        for code in MEANINGS:
+            self.meaning.addItem(MEANING_TEXT.get(code, code), code)
+        self.password = line_edit("your password, again", "password")
+        self.password.setEchoMode(self.password.EchoMode.Password)
+        self.summary = QLabel()
+        self.summary.setObjectName("sign_summary")
+        self.summary.setWordWrap(True)
+        self.summary.setProperty("role", "readout")
+        notice = QLabel("Signing with your password is the legally binding equivalent of your "
+                        "handwritten signature. A later change to the signed period shows "
+                        "this signature as no longer valid.")
+        notice.setWordWrap(True)
+        e = self.errors
+        form = QFormLayout()
+        form.addRow("Record &through:", e.field("through", self.through,
+                                                "the last day this signature covers"))
+        form.addRow("&Meaning:", e.field("meaning", self.meaning))
+        form.addRow("&Password:", e.field("password", self.password))
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(form)
+        layout.addWidget(notice)
+        layout.addWidget(self.general_error)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(em(self, 34))
+        self.through.textChanged.connect(self._describe)
+        self.meaning.currentIndexChanged.connect(self._describe)
+        self._describe()
+        self.password.setFocus()
+
+    @classmethod
+    def create(cls, ctx: ServiceContext, record: PatientRecord, through: date,
+               parent: QWidget | None = None) -> SignDialog:
+        return cls(ctx, record, through, parent)
+
+    def _through_date(self) -> date | None:
+        try:
+            return date.fromisoformat(self.through.text().strip())
+        except ValueError:
+            return None
+
+    def _describe(self) -> None:
+        """What will be signed, in words, as the field values change."""
+        through = self._through_date()
+        r = self.record
+        span = (f"from Day 1 ({iso(r.day1_date)}) through {iso(through)}" if through
+                else "(enter the last day to sign, YYYY-MM-DD)")
+        self.summary.setText(
+            f"<b>{r.subject_id}</b>, site {r.site}: the taper record {span} – schedule, "
+            "amendments and every dose record in that period.<br>Signed by "
+            f"<b>{self.ctx.actor.full_name}</b> ({self.ctx.actor.username}), meaning "
+            f"<b>{self.meaning.currentData()}</b>.")
+
+    def save(self) -> None:
+        through = self._through_date()
+        if through is None:
+            self.refuse([Problem("through", "enter a date as YYYY-MM-DD")])
+            return
+        meaning = str(self.meaning.currentData())
+        password = self.password.text()
+        subject, version = self.record.subject_id, self.record.version
+
+        def sign() -> SignatureView:
+            try:
+                return sign_record(self.ctx, subject, through, meaning, password,
+                                   patient_version=version)
+            except AuthenticationFailed as exc:  # shown at the field, like a refused value
+                raise ValidationError([Problem("password", str(exc))]) from None
+
+        ok, view = self.call_service("Signature", sign)
+        self.password.clear()  # never left in the form, signed or not
+        if ok:
+            self.saved.emit(subject, f"{subject}: signed ({view.manifestation})")
+            self.accept()
+
+
+class SignatureBox(QGroupBox):
+    """The patient's signatures, one line each; an invalid one says what broke it."""
+
+    def __init__(self, sign: QAction | None = None, parent: QWidget | None = None) -> None:
+        super().__init__("Signatures", parent)
+        self.setObjectName("signatures")
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(6, 2, 6, 2)
+        self.lines = QVBoxLayout()
+        outer.addLayout(self.lines, 1)
+        if sign is not None:
+            button = QToolButton()
+            button.setObjectName("sign_button")
+            button.setDefaultAction(sign)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            outer.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+        self.labels: list[QLabel] = []
+        self.show_signatures([])
+
+    def show_signatures(self, views: list[SignatureView], missing: list[str] | None = None
+                        ) -> None:
+        """``missing``: signings the audit trail records whose signature row is gone."""
+        for label in self.labels:
+            self.lines.removeWidget(label)
+            label.deleteLater()
+        self.labels = []
+        if not views and not missing:
+            self._add("Not signed.", valid=True)
+        for text in missing or []:
+            self._add(f"✘ MISSING: {text}", valid=False)
+        for v in views:
+            if v.valid:
+                self._add(f"✔ {v.manifestation}", valid=True)
+            else:
+                self._add(f"✘ NO LONGER VALID: {v.manifestation}. Broken by "
+                          f"{v.broken_by}", valid=False)
+        self.setTitle(f"Signatures ({len(views)})" if views else "Signatures")
+
+    def _add(self, text: str, *, valid: bool) -> None:
+        label = QLabel(text)
+        label.setObjectName("signature_line" if valid else "signature_invalid")
+        label.setWordWrap(True)
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        if not valid:
+            label.setStyleSheet(INVALID_STYLE)
+        self.lines.addWidget(label)
+        self.labels.append(label)
+
+    def texts(self) -> list[str]:
+        return [label.text() for label in self.labels]
