@@ -220,14 +220,16 @@ def _reader_sites(args: argparse.Namespace, db, stdin: TextIO  # type: ignore[no
     """The sites a reading command may show: with ``--user``, that user's sites (signed in
     as for a change). Without it, every site of a SQLite file (whoever can open the file
     can read all of it anyway); on a server, ``--user`` is required (docs/multi-site.md)."""
-    if not args.user:
-        if not db.is_sqlite:
-            # On the central server the site laptops share one database role: reading
-            # every site's patients must not be one command away from anyone at a laptop.
-            raise UsageError("on a database server, give --user NAME (and the password): "
-                             "you see the patients of your sites")
-        return None
-    return _signed_in(args, db, stdin).actor.sites
+    _user_needed_on_a_server(args, db)
+    return _signed_in(args, db, stdin).actor.sites if args.user else None
+
+
+def _user_needed_on_a_server(args: argparse.Namespace, db) -> None:  # type: ignore[no-untyped-def]
+    if not args.user and not db.is_sqlite:
+        # On the central server the site laptops share one database role: reading every
+        # site's patients must not be one command away from anyone at a laptop.
+        raise UsageError("on a database server, give --user NAME (and the password): "
+                         "you see the patients of your sites")
 
 
 # ---------------------------------------------------------------- commands
@@ -408,11 +410,19 @@ def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
     db, _ = _open(args)
     if args.audit_command == "export":
-        from .services.audit_query import AuditFilter, export_audit_csv, query_audit
+        from .services.audit_query import (
+            AuditFilter,
+            export_audit_csv,
+            query_audit,
+            read_audit,
+        )
 
-        rows = query_audit(db, AuditFilter(args.subject, args.by, args.entity,
-                                           _date_or_none(args.since, "--from"),
-                                           _date_or_none(args.until, "--to")))
+        wanted = AuditFilter(args.subject, args.by, args.entity,
+                             _date_or_none(args.since, "--from"),
+                             _date_or_none(args.until, "--to"))
+        _user_needed_on_a_server(args, db)
+        rows = (read_audit(_signed_in(args, db, stdin), wanted) if args.user
+                else query_audit(db, wanted))
         export_audit_csv(rows, args.out)
         print(f"wrote {len(rows)} audit rows to {args.out}", file=out)
         return EXIT_OK

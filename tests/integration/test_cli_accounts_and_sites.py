@@ -105,3 +105,14 @@ def test_db_copy_never_prints_a_server_password(taper: Taper) -> None:
     result = taper("db", "copy", "--from", str(taper.db), "--to", url)
     assert result.returncode != 0
     assert "s3cret-pw" not in result.stdout + result.stderr
+
+
+def test_audit_export_with_user_keeps_to_her_sites(taper: Taper, tmp_path: Path) -> None:
+    ok(taper("user", "passwd", "--user", "nora", password=FIRST_PW, new_password=NURSE_PW))
+    ok(taper("audit", "export", "--out", str(tmp_path / "all.csv")))
+    everything = (tmp_path / "all.csv").read_text(encoding="utf-8")
+    assert "101-001" in everything and "102-001" in everything
+    ok(taper("audit", "export", "--out", str(tmp_path / "hers.csv"), "--user", "nora",
+             password=NURSE_PW))
+    hers = (tmp_path / "hers.csv").read_text(encoding="utf-8")
+    assert "101-001" in hers and "102-001" not in hers
