@@ -142,3 +142,10 @@ __all__ = [
     "Slot",
     "qInstallMessageHandler",
 ]
+
+# The taper charts and the study dashboard (appended, so other additions merge cleanly).
+from matplotlib.backends.backend_qtagg import NavigationToolbar2QT
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QFileDialog
+
+__all__ += ["NavigationToolbar2QT", "QFileDialog", "QShowEvent"]

@@ -54,7 +54,7 @@ def test_missing_days_are_gaps_in_the_line_never_zero(patient, study):
     assert np.isnan(y[gap]).all()
     assert not (y[np.isfinite(y)] == 0).any()
     # and the gap is drawn as a hatched band
-    hatched = [p for p in fig_axes(art)[0].patches if p.get_hatch() == "xx"]
+    hatched = [p for p in fig_axes(art)[0].patches if p.get_hatch() == "xxx"]
     assert hatched, "missing days need a hatched band"
 
 
