@@ -17,6 +17,7 @@ from ..services.errors import ServiceError
 from ..services.study import StudyInfo
 from ..storage.engine import Database, DatabaseError
 from . import messages
+from .dashboard import StudyDashboard
 from .dialogs import DialogHost
 from .dose_form import DoseDialog, VoidDialog
 from .enroll import EnrollDialog
@@ -55,6 +56,7 @@ SHORTCUTS = (
     ("Ctrl+Shift+N", "Enroll a patient"),
     ("Ctrl+M", "Amend the schedule (investigators)"),
     ("Alt+D / Alt+S / Alt+H", "Doses, Schedule and Charts tabs"),
+    ("Ctrl+D", "Study dashboard: every patient, target attainment and completeness per site"),
     ("F5", "Reload every patient from the database"),
     ("Enter / Esc", "In a form: save / cancel. Ctrl+S also saves."),
 )
@@ -75,6 +77,7 @@ class MainWindow(QMainWindow):
         self.tasks = tasks or TaskRunner(self)
         self._load_token = 0
         self._as_of = today()
+        self.dashboard: StudyDashboard | None = None
         self.setWindowTitle(f"{study.name} – {actor.full_name} ({actor.role}) – Taper Tracker")
 
         self.actions_by_name = self._make_actions()
@@ -163,6 +166,9 @@ class MainWindow(QMainWindow):
                                 "Void the selected record with a reason"),
             "amend": action("amend", "&Amend schedule…", self.amend_schedule, "Ctrl+M",
                             "Amend the schedule from a day (investigators)"),
+            "dashboard": action("dashboard", "Study &dashboard", self.show_dashboard, "Ctrl+D",
+                                "Every patient's reduction, target attainment and data "
+                                "completeness per site"),
             "refresh": action("refresh", "&Reload", self.refresh,
                               QKeySequence.StandardKey.Refresh),
             "shortcuts": action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts,
@@ -174,7 +180,7 @@ class MainWindow(QMainWindow):
         a = self.actions_by_name
         menus = self.menuBar()
         study = menus.addMenu("&Study")
-        for key in ("refresh", "quit"):
+        for key in ("dashboard", "refresh", "quit"):
             study.addAction(a[key])
         patient = menus.addMenu("&Patient")
         for key in ("find", "enroll", "new_dose", "correct_dose", "void_dose", "amend"):
@@ -185,7 +191,7 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("main_toolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for key in ("enroll", "new_dose", "refresh"):
+        for key in ("enroll", "new_dose", "dashboard", "refresh"):
             toolbar.addAction(a[key])
 
     def _size_for_screen(self) -> None:
@@ -412,6 +418,16 @@ class MainWindow(QMainWindow):
         if history_row is not None:
             self.detail.history_view.clearSelection()
         self.statusBar().showMessage(summary, 10000)
+
+    def show_dashboard(self) -> None:
+        """The study dashboard in a window of its own (one, raised again on Ctrl+D)."""
+        if self.dashboard is None:
+            self.dashboard = StudyDashboard(self.patients_model, self.study,
+                                            self.select_subject, self)
+            self.dashboard.resize(self.size())
+        self.dashboard.show()
+        self.dashboard.raise_()
+        self.dashboard.activateWindow()
 
     # ------------------------------------------------------------ closing
 
