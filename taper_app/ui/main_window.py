@@ -425,8 +425,9 @@ class MainWindow(QMainWindow):
             self.dashboard = StudyDashboard(self.patients_model, self.study,
                                             self.select_subject, self)
             self.dashboard.resize(self.size())
+        if self.dashboard.isVisible():  # behind the main window: bring it to the front
+            self.dashboard.raise_()
         self.dashboard.show()
-        self.dashboard.raise_()
         self.dashboard.activateWindow()
 
     # ------------------------------------------------------------ closing
