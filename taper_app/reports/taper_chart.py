@@ -439,8 +439,8 @@ def dashboard_figure(analyses: Sequence[PatientAnalysis], settings: FigureSettin
     ax.set_xlim(0.5, max(longest, settings.target_day) + 0.5)
     ax.set_xlabel("study day")
     ax.set_ylabel("28-day window % reduction")
-    ax.set_title(f"% reduction from baseline, {len(analyses)} patients (thin: each patient; "
-                 "values below -50 % off scale)", fontsize=10, loc="left")
+    ax.set_title(f"% reduction from baseline, {len(analyses)} patients (below -50 %: off "
+                 "scale)", fontsize=10, loc="left")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     return fig

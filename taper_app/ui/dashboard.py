@@ -47,10 +47,12 @@ def _count_pct(n: int, share: float | None) -> str:
 class AttainmentModel(RowTableModel):
     """Target status at the target day, all sites first, then per site (as in the PDF)."""
 
-    GROUP, PATIENTS, MET, NOT_MET, NOT_EVALUABLE, PENDING = range(6)
+    GROUP, PATIENTS, REACHED, MET, NOT_MET, NOT_EVALUABLE, PENDING = range(7)
     HEADERS = (
         ("Site", "All sites, then each site"),
         ("Pts", "Patients in the group"),
+        ("Met of reached", "Patients who met the target among those who have reached the "
+                           "target day (met, not met or not evaluable)"),
         ("Met", "28-day window reduction at the target day reached the target: n (% of the "
                 "group's patients)"),
         ("Not met", "Below the target at the target day: n (%)"),
@@ -58,8 +60,9 @@ class AttainmentModel(RowTableModel):
                       "day: n (%)"),
         ("Pending", "Not at the target day yet: n (%)"),
     )
-    NUMERIC = frozenset({PATIENTS, MET, NOT_MET, NOT_EVALUABLE, PENDING})
-    SAMPLES = {GROUP: "All sites", PATIENTS: "999", MET: "99 (100.0 %)",
+    NUMERIC = frozenset({PATIENTS, REACHED, MET, NOT_MET, NOT_EVALUABLE, PENDING})
+    SAMPLES = {GROUP: "All sites", PATIENTS: "999", REACHED: "99 / 99 (100.0 %)",
+               MET: "99 (100.0 %)",
                NOT_MET: "99 (100.0 %)", NOT_EVALUABLE: "99 (100.0 %)",
                PENDING: "99 (100.0 %)"}
     _STATUS = {MET: "met", NOT_MET: "not_met", NOT_EVALUABLE: "not_evaluable",
@@ -70,14 +73,27 @@ class AttainmentModel(RowTableModel):
             return row.group
         if column == self.PATIENTS:
             return str(row.patients)
+        if column == self.REACHED:
+            met, reached = self.met_of_reached(row)
+            share = None if not reached else 100.0 * met / reached
+            return f"{met} / {reached} ({DASH if share is None else pct(share)} %)"
         status = self._STATUS[column]
         return _count_pct(row.counts[status], row.pct(status))
+
+    @staticmethod
+    def met_of_reached(row: Attainment) -> tuple[int, int]:
+        """Met, and patients past the target day: the share that is not diluted by
+        patients who cannot have met the target yet."""
+        return row.counts["met"], row.patients - row.counts["pending"]
 
     def sort_value(self, row: Attainment, column: int) -> Any:
         if column == self.GROUP:
             return row.group.casefold()
         if column == self.PATIENTS:
             return row.patients
+        if column == self.REACHED:
+            met, reached = self.met_of_reached(row)
+            return None if not reached else met / reached
         return row.pct(self._STATUS[column])
 
 

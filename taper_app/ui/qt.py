@@ -146,6 +146,6 @@ __all__ = [
 # The taper charts and the study dashboard (appended, so other additions merge cleanly).
 from matplotlib.backends.backend_qtagg import NavigationToolbar2QT
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QMenu
 
-__all__ += ["NavigationToolbar2QT", "QFileDialog", "QShowEvent"]
+__all__ += ["NavigationToolbar2QT", "QFileDialog", "QMenu", "QShowEvent"]

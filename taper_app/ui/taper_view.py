@@ -26,6 +26,7 @@ from .qt import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QShowEvent,
     QSizePolicy,
     Qt,
@@ -48,14 +49,14 @@ class ChartToolbar(NavigationToolbar2QT):
 
 
 def readout_text(r: DayReadout | None) -> str:
-    """One line of the engine's numbers for a day (figures already computed)."""
+    """One short line of the engine's numbers for a day (figures already computed)."""
     if r is None:
         return HOVER_HINT
-    actual = "missing (no record)" if r.actual_mg is None else f"{mg(round(r.actual_mg, 3))} mg"
+    actual = "missing" if r.actual_mg is None else f"{mg(round(r.actual_mg, 3))} mg"
     window = DASH if r.window_reduction_pct is None else f"{pct(r.window_reduction_pct)} %"
     daily = DASH if r.reduction_pct is None else f"{pct(r.reduction_pct)} %"
-    return (f"Day {r.day} · {iso(r.date)} · actual {actual} · scheduled "
-            f"{mg(round(r.scheduled_mg, 3))} mg · reduction {daily} (28-day {window})")
+    return (f"Day {r.day} · {iso(r.date)} · actual {actual} · sched. "
+            f"{mg(round(r.scheduled_mg, 3))} mg · red. {daily} · 28-day {window}")
 
 
 class TaperView(QWidget):
@@ -75,17 +76,21 @@ class TaperView(QWidget):
         self.toolbar.setObjectName("chart_toolbar")
         self.toolbar.setIconSize(self.toolbar.iconSize() * 0.8)
         self.export_actions: dict[str, QAction] = {}
-        buttons = []
+        # One "Export" button with both formats: the read-out beside it needs the width.
+        self.export_menu = QMenu(self)
         for kind in EXPORT_FORMATS:
             action = QAction(f"Export {kind.upper()}…", self)
             action.setObjectName(f"export_{kind}")
             action.setToolTip(f"Save this chart as a {kind.upper()} file")
             action.triggered.connect(lambda _checked=False, k=kind: self.export(k))
             self.export_actions[kind] = action
-            button = QToolButton()
-            button.setObjectName(f"export_{kind}_button")
-            button.setDefaultAction(action)
-            buttons.append(button)
+            self.export_menu.addAction(action)
+        self.export_button = QToolButton()
+        self.export_button.setObjectName("export_button")
+        self.export_button.setText("Export")
+        self.export_button.setToolTip("Save this chart as a PNG image or an SVG drawing")
+        self.export_button.setMenu(self.export_menu)
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.readout = QLabel(HOVER_HINT)
         self.readout.setObjectName("chart_readout")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -95,8 +100,7 @@ class TaperView(QWidget):
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.toolbar)
         top.addWidget(self.readout, 1)
-        for button in buttons:
-            top.addWidget(button)
+        top.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -140,6 +144,7 @@ class TaperView(QWidget):
     def _update_enabled(self) -> None:
         for action in self.export_actions.values():
             action.setEnabled(self.analysis is not None)
+        self.export_button.setEnabled(self.analysis is not None)
 
     # ------------------------------------------------------------ hover read-out
 
@@ -150,7 +155,9 @@ class TaperView(QWidget):
         self._show_readout(day_readout(self.analysis, float(event.xdata)))
 
     def _show_readout(self, readout: DayReadout | None) -> None:
-        self.readout.setText(readout_text(readout))
+        text = readout_text(readout)
+        self.readout.setText(text)
+        self.readout.setToolTip(text)
 
     # ------------------------------------------------------------ export
 

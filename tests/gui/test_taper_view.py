@@ -119,12 +119,11 @@ def test_hovering_reads_out_the_days_figures(open_window, qtbot, two_patients):
     view.canvas.draw()  # the transforms hold once the figure has been drawn at its size
     hover(view, 10.2, 15)
     assert view.readout.text() == (f"Day 10 · {(DAY1 + timedelta(days=9)).isoformat()} · "
-                                   "actual 15 mg · scheduled 15 mg · reduction 0.0 % (28-day –)")
+                                   "actual 15 mg · sched. 15 mg · red. 0.0 % · 28-day –")
     hover(view, 22, 5)
-    assert "actual missing (no record)" in view.readout.text()
-    assert "reduction – (28-day" in view.readout.text()
+    assert "actual missing · sched. 15 mg · red. – · 28-day" in view.readout.text()
     hover(view, 40, 5)  # the pulse day: 625 mg PEQ on top of 15
-    assert "actual 640 mg" in view.readout.text() and "reduction -4166.7 %" in view.readout.text()
+    assert "actual 640 mg" in view.readout.text() and "red. -4166.7 %" in view.readout.text()
     hover(view, 150, 5)  # the days ahead have no figures yet
     assert view.readout.text() == HOVER_HINT
 
