@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.transforms import offset_copy
 
 from ..domain.figures import FigureSettings
 from ..domain.schedule import scheduled_doses
@@ -167,7 +168,7 @@ class TaperChart:
             self.schedule_ahead,
             Line2D([], [], color=PULSE, marker="v", ls="none", ms=7, label="one-off dose"),
             Line2D([], [], color=AMENDMENT, ls=":", lw=1.5, label="amendment / flare"),
-        ], "lower left", ncols=4)
+        ], "best", ncols=2)
 
         # --- panel 2: % reduction from baseline
         self.daily_reduction, = red.plot(empty, empty, color=ACTUAL, lw=0.8, alpha=0.55,
@@ -180,7 +181,7 @@ class TaperChart:
         red.set_ylabel("% reduction", fontsize=8)
         red.axhline(0, color=BASELINE, lw=0.8)
         _legend_key(red, [self.daily_reduction, self.window_reduction, self.target_line],
-                    "lower right", ncols=3)
+                    "best", ncols=3)
 
         # --- panel 3: cumulative dose
         self.cumulative, = cum.plot(empty, empty, color=ACTUAL, lw=2.0, zorder=3,
@@ -200,6 +201,14 @@ class TaperChart:
             ax.tick_params(labelsize=7)
             ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
         dose.set_zorder(1)
+        if fixed_margins:
+            # Labels at fixed offsets: placing them from the tick labels' extents costs a
+            # tenth of every redraw, and fixed margins hold the tick labels anyway.
+            for ax in axes:
+                ax.yaxis.set_label_coords(0, 0.5, transform=offset_copy(
+                    ax.transAxes, fig=fig, x=-34, y=0, units="points"))
+            cum.xaxis.set_label_coords(0.5, 0, transform=offset_copy(
+                cum.transAxes, fig=fig, x=0, y=-15, units="points"))
         top = dose.secondary_xaxis("top")
         top.xaxis.set_major_formatter(FuncFormatter(self._date_label))
         top.tick_params(labelsize=7, colors="#555555")
