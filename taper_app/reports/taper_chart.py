@@ -286,7 +286,7 @@ class TaperChart:
         c, rec, ax = analysis.curves, analysis.record, self.ax_dose
         self.actual.set_data(days, c.actual)
         self.scheduled.set_data(days, c.scheduled)
-        ahead_days = np.arange(last_day, int(right) + 1)
+        ahead_days = np.arange(max(last_day, 1), int(right) + 1)  # no Day 0
         if ahead_days.size > 1:
             ahead = scheduled_doses(rec.steps, baseline, ahead_days)
             self.schedule_ahead.set_data(ahead_days.astype(float), ahead)

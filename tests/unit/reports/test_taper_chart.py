@@ -326,3 +326,24 @@ def test_the_chart_module_imports_no_qt():
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not any("qt" in (m or "").lower() or "PySide" in (m or "") or "pyplot" in (m or "")
                    for m in imported)
+
+
+@pytest.mark.parametrize("as_of", [date(2026, 6, 30), date(2026, 7, 2)])
+def test_a_patient_without_figures_yet_draws_an_empty_chart(nurse, study, as_of):
+    """Before Day 1 (no study days) or on Day 1 with nothing recorded (one missing day)."""
+    from matplotlib.figure import Figure
+
+    from taper_app.reports.taper_chart import TaperChart, day_readout
+
+    enroll_patient(nurse, study, {"subject_id": "101-012", "site": "101",
+                                  "day1_date": "2026-07-01", "baseline_mg": "20",
+                                  "template_id": "stepdown-a"})
+    analysis = analyse_patient(nurse.db, study, "101-012", as_of)
+    chart = TaperChart(Figure(), fixed_margins=True)
+    art = chart.draw(analysis, study.protocol.settings)
+    _, y = _xy(art.actual)
+    assert y.size == analysis.curves.study_days.size and np.isnan(y).all()
+    x, _ = _xy(art.schedule_ahead)
+    assert x[-1] == study.protocol.settings.target_day
+    assert day_readout(analysis, 1) is None or day_readout(analysis, 1).actual_mg is None
+    chart.figure.canvas.draw()
