@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Literal
 
 import numpy as np
 from matplotlib.artist import Artist
@@ -118,7 +119,10 @@ def deviation_polygons(days: np.ndarray, actual: np.ndarray, scheduled: np.ndarr
     return polygons
 
 
-def _legend_key(ax: Axes, handles: list[Artist], loc: str, ncols: int = 1) -> None:
+LegendPlace = Literal["best", "upper left", "upper right", "lower left", "lower right"]
+
+
+def _legend_key(ax: Axes, handles: list[Artist], loc: LegendPlace, ncols: int = 1) -> None:
     legend = ax.legend(handles=handles, loc=loc, fontsize=7, ncols=ncols, framealpha=0.85,
                        borderpad=0.3, labelspacing=0.25, handlelength=1.8, columnspacing=1.0)
     legend.set_zorder(5)
