@@ -13,17 +13,18 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
-from matplotlib.transforms import offset_copy
+from matplotlib.transforms import Bbox, offset_copy
 
 from ..domain.figures import FigureSettings
 from ..domain.schedule import scheduled_doses
@@ -122,10 +123,108 @@ def deviation_polygons(days: np.ndarray, actual: np.ndarray, scheduled: np.ndarr
 LegendPlace = Literal["best", "upper left", "upper right", "lower left", "lower right"]
 
 
-def _legend_key(ax: Axes, handles: list[Artist], loc: LegendPlace, ncols: int = 1) -> None:
-    legend = ax.legend(handles=handles, loc=loc, fontsize=7, ncols=ncols, framealpha=0.85,
-                       borderpad=0.3, labelspacing=0.25, handlelength=1.8, columnspacing=1.0)
+CORNERS: tuple[LegendPlace, ...] = ("upper right", "upper left", "lower left", "lower right")
+LEGEND_FONT_PT = 7.0
+
+
+def _legend_key(ax: Axes, handles: list[Artist], loc: LegendPlace, ncols: int = 1,
+                opaque: bool = False) -> Legend:
+    legend = ax.legend(handles=handles, loc=loc, fontsize=LEGEND_FONT_PT, ncols=ncols,
+                       framealpha=1.0 if opaque else 0.85, fancybox=not opaque, borderpad=0.3,
+                       labelspacing=0.25, handlelength=1.8, columnspacing=1.0)
+    if opaque:  # nothing of the data shows through: its pixels can be reused (below)
+        legend.get_frame().set_linewidth(0)
     legend.set_zorder(5)
+    return legend
+
+
+class LegendSnapshot:
+    """Draws a legend that never changes from the pixels of its first drawing on screen.
+
+    A legend is text, and laying out and rendering text is most of what a redraw costs;
+    the window redraws on every patient switch. The legend is opaque, so its pixels hold
+    nothing of the data; they are put back in the corner :meth:`place` chooses. Vector
+    output (SVG, PDF) and a new resolution draw the real legend.
+    """
+
+    def __init__(self, legend: Legend, preferred: LegendPlace) -> None:
+        self.legend = legend
+        self.corner = preferred
+        # Ties go to the usual corner, so the legend moves only when it has to.
+        self.order = (preferred, *(c for c in CORNERS if c != preferred))
+        self._real_draw = legend.draw
+        self._pixels: tuple[float, Any, Bbox, Bbox] | None = None  # dpi, region, frame, inner
+        legend.draw = self.draw  # type: ignore[method-assign]
+
+    def size_in_axes(self) -> tuple[float, float]:
+        """The legend's width and height as fractions of its axes (estimated until drawn)."""
+        if self._pixels is None:
+            return 0.45, 0.35
+        frame, axes = self._pixels[2], self.legend.axes.bbox
+        return frame.width / max(axes.width, 1.0), frame.height / max(axes.height, 1.0)
+
+    def place(self, points: np.ndarray) -> LegendPlace:
+        """Choose the corner covering the fewest of ``points`` (in axes fractions)."""
+        w, h = self.size_in_axes()
+        w, h = w + 0.02, h + 0.03
+        x, y = points[:, 0], points[:, 1]
+        inside = {"upper right": (x > 1 - w) & (y > 1 - h), "upper left": (x < w) & (y > 1 - h),
+                  "lower left": (x < w) & (y < h), "lower right": (x > 1 - w) & (y < h)}
+        self.corner = min(self.order, key=lambda c: int(np.count_nonzero(inside[c])))
+        self.legend.set_loc(self.corner)
+        return self.corner
+
+    def draw(self, renderer: Any) -> None:  # RendererAgg on screen; others for files
+        legend = self.legend
+        if not legend.get_visible():
+            return
+        copy = getattr(renderer, "copy_from_bbox", None)
+        if copy is None:
+            self._real_draw(renderer)
+            return
+        if self._pixels is None or self._pixels[0] != renderer.dpi:
+            self._real_draw(renderer)
+            frame = legend.legendPatch.get_window_extent(renderer)
+            # Whole pixels inside the frame: its anti-aliased edge blends with the data.
+            inner = Bbox.from_extents(np.ceil(frame.x0) + 1, np.ceil(frame.y0) + 1,
+                                      np.floor(frame.x1) - 1, np.floor(frame.y1) - 1)
+            self._pixels = (renderer.dpi, copy(inner), frame, inner)
+            return
+        dpi, region, frame, inner = self._pixels
+        axes = legend.axes.bbox
+        pad = legend.borderaxespad * LEGEND_FONT_PT * dpi / 72
+        x0 = axes.x1 - pad - frame.width if "right" in self.corner else axes.x0 + pad
+        y0 = axes.y1 - pad - frame.height if "upper" in self.corner else axes.y0 + pad
+        left = round(x0 + inner.x0 - frame.x0)
+        bottom = round(y0 + inner.y0 - frame.y0)
+        # The buffer counts rows from the top; the display from the bottom.
+        renderer.restore_region(region, xy=(left, round(renderer.height - bottom
+                                                        - inner.height)))
+
+
+def _occupied(ax: Axes) -> np.ndarray:
+    """Points (axes fractions) where the data and the marks' words are, to keep clear."""
+    to_axes = ax.transLimits  # data -> axes fractions, with the limits as set now
+    parts = [np.empty((0, 2))]
+    for line in ax.lines:
+        if line.get_transform() is ax.transData and line.get_visible():
+            xy = np.asarray(line.get_xydata(), float)
+            xy = xy[np.isfinite(xy).all(axis=1)]
+            if xy.size:
+                parts.append(to_axes.transform(xy))
+    for text in ax.texts:
+        if text.get_transform() is ax.transAxes:
+            x, y = text.get_position()
+        else:
+            x, y = to_axes.transform(getattr(text, "xy", text.get_position()))
+        lines = text.get_text().split("\n")
+        width = 0.0075 * max(len(t) for t in lines)  # a 7-8 pt character in a ~600 px axes
+        step = -1.0 if text.get_horizontalalignment() == "right" else 1.0
+        xs = x + step * np.linspace(0, width, 12)
+        ys = y - 0.07 * np.arange(len(lines)) * (1 if text.get_verticalalignment() == "top"
+                                                  else -1)
+        parts.append(np.array([(a, b) for a in xs for b in ys]))
+    return np.concatenate(parts)
 
 
 class TaperChart:
@@ -161,7 +260,8 @@ class TaperChart:
                                          ls=(0, (2, 3)), alpha=0.55, zorder=2,
                                          label="schedule ahead")
         dose.set_ylabel("mg PEQ / day", fontsize=8)
-        _legend_key(dose, [
+        place: LegendPlace = "upper right" if fixed_margins else "best"
+        legends = [_legend_key(dose, [
             self.actual, self.scheduled,
             Patch(facecolor=ABOVE, alpha=0.5, hatch="///", edgecolor=ABOVE, lw=0,
                   label="above schedule"),
@@ -172,7 +272,7 @@ class TaperChart:
             self.schedule_ahead,
             Line2D([], [], color=PULSE, marker="v", ls="none", ms=7, label="one-off dose"),
             Line2D([], [], color=AMENDMENT, ls=":", lw=1.5, label="amendment / flare"),
-        ], "best", ncols=2)
+        ], place, ncols=2, opaque=fixed_margins)]
 
         # --- panel 2: % reduction from baseline
         self.daily_reduction, = red.plot(empty, empty, color=ACTUAL, lw=0.8, alpha=0.55,
@@ -184,8 +284,9 @@ class TaperChart:
         self.target_day_line = red.axvline(1, color=TARGET, lw=1, ls=":")
         red.set_ylabel("% reduction", fontsize=8)
         red.axhline(0, color=BASELINE, lw=0.8)
-        _legend_key(red, [self.daily_reduction, self.window_reduction, self.target_line],
-                    "best", ncols=3)
+        legends.append(_legend_key(red, [self.daily_reduction, self.window_reduction,
+                                         self.target_line], place, ncols=3,
+                                   opaque=fixed_margins))
 
         # --- panel 3: cumulative dose
         self.cumulative, = cum.plot(empty, empty, color=ACTUAL, lw=2.0, zorder=3,
@@ -196,9 +297,16 @@ class TaperChart:
                                              label="baseline continued")
         cum.set_ylabel("cumulative mg PEQ", fontsize=8)
         cum.set_xlabel("study day (dates on top)", fontsize=8)
-        _legend_key(cum, [self.cumulative, self.scheduled_cumulative, self.baseline_cumulative,
-                          Patch(facecolor=TARGET, alpha=0.18, label="steroid spared")],
-                    "upper left")
+        legends.append(_legend_key(cum, [self.cumulative, self.scheduled_cumulative,
+                                         self.baseline_cumulative,
+                                         Patch(facecolor=TARGET, alpha=0.18,
+                                               label="steroid spared")],
+                                   "upper left", opaque=fixed_margins))
+        # In the window the legends are drawn from their first pixels, in the emptiest corner.
+        usual: tuple[LegendPlace, ...] = ("upper right", "upper right", "upper left")
+        self.legends = ([LegendSnapshot(lg, corner) for lg, corner in zip(legends, usual,
+                                                                          strict=True)]
+                        if fixed_margins else [])
 
         for ax in axes:
             ax.grid(alpha=0.3)
@@ -283,6 +391,8 @@ class TaperChart:
                                       label="missing days" if n == 0 else "_gap"))
         self.ax_dose.set_ylim(0, top)
         self.ax_cumulative.set_xlim(0.5, right)
+        for snapshot in self.legends:
+            snapshot.place(_occupied(snapshot.legend.axes))
         return self.artists
 
     def _draw_dose(self, analysis: PatientAnalysis, settings: FigureSettings, days: np.ndarray,

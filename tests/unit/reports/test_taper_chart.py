@@ -347,3 +347,61 @@ def test_a_patient_without_figures_yet_draws_an_empty_chart(nurse, study, as_of)
     assert x[-1] == study.protocol.settings.target_day
     assert day_readout(analysis, 1) is None or day_readout(analysis, 1).actual_mg is None
     chart.figure.canvas.draw()
+
+
+def _render(chart, analyses, settings, corners=None):
+    for analysis in analyses:
+        chart.draw(analysis, settings)
+        if corners is not None:
+            for snapshot, corner in zip(chart.legends, corners, strict=True):
+                snapshot.corner = corner
+                snapshot.legend.set_loc(corner)
+        chart.figure.canvas.draw()
+    return np.asarray(chart.figure.canvas.buffer_rgba())[..., :3].astype(int)
+
+
+def test_legends_drawn_from_their_pixels_look_as_drawn_for_real(patient, nurse, study):
+    """In the window the legends are put back from their first pixels: the chart must look
+    the same as one drawn from scratch, and the data next to the legends must be new."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from taper_app.reports.taper_chart import TaperChart
+
+    enroll_patient(nurse, study, {"subject_id": "101-002", "site": "101",
+                                  "day1_date": "2026-01-10", "baseline_mg": "10",
+                                  "template_id": "stepdown-a"})
+    record_dose(nurse, study, "101-002", {"drug": "prednisone", "frequency": "QD",
+                                          "route": "PO", "dose_mg": "12",
+                                          "start_date": "2026-01-10"})
+    other = analyse_patient(nurse.db, study, "101-002", AS_OF)
+    settings = study.protocol.settings
+
+    def chart() -> TaperChart:
+        figure = Figure(figsize=(7.2, 4.5), dpi=100)
+        FigureCanvasAgg(figure)
+        made = TaperChart(figure, fixed_margins=True)
+        made.fit_margins()
+        return made
+
+    switched = chart()
+    reused = _render(switched, [patient, other], settings)
+    corners = [s.corner for s in switched.legends]
+    fresh = chart()
+    drawn = _render(fresh, [other], settings, corners)  # the first draw is always real
+    height = drawn.shape[0]
+    near_legends = np.zeros(drawn.shape[:2], bool)
+    for snapshot in fresh.legends:
+        frame = snapshot.legend.legendPatch.get_window_extent()
+        near_legends[int(height - frame.y1) - 2:int(height - frame.y0) + 3,
+                     int(frame.x0) - 2:int(frame.x1) + 3] = True
+        box = (slice(int(height - frame.y1), int(height - frame.y0)),
+               slice(int(frame.x0), int(frame.x1)))
+        # the same picture, up to where within a pixel the text falls (half a pixel moves
+        # every anti-aliased edge): compare it blurred
+        a, b = reused[box], drawn[box]
+        h, w = (a.shape[0] // 4) * 4, (a.shape[1] // 4) * 4
+        blur = [m[:h, :w].reshape(h // 4, 4, w // 4, 4, 3).mean(axis=(1, 3)) for m in (a, b)]
+        assert np.abs(blur[0] - blur[1]).mean() < 10
+    assert (reused[~near_legends] == drawn[~near_legends]).all()
+    assert not (_render(chart(), [patient], settings) == drawn).all()  # not a blank test
