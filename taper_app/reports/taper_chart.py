@@ -438,10 +438,10 @@ class TaperChart:
                 words += f"\nday {day}: {total:g} mg PEQ (off scale)"
             self._keep(ax.plot([day], [top * 0.95], marker="v", ms=8, color=PULSE, ls="none",
                                zorder=6)[0])
-            self._keep(ax.annotate(words, (day, top * 0.95), xytext=(6, 0),
+            leftward = day >= 0.7 * right  # late in the course: the words go to the left
+            self._keep(ax.annotate(words, (day, top * 0.95), xytext=(-6 if leftward else 6, 0),
                                    textcoords="offset points", fontsize=7, color=TEXT_PULSE,
-                                   va="top", ha="left" if day < 0.7 * right else "right",
-                                   zorder=6))
+                                   va="top", ha="right" if leftward else "left", zorder=6))
         for n, a in enumerate(rec.amendments):
             right_half = a.day > 0.6 * right
             # One line in the headroom above the doses; the Schedule tab has the full reason.
