@@ -1,171 +1,535 @@
 """The taper charts as matplotlib Figures (no Qt): the window and the PDFs draw the same.
 
 Colours follow the Okabe-Ito palette (readable with colour-blind vision) and every series
-also differs by line style or hatch, so a grey printout still tells them apart.
+also differs by line style, width, marker or hatch, so a grey printout still tells them apart.
+:class:`TaperChart` builds the three panels once and redraws them in place for each
+patient, so switching patients in the window costs one draw, not a new figure.
 """
 
 from __future__ import annotations
 
+import textwrap
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any, Literal
 
 import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.legend import Legend
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.transforms import Bbox, offset_copy
 
 from ..domain.figures import FigureSettings
-from ..domain.studyday import study_day
+from ..domain.schedule import scheduled_doses
+from ..domain.studyday import date_of_day, study_day
 from ..services.figures import PatientAnalysis
 
-ACTUAL = "#0072B2"      # blue
+ACTUAL = "#0072B2"      # blue, solid and thick
 SCHEDULED = "#333333"   # near black, dashed
 ABOVE = "#E69F00"       # orange, hatched ///
-BELOW = "#56B4E9"       # sky blue, hatched \\\\
-PULSE = "#D55E00"       # vermillion
-TARGET = "#009E73"      # bluish green
-BASELINE = "#999999"    # grey
-MISSING = "#BBBBBB"
+BELOW = "#56B4E9"       # sky blue, hatched \\\
+PULSE = "#D55E00"       # vermillion, triangle marker
+AMENDMENT = "#CC79A7"   # reddish purple, dotted vertical line
+TARGET = "#009E73"      # bluish green, dash-dot
+BASELINE = "#999999"    # grey, dotted
+MISSING = "#b4b4b4"     # light grey band, fine cross-hatch
+MISSING_FILL = "#f1f1f1"
+TEXT_AMENDMENT = "#7a2f5c"
+TEXT_TARGET = "#00573f"
+TEXT_PULSE = "#8a3c00"
+
+#: Margins of the window's chart in pixels at 100 dpi (fixed: a redraw needs no layout pass).
+WINDOW_MARGINS_PX = {"left": 64, "right": 16, "top": 30, "bottom": 38, "gap": 10}
+#: Room for the title line above the dates when the chart is saved to a file.
+TITLE_PX = 20
+#: The reduction panel shows -100 % (twice the baseline) at the lowest; below is off scale.
+REDUCTION_FLOOR = -100.0
 
 
 @dataclass(frozen=True)
 class ChartArtists:
     """Named handles on what was drawn, so tests and the hover read-out can find them."""
 
-    actual: object
-    scheduled: object
-    daily_reduction: object
-    window_reduction: object
-    cumulative: object
-    scheduled_cumulative: object
-    baseline_cumulative: object
+    actual: Line2D
+    scheduled: Line2D
+    daily_reduction: Line2D
+    window_reduction: Line2D
+    cumulative: Line2D
+    scheduled_cumulative: Line2D
+    baseline_cumulative: Line2D
+    schedule_ahead: Line2D
 
 
-def _date_axis(ax: object, analysis: PatientAnalysis) -> None:
-    day1 = analysis.record.day1_date
+@dataclass(frozen=True)
+class DayReadout:
+    """The engine's numbers for one study day, as the hover read-out shows them."""
 
-    def label(x: float, _pos: int) -> str:
+    day: int
+    date: date
+    actual_mg: float | None
+    scheduled_mg: float
+    reduction_pct: float | None
+    window_reduction_pct: float | None
+
+
+def _value(array: np.ndarray, i: int) -> float | None:
+    x = float(array[i])
+    return None if np.isnan(x) else x
+
+
+def day_readout(analysis: PatientAnalysis, x: float) -> DayReadout | None:
+    """The figures of the study day nearest ``x`` (Day 1 to the as-of day), else None."""
+    c = analysis.curves
+    if not c.study_days.size or not np.isfinite(x):
+        return None
+    day = int(np.floor(x + 0.5))
+    if day < 1 or day > int(c.study_days[-1]):
+        return None
+    i = day - 1
+    return DayReadout(day, date_of_day(day, analysis.record.day1_date), _value(c.actual, i),
+                      float(c.scheduled[i]), _value(c.reduction_pct, i),
+                      _value(c.window_reduction_pct, i))
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs of True in ``mask`` as (first index, last index)."""
+    padded = np.concatenate(([False], mask.astype(bool), [False]))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def deviation_polygons(days: np.ndarray, actual: np.ndarray, scheduled: np.ndarray,
+                       mask: np.ndarray) -> list[np.ndarray]:
+    """One polygon per run of deviation days, between the two step lines (each day is
+    the interval day ± 0.5, as the step lines draw it), so a single day shows too."""
+    polygons = []
+    for first, last in runs(mask):
+        d = days[first:last + 1]
+        xs = np.column_stack((d - 0.5, d + 0.5)).ravel()
+        upper = np.repeat(actual[first:last + 1], 2)
+        lower = np.repeat(scheduled[first:last + 1], 2)
+        polygons.append(np.column_stack((np.concatenate((xs, xs[::-1])),
+                                         np.concatenate((upper, lower[::-1])))))
+    return polygons
+
+
+LegendPlace = Literal["best", "upper left", "upper right", "lower left", "lower right"]
+
+
+CORNERS: tuple[LegendPlace, ...] = ("upper right", "upper left", "lower left", "lower right")
+LEGEND_FONT_PT = 7.0
+
+
+def _legend_key(ax: Axes, handles: list[Artist], loc: LegendPlace, ncols: int = 1,
+                opaque: bool = False) -> Legend:
+    legend = ax.legend(handles=handles, loc=loc, fontsize=LEGEND_FONT_PT, ncols=ncols,
+                       framealpha=1.0 if opaque else 0.85, fancybox=not opaque, borderpad=0.3,
+                       labelspacing=0.25, handlelength=1.8, columnspacing=1.0)
+    if opaque:  # nothing of the data shows through: its pixels can be reused (below)
+        legend.get_frame().set_linewidth(0)
+    legend.set_zorder(5)
+    return legend
+
+
+class LegendSnapshot:
+    """Draws a legend that never changes from the pixels of its first drawing on screen.
+
+    A legend is text, and laying out and rendering text is most of what a redraw costs;
+    the window redraws on every patient switch. The legend is opaque, so its pixels hold
+    nothing of the data; they are put back in the corner :meth:`place` chooses. Vector
+    output (SVG, PDF) and a new resolution draw the real legend.
+    """
+
+    def __init__(self, legend: Legend, preferred: LegendPlace) -> None:
+        self.legend = legend
+        self.corner = preferred
+        # Ties go to the usual corner, so the legend moves only when it has to.
+        self.order = (preferred, *(c for c in CORNERS if c != preferred))
+        self._real_draw = legend.draw
+        self._pixels: tuple[float, Any, Bbox, Bbox] | None = None  # dpi, region, frame, inner
+        legend.draw = self.draw  # type: ignore[method-assign]
+
+    def size_in_axes(self) -> tuple[float, float]:
+        """The legend's width and height as fractions of its axes (estimated until drawn)."""
+        if self._pixels is None:
+            return 0.45, 0.35
+        frame, axes = self._pixels[2], self.legend.axes.bbox
+        return frame.width / max(axes.width, 1.0), frame.height / max(axes.height, 1.0)
+
+    def place(self, points: np.ndarray) -> LegendPlace:
+        """Choose the corner covering the fewest of ``points`` (in axes fractions)."""
+        w, h = self.size_in_axes()
+        w, h = w + 0.02, h + 0.03
+        x, y = points[:, 0], points[:, 1]
+        inside = {"upper right": (x > 1 - w) & (y > 1 - h), "upper left": (x < w) & (y > 1 - h),
+                  "lower left": (x < w) & (y < h), "lower right": (x > 1 - w) & (y < h)}
+        self.corner = min(self.order, key=lambda c: int(np.count_nonzero(inside[c])))
+        self.legend.set_loc(self.corner)
+        return self.corner
+
+    def draw(self, renderer: Any) -> None:  # RendererAgg on screen; others for files
+        legend = self.legend
+        if not legend.get_visible():
+            return
+        copy = getattr(renderer, "copy_from_bbox", None)
+        if copy is None:
+            self._real_draw(renderer)
+            return
+        if self._pixels is None or self._pixels[0] != renderer.dpi:
+            self._real_draw(renderer)
+            frame = legend.legendPatch.get_window_extent(renderer)
+            # Whole pixels inside the frame: its anti-aliased edge blends with the data.
+            inner = Bbox.from_extents(np.ceil(frame.x0) + 1, np.ceil(frame.y0) + 1,
+                                      np.floor(frame.x1) - 1, np.floor(frame.y1) - 1)
+            self._pixels = (renderer.dpi, copy(inner), frame, inner)
+            return
+        dpi, region, frame, inner = self._pixels
+        axes = legend.axes.bbox
+        pad = legend.borderaxespad * LEGEND_FONT_PT * dpi / 72
+        x0 = axes.x1 - pad - frame.width if "right" in self.corner else axes.x0 + pad
+        y0 = axes.y1 - pad - frame.height if "upper" in self.corner else axes.y0 + pad
+        left = round(x0 + inner.x0 - frame.x0)
+        bottom = round(y0 + inner.y0 - frame.y0)
+        # The buffer counts rows from the top; the display from the bottom.
+        renderer.restore_region(region, xy=(left, round(renderer.height - bottom
+                                                        - inner.height)))
+
+
+def _occupied(ax: Axes) -> np.ndarray:
+    """Points (axes fractions) where the data and the marks' words are, to keep clear."""
+    to_axes = ax.transLimits  # data -> axes fractions, with the limits as set now
+    parts = [np.empty((0, 2))]
+    for line in ax.lines:
+        if line.get_transform() is ax.transData and line.get_visible():
+            xy = np.asarray(line.get_xydata(), float)
+            xy = xy[np.isfinite(xy).all(axis=1)]
+            if xy.size:
+                parts.append(to_axes.transform(xy))
+    for text in ax.texts:
+        if text.get_transform() is ax.transAxes:
+            x, y = text.get_position()
+        else:
+            x, y = to_axes.transform(getattr(text, "xy", text.get_position()))
+        lines = text.get_text().split("\n")
+        width = 0.0075 * max(len(t) for t in lines)  # a 7-8 pt character in a ~600 px axes
+        step = -1.0 if text.get_horizontalalignment() == "right" else 1.0
+        xs = x + step * np.linspace(0, width, 12)
+        ys = y - 0.07 * np.arange(len(lines)) * (1 if text.get_verticalalignment() == "top"
+                                                  else -1)
+        parts.append(np.array([(a, b) for a in xs for b in ys]))
+    return np.concatenate(parts)
+
+
+class TaperChart:
+    """The three panels sharing the study-day axis: daily dose, % reduction, cumulative dose.
+
+    The axes, lines and legends are made once; :meth:`draw` sets each patient's data in
+    place and replaces only what differs between patients (shading, gaps, marks, labels).
+    ``fixed_margins`` (the window) sets pixel margins instead of a layout pass per draw.
+    """
+
+    def __init__(self, figure: Figure | None = None, *, fixed_margins: bool = False) -> None:
+        fig = figure if figure is not None else Figure(figsize=(10, 7.5),
+                                                       layout=None if fixed_margins
+                                                       else "constrained")
+        fig.clear()
+        self.figure = fig
+        self.fixed_margins = fixed_margins
+        if fixed_margins:
+            fig.set_layout_engine("none")
+        axes = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2, 2]})
+        self.ax_dose, self.ax_reduction, self.ax_cumulative = axes
+        self._day1 = date(2000, 1, 1)
+        self._transient: list[Artist] = []
+        dose, red, cum = axes
+        empty: list[float] = []
+
+        # --- panel 1: actual against scheduled daily dose
+        self.actual, = dose.step(empty, empty, where="mid", color=ACTUAL, lw=2.0, zorder=3,
+                                 label="actual (mg PEQ/day)")
+        self.scheduled, = dose.step(empty, empty, where="mid", color=SCHEDULED, lw=1.2,
+                                    ls="--", zorder=4, label="scheduled")
+        self.schedule_ahead, = dose.step(empty, empty, where="mid", color=SCHEDULED, lw=1.0,
+                                         ls=(0, (2, 3)), alpha=0.55, zorder=2,
+                                         label="schedule ahead")
+        dose.set_ylabel("mg PEQ / day", fontsize=8)
+        place: LegendPlace = "upper right" if fixed_margins else "best"
+        legends = [_legend_key(dose, [
+            self.actual, self.scheduled,
+            Patch(facecolor=ABOVE, alpha=0.5, hatch="///", edgecolor=ABOVE, lw=0,
+                  label="above schedule"),
+            Patch(facecolor=BELOW, alpha=0.5, hatch="\\\\\\", edgecolor=BELOW, lw=0,
+                  label="below schedule"),
+            Patch(facecolor=MISSING_FILL, edgecolor=MISSING, hatch="xxx", lw=0,
+                  label="missing days (no record)"),
+            self.schedule_ahead,
+            Line2D([], [], color=PULSE, marker="v", ls="none", ms=7, label="one-off dose"),
+            Line2D([], [], color=AMENDMENT, ls=":", lw=1.5, label="amendment / flare"),
+        ], place, ncols=2, opaque=fixed_margins)]
+
+        # --- panel 2: % reduction from baseline
+        self.daily_reduction, = red.plot(empty, empty, color=ACTUAL, lw=0.8, alpha=0.55,
+                                         label="daily")
+        self.window_reduction, = red.plot(empty, empty, color=ACTUAL, lw=2.2, zorder=3,
+                                          label="28-day window")
+        self.target_line = red.axhline(0, color=TARGET, lw=1.3, ls="-.",
+                                       label="protocol target")
+        self.target_day_line = red.axvline(1, color=TARGET, lw=1, ls=":")
+        red.set_ylabel("% reduction", fontsize=8)
+        red.axhline(0, color=BASELINE, lw=0.8)
+        legends.append(_legend_key(red, [self.daily_reduction, self.window_reduction,
+                                         self.target_line], place, ncols=3,
+                                   opaque=fixed_margins))
+
+        # --- panel 3: cumulative dose
+        self.cumulative, = cum.plot(empty, empty, color=ACTUAL, lw=2.0, zorder=3,
+                                    label="actual")
+        self.scheduled_cumulative, = cum.plot(empty, empty, color=SCHEDULED, lw=1.2, ls="--",
+                                              label="scheduled")
+        self.baseline_cumulative, = cum.plot(empty, empty, color=BASELINE, lw=1.5, ls=":",
+                                             label="baseline continued")
+        cum.set_ylabel("cumulative mg PEQ", fontsize=8)
+        cum.set_xlabel("study day (dates on top)", fontsize=8)
+        legends.append(_legend_key(cum, [self.cumulative, self.scheduled_cumulative,
+                                         self.baseline_cumulative,
+                                         Patch(facecolor=TARGET, alpha=0.18,
+                                               label="steroid spared")],
+                                   "upper left", opaque=fixed_margins))
+        # In the window the legends are drawn from their first pixels, in the emptiest corner.
+        usual: tuple[LegendPlace, ...] = ("upper right", "upper right", "upper left")
+        self.legends = ([LegendSnapshot(lg, corner) for lg, corner in zip(legends, usual,
+                                                                          strict=True)]
+                        if fixed_margins else [])
+
+        for ax in axes:
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=7)
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+        dose.set_zorder(1)
+        if fixed_margins:
+            # Labels at fixed offsets: placing them from the tick labels' extents costs a
+            # tenth of every redraw, and fixed margins hold the tick labels anyway.
+            for ax in axes:
+                ax.yaxis.set_label_coords(0, 0.5, transform=offset_copy(
+                    ax.transAxes, fig=fig, x=-34, y=0, units="points"))
+            cum.xaxis.set_label_coords(0.5, 0, transform=offset_copy(
+                cum.transAxes, fig=fig, x=0, y=-15, units="points"))
+        top = dose.secondary_xaxis("top")
+        top.xaxis.set_major_formatter(FuncFormatter(self._date_label))
+        top.tick_params(labelsize=7, colors="#555555")
+        if fixed_margins:  # in the pixel margin fit_margins keeps for it
+            self.title = fig.text(0.01, 0.995, "", ha="left", va="top", fontsize=9)
+        else:  # a layout engine makes room for a suptitle
+            self.title = fig.suptitle("", x=0.01, ha="left", fontsize=9)
+        self.artists = ChartArtists(self.actual, self.scheduled, self.daily_reduction,
+                                    self.window_reduction, self.cumulative,
+                                    self.scheduled_cumulative, self.baseline_cumulative,
+                                    self.schedule_ahead)
+
+    # ------------------------------------------------------------------ layout
+
+    def _date_label(self, x: float, _pos: int) -> str:
         day = round(x)
         offset = day - 1 if day > 0 else day
-        return (day1 + timedelta(days=offset)).strftime("%d %b %y")
+        return (self._day1 + timedelta(days=offset)).strftime("%d %b %y")
 
-    top = ax.secondary_xaxis("top")  # type: ignore[attr-defined]
-    top.xaxis.set_major_formatter(FuncFormatter(label))
-    top.tick_params(labelsize=7, colors="#555555")
+    def fit_margins(self, *, with_title: bool = False) -> None:
+        """Fixed margins for the figure's current size (the window calls it on resize).
+
+        The margins are in hundredths of an inch, like the fonts in points, so they hold
+        the tick labels at any display scaling. On screen the window's header already says
+        who the patient is; a saved file needs ``with_title``.
+        """
+        m = WINDOW_MARGINS_PX
+        width_in, height_in = self.figure.get_size_inches()
+        w, h = max(width_in * 100, 200.0), max(height_in * 100, 200.0)
+        top_px = m["top"] + (TITLE_PX if with_title else 0)
+        self.title.set_visible(with_title)
+        usable = h - top_px - m["bottom"]
+        mean_axes = max(usable - 2 * m["gap"], 60.0) / 3
+        self.figure.subplots_adjust(left=m["left"] / w, right=1 - m["right"] / w,
+                                    top=1 - top_px / h, bottom=m["bottom"] / h,
+                                    hspace=m["gap"] / mean_axes)
+
+    # ------------------------------------------------------------------ drawing
+
+    def _keep(self, artist: Artist) -> Artist:
+        self._transient.append(artist)
+        return artist
+
+    def draw(self, analysis: PatientAnalysis, settings: FigureSettings) -> ChartArtists:
+        """Show ``analysis`` (set the data in place; the caller draws the canvas)."""
+        for artist in self._transient:
+            artist.remove()
+        self._transient.clear()
+        c = analysis.curves
+        rec = analysis.record
+        self._day1 = rec.day1_date
+        days = c.study_days.astype(float)
+        baseline = float(rec.baseline_mg)
+        last_day = int(c.study_days[-1]) if days.size else 0
+        right = float(max(last_day, settings.target_day, 1)) + 0.5
+        self.title.set_text(f"{rec.subject_id} (site {rec.site}) · baseline "
+                            f"{rec.baseline_mg} mg/day · template {rec.template_id} · as of "
+                            f"{analysis.figures.as_of.isoformat()} (day "
+                            f"{analysis.figures.as_of_day})")
+        top = self._draw_dose(analysis, settings, days, baseline, last_day, right)
+        self._draw_reduction(analysis, settings, days)
+        self._draw_cumulative(analysis, days, baseline)
+        for n, (first, last) in enumerate(analysis.gaps):
+            d0, d1 = study_day(first, rec.day1_date), study_day(last, rec.day1_date)
+            for ax in (self.ax_dose, self.ax_reduction, self.ax_cumulative):
+                self._keep(ax.axvspan(d0 - 0.5, d1 + 0.5, facecolor=MISSING_FILL,
+                                      edgecolor=MISSING, hatch="xxx", lw=0, zorder=0.5,
+                                      label="missing days" if n == 0 else "_gap"))
+        self.ax_dose.set_ylim(0, top)
+        self.ax_cumulative.set_xlim(0.5, right)
+        for snapshot in self.legends:
+            snapshot.place(_occupied(snapshot.legend.axes))
+        return self.artists
+
+    def _draw_dose(self, analysis: PatientAnalysis, settings: FigureSettings, days: np.ndarray,
+                   baseline: float, last_day: int, right: float) -> float:
+        c, rec, ax = analysis.curves, analysis.record, self.ax_dose
+        self.actual.set_data(days, c.actual)
+        self.scheduled.set_data(days, c.scheduled)
+        ahead_days = np.arange(max(last_day, 1), int(right) + 1)  # no Day 0
+        if ahead_days.size > 1:
+            ahead = scheduled_doses(rec.steps, baseline, ahead_days)
+            self.schedule_ahead.set_data(ahead_days.astype(float), ahead)
+        else:
+            self.schedule_ahead.set_data([], [])
+        for direction, colour, hatch in ((1, ABOVE, "///"), (-1, BELOW, "\\\\\\")):
+            mask = c.deviation == direction
+            if mask.any():
+                self._keep(ax.add_collection(PolyCollection(
+                    deviation_polygons(days, c.actual, c.scheduled, mask), facecolors=colour,
+                    alpha=0.5, hatch=hatch, edgecolors=colour, linewidths=0, zorder=1.5,
+                    label="above schedule" if direction > 0 else "below schedule"),
+                    autolim=False))
+        # A lone observed day between missing days has no step to draw: give it a mark.
+        observed = np.isfinite(c.actual)
+        before = np.concatenate(([False], observed[:-1]))
+        after = np.concatenate((observed[1:], [False]))
+        lone = observed & ~before & ~after
+        if lone.any():
+            self._keep(ax.plot(days[lone], c.actual[lone], ls="none", marker="_", ms=9,
+                               mew=2.0, color=ACTUAL, zorder=3, label="_lone day")[0])
+        finite = c.actual[np.isfinite(c.actual)]
+        candidates = [baseline, float(c.scheduled.max()) if days.size else baseline]
+        if finite.size:  # a pulse must not flatten the rest: scale to the regular doses
+            candidates.append(float(np.percentile(finite, 98)))
+        top = max(candidates) * 1.5 + 1
+        pulses = [d for d in rec.valid_doses if d.frequency == "ONCE"
+                  and rec.day1_date <= d.start_date <= analysis.series.as_of]
+        for p in pulses:
+            day = study_day(p.start_date, rec.day1_date)
+            total = _value(c.actual, day - 1) if 1 <= day <= days.size else None
+            off_scale = total is not None and total > top
+            words = f"{p.drug} {p.dose_mg} mg {p.route}"
+            if off_scale:
+                words += f"\nday {day}: {total:g} mg PEQ (off scale)"
+            self._keep(ax.plot([day], [top * 0.95], marker="v", ms=8, color=PULSE, ls="none",
+                               zorder=6)[0])
+            leftward = day >= 0.7 * right  # late in the course: the words go to the left
+            self._keep(ax.annotate(words, (day, top * 0.95), xytext=(-6 if leftward else 6, 0),
+                                   textcoords="offset points", fontsize=7, color=TEXT_PULSE,
+                                   va="top", ha="right" if leftward else "left", zorder=6))
+        for n, a in enumerate(rec.amendments):
+            right_half = a.day > 0.6 * right
+            # One line in the headroom above the doses; the Schedule tab has the full reason.
+            words = textwrap.shorten(f"amended from day {a.day}: {a.dose_mg} mg/day, {a.reason}",
+                                     64, placeholder="…")
+            self._keep(ax.axvline(a.day, color=AMENDMENT, lw=1.5, ls=":", zorder=2))
+            for other in (self.ax_reduction, self.ax_cumulative):
+                self._keep(other.axvline(a.day, color=AMENDMENT, lw=1, ls=":", zorder=2))
+            self._keep(ax.annotate(
+                words, (a.day, top * (0.78 - 0.09 * (n % 2))), xytext=(-5 if right_half else 5, 0),
+                textcoords="offset points", fontsize=7, color=TEXT_AMENDMENT, va="top",
+                ha="right" if right_half else "left", zorder=6,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8}))
+        return top
+
+    def _draw_reduction(self, analysis: PatientAnalysis, settings: FigureSettings,
+                        days: np.ndarray) -> None:
+        c, ax = analysis.curves, self.ax_reduction
+        self.daily_reduction.set_data(days, c.reduction_pct)
+        self.window_reduction.set_data(days, c.window_reduction_pct)
+        target_pct = float(settings.target_reduction_pct)
+        self.target_line.set_ydata([target_pct, target_pct])
+        self.target_day_line.set_xdata([settings.target_day, settings.target_day])
+        t = analysis.figures.target
+        status = t.status.replace("_", " ")
+        so_far = "-" if t.window_reduction_pct is None else f"{t.window_reduction_pct:.1f} %"
+        if t.status == "pending":
+            words = (f"target ≥ {target_pct:g} % by day {t.day}\npending: 28-day "
+                     f"{so_far} on day {analysis.figures.as_of_day}")
+        else:
+            words = f"target ≥ {target_pct:g} % by day {t.day}\nday {t.day}: {status} ({so_far})"
+            if t.window_reduction_pct is not None:
+                self._keep(ax.plot([t.day], [t.window_reduction_pct], marker="D", ms=6,
+                                   color=TARGET, mec="black", ls="none", zorder=6)[0])
+        early = settings.target_day < 0.5 * max(float(days[-1]) if days.size else 1.0,
+                                                settings.target_day)
+        self._keep(ax.annotate(words, (settings.target_day, target_pct),
+                               xytext=(5 if early else -5, -5), textcoords="offset points",
+                               ha="left" if early else "right", va="top", fontsize=7,
+                               color=TEXT_TARGET, zorder=6,
+                               bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none",
+                                     "alpha": 0.8}))
+        finite = np.concatenate([c.reduction_pct[np.isfinite(c.reduction_pct)],
+                                 c.window_reduction_pct[np.isfinite(c.window_reduction_pct)]])
+        lowest = float(finite.min()) if finite.size else 0.0
+        low = max(min(-10.0, lowest - 5), REDUCTION_FLOOR - 5)
+        ax.set_ylim(low, 108)
+        if lowest < low:
+            day = int(np.nanargmin(np.fmin(c.reduction_pct, c.window_reduction_pct))) + 1
+            self._keep(ax.annotate(f"off scale: {lowest:.0f} % (day {day})", (day, low),
+                                   xytext=(4, 3), textcoords="offset points", fontsize=7,
+                                   color=ACTUAL, va="bottom", zorder=6))
+
+    def _draw_cumulative(self, analysis: PatientAnalysis, days: np.ndarray,
+                         baseline: float) -> None:
+        c, ax = analysis.curves, self.ax_cumulative
+        covered = np.isfinite(c.actual)
+        # The baseline dose continued on the same observed days: spared = its end - actual.
+        baseline_cum = np.cumsum(np.where(covered, baseline, 0.0))
+        self.cumulative.set_data(days, c.cumulative)
+        self.scheduled_cumulative.set_data(days, c.scheduled_cumulative)
+        self.baseline_cumulative.set_data(days, baseline_cum)
+        if days.size:
+            self._keep(ax.fill_between(days, c.cumulative, baseline_cum,
+                                       where=baseline_cum >= c.cumulative, facecolor=TARGET,
+                                       interpolate=True, alpha=0.18, lw=0,
+                                       label="steroid spared"))
+            spared = analysis.figures.spared_mg
+            words = (f"steroid spared (shaded): {spared:,.1f} mg by day {int(days[-1])}"
+                     if spared >= 0 else f"no steroid spared: {-spared:,.1f} mg more than "
+                     "the baseline continued")
+            # In the lower right corner, which the rising lines leave empty.
+            self._keep(ax.text(0.99, 0.05, words, transform=ax.transAxes, ha="right",
+                               va="bottom", fontsize=8, fontweight="bold", zorder=6,
+                               color=TEXT_TARGET if spared >= 0 else TEXT_PULSE))
+            high = max(float(baseline_cum[-1]), float(np.nanmax(c.cumulative)),
+                       float(c.scheduled_cumulative[-1]))
+        else:
+            high = baseline
+        ax.set_ylim(0, high * 1.08 + 1)
 
 
 def taper_figure(analysis: PatientAnalysis, settings: FigureSettings,
                  figure: Figure | None = None) -> tuple[Figure, ChartArtists]:
     """Three panels sharing the study-day axis: dose, % reduction, cumulative dose."""
-    fig = figure if figure is not None else Figure(figsize=(10, 7.5), layout="constrained")
-    fig.clear()
-    ax_dose, ax_red, ax_cum = fig.subplots(3, 1, sharex=True,
-                                           gridspec_kw={"height_ratios": [3, 2, 2]})
-    c = analysis.curves
-    rec = analysis.record
-    days = c.study_days
-    baseline = float(rec.baseline_mg)
-
-    # --- panel 1: actual vs scheduled daily dose
-    actual_line, = ax_dose.step(days, c.actual, where="mid", color=ACTUAL, lw=1.8,
-                                label="actual (mg PEQ/day)")
-    sched_line, = ax_dose.step(days, c.scheduled, where="mid", color=SCHEDULED, lw=1.2,
-                               ls="--", label="scheduled")
-    above = c.deviation > 0
-    below = c.deviation < 0
-    if above.any():
-        ax_dose.fill_between(days, c.scheduled, c.actual, where=above, step="mid",
-                             facecolor=ABOVE, alpha=0.45, hatch="///", edgecolor=ABOVE, lw=0,
-                             label="above schedule")
-    if below.any():
-        ax_dose.fill_between(days, c.actual, c.scheduled, where=below, step="mid",
-                             facecolor=BELOW, alpha=0.45, hatch="\\\\\\", edgecolor=BELOW,
-                             lw=0, label="below schedule")
-    for n, (first, last) in enumerate(analysis.gaps):
-        d0, d1 = study_day(first, rec.day1_date), study_day(last, rec.day1_date)
-        for ax in (ax_dose, ax_red, ax_cum):
-            ax.axvspan(d0 - 0.5, d1 + 0.5, facecolor="none", edgecolor=MISSING, hatch="xx",
-                       lw=0, label="missing days" if (n == 0 and ax is ax_dose) else None)
-    finite = c.actual[np.isfinite(c.actual)]
-    pulses = [d for d in rec.valid_doses if d.frequency == "ONCE"
-              and rec.day1_date <= d.start_date <= analysis.series.as_of]
-    candidates = [baseline]
-    if days.size:
-        candidates.append(float(c.scheduled.max()))
-    if finite.size:
-        candidates.append(float(np.percentile(finite, 98)))  # a pulse must not flatten the rest
-    regular_max = max(candidates)
-    top = regular_max * 1.35 + 1
-    ax_dose.set_ylim(0, top)
-    for n, p in enumerate(pulses):
-        day = study_day(p.start_date, rec.day1_date)
-        ax_dose.plot([day], [top * 0.93], marker="v", ms=9, color=PULSE, ls="none",
-                     label="one-off dose (pulse)" if n == 0 else None)
-        ax_dose.annotate(f"{p.drug} {p.dose_mg} mg {p.route}", (day, top * 0.93),
-                         xytext=(4, -2), textcoords="offset points", fontsize=7, color=PULSE,
-                         va="top")
-    last_day = float(days[-1]) if days.size else 1.0
-    for a in rec.amendments:
-        right_half = a.day > 0.6 * last_day
-        reason = a.reason if len(a.reason) <= 48 else a.reason[:47] + "…"
-        ax_dose.axvline(a.day, color=PULSE, lw=1, ls=":")
-        ax_dose.annotate(f"amended from day {a.day}: {a.dose_mg} mg\n{reason}",
-                         (a.day, top * 0.80), xytext=(-4 if right_half else 4, 0),
-                         textcoords="offset points", fontsize=7, color="#7a3300", va="top",
-                         ha="right" if right_half else "left")
-    ax_dose.set_ylabel("mg PEQ / day")
-    ax_dose.set_title(f"{rec.subject_id} (site {rec.site}) - baseline {rec.baseline_mg} mg/day, "
-                      f"template {rec.template_id}", fontsize=10, loc="left")
-    ax_dose.legend(loc="lower left", fontsize=7, ncols=3, framealpha=0.85)
-    ax_dose.grid(alpha=0.3)
-
-    # --- panel 2: % reduction from baseline
-    daily_line, = ax_red.plot(days, c.reduction_pct, color=ACTUAL, lw=0.8, alpha=0.6,
-                              label="daily % reduction")
-    window_line, = ax_red.plot(days, c.window_reduction_pct, color=ACTUAL, lw=2.2,
-                               label="28-day window % reduction")
-    target_pct = float(settings.target_reduction_pct)
-    ax_red.axhline(target_pct, color=TARGET, lw=1.2, ls="-.",
-                   label=f"target {target_pct:g}% by day {settings.target_day}")
-    ax_red.axvline(settings.target_day, color=TARGET, lw=1, ls=":")
-    t = analysis.figures.target
-    status = t.status.replace("_", " ")
-    figure_text = "-" if t.window_reduction_pct is None else f"{t.window_reduction_pct:.1f}%"
-    ax_red.annotate(f"day {t.day}: {status} ({figure_text})", (settings.target_day, target_pct),
-                    xytext=(5, 6), textcoords="offset points", fontsize=8, color=TARGET)
-    finite_red = c.reduction_pct[np.isfinite(c.reduction_pct)]
-    low = min(-10.0, float(finite_red.min()) - 5) if finite_red.size else -10.0
-    ax_red.set_ylim(max(low, -100.0), 105)
-    ax_red.set_ylabel("% reduction")
-    ax_red.legend(loc="lower right", fontsize=7, framealpha=0.85)
-    ax_red.grid(alpha=0.3)
-
-    # --- panel 3: cumulative dose
-    covered = np.isfinite(c.actual)
-    baseline_cum = np.cumsum(np.where(covered, baseline, 0.0))
-    cum_line, = ax_cum.plot(days, c.cumulative, color=ACTUAL, lw=1.8, label="cumulative actual")
-    sched_cum_line, = ax_cum.plot(days, c.scheduled_cumulative, color=SCHEDULED, lw=1.2,
-                                  ls="--", label="cumulative scheduled")
-    base_line, = ax_cum.plot(days, baseline_cum, color=BASELINE, lw=1.2, ls=":",
-                             label="baseline continued")
-    ax_cum.fill_between(days, c.cumulative, baseline_cum, where=baseline_cum >= c.cumulative,
-                        facecolor=TARGET, alpha=0.15, label="steroid spared")
-    spared = analysis.figures.spared_mg
-    if days.size:
-        words = f"spared {spared:,.1f} mg" if spared >= 0 else f"{-spared:,.1f} mg above baseline"
-        ax_cum.annotate(words, (days[-1], (baseline_cum[-1]
-                        + c.cumulative[-1]) / 2), xytext=(-5, 0), textcoords="offset points",
-                        ha="right", fontsize=8, color="#00573f")
-    ax_cum.set_ylabel("cumulative mg PEQ")
-    ax_cum.set_xlabel("study day")
-    ax_cum.legend(loc="upper left", fontsize=7, framealpha=0.85)
-    ax_cum.grid(alpha=0.3)
-    if days.size:
-        ax_cum.set_xlim(min(0.5, float(days[0]) - 0.5), float(days[-1]) + 0.5)
-    _date_axis(ax_dose, analysis)
-    artists = ChartArtists(actual_line, sched_line, daily_line, window_line, cum_line,
-                           sched_cum_line, base_line)
-    return fig, artists
+    chart = TaperChart(figure)
+    artists = chart.draw(analysis, settings)
+    return chart.figure, artists
 
 
 def dashboard_figure(analyses: Sequence[PatientAnalysis], settings: FigureSettings,
@@ -179,27 +543,27 @@ def dashboard_figure(analyses: Sequence[PatientAnalysis], settings: FigureSettin
     for i, a in enumerate(analyses):
         values = a.curves.window_reduction_pct
         grid[i, : values.size] = values
-        ax.plot(a.curves.study_days, values, color=ACTUAL, lw=0.6, alpha=0.35)
+        ax.plot(a.curves.study_days, values, color=ACTUAL, lw=0.7, alpha=0.35,
+                label="each patient" if i == 0 else "_patient")
     if longest:
         counts = np.sum(np.isfinite(grid), axis=0)
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                median = np.nanmedian(grid, axis=0)
+        with warnings.catch_warnings():  # all-NaN columns: the median is NaN, as meant
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median = np.nanmedian(grid, axis=0)
         median[counts < 3] = np.nan
-        ax.plot(np.arange(1, longest + 1), median, color="black", lw=2.5,
-                label="median (3+ patients)")
+        ax.plot(np.arange(1, longest + 1), median, color="black", lw=2.8,
+                label="median (days with 3+ patients)")
     target_pct = float(settings.target_reduction_pct)
-    ax.axhline(target_pct, color=TARGET, ls="-.", lw=1.2,
-               label=f"target {target_pct:g}% by day {settings.target_day}")
-    ax.axvline(settings.target_day, color=TARGET, ls=":", lw=1)
+    ax.axhline(target_pct, color=TARGET, ls="-.", lw=1.4,
+               label=f"target ≥ {target_pct:g} % by day {settings.target_day}")
+    ax.axvline(settings.target_day, color=TARGET, ls=":", lw=1.2)
+    ax.axhline(0, color=BASELINE, lw=0.8)
     ax.set_ylim(-50, 105)
+    ax.set_xlim(0.5, max(longest, settings.target_day) + 0.5)
     ax.set_xlabel("study day")
     ax.set_ylabel("28-day window % reduction")
-    ax.set_title(f"% reduction from baseline, {len(analyses)} patients (thin: each patient)",
-                 fontsize=10, loc="left")
+    ax.set_title(f"% reduction from baseline, {len(analyses)} patients (below -50 %: off "
+                 "scale)", fontsize=10, loc="left")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     return fig

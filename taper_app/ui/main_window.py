@@ -21,6 +21,7 @@ from ..storage.engine import Database, DatabaseError
 from . import messages
 from .audit_view import AuditDialog
 from .connection import ConnectionWatch
+from .dashboard import StudyDashboard
 from .dialogs import DialogHost
 from .dose_form import DoseDialog, VoidDialog
 from .enroll import EnrollDialog
@@ -64,6 +65,7 @@ SHORTCUTS = (
     ("Ctrl+M", "Amend the schedule (investigators)"),
     ("Ctrl+Shift+S", "Sign the patient's taper record (investigators)"),
     ("Alt+D / Alt+S / Alt+H", "Doses, Schedule and Charts tabs"),
+    ("Ctrl+D", "Study dashboard: every patient, target attainment and completeness per site"),
     ("F5", "Reload every patient from the database"),
     ("Ctrl+E / Ctrl+Shift+E", "Export the patient's / the study's report (PDF)"),
     ("Enter / Esc", "In a form: save / cancel. Ctrl+S also saves."),
@@ -87,6 +89,7 @@ class MainWindow(QMainWindow):
         self.backups: AutomaticBackups | None = None  # SQLite only; app.py attaches them
         self._load_token = 0
         self._as_of = today()
+        self.dashboard: StudyDashboard | None = None
         self.setWindowTitle(f"{study.name} – {actor.full_name} ({actor.role}) – Taper Tracker")
 
         self.actions_by_name = self._make_actions()
@@ -186,6 +189,9 @@ class MainWindow(QMainWindow):
             "patient_audit": action("patient_audit", "Patient &audit trail…",
                                     self.show_patient_audit),
             "study_audit": action("study_audit", "Study audit &trail…", self.show_study_audit),
+            "dashboard": action("dashboard", "Study &dashboard", self.show_dashboard, "Ctrl+D",
+                                "Every patient's reduction, target attainment and data "
+                                "completeness per site"),
             "refresh": action("refresh", "&Reload", self.refresh,
                               QKeySequence.StandardKey.Refresh),
             "shortcuts": action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts,
@@ -197,7 +203,7 @@ class MainWindow(QMainWindow):
         a = self.actions_by_name
         menus = self.menuBar()
         study = menus.addMenu("&Study")
-        for key in ("study_audit", "refresh", "export_study", "quit"):
+        for key in ("dashboard", "study_audit", "refresh", "export_study", "quit"):
             study.addAction(a[key])
         patient = menus.addMenu("&Patient")
         for key in ("find", "enroll", "new_dose", "correct_dose", "void_dose", "amend", "sign",
@@ -209,7 +215,7 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("main_toolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for key in ("enroll", "new_dose", "refresh"):
+        for key in ("enroll", "new_dose", "dashboard", "refresh"):
             toolbar.addAction(a[key])
 
     def _size_for_screen(self) -> None:
@@ -474,6 +480,17 @@ class MainWindow(QMainWindow):
         if history_row is not None:
             self.detail.history_view.clearSelection()
         self.statusBar().showMessage(summary, 10000)
+
+    def show_dashboard(self) -> None:
+        """The study dashboard in a window of its own (one, raised again on Ctrl+D)."""
+        if self.dashboard is None:
+            self.dashboard = StudyDashboard(self.patients_model, self.study,
+                                            self.select_subject, self)
+            self.dashboard.resize(self.size())
+        if self.dashboard.isVisible():  # behind the main window: bring it to the front
+            self.dashboard.raise_()
+        self.dashboard.show()
+        self.dashboard.activateWindow()
 
     # ------------------------------------------------------------ closing
 

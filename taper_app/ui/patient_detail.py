@@ -1,5 +1,5 @@
 """The patient pane: who, the figures as of today, dose history with gaps, the schedule,
-and the place the taper charts will take."""
+and the taper charts."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from .qt import (
     QListWidgetItem,
     QObject,
     QResizeEvent,
-    QSizePolicy,
     Qt,
     QTableView,
     QTabWidget,
@@ -33,6 +32,7 @@ from .qt import (
 from .rows import HistoryRow, PatientRow
 from .schedule_view import SchedulePane
 from .sign_dialog import SignatureBox
+from .taper_view import TaperView
 from .widgets import em, fit_columns, setup_table
 
 FIGURES = (  # key, label; filled from the service's summary_dict
@@ -40,9 +40,6 @@ FIGURES = (  # key, label; filled from the service's summary_dict
     ("target", "Target"), ("cumulative", "Cumulative"), ("spared", "Steroid spared"),
     ("missing", "Missing days"), ("deviations", "Deviation days"),
 )
-
-CHARTS_PLACEHOLDER = ("Taper charts (actual against scheduled dose, reduction over time) "
-                      "will appear here in a later version.")
 
 
 def tool_button(action: QAction, name: str) -> QToolButton:
@@ -217,18 +214,15 @@ class PatientDetail(QWidget):
         self.schedule = SchedulePane()
         self.schedule.amend_button.setDefaultAction(actions["amend"])
 
-        charts = QLabel(CHARTS_PLACEHOLDER)
-        charts.setObjectName("charts_placeholder")
-        charts.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        charts.setWordWrap(True)
-        charts.setEnabled(False)
-        charts.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.charts = TaperView()
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("patient_tabs")
         self.tabs.addTab(doses, "&Doses")
         self.tabs.addTab(self.schedule, "&Schedule")
-        self.tabs.addTab(charts, "C&harts")
+        self.tabs.addTab(self.charts, "C&harts")
+        # The chart needs the height more than the figures above it (it shows them too).
+        self.tabs.currentChanged.connect(lambda _index: self._fit_to_tab())
 
         self.placeholder = QLabel("Select a patient in the list (Ctrl+F to find one).")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -239,7 +233,11 @@ class PatientDetail(QWidget):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addLayout(head)
         cl.addWidget(self.about)
-        cl.addLayout(figures)
+        self.figures_box = QWidget()
+        self.figures_box.setObjectName("figures_box")
+        figures.setContentsMargins(0, 0, 0, 0)
+        self.figures_box.setLayout(figures)
+        cl.addWidget(self.figures_box)
         self.signatures = SignatureBox(actions.get("sign"))  # filled by the window
         cl.addWidget(self.signatures)
         cl.addWidget(self.tabs, 1)
@@ -257,6 +255,7 @@ class PatientDetail(QWidget):
             self.history_model.set_rows([])
             self.gaps.set_gaps([], False)
             self.schedule.show_record(None, study)
+            self.charts.show_analysis(None, study.protocol.settings)
             return
         template = study.templates.get(row.record.template_id)
         template_name = template.name if template is not None else row.record.template_id
@@ -294,12 +293,16 @@ class PatientDetail(QWidget):
             self.figure_labels[key].setText(text)
         self.history_model.set_rows(history)
         self.schedule.show_record(r, study)
+        self.charts.show_analysis(row.analysis, study.protocol.settings)
         gaps = row.analysis.gaps
         self.gaps.set_gaps(gaps, can_enter_doses)
         self.no_gaps.setVisible(not gaps)
         self.gaps_box.setTitle(f"Missing days: {len(gaps)} gap{'s' * (len(gaps) != 1)}"
                                + (" (click one to enter its dose)" if gaps and can_enter_doses
                                   else ""))
+
+    def _fit_to_tab(self) -> None:
+        self.figures_box.setVisible(self.tabs.currentWidget() is not self.charts)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         # Arriving in the history with the keyboard chooses the row under the cursor, so

@@ -11,7 +11,7 @@ import os
 os.environ.setdefault("QT_API", "pyside6")  # matplotlib's Qt backend: the same binding
 
 # After PySide6: matplotlib's Qt canvas picks up the binding already imported.
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from PySide6.QtCore import (
     QAbstractTableModel,
     QEvent,
@@ -26,6 +26,7 @@ from PySide6.QtCore import (
     QThreadPool,
     QTimer,
     QtMsgType,
+    QUrl,
     Signal,
     Slot,
     qInstallMessageHandler,
@@ -35,6 +36,7 @@ from PySide6.QtGui import (
     QBrush,
     QCloseEvent,
     QColor,
+    QDesktopServices,
     QFont,
     QGuiApplication,
     QKeyEvent,
@@ -42,6 +44,7 @@ from PySide6.QtGui import (
     QPainter,
     QPalette,
     QResizeEvent,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -51,6 +54,7 @@ from PySide6.QtWidgets import (
     QCompleter,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
     QFrame,
     QGridLayout,
@@ -63,7 +67,9 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QMessageBox,
+    QProgressDialog,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -81,6 +87,7 @@ from PySide6.QtWidgets import (
 
 __all__ = [
     "FigureCanvasQTAgg",
+    "NavigationToolbar2QT",
     "QAbstractItemView",
     "QAbstractTableModel",
     "QAction",
@@ -91,9 +98,11 @@ __all__ = [
     "QColor",
     "QComboBox",
     "QCompleter",
+    "QDesktopServices",
     "QDialog",
     "QDialogButtonBox",
     "QEvent",
+    "QFileDialog",
     "QFont",
     "QFormLayout",
     "QFrame",
@@ -110,17 +119,20 @@ __all__ = [
     "QListWidget",
     "QListWidgetItem",
     "QMainWindow",
+    "QMenu",
     "QMessageBox",
     "QModelIndex",
     "QObject",
     "QPainter",
     "QPalette",
     "QPersistentModelIndex",
+    "QProgressDialog",
     "QPushButton",
     "QRect",
     "QResizeEvent",
     "QRunnable",
     "QScrollArea",
+    "QShowEvent",
     "QSize",
     "QSizePolicy",
     "QSortFilterProxyModel",
@@ -134,6 +146,7 @@ __all__ = [
     "QTimer",
     "QToolBar",
     "QToolButton",
+    "QUrl",
     "QVBoxLayout",
     "QWidget",
     "Qt",
@@ -143,9 +156,3 @@ __all__ = [
     "qInstallMessageHandler",
 ]
 
-# Added for backups, the PDF export from the window and connection trouble.
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QFileDialog, QProgressDialog
-
-__all__ += ["QDesktopServices", "QFileDialog", "QProgressDialog", "QUrl"]

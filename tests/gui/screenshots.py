@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+from matplotlib.backend_bases import MouseEvent
+
+from taper_app.services.audit import utc_now
+from taper_app.services.context import ServiceContext
 from taper_app.services.demo import DEMO_PASSWORD, create_demo
-from taper_app.services.study import authenticate, load_study
+from taper_app.services.patients import record_dose, void_dose
+from taper_app.services.study import StudyInfo, authenticate, load_study
 from taper_app.ui import messages
 from taper_app.ui.app import application
 from taper_app.ui.dialogs import DialogHost
@@ -24,6 +29,7 @@ from taper_app.ui.dose_form import DoseDialog
 from taper_app.ui.enroll import EnrollDialog
 from taper_app.ui.main_window import MainWindow
 from taper_app.ui.qt import QApplication, QDialog, QWidget
+from taper_app.ui.rows import PatientRow, dose_fields
 from taper_app.ui.schedule_view import AmendDialog
 from taper_app.ui.tasks import TaskRunner
 
@@ -38,6 +44,25 @@ def settle(app: QApplication, rounds: int = 5) -> None:
 def save(widget: QWidget, path: Path) -> None:
     widget.grab().save(str(path))
     print(f"wrote {path} ({widget.width()}x{widget.height()})")
+
+
+def flare_with_missing_diary_days(nurse: ServiceContext, study: StudyInfo,
+                                  rows: list[PatientRow]) -> str:
+    """The demo's first flare patient (amended schedule, IV pulse), with the last week of a
+    diary after the flare not returned: the nurse voids the diary record and enters it again
+    without those days (through the services, audited), so one chart shows every mark."""
+    flare = next(r for r in rows if r.record.amendments
+                 and any(d.frequency == "ONCE" for d in r.record.valid_doses))
+    pulse = min(d.start_date for d in flare.record.valid_doses if d.frequency == "ONCE")
+    diary = next(d for d in sorted(flare.record.valid_doses, key=lambda d: d.start_date)
+                 if d.source == "diary" and d.start_date > pulse and d.end_date is not None
+                 and (d.end_date - d.start_date).days >= 14)
+    void_dose(nurse, diary.id, "diary: the last week's pages were not returned")
+    fields = dose_fields(diary)
+    fields["end_date"] = (diary.end_date - timedelta(days=7)).isoformat()
+    fields["comment"] = "diary pages for the last 7 days not returned"
+    record_dose(nurse, study, flare.subject_id, fields)
+    return flare.subject_id
 
 
 def main(out_dir: str, suffix: str = "") -> int:
@@ -105,6 +130,31 @@ def main(out_dir: str, suffix: str = "") -> int:
         settle(app)
         save(amend, out / f"amend-dialog{suffix}.png")
         amend.reject()
+        window.close()
+
+        # The Charts tab and the study dashboard, as an investigator sees them.
+        nurse_context = ServiceContext(db, nurse, utc_now, lambda: DEMO_TODAY)
+        subject = flare_with_missing_diary_days(nurse_context, study, rows)
+        window = MainWindow(db, study, investigator, today=lambda: DEMO_TODAY,
+                            tasks=TaskRunner(synchronous=True))
+        window.show()
+        window.select_subject(subject)
+        window.detail.tabs.setCurrentWidget(window.detail.charts)
+        settle(app)
+        charts = window.detail.charts
+        charts.canvas.draw()
+        row = window.current_row()
+        assert row is not None
+        flare_day = row.record.amendments[0].day
+        x, y = charts.chart.ax_dose.transData.transform((flare_day + 12, 1))
+        MouseEvent("motion_notify_event", charts.canvas, x, y)._process()  # the read-out
+        settle(app)
+        save(window, out / f"charts-tab{suffix}.png")
+        window.show_dashboard()
+        assert window.dashboard is not None
+        settle(app)
+        save(window.dashboard, out / f"dashboard{suffix}.png")
+        window.dashboard.close()
         window.close()
         db.dispose()
     return 0

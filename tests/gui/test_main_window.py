@@ -127,11 +127,13 @@ def test_an_empty_study_says_what_to_do(open_window):
     assert window.actions_by_name["enroll"].isEnabled()
 
 
-def test_the_charts_have_a_place_waiting_for_them(open_window, patient):
+def test_the_charts_tab_holds_the_taper_chart(open_window, patient):
+    from taper_app.ui.taper_view import TaperView
+
     window = open_window("nurse")
     tabs = window.detail.tabs
     assert tabs.tabText(2) == "C&harts"
-    assert "later version" in tabs.widget(2).text()
+    assert isinstance(tabs.widget(2), TaperView)
 
 
 def test_the_window_fits_a_small_laptop_screen(open_window, patient):
