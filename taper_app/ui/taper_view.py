@@ -69,7 +69,7 @@ class TaperView(QWidget):
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setObjectName("taper_canvas")
         self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.canvas.setMinimumHeight(180)  # the window must still fit a small laptop
+        self.canvas.setMinimumHeight(168)  # the window must still fit a small laptop
         self.chart = TaperChart(self.figure, fixed_margins=True)
         self.chart.fit_margins()
         self.toolbar = ChartToolbar(self.canvas, self, coordinates=False)
