@@ -103,6 +103,9 @@ def test_a_signature_deleted_behind_the_apps_back_is_reported_missing(investigat
     sign_record(investigator, "101-001", date(2026, 6, 30), "approved", PASSWORD)
     assert missing_signatures(investigator.db, "101-001") == []
     with investigator.db.engine.begin() as conn:
+        # The database refuses it (migration 0004): an attacker drops the trigger first.
+        conn.execute(text("DROP TRIGGER signature_no_delete" if conn.dialect.name == "sqlite"
+                          else "DROP TRIGGER signature_no_change ON signature"))
         conn.execute(text("DELETE FROM signature WHERE meaning = 'approved'"))
     [missing] = missing_signatures(investigator.db, "101-001")
     assert missing.startswith("investigator signed (approved through 2026-06-30 sha256 ")
