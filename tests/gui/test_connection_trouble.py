@@ -46,6 +46,17 @@ def server() -> Iterator[PostgresServer]:
     shutil.rmtree(base, ignore_errors=True)
 
 
+def go_down(server: PostgresServer) -> None:
+    """The server goes away mid-session (pg_ctl stop -m fast): connections drop at once.
+
+    Not ``server.stop()``: that is an immediate stop, and this throw-away server runs with
+    ``synchronous_commit=off``, so it could lose what the fixture committed just before
+    and fail the "nothing lost" checks for a reason that has nothing to do with the app.
+    """
+    _run(server, [str(server.bindir / "pg_ctl"), "-D", str(server.data_dir), "-m", "fast",
+                  "-w", "stop"])
+
+
 def start_again(server: PostgresServer) -> None:
     """pg_ctl start with the options start_server used: same folder, same port."""
     base = server.data_dir.parent
@@ -93,7 +104,7 @@ def test_a_save_while_the_server_is_down_says_so_keeps_the_form_and_writes_nothi
     typed = form.fields()
     audit_before = len(audit_rows(central))
 
-    server.stop()
+    go_down(server)
     keyboard.enter()
 
     [shown] = message_log.take("error")
@@ -118,7 +129,7 @@ def test_the_list_shows_a_banner_retries_and_recovers(window, server, message_lo
     banner = window.connection.banner
     assert not banner.isVisible()
 
-    server.stop()
+    go_down(server)
     window.actions_by_name["refresh"].trigger()  # F5
 
     assert banner.isVisible() and window.connection.timer.isActive()
@@ -140,7 +151,7 @@ def test_the_list_shows_a_banner_retries_and_recovers(window, server, message_lo
 
 def test_the_retry_timer_fires_by_itself(qtbot, window, server):
     window.connection.timer.setInterval(50)
-    server.stop()
+    go_down(server)
     window.refresh()
     assert window.connection.banner.isVisible()
     start_again(server)
@@ -149,6 +160,6 @@ def test_the_retry_timer_fires_by_itself(qtbot, window, server):
 
 
 def test_opening_a_study_on_a_stopped_server_is_a_clear_error(server, central):
-    server.stop()
+    go_down(server)
     with pytest.raises(DatabaseUnreachable, match="Cannot reach the database server"):
         open_database(server.url("study"))
