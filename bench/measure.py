@@ -123,7 +123,7 @@ def machine() -> dict[str, str]:
     """What the figures were measured on: hardware, system and the versions that matter."""
     info = {"CPU": _cpu_model(), "cores": str(os.cpu_count()), "RAM": _ram_gib(),
             "OS": _os_name(), "Python": platform.python_version()}
-    for package in ("numpy", "matplotlib", "SQLAlchemy", "PySide6", "reportlab"):
+    for package in ("numpy", "matplotlib", "SQLAlchemy", "PySide6_Essentials", "reportlab"):
         try:
             info[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -31,11 +31,11 @@ class PatientAnalysis:
 
 
 def analyse(study: StudyInfo, record: PatientRecord, as_of: date) -> PatientAnalysis:
-    series = daily_series([d.as_domain() for d in record.doses], study.equivalence,
+    series = daily_series(record.doses, study.equivalence,
                           record.day1_date, as_of)
     settings = study.protocol.settings
     curves = taper_curves(series, record.steps, record.baseline_mg, settings)
-    figures = compute_figures(series, record.steps, record.baseline_mg, settings)
+    figures = compute_figures(series, record.steps, record.baseline_mg, settings, curves)
     return PatientAnalysis(record, series, curves, figures)
 
 
