@@ -88,7 +88,7 @@ def startup(db_path: str, as_of_text: str) -> None:
 
 def startup_bare() -> None:
     """The libraries the window cannot do without, and an empty main window."""
-    import matplotlib.backends.backend_qtagg  # noqa: F401
+    import matplotlib.backends.backend_qtagg
     import matplotlib.figure  # noqa: F401
     import numpy  # noqa: F401
     import sqlalchemy.orm  # noqa: F401

@@ -175,7 +175,7 @@ def _bulk_doses(ctx: ServiceContext, doses: list[dict[str, str]], today: date) -
     with UnitOfWork(ctx.db) as uow:
         session = uow.session
         head = session.scalars(select(AuditHead).where(AuditHead.id == 1)).one()
-        ids = dict(session.execute(select(Patient.subject_id, Patient.id)).tuples().all())
+        ids = {s: i for s, i in session.execute(select(Patient.subject_id, Patient.id))}
         next_id = (session.scalar(select(DoseRecordRow.id).order_by(
             DoseRecordRow.id.desc()).limit(1)) or 0) + 1
         last_id, last_hash = head.last_id, head.last_hash
