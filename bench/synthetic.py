@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import inspect
 import random
 import tempfile
 from collections.abc import Callable
@@ -28,14 +29,21 @@ from pathlib import Path
 from sqlalchemy import insert, select, update
 
 from taper_app.domain.schedule import Amendment as AmendmentSpec
-from taper_app.domain.schedule import ScheduleStep, Template, amend_schedule, generate_schedule
+from taper_app.domain.schedule import (
+    ScheduleStep,
+    Template,
+    _band_steps,
+    amend_schedule,
+    generate_schedule,
+    round_to,
+)
 from taper_app.domain.studyday import date_of_day
 from taper_app.paths import resource
 from taper_app.services.audit import format_utc, row_hash
 from taper_app.services.auth import Actor
 from taper_app.services.context import ServiceContext
 from taper_app.services.imports import import_files
-from taper_app.services.patients import _dose_fields
+from taper_app.services.patients import _dose_fields, amend_in_session, enroll_in_session
 from taper_app.services.study import add_user, create_study, load_study
 from taper_app.services.validation import check_dose
 from taper_app.storage.engine import Database
@@ -48,11 +56,8 @@ PASSWORD = "synthetic-password"
 SEED = 20260702
 CACHE = Path(__file__).resolve().parent / ".cache"
 ROOT = Path(__file__).resolve().parent.parent
-#: The code whose change must regenerate cached studies.
-SHAPING_CODE = ("bench/synthetic.py", "taper_app/storage/models.py",
-                "taper_app/services/patients.py", "taper_app/services/audit.py",
-                "taper_app/services/imports.py", "taper_app/domain/schedule.py",
-                "resources/protocols/example-iim.toml")
+#: Files whose change must regenerate cached studies (the schema, the protocol).
+SHAPING_FILES = ("taper_app/storage/models.py", "resources/protocols/example-iim.toml")
 DOSE_COLUMNS = ["subject_id", "drug", "dose_mg", "frequency", "route", "start_date",
                 "end_date", "source", "comment"]
 
@@ -251,9 +256,19 @@ def build_synthetic_study(path: str | Path, n_patients: int, today: date, *,
 
 
 def code_version() -> str:
-    """A short hash of the code that shapes generated studies (the cache key's tail)."""
+    """A short hash of what shapes generated studies (the cache key's tail).
+
+    The generator's own functions and the service and domain functions whose output it
+    stores, by their source, plus the schema and protocol files: editing anything else
+    (a benchmark, a comment elsewhere, a speed-up in another function) keeps the cache.
+    """
     digest = hashlib.sha256()
-    for name in SHAPING_CODE:
+    for function in (_changes_for, _rows, _bulk_doses, build_synthetic_study,
+                     generate_schedule, amend_schedule, round_to, _band_steps,
+                     enroll_in_session, amend_in_session, import_files, _dose_fields, row_hash,
+                     check_dose):
+        digest.update(inspect.getsource(function).encode())
+    for name in SHAPING_FILES:
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()[:12]
 
