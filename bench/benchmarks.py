@@ -13,6 +13,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -202,20 +203,22 @@ def _env() -> dict[str, str]:
 
 def _driver(*args: str, timeout: float = 600) -> tuple[float, dict[str, float]]:
     """Run a driver; wall time from launch to its ``READY`` line, and what it reported."""
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(DRIVERS), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env(), cwd=ROOT)
-    assert proc.stdout is not None
-    elapsed = None
-    report: dict[str, float] = {}
-    for line in proc.stdout:
-        if line.startswith("READY") and elapsed is None:
-            elapsed = time.perf_counter() - start
-        elif line.startswith("REPORT "):
-            report = json.loads(line[len("REPORT "):])
-    _, err = proc.communicate(timeout=timeout)
-    if proc.returncode != 0 or elapsed is None:
-        raise RuntimeError(f"driver {args} failed ({proc.returncode}): {err[-2000:]}")
+    with tempfile.TemporaryFile(mode="w+") as err:  # a file: a chatty child cannot block
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, str(DRIVERS), *args], stdout=subprocess.PIPE,
+                                stderr=err, text=True, env=_env(), cwd=ROOT)
+        assert proc.stdout is not None
+        elapsed = None
+        report: dict[str, float] = {}
+        for line in proc.stdout:
+            if line.startswith("READY") and elapsed is None:
+                elapsed = time.perf_counter() - start
+            elif line.startswith("REPORT "):
+                report = json.loads(line[len("REPORT "):])
+        proc.wait(timeout=timeout)
+        if proc.returncode != 0 or elapsed is None:
+            err.seek(0)
+            raise RuntimeError(f"driver {args} failed ({proc.returncode}): {err.read()[-2000:]}")
     return elapsed, report
 
 
@@ -244,4 +247,5 @@ def bench_memory(path: Path, as_of: date, runs: int) -> Result:
         bases.append(_driver("memory-bare", str(path))[1]["peak_rss_mb"])
     return Result("peak memory: open the study, compute summary --json", values, unit="MB",
                   baseline_name="the same imports, the same rows read with sqlite3",
-                  baseline=bases, target=400.0, note="ru_maxrss of a subprocess")
+                  baseline=bases, target=400.0,
+                  note="peak resident memory (VmHWM) of a fresh subprocess")

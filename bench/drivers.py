@@ -42,6 +42,15 @@ def _since() -> float:
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident memory. On Linux VmHWM, not ru_maxrss: ru_maxrss is kept
+    across fork and exec, so a child of a big parent would report the parent's peak."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 

@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from bench import benchmarks as b
 from bench.measure import Result, machine
-from bench.synthetic import CACHE, TrialShape, cached_study
+from bench.synthetic import CACHE, TrialShape, cached_study, generation_seconds
 from taper_app.storage.engine import open_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +70,10 @@ def run(plan: Plan, folder: Path, out: TextIO = sys.stdout,
     for label, shape in (("small", plan.small), ("large", plan.large)):
         start = time.perf_counter()
         cached, subjects = cached_study(shape, AS_OF, cache)
-        generated[shape.name] = f"{time.perf_counter() - start:.1f} s (cached if ~0)"
+        took = time.perf_counter() - start
+        seconds = generation_seconds(cached)
+        generated[shape.name] = (f"generated in {took:.0f} s" if took > 1 or seconds is None
+                                 else f"reused from the cache (generated in {seconds:.0f} s)")
         copy = folder / f"{label}-{cached.name}"
         shutil.copyfile(cached, copy)
         paths[label] = (copy, subjects)

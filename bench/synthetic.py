@@ -20,6 +20,7 @@ import hashlib
 import inspect
 import random
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -273,6 +274,12 @@ def code_version() -> str:
     return digest.hexdigest()[:12]
 
 
+def generation_seconds(path: Path) -> float | None:
+    """How long generating a cached study took, when it was generated (None if unknown)."""
+    record = path.with_suffix(".seconds")
+    return float(record.read_text(encoding="utf-8")) if record.exists() else None
+
+
 def cached_study(shape: TrialShape, today: date, cache: Path = CACHE) -> tuple[Path, list[str]]:
     """The study file for ``shape`` as of ``today``, generated once and then reused.
 
@@ -286,9 +293,12 @@ def cached_study(shape: TrialShape, today: date, cache: Path = CACHE) -> tuple[P
         for stale in (partial, partial.with_name(partial.name + "-wal"),
                       partial.with_name(partial.name + "-shm")):
             stale.unlink(missing_ok=True)
+        start = time.perf_counter()
         built = build_synthetic_study(partial, shape.patients, today, days=shape.days,
                                       daily_every=shape.daily_every, seed=shape.seed)
         built.db.dispose()  # checkpoints the WAL into the file
+        path.with_suffix(".seconds").write_text(f"{time.perf_counter() - start:.1f}\n",
+                                                encoding="utf-8")
         partial.replace(path)
         subjects_file.write_text("\n".join(built.subjects) + "\n", encoding="utf-8")
     return path, subjects_file.read_text(encoding="utf-8").split()
