@@ -29,6 +29,7 @@ from bench.synthetic import CACHE, TrialShape, cached_study, generation_seconds
 from taper_app.storage.engine import open_database
 
 ROOT = Path(__file__).resolve().parent.parent
+FINDINGS = ROOT / "bench" / "findings.md"  # hand-written profile notes, appended as they are
 AS_OF = date(2026, 7, 2)
 THREE_YEARS = 1095
 
@@ -44,6 +45,7 @@ class Plan:
     summary_runs: int
     large_summary_runs: int
     pdf_runs: int
+    diary_pdf_runs: int
     cohort_runs: int
     startup_runs: int
     memory_runs: int
@@ -52,10 +54,10 @@ class Plan:
 FULL = Plan(TrialShape(150, THREE_YEARS, daily_every=10),
             TrialShape(1000, THREE_YEARS, daily_every=10),
             switch_runs=9, save_runs=15, summary_runs=5, large_summary_runs=3, pdf_runs=5,
-            cohort_runs=3, startup_runs=5, memory_runs=3)
+            diary_pdf_runs=3, cohort_runs=3, startup_runs=5, memory_runs=3)
 QUICK = Plan(TrialShape(6, 60, daily_every=3), TrialShape(10, 60, daily_every=3),
              switch_runs=1, save_runs=1, summary_runs=1, large_summary_runs=1, pdf_runs=1,
-             cohort_runs=1, startup_runs=1, memory_runs=1)
+             diary_pdf_runs=1, cohort_runs=1, startup_runs=1, memory_runs=1)
 
 
 def _say(out: TextIO, text: str) -> None:
@@ -95,7 +97,7 @@ def run(plan: Plan, folder: Path, out: TextIO = sys.stdout,
                             if plan.small.days == THREE_YEARS else f"{plan.small.days} days"))
         add(b.bench_patient_pdf(db, typical_subject, AS_OF, plan.pdf_runs,
                                 folder / "patient.pdf"))
-        add(b.bench_patient_pdf(db, daily_subject, AS_OF, plan.pdf_runs, target=None))
+        add(b.bench_patient_pdf(db, daily_subject, AS_OF, plan.diary_pdf_runs, target=None))
         add(b.bench_cohort_pdf(db, AS_OF, plan.cohort_runs, folder / "cohort.pdf"))
         add(b.bench_save(db, small, daily_subject, AS_OF, plan.save_runs))
     finally:
@@ -191,6 +193,7 @@ def markdown(results: list[Result], phases: dict[str, float], info: dict[str, st
         "",
         f"Whole command: {wall:.0f} s.",
         "",
+        FINDINGS.read_text(encoding="utf-8") if FINDINGS.exists() else "",
     ])
 
 
