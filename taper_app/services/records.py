@@ -145,6 +145,7 @@ def _doses_by_patient(session: Session, where: Any = None) -> dict[int, list[Dos
     if where is not None:
         stmt = stmt.where(where)
     doses: dict[int, list[DoseRecordView]] = defaultdict(list)
+    session.flush()  # the connection below does not autoflush: records added in this unit count
     for patient_id, *values in session.connection().execute(stmt).all():
         doses[patient_id].append(DoseRecordView(*values))
     return doses
@@ -170,7 +171,7 @@ def load_all_patients(session: Session,
     stmt = select(*_PATIENT_COLUMNS).order_by(Patient.subject_id)
     if sites is not None:
         stmt = stmt.where(Patient.site_code.in_(sorted(sites)))
-    patients = session.execute(stmt).all()
+    patients = session.execute(stmt).all()  # (autoflushes what this unit of work added)
     steps: dict[int, list[_StepRow]] = defaultdict(list)
     connection = session.connection()  # Core rows: no ORM loading machinery per row
     for s in connection.execute(select(*_STEP_COLUMNS).where(
