@@ -113,7 +113,7 @@ def run(plan: Plan, folder: Path, out: TextIO = sys.stdout,
 def _fmt(value: float, unit: str) -> str:
     if unit == "MB":
         return f"{value:.0f} MB"
-    return f"{value * 1000:.1f} ms" if value < 10 else f"{value:.2f} s"
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
 
 
 def line(r: Result) -> str:
