@@ -53,7 +53,7 @@ class Plan:
 
 FULL = Plan(TrialShape(150, THREE_YEARS, daily_every=10),
             TrialShape(1000, THREE_YEARS, daily_every=10),
-            switch_runs=9, save_runs=15, summary_runs=5, large_summary_runs=3, pdf_runs=5,
+            switch_runs=9, save_runs=15, summary_runs=7, large_summary_runs=5, pdf_runs=5,
             diary_pdf_runs=3, cohort_runs=3, startup_runs=5, memory_runs=3)
 QUICK = Plan(TrialShape(6, 60, daily_every=3), TrialShape(10, 60, daily_every=3),
              switch_runs=1, save_runs=1, summary_runs=1, large_summary_runs=1, pdf_runs=1,
