@@ -7,9 +7,11 @@ is O(records + days) whatever the length of each record.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
+from typing import Protocol
 
 import numpy as np
 
@@ -78,24 +80,44 @@ class DailySeries:
         return self.actual[i:], self.covered[i:]
 
 
-def daily_series(records: list[DoseRecord], table: EquivalenceTable, day1: date,
+class DoseFacts(Protocol):
+    """What the daily series reads from a record: a :class:`DoseRecord` or a stored view."""
+
+    @property
+    def drug(self) -> str: ...
+    @property
+    def dose_ug(self) -> int: ...
+    @property
+    def frequency(self) -> str: ...
+    @property
+    def start_date(self) -> date: ...
+    @property
+    def end_date(self) -> date | None: ...
+    @property
+    def voided(self) -> bool: ...
+
+
+def daily_series(records: Sequence[DoseFacts], table: EquivalenceTable, day1: date,
                  as_of: date) -> DailySeries:
     """Build A(d) from every valid record, from the earliest record (or Day 1) to ``as_of``."""
     valid = [r for r in records if not r.voided and r.start_date <= as_of]
     first = min([day1, *(r.start_date for r in valid)])
     length = max(0, (as_of - first).days + 1)
     # mg PEQ per µg of drug per day, once per (drug, frequency): exact Fractions, then float.
-    rate: dict[tuple[str, str], float] = {}
-    starts = np.empty(len(valid), dtype=np.int64)
-    ends = np.empty(len(valid), dtype=np.int64)
-    amounts = np.empty(len(valid), dtype=np.float64)
-    for i, r in enumerate(valid):
-        key = (r.drug, r.frequency)
-        if key not in rate:
-            rate[key] = float(per_day(r.frequency) * table.factor(r.drug) / UG_PER_MG)
-        starts[i] = (r.start_date - first).days
-        ends[i] = (min(r.last_date(as_of), as_of) - first).days + 1
-        amounts[i] = r.dose_ug * rate[key]
+    rate = {key: float(per_day(key[1]) * table.factor(key[0]) / UG_PER_MG)
+            for key in {(r.drug, r.frequency) for r in valid}}
+    # Day numbers as ordinals, gathered in one pass each (a daily diary has a record a day).
+    base = first.toordinal()
+    as_of_ordinal = as_of.toordinal()
+    count_valid = len(valid)
+    starts = np.fromiter((r.start_date.toordinal() for r in valid), np.int64, count_valid)
+    last = np.fromiter((r.start_date.toordinal() if r.frequency.upper() == "ONCE"
+                        else as_of_ordinal if r.end_date is None else r.end_date.toordinal()
+                        for r in valid), np.int64, count_valid)
+    amounts = np.fromiter((r.dose_ug * rate[(r.drug, r.frequency)] for r in valid),
+                          np.float64, count_valid)
+    starts = starts - base
+    ends = np.minimum(last, as_of_ordinal) - base + 1
     keep = ends > starts
     starts, ends, amounts = starts[keep], ends[keep], amounts[keep]
     total = np.zeros(length + 1, dtype=np.float64)

@@ -131,10 +131,15 @@ def deviation_episodes(deviation: np.ndarray) -> list[DeviationEpisode]:
 
 
 def compute_figures(series: DailySeries, steps: Sequence[ScheduleStep], baseline_mg: Decimal,
-                    settings: FigureSettings) -> PatientFigures:
-    """All figures for one patient as of ``series.as_of`` (domain.md §5)."""
+                    settings: FigureSettings, curves: TaperCurves | None = None) -> PatientFigures:
+    """All figures for one patient as of ``series.as_of`` (domain.md §5).
+
+    ``curves``, when the caller already has them (``taper_curves`` of the same arguments),
+    are not computed again.
+    """
     b = float(baseline_mg)
-    curves = taper_curves(series, steps, baseline_mg, settings)
+    if curves is None:
+        curves = taper_curves(series, steps, baseline_mg, settings)
     as_of_day = study_day(series.as_of, series.day1)
     n_days = curves.study_days.size
     covered = ~np.isnan(curves.actual)

@@ -6,6 +6,7 @@ All schedule arithmetic is exact (``Decimal`` mg); a generated schedule is a lis
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -159,6 +160,25 @@ def scheduled_doses(steps: Sequence[ScheduleStep], baseline_mg: float,
     step_mg = np.array([float(s.dose_mg) for s in steps], dtype=np.float64)
     idx = np.searchsorted(step_days, days, side="right") - 1
     return np.where(idx >= 0, step_mg[np.clip(idx, 0, None)], baseline_mg)
+
+
+def scheduled_values_between(steps: Sequence[ScheduleStep], baseline_mg: float, first: int,
+                             last: int) -> list[float]:
+    """S(d) over the study days ``first`` .. ``last`` (no Day 0): each value it takes there.
+
+    The same values as ``scheduled_doses`` over that range, without building the range: S
+    only changes on a step's day, so its first day and each step day inside it are enough.
+    """
+    step_days = [s.day for s in steps]
+    values = []
+    for day in [first, *(d for d in step_days if first < d <= last)]:
+        if day == 0:
+            day = 1  # there is no Day 0; Day 1 holds what a step on "day 0" would start
+        if day > last:
+            continue
+        index = bisect_right(step_days, day) - 1
+        values.append(float(steps[index].dose_mg) if index >= 0 else baseline_mg)
+    return values
 
 
 def _norm(mg: Decimal) -> Decimal:

@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-import numpy as np
-
 from ..domain.doses import DoseRecord, daily_peq_mg
-from ..domain.schedule import scheduled_doses
+from ..domain.schedule import scheduled_values_between
 from ..domain.studyday import study_day
 from ..domain.units import MG_COMPARE, round_half_up
 from .errors import Problem
@@ -74,11 +72,10 @@ def preview_dose(study: StudyInfo, record: PatientRecord, fields: dict[str, obje
                                         dose.start_date, dose.end_date), study.equivalence))
     end = dose.end_date or (dose.start_date if dose.frequency == "ONCE" else today)
     first, last = study_day(dose.start_date, record.day1_date), study_day(end, record.day1_date)
-    days = np.arange(first, last + 1)
-    days = days[days != 0]
-    sched = scheduled_doses(record.steps, float(record.baseline_mg), days)
-    lo, hi = (Decimal(repr(round_half_up(float(sched.min()), 3))),
-              Decimal(repr(round_half_up(float(sched.max()), 3)))) if sched.size else (None, None)
-    differs = dose.frequency != "ONCE" and sched.size > 0 and bool(
-        np.any(np.abs(sched - peq) > MG_COMPARE))
+    # S over the record's dates, one value per schedule stretch (the history table asks this
+    # for every record of a patient, a thousand for a three-year daily diary).
+    sched = scheduled_values_between(record.steps, float(record.baseline_mg), first, last)
+    lo, hi = (Decimal(repr(round_half_up(min(sched), 3))),
+              Decimal(repr(round_half_up(max(sched), 3)))) if sched else (None, None)
+    differs = dose.frequency != "ONCE" and any(abs(s - peq) > MG_COMPARE for s in sched)
     return DosePreview(round_half_up(peq, 3), lo, hi, differs, [])

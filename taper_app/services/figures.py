@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -31,11 +34,11 @@ class PatientAnalysis:
 
 
 def analyse(study: StudyInfo, record: PatientRecord, as_of: date) -> PatientAnalysis:
-    series = daily_series([d.as_domain() for d in record.doses], study.equivalence,
+    series = daily_series(record.doses, study.equivalence,
                           record.day1_date, as_of)
     settings = study.protocol.settings
     curves = taper_curves(series, record.steps, record.baseline_mg, settings)
-    figures = compute_figures(series, record.steps, record.baseline_mg, settings)
+    figures = compute_figures(series, record.steps, record.baseline_mg, settings, curves)
     return PatientAnalysis(record, series, curves, figures)
 
 
@@ -49,12 +52,31 @@ def analyse_patient(db: Database, study: StudyInfo, subject_id: str, as_of: date
     return analyse(study, record, as_of)
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk read and its figures.
+
+    A thousand patients are a hundred thousand row objects, none of them in a reference
+    cycle, and each batch of allocations made the collector walk the growing set again
+    (a third of the time in profiles). Reference counting still frees everything; the
+    collector runs as usual afterwards. Left disabled if someone else had disabled it.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def analyse_all(db: Database, study: StudyInfo, as_of: date,
                 sites: frozenset[str] | None = None) -> list[PatientAnalysis]:
     """Every patient of ``sites`` (None: all sites), in subject order."""
-    with UnitOfWork(db, write=False) as uow:
-        records = load_all_patients(uow.session, sites)
-    return [analyse(study, r, as_of) for r in records]
+    with _collector_paused():
+        with UnitOfWork(db, write=False) as uow:
+            records = load_all_patients(uow.session, sites)
+        return [analyse(study, r, as_of) for r in records]
 
 
 def _mg(x: float | None) -> float | None:

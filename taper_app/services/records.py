@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from ..storage.models import Amendment, DoseRecordRow, Patient, ScheduleStepRow
 from .errors import NotFound
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a study holds a hundred thousand of these
 class DoseRecordView:
     id: int
     drug: str
@@ -95,21 +96,39 @@ def dose_view(r: DoseRecordRow) -> DoseRecordView:
                           r.replaces_id, r.version)
 
 
-def _assemble(p: Patient, steps: Iterable[ScheduleStepRow], amendments: Iterable[Amendment],
-              doses: Iterable[DoseRecordRow]) -> PatientRecord:
-    amendment_list = sorted(amendments, key=lambda a: a.seq)
-    seq_of = {a.id: a.seq for a in amendment_list}
-    current = sorted((s for s in steps if s.superseded_by_id is None), key=lambda s: (s.day, s.id))
+# Reading plain columns rather than ORM entities: a patient with three years of daily diary
+# records has a thousand rows, and building (then discarding) an ORM object per row cost
+# several times more than the figures computed from them.
+_DOSE_COLUMNS = tuple(getattr(DoseRecordRow, f.name) for f in fields(DoseRecordView))
+_STEP_COLUMNS = (ScheduleStepRow.patient_id, ScheduleStepRow.id, ScheduleStepRow.day,
+                 ScheduleStepRow.dose_ug, ScheduleStepRow.amendment_id)
+_AMENDMENT_COLUMNS = (Amendment.patient_id, Amendment.id, Amendment.seq, Amendment.day,
+                      Amendment.dose_ug, Amendment.reason, Amendment.created_by,
+                      Amendment.created_at)
+_PATIENT_COLUMNS = (Patient.id, Patient.subject_id, Patient.site_code, Patient.day1_date,
+                    Patient.baseline_ug, Patient.template_id, Patient.kit_number, Patient.notes,
+                    Patient.version)
+
+_StepRow = tuple[int, int, int, int, "int | None"]
+_AmendmentRow = tuple[int, int, int, int, int, str, str, datetime]
+
+
+def _assemble(p: Sequence[Any], steps: Iterable[_StepRow], amendments: Iterable[_AmendmentRow],
+              doses: Iterable[DoseRecordView]) -> PatientRecord:
+    """One record from a patient's columns and its rows (doses already in (start, id) order)."""
+    amendment_list = sorted(amendments, key=lambda a: a[2])
+    seq_of = {a[1]: a[2] for a in amendment_list}
+    current = sorted(steps, key=lambda s: (s[2], s[1]))
+    pid, subject_id, site, day1, baseline_ug, template_id, kit_number, notes, version = p
     return PatientRecord(
-        id=p.id, subject_id=p.subject_id, site=p.site_code, day1_date=p.day1_date,
-        baseline_ug=p.baseline_ug, template_id=p.template_id, kit_number=p.kit_number,
-        notes=p.notes, version=p.version,
-        steps=tuple(ScheduleStep(s.day, ug_to_mg(s.dose_ug),
-                                 seq_of.get(s.amendment_id) if s.amendment_id else None)
+        id=pid, subject_id=subject_id, site=site, day1_date=day1,
+        baseline_ug=baseline_ug, template_id=template_id, kit_number=kit_number,
+        notes=notes, version=version,
+        steps=tuple(ScheduleStep(s[2], ug_to_mg(s[3]), seq_of.get(s[4]) if s[4] else None)
                     for s in current),
-        amendments=tuple(AmendmentView(a.seq, a.day, a.dose_ug, a.reason, a.created_by,
-                                       a.created_at) for a in amendment_list),
-        doses=tuple(dose_view(d) for d in sorted(doses, key=lambda d: (d.start_date, d.id))),
+        amendments=tuple(AmendmentView(a[2], a[3], a[4], a[5], a[6], a[7])
+                         for a in amendment_list),
+        doses=tuple(doses),
     )
 
 
@@ -120,29 +139,46 @@ def find_patient_row(session: Session, subject_id: str) -> Patient:
     return patient
 
 
+def _doses_by_patient(session: Session, where: Any = None) -> dict[int, list[DoseRecordView]]:
+    stmt = select(DoseRecordRow.patient_id, *_DOSE_COLUMNS).order_by(
+        DoseRecordRow.patient_id, DoseRecordRow.start_date, DoseRecordRow.id)
+    if where is not None:
+        stmt = stmt.where(where)
+    doses: dict[int, list[DoseRecordView]] = defaultdict(list)
+    session.flush()  # the connection below does not autoflush: records added in this unit count
+    for patient_id, *values in session.connection().execute(stmt).all():
+        doses[patient_id].append(DoseRecordView(*values))
+    return doses
+
+
 def load_patient(session: Session, subject_id: str) -> PatientRecord:
-    p = find_patient_row(session, subject_id)
-    steps = session.scalars(select(ScheduleStepRow).where(ScheduleStepRow.patient_id == p.id))
-    amendments = session.scalars(select(Amendment).where(Amendment.patient_id == p.id))
-    doses = session.scalars(select(DoseRecordRow).where(DoseRecordRow.patient_id == p.id))
+    p = session.execute(select(*_PATIENT_COLUMNS).where(
+        Patient.subject_id == subject_id)).first()
+    if p is None:
+        raise NotFound(f"no patient {subject_id!r}")
+    pid = p[0]
+    steps = session.execute(select(*_STEP_COLUMNS).where(
+        ScheduleStepRow.patient_id == pid, ScheduleStepRow.superseded_by_id.is_(None)))
+    amendments = session.execute(select(*_AMENDMENT_COLUMNS).where(
+        Amendment.patient_id == pid))
+    doses = _doses_by_patient(session, DoseRecordRow.patient_id == pid)[pid]
     return _assemble(p, steps, amendments, doses)
 
 
 def load_all_patients(session: Session,
                       sites: frozenset[str] | None = None) -> list[PatientRecord]:
     """Every patient (of ``sites``, or all) in subject order, in four queries in all."""
-    stmt = select(Patient).order_by(Patient.subject_id)
+    stmt = select(*_PATIENT_COLUMNS).order_by(Patient.subject_id)
     if sites is not None:
         stmt = stmt.where(Patient.site_code.in_(sorted(sites)))
-    patients = session.scalars(stmt).all()
-    steps: dict[int, list[ScheduleStepRow]] = defaultdict(list)
-    for s in session.scalars(select(ScheduleStepRow).where(
-            ScheduleStepRow.superseded_by_id.is_(None))):
-        steps[s.patient_id].append(s)
-    amendments: dict[int, list[Amendment]] = defaultdict(list)
-    for a in session.scalars(select(Amendment)):
-        amendments[a.patient_id].append(a)
-    doses: dict[int, list[DoseRecordRow]] = defaultdict(list)
-    for d in session.scalars(select(DoseRecordRow)):
-        doses[d.patient_id].append(d)
-    return [_assemble(p, steps[p.id], amendments[p.id], doses[p.id]) for p in patients]
+    patients = session.execute(stmt).all()  # (autoflushes what this unit of work added)
+    steps: dict[int, list[_StepRow]] = defaultdict(list)
+    connection = session.connection()  # Core rows: no ORM loading machinery per row
+    for s in connection.execute(select(*_STEP_COLUMNS).where(
+            ScheduleStepRow.superseded_by_id.is_(None))).all():
+        steps[s[0]].append(s)
+    amendments: dict[int, list[_AmendmentRow]] = defaultdict(list)
+    for a in connection.execute(select(*_AMENDMENT_COLUMNS)).all():
+        amendments[a[0]].append(a)
+    doses = _doses_by_patient(session)
+    return [_assemble(p, steps[p[0]], amendments[p[0]], doses[p[0]]) for p in patients]

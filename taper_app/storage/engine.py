@@ -6,20 +6,24 @@ This is the only module that knows SQLite from PostgreSQL.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported only when a database is not already at this version's schema: it
+# takes longer to import than the rest of the storage layer, and start-up and every
+# command would otherwise pay for it just to learn that nothing needs migrating.
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +101,8 @@ def make_engine(url: str) -> Engine:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
@@ -104,6 +110,8 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_alembic_config_stub())
     head = script.get_current_head()
     assert head is not None
@@ -111,12 +119,16 @@ def head_revision() -> str:
 
 
 def _alembic_config_stub() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
@@ -215,7 +227,46 @@ def _refuse_foreign_sqlite(path: Path) -> None:
         raise DatabaseError(f"{path} is not a Taper Tracker database; it was not changed")
 
 
+_REVISION_LINE = re.compile(
+    r"""^(down_revision|revision)\s*=\s*(?:'([^']*)'|"([^"]*)"|None)\s*$""", re.MULTILINE)
+
+
+def shipped_head() -> str | None:
+    """The head revision read from the shipped scripts' ``revision =`` lines, without Alembic.
+
+    None when the scripts do not form one simple chain (then Alembic decides); a test
+    checks that it agrees with :func:`head_revision`.
+    """
+    revisions: dict[str, str | None] = {}
+    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = {m.group(1): m.group(2) if m.group(2) is not None else m.group(3)
+                 for m in _REVISION_LINE.finditer(script.read_text(encoding="utf-8"))}
+        if not found.get("revision"):
+            return None
+        revisions[str(found["revision"])] = found.get("down_revision")
+    parents = set(revisions.values())
+    heads = [r for r in revisions if r not in parents]
+    return heads[0] if len(heads) == 1 else None
+
+
+def _already_at(engine: Engine, head: str | None) -> bool:
+    """True when the database's one recorded revision is ``head``: nothing to check or do."""
+    if head is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    except DBAPIError:  # no version table yet (a new file): Alembic's path decides
+        return False
+    return len(rows) == 1 and rows[0][0] == head
+
+
 def _check_and_migrate(engine: Engine, path: Path | None, *, create: bool, migrate: bool) -> None:
+    if not create and _already_at(engine, shipped_head()):
+        return
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     head = head_revision()
     script = ScriptDirectory.from_config(_alembic_config_stub())
     current = current_revision(engine)

@@ -1,0 +1,161 @@
+"""Fresh processes for the cold-start and memory benchmarks (run by bench/benchmarks.py).
+
+    python bench/drivers.py startup DB AS_OF     the window, signed in, first list shown
+    python bench/drivers.py startup-bare         an empty window, the same libraries
+    python bench/drivers.py memory DB AS_OF      summary of every patient; peak RSS
+    python bench/drivers.py memory-bare DB       the same imports, rows read with sqlite3
+
+Each prints ``READY`` when done (the parent times launch to that line) and a ``REPORT``
+line of JSON with its own phase times or peak memory.
+"""
+
+from __future__ import annotations
+
+import time
+
+START = time.perf_counter()
+
+import json  # noqa: E402  (timed from the very first line)
+import resource  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+PASSWORD = "synthetic-password"  # bench.synthetic.PASSWORD, without importing the generator
+#: The rows ``summary`` needs, for the baselines that read them with plain sqlite3.
+READ_QUERIES = (
+    "SELECT id, subject_id, site_code, day1_date, baseline_ug, template_id, kit_number, notes,"
+    " version FROM patient ORDER BY subject_id",
+    "SELECT id, patient_id, day, dose_ug, amendment_id FROM schedule_step"
+    " WHERE superseded_by_id IS NULL",
+    "SELECT id, patient_id, seq, day, dose_ug, reason, created_by, created_at FROM amendment",
+    "SELECT id, patient_id, drug, dose_ug, frequency, route, start_date, end_date, source,"
+    " comment, deviation_reason, created_by, created_at, voided, void_reason, voided_by,"
+    " voided_at, replaces_id, version FROM dose_record",
+)
+
+
+def _since() -> float:
+    return time.perf_counter() - START
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. On Linux VmHWM, not ru_maxrss: ru_maxrss is kept
+    across fork and exec, so a child of a big parent would report the parent's peak."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def startup(db_path: str, as_of_text: str) -> None:
+    """As ``taper-app`` does after the sign-in dialog: open, load, sign in, window, list."""
+    from datetime import UTC, date, datetime
+
+    from taper_app.services.study import authenticate, load_study
+    from taper_app.storage.engine import open_database
+    from taper_app.ui.app import application
+    from taper_app.ui.main_window import MainWindow
+    from taper_app.ui.qt import QTimer
+
+    phases = {"imports": _since()}
+    as_of = date.fromisoformat(as_of_text)
+
+    def clock() -> datetime:
+        return datetime(as_of.year, as_of.month, as_of.day, 12, tzinfo=UTC)
+
+    app = application()
+    db = open_database(db_path)
+    study = load_study(db)
+    phases["database open"] = _since()
+    actor = authenticate(db, "investigator", PASSWORD, clock)
+    phases["signed in"] = _since()
+    delivered = MainWindow._loaded
+
+    def loaded(self: MainWindow, *args: object) -> None:
+        delivered(self, *args)
+        phases["list loaded"] = _since()
+        QTimer.singleShot(0, app.quit)  # after the list and the selected patient are painted
+
+    MainWindow._loaded = loaded  # type: ignore[method-assign]
+    window = MainWindow(db, study, actor, today=lambda: as_of, clock=clock)
+    window.show_for_screen()
+    phases["window shown"] = _since()
+    app.exec()
+    phases["done"] = _since()
+    print("READY", flush=True)
+    print("REPORT " + json.dumps(phases), flush=True)
+    window.close()
+    db.dispose()
+
+
+def startup_bare() -> None:
+    """The libraries the window cannot do without, and an empty main window."""
+    import matplotlib.backends.backend_qtagg
+    import matplotlib.figure  # noqa: F401
+    import numpy  # noqa: F401
+    import sqlalchemy.orm  # noqa: F401
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMainWindow
+
+    phases = {"imports": _since()}
+    app = QApplication(sys.argv[:1])
+    window = QMainWindow()
+    window.resize(1200, 800)
+    window.show()
+    phases["window shown"] = _since()
+    QTimer.singleShot(0, app.quit)
+    app.exec()
+    phases["done"] = _since()
+    print("READY", flush=True)
+    print("REPORT " + json.dumps(phases), flush=True)
+    window.close()
+
+
+def memory(db_path: str, as_of_text: str) -> None:
+    """Open the study and compute every patient's summary, as ``summary --json`` does."""
+    from datetime import date
+
+    from taper_app.services.figures import summary
+    from taper_app.services.study import load_study
+    from taper_app.storage.engine import open_database
+
+    db = open_database(db_path)
+    rows = summary(db, load_study(db), date.fromisoformat(as_of_text))
+    text = json.dumps(rows)
+    print("READY", flush=True)
+    print("REPORT " + json.dumps({"peak_rss_mb": _peak_rss_mb(), "patients": len(rows),
+                                  "json_chars": len(text)}), flush=True)
+    db.dispose()
+
+
+def memory_bare(db_path: str) -> None:
+    import sqlite3
+
+    from taper_app.services.figures import summary  # noqa: F401  (the same imports)
+    from taper_app.services.study import load_study  # noqa: F401
+    from taper_app.storage.engine import open_database  # noqa: F401
+
+    con = sqlite3.connect(db_path)
+    rows = [con.execute(q).fetchall() for q in READ_QUERIES]
+    print("READY", flush=True)
+    print("REPORT " + json.dumps({"peak_rss_mb": _peak_rss_mb(),
+                                  "rows": sum(len(r) for r in rows)}), flush=True)
+    con.close()
+
+
+def main(argv: list[str]) -> int:
+    command, *args = argv
+    {"startup": startup, "startup-bare": startup_bare, "memory": memory,
+     "memory-bare": memory_bare}[command](*args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
