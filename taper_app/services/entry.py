@@ -77,5 +77,8 @@ def preview_dose(study: StudyInfo, record: PatientRecord, fields: dict[str, obje
     sched = scheduled_values_between(record.steps, float(record.baseline_mg), first, last)
     lo, hi = (Decimal(repr(round_half_up(min(sched), 3))),
               Decimal(repr(round_half_up(max(sched), 3)))) if sched else (None, None)
-    differs = dose.frequency != "ONCE" and any(abs(s - peq) > MG_COMPARE for s in sched)
+    # The same rule as a deviation day (domain.md §5): beyond the protocol's tolerance.
+    # A one-off dose (a pulse) comes on top of the daily dose, so it is not compared alone.
+    allowed = float(study.protocol.settings.tolerance_mg) + MG_COMPARE
+    differs = dose.frequency != "ONCE" and any(abs(s - peq) > allowed for s in sched)
     return DosePreview(round_half_up(peq, 3), lo, hi, differs, [])
