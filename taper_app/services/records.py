@@ -181,4 +181,8 @@ def load_all_patients(session: Session,
     for a in connection.execute(select(*_AMENDMENT_COLUMNS)).all():
         amendments[a[0]].append(a)
     doses = _doses_by_patient(session)
-    return [_assemble(p, steps[p[0]], amendments[p[0]], doses[p[0]]) for p in patients]
+    records = [_assemble(p, steps[p[0]], amendments[p[0]], doses[p[0]]) for p in patients]
+    # Subject order by code point, as SQLite sorts: a server's collation may differ
+    # ("101-A" vs "101-a", hyphens ignored), and summary --json must not depend on it.
+    records.sort(key=lambda r: r.subject_id)
+    return records
