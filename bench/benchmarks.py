@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from taper_app import cli
 from taper_app.domain.figures import TaperCurves
-from taper_app.reports.taper_chart import taper_figure
+from taper_app.reports.taper_chart import TaperChart
 from taper_app.services.auth import Actor
 from taper_app.services.context import ServiceContext
 from taper_app.services.patients import record_dose
@@ -43,18 +43,25 @@ DRIVERS = BENCH / "drivers.py"
 
 # ---------------------------------------------------------------- patient switch
 
-def switch_patient(db: Database, study: StudyInfo, subject: str, as_of: date) -> Figure:
-    """What selecting a patient costs: the window's load and history rows, then the chart."""
+#: The chart as the window holds it: one figure, its size on a 1366x768 laptop screen.
+WINDOW_FIGSIZE, WINDOW_DPI = (9, 5), 100
+
+
+def switch_patient(db: Database, study: StudyInfo, chart: TaperChart, subject: str,
+                   as_of: date) -> Figure:
+    """What selecting a patient costs in the window: its row and history (the Doses tab),
+    then the Charts tab's one TaperChart redrawn in place for the new patient."""
     row = load_patient_row(db, study, subject, as_of)
     history_rows(study, row.record, as_of)
-    fig, _ = taper_figure(row.analysis, study.protocol.settings)
-    FigureCanvasAgg(fig).draw()  # what FigureCanvasQTAgg does underneath
-    return fig
+    chart.draw(row.analysis, study.protocol.settings)
+    FigureCanvasAgg(chart.figure).draw()  # what FigureCanvasQTAgg does underneath
+    return chart.figure
 
 
 def bare_draw(curves: TaperCurves, baseline_mg: float) -> Figure:
-    """The baseline: a plain Figure, the same panels and lines from the same arrays."""
-    fig = Figure(figsize=(10, 7.5), layout="constrained")
+    """The baseline: a plain new Figure of the same size, the same panels and lines from
+    the same arrays, drawn the same way."""
+    fig = Figure(figsize=WINDOW_FIGSIZE, dpi=WINDOW_DPI, layout="constrained")
     ax_dose, ax_red, ax_cum = fig.subplots(3, 1, sharex=True)
     days = curves.study_days
     ax_dose.step(days, curves.actual, where="mid")
@@ -68,17 +75,25 @@ def bare_draw(curves: TaperCurves, baseline_mg: float) -> Figure:
     return fig
 
 
-def bench_switch(db: Database, subject: str, as_of: date, runs: int) -> Result:
+def bench_switch(db: Database, subject: str, other: str, as_of: date, runs: int) -> Result:
+    """Switch to ``subject`` from ``other`` (so every run really changes the patient)."""
     study = load_study(db)
     row = load_patient_row(db, study, subject, as_of)
     curves, baseline = row.analysis.curves, float(row.record.baseline_mg)
-    values, bases = paired(lambda: timed(lambda: switch_patient(db, study, subject, as_of)),
-                           lambda: timed(lambda: bare_draw(curves, baseline)), runs)
+    chart = TaperChart(Figure(figsize=WINDOW_FIGSIZE, dpi=WINDOW_DPI), fixed_margins=True)
+    chart.fit_margins()
+
+    def switch() -> float:
+        switch_patient(db, study, chart, other, as_of)  # the patient shown before
+        return timed(lambda: switch_patient(db, study, chart, subject, as_of))
+
+    values, bases = paired(switch, lambda: timed(lambda: bare_draw(curves, baseline)), runs)
     return Result(f"patient switch ({subject}: {len(row.record.doses)} records, "
                   f"{curves.study_days.size} days)", values,
                   baseline_name="bare matplotlib draw of the same arrays", baseline=bases,
                   target=0.100, target_ratio=2.0,
-                  note="load_patient_row + history_rows + taper_figure on an Agg canvas")
+                  note="load_patient_row + history_rows + the window's TaperChart redrawn "
+                       "in place on an Agg canvas of the window's size")
 
 
 # ---------------------------------------------------------------- saving a dose

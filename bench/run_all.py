@@ -92,7 +92,7 @@ def run(plan: Plan, folder: Path, out: TextIO = sys.stdout,
 
     db = open_database(small)
     try:
-        add(b.bench_switch(db, daily_subject, AS_OF, plan.switch_runs))
+        add(b.bench_switch(db, daily_subject, typical_subject, AS_OF, plan.switch_runs))
         add(b.bench_summary(small, AS_OF, plan.summary_runs, "3 years"
                             if plan.small.days == THREE_YEARS else f"{plan.small.days} days"))
         add(b.bench_patient_pdf(db, typical_subject, AS_OF, plan.pdf_runs,
