@@ -11,7 +11,7 @@ from ..domain.schedule import scheduled_values_between
 from ..domain.studyday import study_day
 from ..domain.units import MG_COMPARE, round_half_up
 from .errors import Problem
-from .records import PatientRecord
+from .records import DoseRecordView, PatientRecord
 from .study import StudyInfo
 from .validation import check_dose
 
@@ -82,3 +82,9 @@ def preview_dose(study: StudyInfo, record: PatientRecord, fields: dict[str, obje
     allowed = float(study.protocol.settings.tolerance_mg) + MG_COMPARE
     differs = dose.frequency != "ONCE" and any(abs(s - peq) > allowed for s in sched)
     return DosePreview(round_half_up(peq, 3), lo, hi, differs, [])
+
+
+def stored_peq_per_day(study: StudyInfo, dose: DoseRecordView) -> float:
+    """A stored record's prednisone-equivalent mg on each day it covers, to 0.001 (the
+    history table shows it for every record: no re-validation of what was saved)."""
+    return round_half_up(float(daily_peq_mg(dose.as_domain(), study.equivalence)), 3)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ..services.entry import preview_dose
+from ..services.entry import stored_peq_per_day
 from ..services.figures import PatientAnalysis, analyse_all, analyse_patient, summary_dict
 from ..services.records import DoseRecordView, PatientRecord
 from ..services.study import StudyInfo
@@ -73,6 +73,5 @@ def history_rows(study: StudyInfo, record: PatientRecord, today: date) -> list[H
     """The patient's records, newest first, each with its PEQ per day."""
     rows = []
     for dose in sorted(record.doses, key=lambda d: (d.start_date, d.id), reverse=True):
-        preview = preview_dose(study, record, dose_fields(dose), today)
-        rows.append(HistoryRow(dose, preview.peq_mg_per_day))
+        rows.append(HistoryRow(dose, stored_peq_per_day(study, dose)))
     return rows

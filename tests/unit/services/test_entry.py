@@ -52,3 +52,19 @@ def test_a_one_off_pulse_is_not_compared_with_the_daily_schedule(nurse, study):
     pulse = preview(study, record, "500", "ONCE")
     assert pulse.problems == [] and pulse.peq_mg_per_day == 500
     assert not pulse.differs_from_schedule
+
+
+def test_the_history_shows_each_stored_records_peq_per_day(nurse, study):
+    from taper_app.services.entry import stored_peq_per_day
+    from taper_app.services.patients import record_dose
+
+    record_of(nurse, study)
+    for drug, mg, freq in (("dexamethasone", "0.75", "QD"), ("prednisone", "5", "QOD"),
+                           ("methylprednisolone", "500", "ONCE")):
+        record_dose(nurse, study, "101-001", {"drug": drug, "dose_mg": mg, "frequency": freq,
+                                              "route": "PO", "start_date": "2026-01-02",
+                                              "end_date": "" if freq == "ONCE" else
+                                              "2026-01-03"})
+    with UnitOfWork(nurse.db, write=False) as uow:
+        doses = load_patient(uow.session, "101-001").doses
+    assert [stored_peq_per_day(study, d) for d in doses] == [5.0, 2.5, 625.0]
