@@ -1,15 +1,30 @@
-"""Start-up: logging, then the command line or the window."""
+"""Start-up: logging, then the command line or the window.
+
+This file is also the entry script of the frozen program (build.spec), where it runs as a
+plain script rather than as part of the package; hence the absolute imports.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import logging.handlers
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+#: Packaging smoke test only (docs/packaging.md): the window closes itself after this
+#: many milliseconds, so a build can be checked with no one at the screen.
+SMOKE_QUIT_ENV = "TAPER_SMOKE_QUIT_MS"
+#: With SMOKE_QUIT_ENV: sign in as this user (password from TAPER_PASSWORD) by typing into
+#: the sign-in dialog, as a person would; the password is checked as usual.
+SMOKE_USER_ENV = "TAPER_SMOKE_USER"
 
 
 def setup_logging() -> None:
-    from .paths import log_dir
+    from taper_app.paths import log_dir
 
     try:
         handler: logging.Handler = logging.handlers.RotatingFileHandler(
@@ -23,10 +38,123 @@ def setup_logging() -> None:
     root.setLevel(logging.INFO)
 
 
+def use_lasting_matplotlib_cache() -> None:
+    """In the frozen program, keep matplotlib's font list between runs.
+
+    PyInstaller's own run-time hook would hand matplotlib a new empty folder on every
+    start (right for one-file builds, which unpack to a new place each time), so every
+    chart or report would first rebuild the font list: seconds. build.spec leaves that
+    hook out; the one-folder program keeps its fonts in one place, so the list lasts.
+    """
+    from taper_app.paths import cache_dir, is_frozen
+
+    if is_frozen() and "MPLCONFIGDIR" not in os.environ:
+        with contextlib.suppress(OSError):
+            os.environ["MPLCONFIGDIR"] = str(cache_dir() / "matplotlib")
+
+
+def prepare_frozen_qt() -> None:
+    """In the frozen program, what PyInstaller's PySide6 run-time hook would do at every
+    start, done only when the window opens: point Qt at the bundled plugins, and make Qt's
+    paths relative to the bundle if PySide6 has not done so itself."""
+    from taper_app.paths import is_frozen
+
+    if not is_frozen():
+        return
+    bundle = Path(getattr(sys, "_MEIPASS"))  # noqa: B009 (only set when frozen)
+    qt_prefix = bundle / "PySide6" if sys.platform == "win32" else bundle / "PySide6" / "Qt"
+    os.environ["QT_PLUGIN_PATH"] = str(qt_prefix / "plugins")
+    try:
+        from _pyi_rth_utils import qt as pyinstaller_qt  # PyInstaller's own helper
+    except ImportError:
+        return
+    pyinstaller_qt.create_embedded_qt_conf("PySide6", str(qt_prefix))
+
+
+def _opens_window(argv: Sequence[str] | None) -> bool:
+    """Whether these arguments open the window (no command), without acting on them."""
+    from taper_app.cli import build_parser
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            return build_parser().parse_args(argv).command is None
+        except SystemExit:  # --help, --version, a usage error: cli.run deals with them
+            return False
+
+
+def _arm_smoke_quit(quit_ms: int) -> None:
+    """Make the window close itself after ``quit_ms`` (the packaging smoke test).
+
+    Every top-level window shown is named on stdout (``smoke: shown <class>: <title>``);
+    a message box is printed instead of shown (errors and warnings on stderr), so nothing
+    modal can hang the test. Without the window in this build, does nothing: the command
+    line then says so.
+    """
+    try:
+        from taper_app.ui import messages
+        from taper_app.ui.app import application
+        from taper_app.ui.qt import QApplication, QDialog, QLineEdit, QPushButton, QTimer
+    except ImportError:
+        return
+    app = application()
+    user = os.environ.get(SMOKE_USER_ENV)
+    seen: set[tuple[str, str]] = set()
+    typed_into: set[int] = set()
+
+    def print_message(_parent: object, message: messages.Message) -> bool:
+        stream = sys.stderr if message.kind in ("error", "warning") else sys.stdout
+        print(f"smoke: {message.kind} message: {message.title}: {message.text}"
+              + (f" ({message.detail})" if message.detail else ""), file=stream, flush=True)
+        return False
+
+    def watch() -> None:
+        for widget in QApplication.topLevelWidgets():
+            if not widget.isVisible():
+                continue
+            shown = (type(widget).__name__, widget.windowTitle())
+            if shown not in seen:
+                seen.add(shown)
+                print(f"smoke: shown {shown[0]}: {shown[1]}", flush=True)
+            if user and isinstance(widget, QDialog) and id(widget) not in typed_into:
+                name = widget.findChild(QLineEdit, "username")
+                password = widget.findChild(QLineEdit, "password")
+                if name is not None and password is not None:
+                    typed_into.add(id(widget))  # once: a wrong password is not retried
+                    name.setText(user)
+                    password.setText(os.environ.get("TAPER_PASSWORD", ""))
+                    default = [b for b in widget.findChildren(QPushButton) if b.isDefault()]
+                    if default:
+                        default[0].click()
+
+    def quit_now() -> None:
+        print(f"smoke: closing after {quit_ms} ms", flush=True)
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, QDialog) and widget.isVisible():
+                widget.reject()
+        QApplication.closeAllWindows()
+        app.quit()
+
+    messages.set_presenter(print_message)
+    watcher = QTimer(app)
+    watcher.setInterval(100)
+    watcher.timeout.connect(watch)
+    watcher.start()
+    QTimer.singleShot(quit_ms, app, quit_now)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    from .cli import run
+    from taper_app.cli import run
+    from taper_app.paths import is_frozen
 
     setup_logging()
+    use_lasting_matplotlib_cache()
+    if is_frozen() or SMOKE_QUIT_ENV in os.environ:
+        opens_window = _opens_window(argv)
+        if opens_window:
+            prepare_frozen_qt()
+        quit_ms = os.environ.get(SMOKE_QUIT_ENV, "").strip()
+        if opens_window and quit_ms.isdigit():
+            _arm_smoke_quit(int(quit_ms))
     return run(argv)
 
 
