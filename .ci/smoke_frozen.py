@@ -1,9 +1,12 @@
 """Smoke test of the frozen program in dist/taper-app (docs/packaging.md).
 
 Runs the built program as a site would, in a throw-away home folder: --version, init, a
-CSV import, summary --json, a PDF report, the migration of a database made at the first
-schema revision, and the window opened offscreen and closed by itself. Every check prints
-one line (ok / FAIL / NOTE); the exit status is 1 when any check failed.
+CSV import, summary --json, PDF reports, the migration of a database made at the first
+schema revision, and the window opened offscreen, signed in and closed by itself. Outputs
+are checked against known figures and against the source tree's own command line run on
+the same file (the frozen program must give the same figures and the same report data),
+and a command that succeeds must print nothing on stderr. Every check prints one line
+(ok / FAIL); the exit status is 1 when any check failed.
 
     .venv/bin/python .ci/smoke_frozen.py [--program dist/taper-app/taper-app] [--timing]
 
@@ -41,6 +44,10 @@ DOSES_CSV = ("subject_id,drug,dose_mg,frequency,route,start_date,end_date\n"
              f"{SUBJECT},prednisone,20,QD,PO,2024-01-01,2024-01-28\n"
              f"{SUBJECT},prednisone,16,QD,PO,2024-01-29,2024-02-11\n")
 AS_OF = "2024-02-11"
+#: What summary --json must say of SUBJECT on AS_OF (Day 42: 28 days of 20 mg, then 16 mg).
+EXPECTED_FIGURES = {"subject_id": SUBJECT, "site": "101", "as_of": AS_OF, "as_of_day": 42,
+                    "baseline_mg": 20.0, "observed_days": 42, "missing_days": 0,
+                    "actual_mg": 16.0, "cumulative_mg": 28 * 20.0 + 14 * 16.0}
 GUI_QUIT_MS = 4000
 
 
@@ -87,9 +94,39 @@ class Smoke:
             self.failures.append(name)
         return passed
 
-    @staticmethod
-    def note(name: str, detail: str) -> None:
-        print(f"NOTE  {name}: {detail}", flush=True)
+    def check_command(self, name: str, r: Run, passed: bool, detail: str = "") -> bool:
+        """A command's check, and that it said nothing on stderr when it succeeded."""
+        ok = self.check(name, passed, detail or tail(r.out + r.err))
+        if ok and r.err.strip():
+            self.check(f"{name}: nothing on stderr", False, tail(r.err))
+        return ok
+
+
+def source_cli(*args: str) -> Run:
+    """The source tree's command line (cli.run, in this process) on the same arguments."""
+    import io
+
+    sys.path.insert(0, str(ROOT))
+    from taper_app.cli import run
+
+    out, err = io.StringIO(), io.StringIO()
+    start = time.perf_counter()
+    code = run(list(args), out, err, io.StringIO())
+    return Run(code, out.getvalue(), err.getvalue(), time.perf_counter() - start)
+
+
+def pdf_text(path: Path) -> tuple[int, str]:
+    """Pages and text of a PDF, read back (pypdf, from the dev tools)."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(path)
+    return len(reader.pages), "\n".join(page.extract_text() or "" for page in reader.pages)
+
+
+def fingerprint(output: str) -> str | None:
+    """The report's 'data SHA-256' from what `report` printed."""
+    words = output.split("data SHA-256 ")
+    return words[1].split(")")[0].strip() if len(words) == 2 else None
 
 
 def tail(text: str, lines: int = 12) -> str:
@@ -132,8 +169,8 @@ def smoke(s: Smoke, work: Path) -> None:
 
     # --version
     r = s.run("--version")
-    s.check("--version", r.code == 0 and r.out.strip() == f"taper-app {__version__}",
-            f"{r.out.strip()!r} (exit {r.code}){' ' + tail(r.err) if r.code else ''}")
+    s.check_command("--version", r, r.code == 0 and r.out.strip() == f"taper-app {__version__}",
+                    f"{r.out.strip()!r} (exit {r.code}){' ' + tail(r.err) if r.code else ''}")
 
     # init, with the example protocol shipped inside the bundle
     bundle = s.program.parent / "_internal"
@@ -142,88 +179,97 @@ def smoke(s: Smoke, work: Path) -> None:
     study = work / "study.sqlite"
     r = s.run("init", "--db", str(study), "--protocol", str(protocol), "--admin", "admin",
               "--full-name", "Ada Admin")
-    if not s.check("init", r.code == 0 and study.exists(), tail(r.err or r.out)):
+    if not s.check_command("init", r, r.code == 0 and study.exists()):
         return  # nothing further can work
 
     # a user who may enter clinical data (the administrator may not), then the import
     r = s.run("user", "add", "ivan", "--role", "investigator", "--full-name", "Ivan Investigator",
               "--db", str(study), "--user", "admin", TAPER_NEW_PASSWORD=INVESTIGATOR_PASSWORD)
-    s.check("user add", r.code == 0, tail(r.out + r.err))
+    s.check_command("user add", r, r.code == 0)
     patients, doses = work / "patients.csv", work / "doses.csv"
     patients.write_text(PATIENTS_CSV, encoding="utf-8")
     doses.write_text(DOSES_CSV, encoding="utf-8")
     r = s.run("import", "--db", str(study), "--user", "ivan", "--patients", str(patients),
               "--doses", str(doses), TAPER_PASSWORD=INVESTIGATOR_PASSWORD)
-    s.check("import", r.code == 0 and "imported 1 patients, 2 dose records" in r.out,
-            tail(r.out + r.err))
+    s.check_command("import", r, r.code == 0 and "imported 1 patients, 2 dose records" in r.out)
 
-    # summary --json
-    r = s.run("summary", "--db", str(study), "--json", "--as-of", AS_OF)
+    # summary --json: the known figures, and exactly what the source says of the same file
+    summary_args = ("summary", "--db", str(study), "--json", "--as-of", AS_OF)
+    r = s.run(*summary_args)
+    frozen_rows: list = []
     try:
-        rows = json.loads(r.out)
-        subjects = [row["subject_id"] for row in rows]
-    except (ValueError, TypeError, KeyError) as exc:
+        frozen_rows = json.loads(r.out)
+        row = frozen_rows[0]
+        wrong = {key: row.get(key) for key, value in EXPECTED_FIGURES.items()
+                 if row.get(key) != value}
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         s.check("summary --json", False, f"not the expected JSON ({exc}): {tail(r.out + r.err)}")
     else:
-        s.check("summary --json", r.code == 0 and SUBJECT in subjects, f"subjects {subjects}")
+        s.check_command("summary --json", r, r.code == 0 and len(frozen_rows) == 1 and not wrong,
+                        f"{len(frozen_rows)} patient(s); "
+                        + (f"wrong figures {wrong}" if wrong else "figures as expected"))
+        source = source_cli(*summary_args)
+        s.check("summary --json: the same as from source",
+                source.code == 0 and json.loads(source.out) == frozen_rows,
+                "identical" if source.out and json.loads(source.out) == frozen_rows
+                else f"source said: {tail(source.out + source.err)}")
 
-    # report (PDF)
-    pdf = work / "report.pdf"
-    r = s.run("report", "--db", str(study), "--subject", SUBJECT, "--as-of", AS_OF,
-              "--out", str(pdf))
-    if r.code == 2 and "not available" in r.err:
-        s.note("report", f"PDF reports not available yet in this version: {r.err.strip()}")
-    else:
-        head = pdf.read_bytes()[:5] if pdf.exists() else b""
-        s.check("report --subject (PDF)", r.code == 0 and head == b"%PDF-",
-                f"{pdf.stat().st_size if pdf.exists() else 0} bytes; {tail(r.out + r.err)}")
-    cohort = work / "cohort.pdf"
-    r = s.run("report", "--db", str(study), "--cohort", "--as-of", AS_OF, "--out", str(cohort))
-    if not (r.code == 2 and "not available" in r.err):
-        head = cohort.read_bytes()[:5] if cohort.exists() else b""
-        s.check("report --cohort (PDF)", r.code == 0 and head == b"%PDF-", tail(r.out + r.err))
+    # reports (PDF): read back, and the same report data as the source produces
+    for label, what in (("report --subject", ("--subject", SUBJECT)),
+                        ("report --cohort", ("--cohort",))):
+        pdf = work / f"{what[-1].strip('-')}.pdf"
+        r = s.run("report", "--db", str(study), *what, "--as-of", AS_OF, "--out", str(pdf))
+        pages, text = pdf_text(pdf) if r.code == 0 and pdf.is_file() else (0, "")
+        s.check_command(f"{label} (PDF)", r,
+                        r.code == 0 and pages >= 1 and SUBJECT in text and "EXAMPLE-IIM-01" in text,
+                        f"{pages} pages read back; {tail(r.out + r.err)}")
+        source_pdf = work / f"source-{pdf.name}"
+        source = source_cli("report", "--db", str(study), *what, "--as-of", AS_OF,
+                            "--out", str(source_pdf))
+        s.check(f"{label}: the same report data as from source",
+                fingerprint(r.out) is not None and fingerprint(r.out) == fingerprint(source.out),
+                f"frozen {fingerprint(r.out)}, source {fingerprint(source.out)}")
 
     # audit trail (hashing, triggers) and the demo study (reads the shipped protocol)
     r = s.run("audit", "verify", "--db", str(study))
-    s.check("audit verify", r.code == 0 and "intact" in r.out, tail(r.out + r.err))
+    s.check_command("audit verify", r, r.code == 0 and "intact" in r.out)
     demo = work / "demo.sqlite"
     r = s.run("init", "--demo", "--db", str(demo), "--as-of", AS_OF)
-    s.check("init --demo", r.code == 0 and demo.exists(), tail(r.out + r.err))
+    s.check_command("init --demo", r, r.code == 0 and demo.exists())
 
     # migration of an old database: a copy of the study taken back to revision 0001
     old = work / "old.sqlite"
     r = s.run("backup", "--db", str(study), "--out", str(old))
-    if s.check("backup", r.code == 0 and old.exists(), tail(r.out + r.err)):
+    if s.check_command("backup", r, r.code == 0 and old.exists()):
         downgrade_to_first_revision(old)
         head = source_head_revision()
         s.check("old database made at revision 0001", alembic_revision(old) == "0001",
                 f"revision {alembic_revision(old)}")
         r = s.run("summary", "--db", str(old), "--json", "--as-of", AS_OF)
         try:
-            migrated_subjects = [row["subject_id"] for row in json.loads(r.out)]
-        except (ValueError, TypeError, KeyError):
-            migrated_subjects = []
+            migrated_rows = json.loads(r.out)
+        except ValueError:
+            migrated_rows = []
         copies = sorted(p.name for p in work.glob("old.before-*.sqlite"))
-        s.check(f"migration 0001 -> {head} by the frozen program",
-                r.code == 0 and alembic_revision(old) == head and SUBJECT in migrated_subjects
-                and bool(copies),
-                f"now at {alembic_revision(old)}, subjects {migrated_subjects}, copy taken "
-                f"first: {copies or 'none'}{'; ' + tail(r.err) if r.code else ''}")
+        s.check_command(f"migration 0001 -> {head} by the frozen program", r,
+                        r.code == 0 and alembic_revision(old) == head and bool(copies)
+                        and migrated_rows == frozen_rows,
+                        f"now at {alembic_revision(old)}, "
+                        f"{'the same' if migrated_rows == frozen_rows else 'NOT the same'} "
+                        f"figures as before, copy taken first: {copies or 'none'}"
+                        f"{'; ' + tail(r.err) if r.code else ''}")
 
     # the window, offscreen, signed in, closed by itself
     r = s.run("--db", str(study), timeout=120, QT_QPA_PLATFORM="offscreen",
               TAPER_SMOKE_QUIT_MS=str(GUI_QUIT_MS), TAPER_SMOKE_USER="admin")
-    if r.code == 2 and "window is not available" in r.err:
-        s.check("window", False, "the window is missing from this build (taper_app.ui.app "
-                f"could not be imported): {r.err.strip()}")
-    else:
-        shown = [line for line in r.out.splitlines() if line.startswith("smoke: shown")]
-        s.check("window opened offscreen, signed in and closed",
-                r.code == 0 and any("MainWindow" in line for line in shown)
-                and "smoke: closing" in r.out,
-                f"exit {r.code}; " + ("; ".join(shown) or "no window shown")
-                + (f"; stdout: {tail(r.out)}" if r.code else ""))
-        s.check("window: nothing on stderr", not r.err.strip(), tail(r.err) or "clean")
+    shown = [line for line in r.out.splitlines() if line.startswith("smoke: shown")]
+    s.check("window opened offscreen, signed in and closed",
+            r.code == 0 and any("LoginDialog" in line for line in shown)
+            and any("MainWindow" in line and "Ada Admin" in line for line in shown)
+            and "smoke: closing" in r.out,
+            f"exit {r.code}; " + ("; ".join(shown) or "no window shown")
+            + (f"; stdout: {tail(r.out)}" if r.code else ""))
+    s.check("window: nothing on stderr", not r.err.strip(), tail(r.err) or "clean")
 
     # a bundle is often installed read-only: running it must not write into it
     written = sorted(str(p.relative_to(bundle)) for p in bundle.rglob("__pycache__"))
@@ -249,7 +295,8 @@ def timing(s: Smoke, work: Path, runs: int) -> None:
                         ("summary --json", ["summary", "--db", str(study), "--json",
                                             "--as-of", AS_OF])):
         frozen = median_seconds([str(s.program), *args], s.env(), runs)
-        from_source = median_seconds([str(source), *args], s.env(), runs)
+        # The source tree beside this script, whatever the environment's install points at.
+        from_source = median_seconds([str(source), *args], s.env(PYTHONPATH=str(ROOT)), runs)
         print(f"  {label:<28} {frozen:>8.3f} {from_source:>8.3f}")
 
 

@@ -12,8 +12,9 @@ import logging
 import logging.handlers
 import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+
+log = logging.getLogger("taper_app")
 
 #: Packaging smoke test only (docs/packaging.md): the window closes itself after this
 #: many milliseconds, so a build can be checked with no one at the screen.
@@ -21,6 +22,23 @@ SMOKE_QUIT_ENV = "TAPER_SMOKE_QUIT_MS"
 #: With SMOKE_QUIT_ENV: sign in as this user (password from TAPER_PASSWORD) by typing into
 #: the sign-in dialog, as a person would; the password is checked as usual.
 SMOKE_USER_ENV = "TAPER_SMOKE_USER"
+#: The longest a smoke-tested window stays open: the hook checks a build, it is not a way
+#: to keep a signed-in window around.
+SMOKE_QUIT_MAX_MS = 60_000
+
+
+def smoke_quit_ms(environ: Mapping[str, str]) -> int | None:
+    """How long the window stays open in the packaging smoke test, or None for normal use.
+
+    Only on Qt's offscreen platform (``QT_QPA_PLATFORM=offscreen``), where no one can see
+    or use the window: on a screen the variables are ignored, so they cannot turn into an
+    automatic sign-in, and message boxes are never silenced there.
+    """
+    text = environ.get(SMOKE_QUIT_ENV, "").strip()
+    platform = environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip()
+    if not text.isdigit() or platform != "offscreen":
+        return None
+    return min(int(text), SMOKE_QUIT_MAX_MS)
 
 
 def setup_logging() -> None:
@@ -57,11 +75,11 @@ def prepare_frozen_qt() -> None:
     """In the frozen program, what PyInstaller's PySide6 run-time hook would do at every
     start, done only when the window opens: point Qt at the bundled plugins, and make Qt's
     paths relative to the bundle if PySide6 has not done so itself."""
-    from taper_app.paths import is_frozen
+    from taper_app.paths import bundle_dir, is_frozen
 
     if not is_frozen():
         return
-    bundle = Path(getattr(sys, "_MEIPASS"))  # noqa: B009 (only set when frozen)
+    bundle = bundle_dir()
     qt_prefix = bundle / "PySide6" if sys.platform == "win32" else bundle / "PySide6" / "Qt"
     os.environ["QT_PLUGIN_PATH"] = str(qt_prefix / "plugins")
     try:
@@ -97,6 +115,9 @@ def _arm_smoke_quit(quit_ms: int) -> None:
     except ImportError:
         return
     app = application()
+    if app.platformName() != "offscreen":  # smoke_quit_ms checked the variable; Qt decides
+        return
+    log.warning("packaging smoke test: the window closes itself after %d ms", quit_ms)
     user = os.environ.get(SMOKE_USER_ENV)
     seen: set[tuple[str, str]] = set()
     typed_into: set[int] = set()
@@ -152,9 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         opens_window = _opens_window(argv)
         if opens_window:
             prepare_frozen_qt()
-        quit_ms = os.environ.get(SMOKE_QUIT_ENV, "").strip()
-        if opens_window and quit_ms.isdigit():
-            _arm_smoke_quit(int(quit_ms))
+        quit_ms = smoke_quit_ms(os.environ)
+        if opens_window and quit_ms is not None:
+            _arm_smoke_quit(quit_ms)
+        elif opens_window and SMOKE_QUIT_ENV in os.environ:
+            print(f"taper-app: {SMOKE_QUIT_ENV} ignored: it is for the packaging smoke test "
+                  "on the offscreen platform only", file=sys.stderr)
     return run(argv)
 
 

@@ -16,24 +16,47 @@ def is_frozen() -> bool:
     return bool(getattr(sys, "frozen", False)) and hasattr(sys, "_MEIPASS")
 
 
+def bundle_dir() -> Path:
+    """The packaged program's own folder of files (``_internal`` beside ``taper-app``).
+
+    Only meaningful when frozen: from source there is no bundle, hence the error.
+    """
+    if not is_frozen():
+        raise RuntimeError("not the packaged program: there is no bundle folder")
+    return Path(getattr(sys, "_MEIPASS"))  # noqa: B009 (set by PyInstaller's bootloader)
+
+
 def resources_dir() -> Path:
     """The shipped ``resources/`` folder, beside the package or inside a PyInstaller bundle.
 
-    build.spec copies ``resources/`` into the bundle at the same relative place, and the
-    Alembic migrations to ``taper_app/storage/migrations`` as in the source tree, so code
-    that finds its data through ``__file__`` works unchanged in both.
+    build.spec copies ``resources/`` into the bundle at the same relative place as in the
+    source tree, so this is the one place that knows the difference.
     """
     if is_frozen():
-        return Path(getattr(sys, "_MEIPASS")) / "resources"  # noqa: B009 (set when frozen)
+        return bundle_dir() / "resources"
     return Path(__file__).resolve().parent.parent / "resources"
 
 
 def resource(*parts: str) -> Path:
+    """A file under ``resources/`` (``resource("protocols", "example-iim.toml")``)."""
     return resources_dir().joinpath(*parts)
 
 
+def package_data(*parts: str) -> Path:
+    """A data file shipped inside the package, such as the Alembic migrations: beside the
+    modules from source, at the same relative place in the bundle (build.spec)."""
+    base = bundle_dir() / "taper_app" if is_frozen() else Path(__file__).resolve().parent
+    return base.joinpath(*parts)
+
+
+def migrations_dir() -> Path:
+    """The Alembic scripts (``env.py``, ``versions/``), read as files by Alembic."""
+    return package_data("storage", "migrations")
+
+
 def app_icon() -> Path:
-    """The window icon (PNG); Windows and macOS programs also carry it (build.spec)."""
+    """The application icon (PNG, for a window); build.spec gives the Windows program the
+    ``.ico`` and the macOS bundle the ``.icns`` beside it."""
     return resource("icons", "taper-app.png")
 
 
