@@ -22,8 +22,8 @@ SMOKE_QUIT_ENV = "TAPER_SMOKE_QUIT_MS"
 #: With SMOKE_QUIT_ENV: sign in as this user (password from TAPER_PASSWORD) by typing into
 #: the sign-in dialog, as a person would; the password is checked as usual.
 SMOKE_USER_ENV = "TAPER_SMOKE_USER"
-#: The longest a smoke-tested window stays open: the hook checks a build, it is not a way
-#: to keep a signed-in window around.
+#: The longest a smoke-tested window stays open, whatever happens: the hook checks a build,
+#: it is not a way to keep a signed-in window around.
 SMOKE_QUIT_MAX_MS = 60_000
 
 
@@ -101,7 +101,10 @@ def _opens_window(argv: Sequence[str] | None) -> bool:
 
 
 def _arm_smoke_quit(quit_ms: int) -> None:
-    """Make the window close itself after ``quit_ms`` (the packaging smoke test).
+    """Make the window close itself (the packaging smoke test): ``quit_ms`` after the main
+    window is shown, or after a sign-in that did not lead to it, and in any case after
+    SMOKE_QUIT_MAX_MS. Counting from what was shown, not from the start, keeps the check
+    the same on a slow machine.
 
     Every top-level window shown is named on stdout (``smoke: shown <class>: <title>``);
     a message box is printed instead of shown (errors and warnings on stderr), so nothing
@@ -111,22 +114,44 @@ def _arm_smoke_quit(quit_ms: int) -> None:
     try:
         from taper_app.ui import messages
         from taper_app.ui.app import application
-        from taper_app.ui.qt import QApplication, QDialog, QLineEdit, QPushButton, QTimer
+        from taper_app.ui.qt import QApplication, QLineEdit, QPushButton, QTimer, QWidget
     except ImportError:
         return
     app = application()
     if app.platformName() != "offscreen":  # smoke_quit_ms checked the variable; Qt decides
         return
-    log.warning("packaging smoke test: the window closes itself after %d ms", quit_ms)
+    log.warning("packaging smoke test: the window closes itself %d ms after it shows", quit_ms)
     user = os.environ.get(SMOKE_USER_ENV)
     seen: set[tuple[str, str]] = set()
     typed_into: set[int] = set()
+    closing: list[str] = []  # why the close was scheduled, once
 
     def print_message(_parent: object, message: messages.Message) -> bool:
         stream = sys.stderr if message.kind in ("error", "warning") else sys.stdout
         print(f"smoke: {message.kind} message: {message.title}: {message.text}"
               + (f" ({message.detail})" if message.detail else ""), file=stream, flush=True)
         return False
+
+    def close_later(reason: str, delay_ms: int) -> None:
+        if not closing:
+            closing.append(reason)
+            QTimer.singleShot(delay_ms, app, quit_now)
+
+    def sign_in(dialog: QWidget) -> None:
+        """Type the user's name and own password into the sign-in dialog and press OK."""
+        name = dialog.findChild(QLineEdit, "username")
+        password = dialog.findChild(QLineEdit, "password")
+        if name is None or password is None or id(dialog) in typed_into:
+            return
+        typed_into.add(id(dialog))  # once: a wrong password is not retried
+        name.setText(user or "")
+        password.setText(os.environ.get("TAPER_PASSWORD", ""))
+        default = [b for b in dialog.findChildren(QPushButton) if b.isDefault()]
+        if default:
+            default[0].click()  # checks the password there and then
+        if dialog.isVisible():  # refused, or a new password asked for: no main window
+            print("smoke: still at sign-in after typing the password", flush=True)
+            close_later("sign-in did not open the main window", quit_ms)
 
     def watch() -> None:
         for widget in QApplication.topLevelWidgets():
@@ -136,22 +161,20 @@ def _arm_smoke_quit(quit_ms: int) -> None:
             if shown not in seen:
                 seen.add(shown)
                 print(f"smoke: shown {shown[0]}: {shown[1]}", flush=True)
-            if user and isinstance(widget, QDialog) and id(widget) not in typed_into:
-                name = widget.findChild(QLineEdit, "username")
-                password = widget.findChild(QLineEdit, "password")
-                if name is not None and password is not None:
-                    typed_into.add(id(widget))  # once: a wrong password is not retried
-                    name.setText(user)
-                    password.setText(os.environ.get("TAPER_PASSWORD", ""))
-                    default = [b for b in widget.findChildren(QPushButton) if b.isDefault()]
-                    if default:
-                        default[0].click()
+            if widget.inherits("QMainWindow"):
+                close_later("main window shown", quit_ms)
+            elif widget.inherits("QDialog"):
+                if user:
+                    sign_in(widget)
+                else:
+                    close_later("dialog shown, no user to sign in", quit_ms)
 
     def quit_now() -> None:
-        print(f"smoke: closing after {quit_ms} ms", flush=True)
+        reason = closing[0] if closing else f"nothing shown in {SMOKE_QUIT_MAX_MS} ms"
+        print(f"smoke: closing ({reason})", flush=True)
         for widget in QApplication.topLevelWidgets():
-            if isinstance(widget, QDialog) and widget.isVisible():
-                widget.reject()
+            if widget.inherits("QDialog") and widget.isVisible():
+                widget.close()  # a modal dialog's own event loop ends with it
         QApplication.closeAllWindows()
         app.quit()
 
@@ -160,7 +183,7 @@ def _arm_smoke_quit(quit_ms: int) -> None:
     watcher.setInterval(100)
     watcher.timeout.connect(watch)
     watcher.start()
-    QTimer.singleShot(quit_ms, app, quit_now)
+    QTimer.singleShot(SMOKE_QUIT_MAX_MS, app, quit_now)  # whatever happens, not forever
 
 
 def main(argv: Sequence[str] | None = None) -> int:
