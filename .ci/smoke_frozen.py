@@ -8,10 +8,12 @@ the same file (the frozen program must give the same figures and the same report
 and a command that succeeds must print nothing on stderr. Every check prints one line
 (ok / FAIL); the exit status is 1 when any check failed.
 
-    .venv/bin/python .ci/smoke_frozen.py [--program dist/taper-app/taper-app] [--timing]
+    .venv/bin/python .ci/smoke_frozen.py [--program dist/taper-app/taper-app]
+                                         [--timing [--runs N] [--compare PROGRAM]]
 
 --timing also measures start-up (median wall time of a few runs) of the frozen program
-against the source install in .venv, for the figures in docs/packaging.md.
+against the source install in .venv, and against another build with --compare, for the
+figures in docs/packaging.md.
 
 Runs under the project's .venv Python: the old (revision 0001) database is made by
 downgrading a fresh one with the source tree's own Alembic scripts.
@@ -48,7 +50,7 @@ AS_OF = "2024-02-11"
 EXPECTED_FIGURES = {"subject_id": SUBJECT, "site": "101", "as_of": AS_OF, "as_of_day": 42,
                     "baseline_mg": 20.0, "observed_days": 42, "missing_days": 0,
                     "actual_mg": 16.0, "cumulative_mg": 28 * 20.0 + 14 * 16.0}
-GUI_QUIT_MS = 4000
+GUI_QUIT_MS = 2000  # after the main window shows: time for its first work to run
 
 
 @dataclass
@@ -66,9 +68,10 @@ class Smoke:
     failures: list[str] = field(default_factory=list)
 
     def env(self, **extra: str) -> dict[str, str]:
-        """The program's environment: a throw-away home, so no real user file is touched."""
+        """The program's environment: a throw-away home, so no real user file is touched,
+        and no PYTHONPATH (.ci/build sets it), so nothing but the bundle can be imported."""
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("TAPER_", "QT_", "XDG_", "MPL"))}
+               if not k.startswith(("TAPER_", "QT_", "XDG_", "MPL", "PYTHON"))}
         env.update(HOME=str(self.home), USERPROFILE=str(self.home),
                    APPDATA=str(self.home / "AppData" / "Roaming"),
                    LOCALAPPDATA=str(self.home / "AppData" / "Local"),
@@ -276,28 +279,40 @@ def smoke(s: Smoke, work: Path) -> None:
     s.check("nothing written into the bundle", not written, ", ".join(written) or "clean")
 
 
-def median_seconds(command: Sequence[str], env: dict[str, str], runs: int) -> float:
-    subprocess.run(command, capture_output=True, env=env, check=False)  # warm the disk cache
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, capture_output=True, env=env, check=False)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def median_seconds(commands: dict[str, tuple[list[str], dict[str, str]]],
+                   runs: int) -> dict[str, float]:
+    """Median wall time of each command, run in turns (one of each per round) so that the
+    load of a shared machine falls on all of them alike; one unmeasured round first."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for round_number in range(runs + 1):
+        for name, (command, env) in commands.items():
+            start = time.perf_counter()
+            subprocess.run(command, capture_output=True, env=env, check=False)
+            if round_number:  # the first round warms the disk cache
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
-def timing(s: Smoke, work: Path, runs: int) -> None:
+def timing(s: Smoke, work: Path, runs: int, compare: Path | None) -> None:
+    """Start-up of the frozen program against the source install (and another build)."""
     study = work / "study.sqlite"
     source = ROOT / ".venv" / ("Scripts" if os.name == "nt" else "bin") / "taper-app"
-    print(f"\nstart-up, median of {runs} runs (seconds):")
-    print(f"  {'command':<28} {'frozen':>8} {'source':>8}")
+    programs = {"frozen": (str(s.program), s.env()),
+                # The source tree beside this script, whatever .venv's install points at.
+                "source": (str(source), s.env(PYTHONPATH=str(ROOT)))}
+    if compare is not None:
+        programs["compared"] = (str(compare.resolve()), s.env())
+    print(f"\nstart-up, median of {runs} runs in turns (seconds)"
+          + (f"; compared: {compare}" if compare else "") + ":")
+    print(f"  {'command':<16}" + "".join(f"{name:>10}" for name in programs)
+          + f"{'frozen/source':>15}")
     for label, args in (("--version", ["--version"]),
                         ("summary --json", ["summary", "--db", str(study), "--json",
                                             "--as-of", AS_OF])):
-        frozen = median_seconds([str(s.program), *args], s.env(), runs)
-        # The source tree beside this script, whatever the environment's install points at.
-        from_source = median_seconds([str(source), *args], s.env(PYTHONPATH=str(ROOT)), runs)
-        print(f"  {label:<28} {frozen:>8.3f} {from_source:>8.3f}")
+        medians = median_seconds({name: ([program, *args], env)
+                                  for name, (program, env) in programs.items()}, runs)
+        print(f"  {label:<16}" + "".join(f"{medians[name]:>10.3f}" for name in programs)
+              + f"{medians['frozen'] / medians['source']:>15.2f}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -305,6 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--program", type=Path, default=DEFAULT_PROGRAM)
     parser.add_argument("--timing", action="store_true", help="also measure start-up times")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--compare", type=Path, metavar="PROGRAM",
+                        help="with --timing, also time another build (a plain one)")
     args = parser.parse_args(argv)
     if not args.program.is_file():
         print(f"FAIL  no program at {args.program}: build it first (bash .ci/build)")
@@ -316,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"smoke test of {s.program}")
         smoke(s, work)
         if args.timing and not s.failures:
-            timing(s, work, args.runs)
+            timing(s, work, args.runs, args.compare)
     if s.failures:
         print(f"\nsmoke test FAILED: {', '.join(s.failures)}")
         return 1

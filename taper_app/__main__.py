@@ -72,9 +72,15 @@ def use_lasting_matplotlib_cache() -> None:
 
 
 def prepare_frozen_qt() -> None:
-    """In the frozen program, what PyInstaller's PySide6 run-time hook would do at every
-    start, done only when the window opens: point Qt at the bundled plugins, and make Qt's
-    paths relative to the bundle if PySide6 has not done so itself."""
+    """In the frozen program, point Qt at the bundled plugins (the part of PyInstaller's
+    PySide6 run-time hook this program needs; build.spec leaves the hook out).
+
+    Setting a variable costs nothing, so it is done at every start, for the command line
+    too, rather than finding out first whether the window opens. The hook's other work is
+    not needed: PySide6's own QtCore gives Qt a ``qt.conf`` relative to where the module
+    is, which in the bundle is the bundle; the hook imported QtCore (0.2 s) to check that
+    at every start, even for ``taper-app --version``.
+    """
     from taper_app.paths import bundle_dir, is_frozen
 
     if not is_frozen():
@@ -82,11 +88,6 @@ def prepare_frozen_qt() -> None:
     bundle = bundle_dir()
     qt_prefix = bundle / "PySide6" if sys.platform == "win32" else bundle / "PySide6" / "Qt"
     os.environ["QT_PLUGIN_PATH"] = str(qt_prefix / "plugins")
-    try:
-        from _pyi_rth_utils import qt as pyinstaller_qt  # PyInstaller's own helper
-    except ImportError:
-        return
-    pyinstaller_qt.create_embedded_qt_conf("PySide6", str(qt_prefix))
 
 
 def _opens_window(argv: Sequence[str] | None) -> bool:
@@ -188,18 +189,17 @@ def _arm_smoke_quit(quit_ms: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from taper_app.cli import run
-    from taper_app.paths import is_frozen
 
     setup_logging()
     use_lasting_matplotlib_cache()
-    if is_frozen() or SMOKE_QUIT_ENV in os.environ:
-        opens_window = _opens_window(argv)
-        if opens_window:
-            prepare_frozen_qt()
+    prepare_frozen_qt()
+    # Only the smoke test pays for finding out, before the command line runs, whether
+    # these arguments open the window.
+    if SMOKE_QUIT_ENV in os.environ and _opens_window(argv):
         quit_ms = smoke_quit_ms(os.environ)
-        if opens_window and quit_ms is not None:
+        if quit_ms is not None:
             _arm_smoke_quit(quit_ms)
-        elif opens_window and SMOKE_QUIT_ENV in os.environ:
+        else:
             print(f"taper-app: {SMOKE_QUIT_ENV} ignored: it is for the packaging smoke test "
                   "on the offscreen platform only", file=sys.stderr)
     return run(argv)
