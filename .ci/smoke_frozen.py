@@ -79,7 +79,6 @@ class Smoke:
                    XDG_STATE_HOME=str(self.home / ".local" / "state"),
                    XDG_CONFIG_HOME=str(self.home / ".config"),
                    XDG_CACHE_HOME=str(self.home / ".cache"),
-                   MPLCONFIGDIR=str(self.home / "mpl"),
                    TAPER_PASSWORD=PASSWORD)
         env.update(extra)
         return env
@@ -233,6 +232,13 @@ def smoke(s: Smoke, work: Path) -> None:
                 fingerprint(r.out) is not None and fingerprint(r.out) == fingerprint(source.out),
                 f"frozen {fingerprint(r.out)}, source {fingerprint(source.out)}")
 
+    # matplotlib's font list, made by the first chart, kept in the per-user cache for the
+    # next start (build.spec leaves out PyInstaller's hook that would throw it away)
+    font_lists = sorted(str(p.relative_to(s.home)) for p in s.home.rglob("fontlist-*.json"))
+    s.check("matplotlib's font list kept in the per-user cache",
+            any("taper-app" in Path(name).parts for name in font_lists),
+            ", ".join(font_lists) or "none made")
+
     # audit trail (hashing, triggers) and the demo study (reads the shipped protocol)
     r = s.run("audit", "verify", "--db", str(study))
     s.check_command("audit verify", r, r.code == 0 and "intact" in r.out)
@@ -279,18 +285,30 @@ def smoke(s: Smoke, work: Path) -> None:
     s.check("nothing written into the bundle", not written, ", ".join(written) or "clean")
 
 
+def children_cpu_seconds() -> float:
+    """User and system CPU time of this process's finished children (0 where unknown)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def median_seconds(commands: dict[str, tuple[list[str], dict[str, str]]],
-                   runs: int) -> dict[str, float]:
-    """Median wall time of each command, run in turns (one of each per round) so that the
-    load of a shared machine falls on all of them alike; one unmeasured round first."""
-    times: dict[str, list[float]] = {name: [] for name in commands}
+                   runs: int) -> dict[str, tuple[float, float]]:
+    """Median wall time and CPU time of each command, run in turns (one of each per round)
+    so that the load of a shared machine falls on all of them alike; one unmeasured round
+    first. CPU time is the steadier figure when others share the machine."""
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     for round_number in range(runs + 1):
         for name, (command, env) in commands.items():
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), children_cpu_seconds()
             subprocess.run(command, capture_output=True, env=env, check=False)
             if round_number:  # the first round warms the disk cache
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+                times[name].append((time.perf_counter() - start, children_cpu_seconds() - cpu))
+    return {name: (statistics.median(w for w, _ in values),
+                   statistics.median(c for _, c in values)) for name, values in times.items()}
 
 
 def timing(s: Smoke, work: Path, runs: int, compare: Path | None) -> None:
@@ -302,17 +320,20 @@ def timing(s: Smoke, work: Path, runs: int, compare: Path | None) -> None:
                 "source": (str(source), s.env(PYTHONPATH=str(ROOT)))}
     if compare is not None:
         programs["compared"] = (str(compare.resolve()), s.env())
-    print(f"\nstart-up, median of {runs} runs in turns (seconds)"
+    print(f"\nstart-up, median of {runs} runs in turns, wall / CPU seconds"
           + (f"; compared: {compare}" if compare else "") + ":")
-    print(f"  {'command':<16}" + "".join(f"{name:>10}" for name in programs)
-          + f"{'frozen/source':>15}")
+    print(f"  {'command':<16}" + "".join(f"{name:>16}" for name in programs)
+          + f"{'frozen/source':>16}")
     for label, args in (("--version", ["--version"]),
                         ("summary --json", ["summary", "--db", str(study), "--json",
                                             "--as-of", AS_OF])):
         medians = median_seconds({name: ([program, *args], env)
                                   for name, (program, env) in programs.items()}, runs)
-        print(f"  {label:<16}" + "".join(f"{medians[name]:>10.3f}" for name in programs)
-              + f"{medians['frozen'] / medians['source']:>15.2f}")
+        ratio = [medians["frozen"][i] / medians["source"][i] if medians["source"][i] else 0
+                 for i in (0, 1)]
+        print(f"  {label:<16}"
+              + "".join(f"{medians[name][0]:>8.3f} /{medians[name][1]:>6.3f}" for name in programs)
+              + f"{ratio[0]:>9.2f} /{ratio[1]:>5.2f}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
