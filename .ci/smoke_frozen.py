@@ -22,6 +22,7 @@ downgrading a fresh one with the source tree's own Alembic scripts.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sqlite3
@@ -267,6 +268,18 @@ def smoke(s: Smoke, work: Path) -> None:
                         f"{'the same' if migrated_rows == frozen_rows else 'NOT the same'} "
                         f"figures as before, copy taken first: {copies or 'none'}"
                         f"{'; ' + tail(r.err) if r.code else ''}")
+
+    # PostgreSQL (multi-site): the driver and its libpq are in the bundle and get as far as
+    # trying to connect (nothing listens on port 9 here), not stopped by a missing module
+    if importlib.util.find_spec("psycopg") is not None:  # built with the postgres extra
+        r = s.run("summary", "--json", "--db",
+                  "postgresql+psycopg://smoke@127.0.0.1:9/none?connect_timeout=10")
+        missing = [word for word in ("No module named", "Can't load plugin", "ImportError")
+                   if word in r.err]
+        s.check("PostgreSQL driver bundled (connection tried)",
+                r.code != 0 and not missing and "127.0.0.1" in r.err,
+                f"exit {r.code}; " + next((line.strip() for line in r.err.splitlines()
+                                           if "127.0.0.1" in line), tail(r.err, 3)))
 
     # the window, offscreen, signed in, closed by itself
     r = s.run("--db", str(study), timeout=120, QT_QPA_PLATFORM="offscreen",

@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 
 log = logging.getLogger("taper_app")
 
-#: Packaging smoke test only (docs/packaging.md): the window closes itself after this
-#: many milliseconds, so a build can be checked with no one at the screen.
+#: Packaging smoke test only (docs/packaging.md): the window closes itself this many
+#: milliseconds after it shows, so a build can be checked with no one at the screen.
 SMOKE_QUIT_ENV = "TAPER_SMOKE_QUIT_MS"
 #: With SMOKE_QUIT_ENV: sign in as this user (password from TAPER_PASSWORD) by typing into
 #: the sign-in dialog, as a person would; the password is checked as usual.
