@@ -11,16 +11,53 @@ APP_NAME = "taper-app"
 APP_AUTHOR = "TaperTracker"
 
 
+def is_frozen() -> bool:
+    """Whether this is the packaged program (build.spec) rather than Python running source."""
+    return bool(getattr(sys, "frozen", False)) and hasattr(sys, "_MEIPASS")
+
+
+def bundle_dir() -> Path:
+    """The packaged program's own folder of files (``_internal`` beside ``taper-app``).
+
+    Only meaningful when frozen: from source there is no bundle, hence the error.
+    """
+    if not is_frozen():
+        raise RuntimeError("not the packaged program: there is no bundle folder")
+    return Path(getattr(sys, "_MEIPASS"))  # noqa: B009 (set by PyInstaller's bootloader)
+
+
 def resources_dir() -> Path:
-    """The shipped ``resources/`` folder, beside the package or inside a PyInstaller bundle."""
-    frozen_root = getattr(sys, "_MEIPASS", None)
-    if frozen_root:
-        return Path(frozen_root) / "resources"
+    """The shipped ``resources/`` folder, beside the package or inside a PyInstaller bundle.
+
+    build.spec copies ``resources/`` into the bundle at the same relative place as in the
+    source tree, so this is the one place that knows the difference.
+    """
+    if is_frozen():
+        return bundle_dir() / "resources"
     return Path(__file__).resolve().parent.parent / "resources"
 
 
 def resource(*parts: str) -> Path:
+    """A file under ``resources/`` (``resource("protocols", "example-iim.toml")``)."""
     return resources_dir().joinpath(*parts)
+
+
+def package_data(*parts: str) -> Path:
+    """A data file shipped inside the package, such as the Alembic migrations: beside the
+    modules from source, at the same relative place in the bundle (build.spec)."""
+    base = bundle_dir() / "taper_app" if is_frozen() else Path(__file__).resolve().parent
+    return base.joinpath(*parts)
+
+
+def migrations_dir() -> Path:
+    """The Alembic scripts (``env.py``, ``versions/``), read as files by Alembic."""
+    return package_data("storage", "migrations")
+
+
+def app_icon() -> Path:
+    """The application icon (PNG, for a window); build.spec gives the Windows program the
+    ``.ico`` and the macOS bundle the ``.icns`` beside it."""
+    return resource("icons", "taper-app.png")
 
 
 def data_dir() -> Path:
@@ -31,6 +68,13 @@ def data_dir() -> Path:
 
 def log_dir() -> Path:
     path = Path(platformdirs.user_log_dir(APP_NAME, APP_AUTHOR))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_dir() -> Path:
+    """Per-user cache (matplotlib's font list for the frozen program); safe to delete."""
+    path = Path(platformdirs.user_cache_dir(APP_NAME, APP_AUTHOR))
     path.mkdir(parents=True, exist_ok=True)
     return path
 
