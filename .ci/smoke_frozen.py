@@ -40,6 +40,7 @@ DEFAULT_PROGRAM = ROOT / "dist" / "taper-app" / ("taper-app.exe" if os.name == "
                                                  else "taper-app")
 PASSWORD = "smoke-test-password-1"
 INVESTIGATOR_PASSWORD = "smoke-test-password-2"
+FIRST_PASSWORD = "smoke-first-password-3"
 SUBJECT = "101-001"
 PATIENTS_CSV = ("subject_id,site,day1_date,baseline_mg,template_id,kit_number\n"
                 f"{SUBJECT},101,2024-01-01,20,stepdown-a,K-1001\n")
@@ -187,8 +188,16 @@ def smoke(s: Smoke, work: Path) -> None:
 
     # a user who may enter clinical data (the administrator may not), then the import
     r = s.run("user", "add", "ivan", "--role", "investigator", "--full-name", "Ivan Investigator",
-              "--db", str(study), "--user", "admin", TAPER_NEW_PASSWORD=INVESTIGATOR_PASSWORD)
+              "--db", str(study), "--user", "admin", TAPER_NEW_PASSWORD=FIRST_PASSWORD)
     s.check_command("user add", r, r.code == 0)
+    # An administrator's first password changes nothing until the user chooses their own.
+    r = s.run("import", "--db", str(study), "--user", "ivan", "--patients", str(work / "none.csv"),
+              TAPER_PASSWORD=FIRST_PASSWORD)
+    s.check("first password refused", r.code == 1 and "still has the first password" in r.err,
+            tail(r.out + r.err))
+    r = s.run("user", "passwd", "--db", str(study), "--user", "ivan",
+              TAPER_PASSWORD=FIRST_PASSWORD, TAPER_NEW_PASSWORD=INVESTIGATOR_PASSWORD)
+    s.check_command("user passwd", r, r.code == 0)
     patients, doses = work / "patients.csv", work / "doses.csv"
     patients.write_text(PATIENTS_CSV, encoding="utf-8")
     doses.write_text(DOSES_CSV, encoding="utf-8")
