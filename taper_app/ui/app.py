@@ -15,6 +15,7 @@ from datetime import date, datetime
 from types import TracebackType
 
 from .. import __version__
+from ..paths import app_icon
 from ..services.audit import utc_now
 from ..services.backups import record_restore
 from ..services.context import ServiceContext
@@ -24,7 +25,7 @@ from ..storage.engine import DatabaseError, open_database
 from . import messages
 from .login import LoginDialog
 from .main_window import MainWindow
-from .qt import QApplication, QtMsgType, qInstallMessageHandler
+from .qt import QApplication, QIcon, QtMsgType, qInstallMessageHandler
 from .startup import AutomaticBackups, check_before_opening
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,9 @@ def application() -> QApplication:
     app.setApplicationName("Taper Tracker")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("TaperTracker")
+    icon = app_icon()
+    if icon.is_file():  # every window, the task bar and the dock show it
+        app.setWindowIcon(QIcon(str(icon)))
     return app
 
 

@@ -171,3 +171,11 @@ def test_dialogs_open_window_modal_without_blocking(open_window, patient, qtbot)
     assert form.windowModality() == Qt.WindowModality.WindowModal
     with qtbot.waitSignal(form.destroyed, timeout=2000):
         form.reject()
+
+
+def test_every_window_carries_the_application_icon(open_window):
+    from taper_app.ui.app import application
+
+    window = open_window("nurse")
+    assert not application().windowIcon().isNull()
+    assert not window.windowIcon().isNull()
