@@ -5,15 +5,21 @@ Blinded: the application never stores the arm, and nothing here groups or labels
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from reportlab.platypus import Flowable, NextPageTemplate, PageBreak, Paragraph
 
 from ..domain.units import round_half_up
+from ..services.cohort import (
+    ALL_SITES,
+    STATUSES,
+    Attainment,
+    Completeness,
+    attainment,
+    completeness,
+)
 from ..services.figures import PatientAnalysis
 from ..services.study import StudyInfo
 from .pdf_common import (
@@ -42,67 +48,9 @@ from .pdf_common import (
 from .taper_chart import dashboard_figure
 
 REPORT_TITLE = "Steroid taper report (study, blinded)"
-STATUSES = ("met", "not_met", "not_evaluable", "pending")
-ALL_SITES = "All sites"
 CHART_HEIGHT = 215.0
-
-
-@dataclass(frozen=True)
-class Attainment:
-    """Target status counts for a group of patients (a site, or all of them)."""
-
-    group: str
-    patients: int
-    counts: dict[str, int]
-
-    def pct(self, status: str) -> float | None:
-        return None if not self.patients else 100.0 * self.counts[status] / self.patients
-
-
-@dataclass(frozen=True)
-class Completeness:
-    """Observed and missing days (Day 1 to the as-of date) summed over a group's patients."""
-
-    group: str
-    patients: int
-    observed_days: int
-    missing_days: int
-    patients_with_gaps: int
-
-    @property
-    def expected_days(self) -> int:
-        return self.observed_days + self.missing_days
-
-    @property
-    def observed_pct(self) -> float | None:
-        total = self.expected_days
-        return None if not total else 100.0 * self.observed_days / total
-
-
-def _groups(summaries: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
-    sites = sorted({s["site"] for s in summaries})
-    return [(ALL_SITES, list(summaries))] + [
-        (f"Site {site}", [s for s in summaries if s["site"] == site]) for site in sites]
-
-
-def attainment(summaries: Sequence[dict[str, Any]]) -> list[Attainment]:
-    """Overall first, then per site in site order."""
-    out = []
-    for name, group in _groups(summaries):
-        counts = Counter(s["target"]["status"] for s in group)
-        out.append(Attainment(name, len(group), {k: counts.get(k, 0) for k in STATUSES}))
-    return out
-
-
-def completeness(summaries: Sequence[dict[str, Any]]) -> list[Completeness]:
-    out = []
-    for name, group in _groups(summaries):
-        out.append(Completeness(name, len(group), sum(s["observed_days"] for s in group),
-                                sum(s["missing_days"] for s in group),
-                                sum(1 for s in group if s["missing_days"] > 0)))
-    return out
-
-
+__all__ = ["ALL_SITES", "STATUSES", "Attainment", "Completeness", "attainment",
+           "build_cohort_report", "completeness"]
 def _count_pct(n: int, pct: float | None) -> str:
     return f"{n} ({DASH if pct is None else fmt_pct(round_half_up(pct, 1))} %)"
 

@@ -3,7 +3,7 @@ completeness per site, and a table of every patient's figures. Blinded: no arm a
 
 It shows the rows the main window loaded (``PatientRow``: the analysis and its
 ``summary_dict``, the call behind ``summary --json``), and the study PDF's own groupings
-(``reports.cohort_report``), so the window, the PDF and the command line agree.
+(``services.cohort``), so the window, the PDF and the command line agree.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from ..reports.cohort_report import STATUSES, Attainment, Completeness, attainment, completeness
 from ..reports.taper_chart import dashboard_figure
+from ..services.cohort import STATUSES, Attainment, Completeness, attainment, completeness
 from ..services.study import StudyInfo
 from .formatting import DASH, TARGET_LABELS, pct
 from .models import ROW_ROLE, PatientTableModel, RowTableModel, ValueSortProxy
