@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..domain.doses import DoseRecord, daily_series
@@ -173,20 +173,22 @@ def over_daily_limit(session: Session, study: StudyInfo, patient: Patient,
     """
     if not new_rows:
         return {}
-    session.flush()
-    stored = session.scalars(select(DoseRecordRow).where(
-        DoseRecordRow.patient_id == patient.id, DoseRecordRow.voided.is_(False))).all()
-
     def last(row: DoseRecordRow) -> date:
         if row.frequency == "ONCE":
             return row.start_date
         return row.end_date if row.end_date is not None else max(today, row.start_date)
 
+    session.flush()
     first_date = min(r.start_date for r in new_rows)
+    last_date = max(last(r) for r in new_rows)
+    # Only the records that overlap the new ones' dates (a daily diary has a thousand).
+    stored = session.scalars(select(DoseRecordRow).where(
+        DoseRecordRow.patient_id == patient.id, DoseRecordRow.voided.is_(False),
+        DoseRecordRow.start_date <= last_date,
+        or_(DoseRecordRow.end_date.is_(None), DoseRecordRow.end_date >= first_date))).all()
     records = [DoseRecord(r.drug, r.dose_ug, r.frequency, r.route, r.start_date, r.end_date)
                for r in stored]
-    series = daily_series(records, study.equivalence, first_date,
-                          max(last(r) for r in new_rows))
+    series = daily_series(records, study.equivalence, first_date, last_date)
     limit = float(MAX_DAILY_PEQ_MG) + 1e-6
     over: dict[int, str] = {}
     for row in new_rows:
