@@ -104,8 +104,9 @@ def run(plan: Plan, folder: Path, out: TextIO = sys.stdout,
         db.dispose()
     add(b.bench_summary(large, AS_OF, plan.large_summary_runs, "3 years"
                         if plan.large.days == THREE_YEARS else f"{plan.large.days} days"))
-    startup, phases = b.bench_startup(small, AS_OF, plan.startup_runs)
-    add(startup)
+    startups, phases = b.bench_startup(small, AS_OF, plan.startup_runs)
+    for startup in startups:
+        add(startup)
     add(b.bench_memory(large, AS_OF, plan.memory_runs))
     return results, phases, generated
 
