@@ -259,9 +259,9 @@ def bench_startup(path: Path, as_of: date, runs: int) -> tuple[list[Result], dic
     bare_measured = bare_phases[-len(bases):]
     median_phases = {k: float(np.median([p[k] for p in measured if k in p]))
                      for k in measured[-1]} if measured else {}
-    bare_shown = [p["window shown"] / 1000 for p in bare_measured]
+    bare_shown = [p["window shown"] for p in bare_measured]
     shown = Result("cold start to the main window shown (150 patients)",
-                   [p["window shown"] / 1000 for p in measured],
+                   [p["window shown"] for p in measured],
                    baseline_name="bare QApplication + empty QMainWindow shown, the same "
                                  "libraries", baseline=bare_shown, target_ratio=1.5,
                    note="subprocess, offscreen; imports, open, sign in, window built and "
