@@ -33,6 +33,11 @@ UNREACHABLE = ("Cannot reach the database server, so nothing was saved. Check th
                "connection (or ask whoever runs the server), then try again.")
 
 
+COMMIT_UNCERTAIN = ("The connection to the database server was lost while the save was being "
+                    "confirmed, so it cannot be told whether it was stored. Reload (F5) and "
+                    "check the record before entering it again.")
+
+
 def translate_db_error(exc: BaseException) -> DatabaseError | None:
     """A user-facing error for a known storage failure, or None for a bug."""
     text = str(getattr(exc, "orig", exc)).lower()
@@ -77,10 +82,20 @@ class UnitOfWork:
 
     def commit(self) -> None:
         try:
-            self.session.commit()
+            self.session.flush()  # every statement: a failure here has saved nothing
         except DBAPIError as exc:
             self.session.rollback()
             raise (translate_db_error(exc) or exc) from exc
+        try:
+            self.session.commit()
+        except DBAPIError as exc:
+            self.session.rollback()
+            known = translate_db_error(exc)
+            if isinstance(known, DatabaseUnreachable):
+                # Lost during COMMIT itself: the server may have committed before it went.
+                detail = str(known).removeprefix(UNREACHABLE).strip()
+                raise DatabaseUnreachable(f"{COMMIT_UNCERTAIN} {detail}".strip()) from exc
+            raise (known or exc) from exc
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

@@ -37,3 +37,43 @@ def test_sqlite_failures_keep_their_own_messages() -> None:
     assert isinstance(full, DatabaseWriteFailed) and not isinstance(full, DatabaseUnreachable)
     assert translate_db_error(ValueError("a bug")) is None
     assert translate_db_error(sqlite3.ProgrammingError("a bug")) is None
+
+
+def test_a_connection_lost_during_commit_says_the_save_is_uncertain(db, monkeypatch) -> None:
+    """Statements sent, then the link drops at COMMIT: the server may have stored it, so
+    the message must not say "nothing was saved" (the nurse would enter it twice)."""
+    import pytest
+    from sqlalchemy.orm import Session
+
+    from taper_app.storage.uow import UnitOfWork
+
+    def lost(self: Session) -> None:
+        raise operational("server closed the connection unexpectedly", invalidated=True)
+
+    with UnitOfWork(db) as uow:
+        monkeypatch.setattr(Session, "commit", lost)
+        with pytest.raises(DatabaseUnreachable) as excinfo:
+            uow.commit()
+        monkeypatch.undo()
+    message = str(excinfo.value)
+    assert "cannot be told whether it was stored" in message and "Reload" in message
+    assert "nothing was saved" not in message
+    assert "server closed the connection unexpectedly" in message
+
+
+def test_a_connection_lost_before_commit_says_nothing_was_saved(db, monkeypatch) -> None:
+    import pytest
+    from sqlalchemy.orm import Session
+
+    from taper_app.storage.uow import UnitOfWork
+
+    def lost(self: Session, objects: object = None) -> None:
+        raise operational("server closed the connection unexpectedly", invalidated=True)
+
+    with UnitOfWork(db) as uow:
+        monkeypatch.setattr(Session, "flush", lost)
+        with pytest.raises(DatabaseUnreachable) as excinfo:
+            uow.commit()
+        monkeypatch.undo()
+    assert str(excinfo.value).startswith("Cannot reach the database server, so nothing was "
+                                         "saved")
