@@ -155,17 +155,37 @@ class ReportExport(QObject):
             self.progress_dialog = None
         self._stop = None
 
+    def _when_attended(self, show: Callable[[], None]) -> None:
+        """Run ``show`` now, or, while the window is idle-locked, once it is unlocked: a
+        report finished on an unattended screen must not open patient data over the lock."""
+        lock = getattr(self.window, "idle_lock", None)
+        if lock is None or not lock.is_locked:
+            show()
+            return
+
+        def once() -> None:
+            lock.unlocked.disconnect(once)
+            show()
+
+        lock.unlocked.connect(once)
+
     def _written(self, report: Report, out: Path, stop: threading.Event) -> None:
         self._close_progress()
-        if stop.is_set():  # Cancel pressed while the file was being written: honour it
-            out.unlink(missing_ok=True)
-            self._cancelled()
-            return
         pages = f"{report.pages} page{'s' if report.pages != 1 else ''}"
+        if stop.is_set():
+            # Cancel came once the file was complete: it may have replaced an older file of
+            # that name, so deleting it now would lose both. Keep it, say so, do not open it.
+            self.window.statusBar().showMessage(
+                f"Cancel came after the report was written: saved as {out} ({pages}).", 15000)
+            return
         self.window.statusBar().showMessage(f"Saved {out} ({pages})", 15000)
-        if not self.open_document(out):
-            messages.inform(self.window, "Report saved",
-                            f"The report is saved as {out}; no PDF viewer could open it.")
+
+        def open_it() -> None:
+            if not self.open_document(out):
+                messages.inform(self.window, "Report saved",
+                                f"The report is saved as {out}; no PDF viewer could open it.")
+
+        self._when_attended(open_it)
 
     def _cancelled(self) -> None:
         self.window.statusBar().showMessage("Export cancelled; no file was written.", 10000)
@@ -176,6 +196,7 @@ class ReportExport(QObject):
             self._cancelled()
             return
         if isinstance(exc, (ServiceError, DatabaseError)):
-            messages.error(self.window, f"{title}: not exported", str(exc))
+            self._when_attended(lambda: messages.error(self.window, f"{title}: not exported",
+                                                       str(exc)))
             return
         raise exc  # a bug, for the excepthook

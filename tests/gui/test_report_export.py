@@ -209,3 +209,26 @@ def test_closing_the_window_stops_an_export_and_leaves_no_file(
 
     assert window.tasks.wait(30000)
     assert not out.exists() and leftovers(tmp_path) == [] and desktop.opened == []
+
+
+def test_a_report_finished_while_the_window_is_locked_opens_only_after_unlocking(
+        open_window, patient, tmp_path, monkeypatch):
+    """A long report can end after the idle lock came down: no patient data may open on
+    an unattended screen; it opens once the user is back."""
+    out = tmp_path / "patient.pdf"
+    desktop = Desktop(monkeypatch, out)
+    window = open_window("monitor")
+    clock = [0.0]
+    window.idle_lock.now = lambda: clock[0]
+    window.idle_lock.last_input = 0.0
+    clock[0] = 15 * 60 + 1
+    window.idle_lock.check_idle()
+    assert window.idle_lock.is_locked
+
+    window.report_export.export_patient("101-001")  # the worker delivers while locked
+    assert out.exists() and desktop.opened == []
+
+    window.idle_lock.dialog.password.setText(PASSWORD)
+    window.idle_lock.try_unlock()
+    assert not window.idle_lock.is_locked
+    assert desktop.opened == [out]
