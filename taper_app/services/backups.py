@@ -37,6 +37,8 @@ class FileCheck:
     ok: bool
     problem: str = ""
     newest_good_backup: Path | None = None
+    #: Could not be checked (another program holds it, or it cannot be opened): not damage.
+    busy: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ def check_study_file(location: str) -> FileCheck | None:
     result = integrity_check(path)
     if result.ok:
         return FileCheck(path, True)
+    if not result.damaged:
+        log.warning("integrity check of %s not possible now: %s", path, result.message)
+        return FileCheck(path, False, result.message, busy=True)
     log.error("integrity check of %s failed: %s", path, result.message)
     return FileCheck(path, False, result.message,
                      newest_good_backup(backup_folder(path), path.stem))

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 class IntegrityResult:
     ok: bool
     message: str
+    #: False when the file could not be checked at all (locked by another program, not
+    #: openable): that is no evidence of damage, and no reason to replace it.
+    damaged: bool = True
 
 
 def integrity_check(path: Path) -> IntegrityResult:
@@ -34,7 +37,10 @@ def integrity_check(path: Path) -> IntegrityResult:
             rows = conn.execute("PRAGMA integrity_check").fetchall()
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.OperationalError as exc:  # locked, busy, cannot open: not damage
+        return IntegrityResult(False, f"{path.name} cannot be checked now ({exc})",
+                               damaged=False)
+    except sqlite3.DatabaseError as exc:  # not a database, malformed: damage
         return IntegrityResult(False, f"{path.name} is not a readable database ({exc})")
     text = "; ".join(str(r[0]) for r in rows)
     return IntegrityResult(text == "ok", "ok" if text == "ok" else text[:500])
@@ -81,6 +87,23 @@ def newest_good_backup(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def _refuse_if_in_use(db_path: Path) -> None:
+    """Another window or command with the file open would go on writing into the file moved
+    aside, and its saves would vanish from the study: refuse while anyone holds a lock."""
+    try:
+        conn = sqlite3.connect(db_path, timeout=1, isolation_level=None)
+        try:
+            conn.execute("BEGIN EXCLUSIVE")
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise OSError(f"{db_path.name} is open in another window or program; close it "
+                          "there first, then restore") from None
+        # A file too damaged to lock is not in use by this application either.
+
+
 def restore_backup(backup: Path, db_path: Path, when: datetime) -> Path:
     """Put a backup in place of the study file; the file it replaces is kept beside it."""
     if not integrity_check(backup).ok:
@@ -88,6 +111,7 @@ def restore_backup(backup: Path, db_path: Path, when: datetime) -> Path:
     kept = db_path.with_name(f"{db_path.stem}.replaced-{when.strftime('%Y%m%dT%H%M%SZ')}"
                              f"{db_path.suffix}")
     if db_path.exists():
+        _refuse_if_in_use(db_path)
         shutil.move(str(db_path), kept)
         for suffix in ("-wal", "-shm"):
             side = db_path.with_name(db_path.name + suffix)

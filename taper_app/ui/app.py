@@ -17,6 +17,7 @@ from types import TracebackType
 from .. import __version__
 from ..paths import app_icon
 from ..services.audit import utc_now
+from ..services.auth import SYSTEM
 from ..services.backups import record_restore
 from ..services.context import ServiceContext
 from ..services.errors import ServiceError
@@ -88,6 +89,8 @@ def run_gui(location: str, *, today: Callable[[], date] = date.today,
                 backups.backup_now("start")
             actor = LoginDialog.ask(db, study, clock)
             if actor is None:
+                if restored is not None:  # nobody signed in: recorded as the application
+                    record_restore(ServiceContext(db, SYSTEM, clock, today), restored)
                 if backups is not None:
                     backups.backup_now("close")
                 return 0

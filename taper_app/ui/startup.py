@@ -32,6 +32,12 @@ def check_before_opening(location: str,
     check = check_study_file(location)
     if check is None or check.ok:
         return True, None
+    if check.busy:
+        messages.error(None, "The study file cannot be checked now",
+                       f"{check.path} is in use by another program or cannot be opened, so "
+                       "its integrity could not be checked. Nothing was changed. Close the "
+                       "other program (or wait a moment) and start again.", check.problem)
+        return False, None
     damaged = (f"The study file {check.path} is damaged (its integrity check failed). "
                "Taper Tracker will not write to a damaged file.")
     backup = check.newest_good_backup

@@ -239,3 +239,67 @@ def _no_leftover_windows(qtbot):
     for widget in QApplication.topLevelWidgets():
         if isinstance(widget, MainWindow):
             widget.close()
+
+
+def test_a_restore_is_audited_even_when_nobody_signs_in(db, db_path, message_log,
+                                                        monkeypatch):
+    automatic_backup(db, "start", ticking_clock(), keep=10)
+    close_for_good(db)
+    damage(db_path)
+    message_log.answers.append(True)
+    monkeypatch.setattr(app_module.LoginDialog, "ask",
+                        staticmethod(lambda database, study_info, clock: None))
+
+    assert app_module.run_gui(str(db_path), today=lambda: TODAY, clock=ticking_clock()) == 0
+
+    message_log.take("question")
+    message_log.take("info")
+    reopened = open_database(db_path)
+    try:
+        [row] = audit_rows(reopened, "restore_backup")
+        assert row.username == "system" and "integrity check failed" in row.reason
+        with UnitOfWork(reopened, write=False) as uow:
+            assert verify_chain(uow.session).ok
+    finally:
+        reopened.dispose()
+
+
+def test_a_file_held_by_another_writer_is_busy_not_damaged(db, db_path, message_log):
+    """A lock is no evidence of damage: no restore is offered and nothing is changed."""
+    import sqlite3
+
+    automatic_backup(db, "start", fixed_clock, keep=10)
+    close_for_good(db)
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=DELETE")
+    holder.execute("BEGIN EXCLUSIVE")  # another program in the middle of a write
+    try:
+        result = integrity_check(db_path)
+        assert not result.ok and not result.damaged
+        go_on, restored = check_before_opening(str(db_path), fixed_clock)
+        assert (go_on, restored) == (False, None)
+        [said] = message_log.take("error")
+        assert "cannot be checked now" in said.title and "Nothing was changed" in said.text
+        assert message_log.take("question") == []
+        assert list(db_path.parent.glob("*.replaced-*")) == []
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_a_restore_is_refused_while_another_program_is_writing(db, db_path):
+    import sqlite3
+
+    from taper_app.storage.backup import restore_backup
+
+    good = automatic_backup(db, "start", fixed_clock, keep=10)
+    close_for_good(db)
+    holder = sqlite3.connect(db_path, isolation_level=None, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")  # a window saving right now
+    try:
+        with pytest.raises(OSError, match="open in another window"):
+            restore_backup(good, db_path, NOW)
+        assert list(db_path.parent.glob("*.replaced-*")) == []
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
