@@ -176,8 +176,9 @@ def signatures_for(db: Database, subject_id: str) -> list[SignatureView]:
 
 
 def missing_signatures(db: Database, subject_id: str) -> list[str]:
-    """Signings the audit trail records whose signature row is gone (deleted outside the
-    app: the signature table, unlike the audit trail, is not guarded by triggers)."""
+    """Signings the audit trail records whose signature row is gone: deleted outside the
+    app by someone who first dropped the database's triggers (migration 0004 refuses
+    UPDATE and DELETE on signatures), which the hash-chained audit rows still record."""
     with UnitOfWork(db, write=False) as uow:
         record = load_patient(uow.session, subject_id)
         kept = [(s.username, s.data_sha256) for s in uow.session.scalars(

@@ -53,3 +53,28 @@ def test_voiding_still_works_it_is_an_update_not_a_delete(signed, nurse):
     void_dose(nurse, record_id, "entered for the wrong patient")
     with signed.engine.connect() as conn:
         assert conn.execute(text("SELECT voided FROM dose_record")).scalar_one()
+
+
+@pytest.mark.postgres_only
+def test_the_triggers_go_with_a_downgrade_and_come_back_with_the_upgrade(signed):
+    """Migration 0004 on the server: down to 0003 lets a delete through, up refuses it."""
+    from alembic import command
+    from alembic.config import Config
+
+    from taper_app.storage.engine import MIGRATIONS_DIR, make_engine
+
+    engine = make_engine(signed.url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    try:
+        command.downgrade(config, "0003")
+        with engine.begin() as conn:
+            assert conn.execute(text("DELETE FROM signature")).rowcount == 1  # allowed at 0003
+        command.upgrade(config, "head")
+        with pytest.raises(DBAPIError, match="never"), engine.begin() as conn:
+            conn.execute(text("DELETE FROM dose_record"))
+        with pytest.raises(DBAPIError, match="never"), engine.begin() as conn:
+            conn.execute(text("TRUNCATE signature"))
+    finally:
+        engine.dispose()
