@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,7 +20,7 @@ from taper_app.services.auth import Actor
 from taper_app.services.context import ServiceContext
 from taper_app.services.study import StudyInfo, add_user, create_study, load_study
 from taper_app.storage.engine import Database, copy_sqlite_file, open_database
-from tests.pgserver import PostgresServer, start_server
+from tests.pgserver import PostgresServer, throwaway_server
 
 #: Every test runs "on" this date; nothing depends on the real clock.
 TODAY = date(2026, 7, 2)
@@ -101,18 +98,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
-    # Its own folder: pytest prunes old numbered temp folders, even of a run still going.
-    base = Path(tempfile.mkdtemp(prefix="taper-pg-"))
-    try:
-        server = start_server(base / "server")
-    except (FileNotFoundError, subprocess.CalledProcessError) as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI but could not start: {detail}")
-        pytest.skip(f"no PostgreSQL server here ({detail}); run bash .ci/setup to install it")
-    yield server
-    server.stop()
-    shutil.rmtree(base, ignore_errors=True)
+    with throwaway_server("taper-pg-") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

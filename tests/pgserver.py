@@ -7,12 +7,15 @@ missing server skips the PostgreSQL half of the suite with a clear reason; in CI
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,3 +95,25 @@ def start_server(base: Path) -> PostgresServer:
                   f"-p {server.port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
                   "-c synchronous_commit=off -c full_page_writes=off", "start"])
     return server
+
+
+@contextlib.contextmanager
+def throwaway_server(prefix: str) -> Iterator[PostgresServer]:
+    """A server in a new temp folder, stopped and removed afterwards. In CI a server that
+    cannot start fails the test (CI installs PostgreSQL); elsewhere the test is skipped."""
+    import pytest  # only the tests use this module
+
+    # Its own folder: pytest prunes old numbered temp folders, even of a run still going.
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        server = start_server(base / "server")
+    except (FileNotFoundError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI but could not start: {detail}")
+        pytest.skip(f"no PostgreSQL server here ({detail}); run bash .ci/setup to install it")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)

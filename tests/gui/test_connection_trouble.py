@@ -3,12 +3,7 @@ again mid-test. A save says so and keeps the form; the list shows a banner and r
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +16,7 @@ from taper_app.ui.main_window import MainWindow
 from taper_app.ui.qt import Qt
 from taper_app.ui.tasks import TaskRunner
 from tests.conftest import PASSWORD, TODAY, _pg_exec, context, fixed_clock, make_study
-from tests.pgserver import PostgresServer, _run, start_server
+from tests.pgserver import PostgresServer, _run, throwaway_server
 
 from .conftest import DAY1, activate, audit_rows, dose, dose_rows, enroll
 
@@ -33,17 +28,8 @@ CTRL = Qt.KeyboardModifier.ControlModifier
 @pytest.fixture
 def server() -> Iterator[PostgresServer]:
     """A server of this test's own (the shared one must not be stopped under other tests)."""
-    base = Path(tempfile.mkdtemp(prefix="taper-pg-down-"))
-    try:
-        server = start_server(base / "server")
-    except (FileNotFoundError, subprocess.CalledProcessError) as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI but could not start: {detail}")
-        pytest.skip(f"no PostgreSQL server here ({detail}); run bash .ci/setup to install it")
-    yield server
-    server.stop()
-    shutil.rmtree(base, ignore_errors=True)
+    with throwaway_server("taper-pg-down-") as server:
+        yield server
 
 
 def go_down(server: PostgresServer) -> None:

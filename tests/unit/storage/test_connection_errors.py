@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from taper_app.storage.engine import DatabaseUnreachable
-from taper_app.storage.uow import DatabaseBusy, DatabaseWriteFailed, translate_db_error
+from taper_app.storage.uow import (
+    DatabaseBusy,
+    DatabaseWriteFailed,
+    UnitOfWork,
+    translate_db_error,
+)
 
 
 def operational(message: str, invalidated: bool = False) -> OperationalError:
@@ -39,41 +46,29 @@ def test_sqlite_failures_keep_their_own_messages() -> None:
     assert translate_db_error(sqlite3.ProgrammingError("a bug")) is None
 
 
-def test_a_connection_lost_during_commit_says_the_save_is_uncertain(db, monkeypatch) -> None:
-    """Statements sent, then the link drops at COMMIT: the server may have stored it, so
-    the message must not say "nothing was saved" (the nurse would enter it twice)."""
-    import pytest
-    from sqlalchemy.orm import Session
+def commit_losing_the_server_in(db, monkeypatch, method: str) -> str:
+    """Commit a unit of work whose ``Session.<method>`` finds the server gone; the message."""
 
-    from taper_app.storage.uow import UnitOfWork
-
-    def lost(self: Session) -> None:
+    def lost(*_args: object) -> None:
         raise operational("server closed the connection unexpectedly", invalidated=True)
 
     with UnitOfWork(db) as uow:
-        monkeypatch.setattr(Session, "commit", lost)
+        monkeypatch.setattr(Session, method, lost)
         with pytest.raises(DatabaseUnreachable) as excinfo:
             uow.commit()
         monkeypatch.undo()
-    message = str(excinfo.value)
+    return str(excinfo.value)
+
+
+def test_a_connection_lost_during_commit_says_the_save_is_uncertain(db, monkeypatch) -> None:
+    """Statements sent, then the link drops at COMMIT: the server may have stored it, so
+    the message must not say "nothing was saved" (the nurse would enter it twice)."""
+    message = commit_losing_the_server_in(db, monkeypatch, "commit")
     assert "cannot be told whether it was stored" in message and "Reload" in message
     assert "nothing was saved" not in message
     assert "server closed the connection unexpectedly" in message
 
 
 def test_a_connection_lost_before_commit_says_nothing_was_saved(db, monkeypatch) -> None:
-    import pytest
-    from sqlalchemy.orm import Session
-
-    from taper_app.storage.uow import UnitOfWork
-
-    def lost(self: Session, objects: object = None) -> None:
-        raise operational("server closed the connection unexpectedly", invalidated=True)
-
-    with UnitOfWork(db) as uow:
-        monkeypatch.setattr(Session, "flush", lost)
-        with pytest.raises(DatabaseUnreachable) as excinfo:
-            uow.commit()
-        monkeypatch.undo()
-    assert str(excinfo.value).startswith("Cannot reach the database server, so nothing was "
-                                         "saved")
+    message = commit_losing_the_server_in(db, monkeypatch, "flush")
+    assert message.startswith("Cannot reach the database server, so nothing was saved")
