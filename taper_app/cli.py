@@ -204,14 +204,15 @@ def _signed_in(args: argparse.Namespace, db, stdin: TextIO):  # type: ignore[no-
 
 def _signed_in_with(args: argparse.Namespace, db, password: str):  # type: ignore[no-untyped-def]
     from .services.context import ServiceContext
+    from .services.errors import FirstPasswordNotChanged
     from .services.study import authenticate
 
-    actor = authenticate(db, args.user, password)
-    if actor.must_change_password:
-        # Part 11 §11.300: a password an administrator set is not the user's own signature.
-        raise CliError(f"{args.user} still has the first password an administrator set; "
-                       "choose your own first: TAPER_PASSWORD=<first> TAPER_NEW_PASSWORD=<new> "
-                       f"taper-app user passwd --user {args.user}")
+    try:  # Part 11 §11.300: a password an administrator set is not the user's own signature
+        actor = authenticate(db, args.user, password, first_password_refused=True)
+    except FirstPasswordNotChanged as exc:
+        raise CliError(f"{exc}; choose your own first: TAPER_PASSWORD=<first> "
+                       f"TAPER_NEW_PASSWORD=<new> taper-app user passwd --user {args.user}"
+                       ) from exc
     return ServiceContext(db, actor)
 
 

@@ -45,5 +45,10 @@ class AuthenticationFailed(ServiceError):
     pass
 
 
+class FirstPasswordNotChanged(AuthenticationFailed):
+    """The password is right, but it is still the one an administrator set (21 CFR
+    11.300: not the user's own); the user must choose their own before anything else."""
+
+
 class StaleData(ServiceError):
     """Someone else changed the record since it was read; the input is kept, nothing saved."""

@@ -34,7 +34,14 @@ from .auth import (
     verify_password,
 )
 from .context import ServiceContext
-from .errors import AuthenticationFailed, NotFound, Problem, ServiceError, ValidationError
+from .errors import (
+    AuthenticationFailed,
+    FirstPasswordNotChanged,
+    NotFound,
+    Problem,
+    ServiceError,
+    ValidationError,
+)
 from .settings import settings_in_session
 
 
@@ -175,9 +182,17 @@ def add_user(ctx: ServiceContext, username: str, role: str, full_name: str,
 
 
 def authenticate(db: Database, username: str, password: str,
-                 clock: Callable[[], datetime] = utc_now) -> Actor:
-    """Check a user's password; failures are counted, audited and lock the account."""
-    return _check_password(db, username, password, clock, "sign_in")
+                 clock: Callable[[], datetime] = utc_now, *,
+                 first_password_refused: bool = False) -> Actor:
+    """Check a user's password; failures are counted, audited and lock the account.
+
+    ``first_password_refused`` (the command line, which cannot ask for a new password):
+    a user who still has the first password an administrator set is not signed in; the
+    refusal is audited (``sign_in_refused``) and raised as `FirstPasswordNotChanged`.
+    The window signs such a user in and makes them choose a password at once.
+    """
+    return _check_password(db, username, password, clock, "sign_in",
+                           first_password_refused=first_password_refused)
 
 
 def reauthenticate(db: Database, username: str, password: str,
@@ -233,7 +248,8 @@ def check_password_in_session(session: Session, audit: AuditTrail, user: User | 
 
 
 def _check_password(db: Database, username: str, password: str,
-                    clock: Callable[[], datetime], action: str) -> Actor:
+                    clock: Callable[[], datetime], action: str, *,
+                    first_password_refused: bool = False) -> Actor:
     now = clock()
     with UnitOfWork(db) as uow:
         user = uow.session.scalars(select(User).where(User.username == username)).first()
@@ -244,6 +260,12 @@ def _check_password(db: Database, username: str, password: str,
             uow.commit()
             raise AuthenticationFailed(refused)
         assert user is not None
+        if first_password_refused and user.must_change_password:
+            audit.add(f"{action}_refused", "user", username, action, None,
+                      "first password not yet changed")
+            uow.commit()
+            raise FirstPasswordNotChanged(
+                f"{username} still has the first password an administrator set")
         audit.add(action, "user", username, action, None, "ok")
         actor = Actor(user.username, user.full_name, user.role, user.must_change_password,
                       user_sites(uow.session, user.id))

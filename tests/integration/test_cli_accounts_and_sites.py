@@ -48,6 +48,10 @@ def test_a_first_password_set_by_an_administrator_changes_nothing(taper: Taper,
     assert "nora still has the first password an administrator set" in refused.stderr
     assert "taper-app user passwd --user nora" in refused.stderr
     assert query(taper.db, "SELECT count(*) FROM dose_record") == [(0,)]
+    # The audit trail says the sign-in was refused, not that nora signed in.
+    assert query(taper.db, "SELECT action, new_value FROM audit_log WHERE username = 'nora' "
+                           "AND action LIKE 'sign_in%' ORDER BY id") == [
+        ("sign_in_refused", "first password not yet changed")]
 
     ok(taper("user", "passwd", "--user", "nora", password=FIRST_PW, new_password=NURSE_PW))
     ok(taper("import", "--doses", str(doses), "--user", "nora", password=NURSE_PW))
