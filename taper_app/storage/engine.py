@@ -198,7 +198,7 @@ def open_database(db: str | Path, *, create: bool = False, migrate: bool = True)
         engine.dispose()
         from .uow import translate_db_error  # uow builds on this module
 
-        raise (translate_db_error(exc) or exc) from exc
+        raise (translate_db_error(exc, writing=False) or exc) from exc
     except Exception:
         engine.dispose()
         raise

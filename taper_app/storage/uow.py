@@ -29,8 +29,8 @@ _CONNECTION_LOST = ("connection refused", "could not connect", "connection faile
                     "the database system is shutting down",
                     "the database system is starting up")
 
-UNREACHABLE = ("Cannot reach the database server, so nothing was saved. Check the network "
-               "connection (or ask whoever runs the server), then try again.")
+UNREACHABLE = "Cannot reach the database server"
+_ADVICE = "Check the network connection (or ask whoever runs the server), then try again."
 
 
 COMMIT_UNCERTAIN = ("The connection to the database server was lost while the save was being "
@@ -38,23 +38,33 @@ COMMIT_UNCERTAIN = ("The connection to the database server was lost while the sa
                     "check the record before entering it again.")
 
 
-def translate_db_error(exc: BaseException) -> DatabaseError | None:
-    """A user-facing error for a known storage failure, or None for a bug."""
+def _lost_connection(exc: BaseException) -> str | None:
+    """What the driver said, first line, if ``exc`` means the server is gone; else None."""
     text = str(getattr(exc, "orig", exc)).lower()
     invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
     if invalidated or any(words in text for words in _CONNECTION_LOST):
-        # Checked first: a lost connection's text can mention anything the server said.
-        first_line = text.strip().splitlines()[0] if text.strip() else "connection lost"
-        return DatabaseUnreachable(f"{UNREACHABLE} ({first_line})")
+        return text.strip().splitlines()[0] if text.strip() else "connection lost"
+    return None
+
+
+def translate_db_error(exc: BaseException, *, writing: bool = True) -> DatabaseError | None:
+    """A user-facing error for a known storage failure, or None for a bug. ``writing``:
+    whether the failed work was a change (the message then says nothing was saved)."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    unsaved = " Nothing was saved." if writing else ""
+    lost = _lost_connection(exc)  # first: a lost connection's text can mention anything
+    if lost is not None:
+        lead = f"{UNREACHABLE}, so nothing was saved." if writing else f"{UNREACHABLE}."
+        return DatabaseUnreachable(f"{lead} {_ADVICE} ({lost})")
     if "locked" in text or "busy" in text or "could not obtain lock" in text:
-        return DatabaseBusy("The database is busy (another window or program is saving). "
-                            "Nothing was saved; try again in a moment.")
+        return DatabaseBusy("The database is busy (another window or program is saving)."
+                            f"{unsaved} Try again in a moment.")
     if "full" in text or "disk i/o" in text or "readonly" in text or "read-only" in text:
-        return DatabaseWriteFailed(f"The database could not be written ({text.strip()}). "
-                                   "Nothing was saved.")
+        return DatabaseWriteFailed(f"The database could not be written ({text.strip()})."
+                                   f"{unsaved}")
     if isinstance(exc, OperationalError):
-        return DatabaseWriteFailed(f"The database cannot be reached ({text.strip()}). "
-                                   "Nothing was saved.")
+        return DatabaseWriteFailed(f"The database cannot be reached ({text.strip()})."
+                                   f"{unsaved}")
     return None
 
 
@@ -77,7 +87,7 @@ class UnitOfWork:
             self.session.connection()  # begin now: BEGIN IMMEDIATE for writers on SQLite
         except DBAPIError as exc:
             self.session.close()
-            raise (translate_db_error(exc) or exc) from exc
+            raise (translate_db_error(exc, writing=self.write) or exc) from exc
         return self
 
     def commit(self) -> None:
@@ -90,12 +100,11 @@ class UnitOfWork:
             self.session.commit()
         except DBAPIError as exc:
             self.session.rollback()
-            known = translate_db_error(exc)
-            if isinstance(known, DatabaseUnreachable):
+            lost = _lost_connection(exc)
+            if lost is not None:
                 # Lost during COMMIT itself: the server may have committed before it went.
-                detail = str(known).removeprefix(UNREACHABLE).strip()
-                raise DatabaseUnreachable(f"{COMMIT_UNCERTAIN} {detail}".strip()) from exc
-            raise (known or exc) from exc
+                raise DatabaseUnreachable(f"{COMMIT_UNCERTAIN} ({lost})") from exc
+            raise (translate_db_error(exc) or exc) from exc
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -104,6 +113,6 @@ class UnitOfWork:
         finally:
             self.session.close()
         if isinstance(exc, DBAPIError):
-            known = translate_db_error(exc)
+            known = translate_db_error(exc, writing=self.write)
             if known is not None:
                 raise known from exc

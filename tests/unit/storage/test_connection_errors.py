@@ -33,6 +33,31 @@ def test_a_refused_or_dropped_server_connection_is_unreachable() -> None:
         assert "\n" not in str(error)
 
 
+def test_reading_when_the_server_is_gone_does_not_speak_of_saving() -> None:
+    """A summary or a report that cannot reach the server saved nothing because it was
+    never going to save anything: the message says what happened and what to do."""
+    error = translate_db_error(operational("connection failed: Connection refused"),
+                               writing=False)
+    assert isinstance(error, DatabaseUnreachable)
+    assert str(error).startswith("Cannot reach the database server. Check the network")
+    assert "saved" not in str(error)
+    busy = translate_db_error(operational("database is locked"), writing=False)
+    assert isinstance(busy, DatabaseBusy) and "saved" not in str(busy)
+
+
+def test_a_reading_unit_of_work_that_cannot_begin_does_not_speak_of_saving(db, monkeypatch
+                                                                           ) -> None:
+    def lost(*_args: object, **_kwargs: object) -> None:
+        raise operational("server closed the connection unexpectedly", invalidated=True)
+
+    monkeypatch.setattr(Session, "connection", lost)
+    with pytest.raises(DatabaseUnreachable) as excinfo, UnitOfWork(db, write=False):
+        pass
+    assert "saved" not in str(excinfo.value)
+    with pytest.raises(DatabaseUnreachable, match="so nothing was saved"), UnitOfWork(db):
+        pass
+
+
 def test_an_invalidated_connection_is_unreachable_whatever_the_driver_said() -> None:
     assert isinstance(translate_db_error(operational("SSL SYSCALL error: EOF detected",
                                                      invalidated=True)), DatabaseUnreachable)
