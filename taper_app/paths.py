@@ -26,15 +26,25 @@ def bundle_dir() -> Path:
     return Path(getattr(sys, "_MEIPASS"))  # noqa: B009 (set by PyInstaller's bootloader)
 
 
+#: Where a wheel (``pip install .``, not editable) puts ``resources/``, under the
+#: environment's prefix: pyproject.toml's ``[tool.setuptools.data-files]``.
+INSTALLED_RESOURCES = ("share", APP_NAME, "resources")
+
+
 def resources_dir() -> Path:
-    """The shipped ``resources/`` folder, beside the package or inside a PyInstaller bundle.
+    """The shipped ``resources/`` folder: inside a PyInstaller bundle; beside the package
+    from a source checkout (or an editable install of one); else where an installed wheel
+    put it, under the environment's prefix.
 
     build.spec copies ``resources/`` into the bundle at the same relative place as in the
     source tree, so this is the one place that knows the difference.
     """
     if is_frozen():
         return bundle_dir() / "resources"
-    return Path(__file__).resolve().parent.parent / "resources"
+    beside = Path(__file__).resolve().parent.parent / "resources"
+    if beside.is_dir():
+        return beside
+    return Path(sys.prefix).joinpath(*INSTALLED_RESOURCES)
 
 
 def resource(*parts: str) -> Path:

@@ -79,3 +79,28 @@ def test_per_user_folders_are_made_under_the_platforms_places(tmp_path, monkeypa
         assert paths.cache_dir() == tmp_path / "cache" / paths.APP_NAME
         assert paths.data_dir() == tmp_path / "data" / paths.APP_NAME
     assert paths.cache_dir().is_dir() and paths.data_dir().is_dir()
+
+
+def test_an_installed_wheel_finds_the_resources_under_the_environments_prefix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`pip install .` (not editable) puts the package in site-packages, without the
+    checkout's resources/ beside it, and resources/ under <prefix>/share/taper-app."""
+    site_packages = tmp_path / "lib" / "site-packages"
+    package = site_packages / "taper_app"
+    package.mkdir(parents=True)
+    monkeypatch.setattr(paths, "__file__", str(package / "paths.py"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert paths.resources_dir() == tmp_path / "share" / "taper-app" / "resources"
+
+
+def test_pyproject_ships_every_resource_the_program_reads():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    data_files = config["tool"]["setuptools"]["data-files"]
+    shipped = {Path(target).relative_to(Path(*paths.INSTALLED_RESOURCES)) / Path(f).name
+               for target, patterns in data_files.items() for pattern in patterns
+               for f in ROOT.glob(pattern)}
+    assert Path("protocols/example-iim.toml") in shipped
+    for icon in ("taper-app.png", "taper-app.ico", "taper-app.icns"):
+        assert Path("icons") / icon in shipped
