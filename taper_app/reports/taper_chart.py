@@ -235,10 +235,10 @@ class TextStamps:
     strings recur from patient to patient (tick values, axis labels, the target's words).
     A stamp is the string as Agg draws it (``RendererAgg.draw_text`` into a small
     transparent buffer, cropped to its ink); it is put on the canvas with ``draw_image``
-    at the text's origin rounded to a whole pixel, as matplotlib placed Agg text before
-    3.11 (3.11 places glyphs at sub-pixel positions: a stamp sits less than half a pixel
-    from where a direct draw puts it). A string is drawn the same way the first time
-    and every time after. Only Agg renderers use stamps (the window, PNG export); SVG
+    at the text's origin rounded to a whole pixel, as earlier matplotlib versions placed
+    all Agg text (3.11 places each glyph at a sub-pixel position: a stamp sits less than
+    half a pixel from where a direct draw puts it). A string is drawn the same way the
+    first time and every time after. Only Agg renderers use stamps (the window, PNG export); SVG
     and PDF, math text and a renderer someone else has patched draw the real text.
     """
 
