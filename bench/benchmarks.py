@@ -47,14 +47,25 @@ DRIVERS = BENCH / "drivers.py"
 WINDOW_FIGSIZE, WINDOW_DPI = (9, 5), 100
 
 
+def window_chart() -> TaperChart:
+    """The Charts tab's chart as the window makes it: one figure of the window's size on
+    one Agg canvas (``FigureCanvasQTAgg`` is a ``FigureCanvasAgg`` underneath), kept for
+    the whole session."""
+    chart = TaperChart(Figure(figsize=WINDOW_FIGSIZE, dpi=WINDOW_DPI), fixed_margins=True)
+    FigureCanvasAgg(chart.figure)
+    chart.fit_margins()
+    return chart
+
+
 def switch_patient(db: Database, study: StudyInfo, chart: TaperChart, subject: str,
                    as_of: date) -> Figure:
     """What selecting a patient costs in the window: its row and history (the Doses tab),
-    then the Charts tab's one TaperChart redrawn in place for the new patient."""
+    then the Charts tab's one TaperChart redrawn in place for the new patient and its
+    canvas drawn in full (what ``FigureCanvasQTAgg.draw`` does)."""
     row = load_patient_row(db, study, subject, as_of)
     history_rows(study, row.record, as_of)
     chart.draw(row.analysis, study.protocol.settings)
-    FigureCanvasAgg(chart.figure).draw()  # what FigureCanvasQTAgg does underneath
+    chart.figure.canvas.draw()
     return chart.figure
 
 
@@ -80,8 +91,7 @@ def bench_switch(db: Database, subject: str, other: str, as_of: date, runs: int)
     study = load_study(db)
     row = load_patient_row(db, study, subject, as_of)
     curves, baseline = row.analysis.curves, float(row.record.baseline_mg)
-    chart = TaperChart(Figure(figsize=WINDOW_FIGSIZE, dpi=WINDOW_DPI), fixed_margins=True)
-    chart.fit_margins()
+    chart = window_chart()
 
     def switch() -> float:
         switch_patient(db, study, chart, other, as_of)  # the patient shown before

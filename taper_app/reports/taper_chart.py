@@ -10,19 +10,27 @@ from __future__ import annotations
 
 import textwrap
 import warnings
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import Any, Literal
 
+import matplotlib as mpl
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, PathPatch
+from matplotlib.path import Path
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import Bbox, offset_copy
 
@@ -120,6 +128,17 @@ def deviation_polygons(days: np.ndarray, actual: np.ndarray, scheduled: np.ndarr
     return polygons
 
 
+def gap_bands(spans: np.ndarray) -> Path:
+    """Rectangles from x0 to x1 (data) over the full height (axes fractions), one path."""
+    n = len(spans)
+    x0, x1 = spans[:, 0], spans[:, 1]
+    zeros, ones = np.zeros(n), np.ones(n)
+    xs = np.column_stack((x0, x1, x1, x0, x0)).ravel()
+    ys = np.column_stack((zeros, zeros, ones, ones, zeros)).ravel()
+    codes = np.tile([Path.MOVETO, Path.LINETO, Path.LINETO, Path.LINETO, Path.CLOSEPOLY], n)
+    return Path(np.column_stack((xs, ys)), codes.astype(Path.code_type))
+
+
 LegendPlace = Literal["best", "upper left", "upper right", "lower left", "lower right"]
 
 
@@ -183,7 +202,10 @@ class LegendSnapshot:
             self._real_draw(renderer)
             return
         if self._pixels is None or self._pixels[0] != renderer.dpi:
-            self._real_draw(renderer)
+            # Drawn once per resolution: its words as Agg places them (not from stamps,
+            # whose whole-pixel origins would move as the legend moves between corners).
+            with TextStamps.paused(renderer):
+                self._real_draw(renderer)
             frame = legend.legendPatch.get_window_extent(renderer)
             # Whole pixels inside the frame: its anti-aliased edge blends with the data.
             inner = Bbox.from_extents(np.ceil(frame.x0) + 1, np.ceil(frame.y0) + 1,
@@ -200,6 +222,142 @@ class LegendSnapshot:
         # The buffer counts rows from the top; the display from the bottom.
         renderer.restore_region(region, xy=(left, round(renderer.height - bottom
                                                         - inner.height)))
+
+
+#: The most strings :class:`TextStamps` keeps (a few megabytes at the most).
+STAMP_LIMIT = 1024
+
+
+class TextStamps:
+    """Agg text composited from stamps: each string is rasterised once, then reused.
+
+    Rasterising text glyph by glyph is most of what the window's redraw costs, and most
+    strings recur from patient to patient (tick values, axis labels, the target's words).
+    A stamp is the string as Agg draws it (``RendererAgg.draw_text`` into a small
+    transparent buffer, cropped to its ink); it is put on the canvas with ``draw_image``
+    at the text's origin rounded to a whole pixel, as earlier matplotlib versions placed
+    all Agg text (3.11 places each glyph at a sub-pixel position: a stamp sits less than
+    half a pixel from where a direct draw puts it). A string is drawn the same way the
+    first time and every time after. Only Agg renderers use stamps (the window, PNG export); SVG
+    and PDF, math text and a renderer someone else has patched draw the real text.
+    """
+
+    def __init__(self, limit: int = STAMP_LIMIT) -> None:
+        self.limit = limit
+        self._stamps: OrderedDict[tuple[Any, ...], tuple[np.ndarray | None, int, int]] = \
+            OrderedDict()
+        self.made = 0  # stamps rasterised (misses), for tests and benchmarks
+
+    def __len__(self) -> int:
+        return len(self._stamps)
+
+    def clear(self) -> None:
+        self._stamps.clear()
+
+    def install(self, figure: Figure) -> None:
+        """Draw ``figure``'s text from stamps whenever it is drawn by an Agg renderer."""
+        def draw(renderer: Any) -> None:
+            if not isinstance(renderer, RendererAgg) or "draw_text" in vars(renderer):
+                Figure.draw(figure, renderer)
+                return
+            real = renderer.draw_text
+            # Settings that change how Agg rasterises text are part of every stamp's key.
+            env = (mpl.rcParams["text.hinting"], mpl.rcParams["text.hinting_factor"],
+                   mpl.rcParams["text.kerning_factor"], renderer.dpi)
+            renderer.draw_text = partial(  # type: ignore[method-assign]
+                self.draw_text, renderer, real, env)
+            try:
+                Figure.draw(figure, renderer)
+            finally:
+                del renderer.draw_text
+        figure.draw = draw  # type: ignore[method-assign]
+
+    @staticmethod
+    @contextmanager
+    def paused(renderer: Any) -> Iterator[None]:
+        """Real text on ``renderer`` for a while (what :meth:`install` set is put back)."""
+        hooked = vars(renderer).pop("draw_text", None)
+        try:
+            yield
+        finally:
+            if hooked is not None:
+                renderer.draw_text = hooked
+
+    def draw_text(self, renderer: RendererAgg, real: Any, env: tuple[Any, ...], gc: Any,
+                  x: float, y: float, s: str, prop: FontProperties, angle: float,
+                  ismath: bool | str = False, mtext: Text | None = None) -> None:
+        """``RendererAgg.draw_text`` from a stamp (``y`` counts from the top, as there)."""
+        if ismath:
+            real(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+            return
+        shaping = (None if mtext is None else
+                   (_hashable(mtext.get_fontfeatures()), _hashable(mtext.get_language()))
+                   if hasattr(mtext, "get_fontfeatures") else None)
+        key = (s, tuple(prop.get_family()), prop.get_style(), prop.get_variant(),
+               prop.get_weight(), prop.get_stretch(), prop.get_size_in_points(),
+               prop.get_file(), angle, tuple(gc.get_rgb()), gc.get_alpha(),
+               gc.get_forced_alpha(), gc.get_antialiased(), shaping, env)
+        stamp = self._stamps.get(key)
+        if stamp is None:
+            stamp = self._make(renderer, gc, s, prop, angle, mtext)
+            self._stamps[key] = stamp
+            self.made += 1
+            if len(self._stamps) > self.limit:
+                self._stamps.popitem(last=False)
+        else:
+            self._stamps.move_to_end(key)
+        image, dx, dy = stamp
+        if image is None:  # nothing to see (blank text)
+            return
+        top = int(np.floor(y + 0.5)) + dy  # whole pixels, rows from the top
+        place = renderer.new_gc()
+        place.copy_properties(gc)  # the text's clip
+        place.set_alpha(1.0)  # the stamp holds the text's colour and alpha already
+        renderer.draw_image(place, int(np.floor(x + 0.5)) + dx,
+                            int(renderer.height) - top - image.shape[0], image)
+        place.restore()
+
+    @staticmethod
+    def _make(renderer: RendererAgg, gc: Any, s: str, prop: FontProperties, angle: float,
+              mtext: Text | None) -> tuple[np.ndarray | None, int, int]:
+        """Rasterise ``s`` at a whole-pixel origin on a transparent buffer, cropped to its
+        ink. The buffer is sized from the font size (no layout pass of its own) and made
+        larger while the ink reaches its edge."""
+        em = prop.get_size_in_points() * renderer.dpi / 72
+        along, across = int(np.ceil(len(s) * 1.5 * em)) + 8, int(np.ceil(2 * em)) + 8
+        while True:
+            if angle % 360 == 0:
+                size, origin = (along + across, 2 * across), (across // 2, across)
+            elif angle % 360 == 90:
+                size, origin = (2 * across, along + across), (across, along + across // 2)
+            else:
+                side = 2 * (along + across)
+                size, origin = (side, side), (side // 2, side // 2)
+            buffer = RendererAgg(size[0], size[1], renderer.dpi)
+            pen = buffer.new_gc()
+            pen.copy_properties(gc)
+            pen.set_clip_rectangle(None)
+            pen.set_clip_path(None)
+            buffer.draw_text(pen, origin[0], origin[1], s, prop, angle, ismath=False,
+                             mtext=mtext)
+            pen.restore()
+            alpha = np.asarray(buffer.buffer_rgba())[..., 3]
+            if not (alpha[0].any() or alpha[-1].any() or alpha[:, 0].any()
+                    or alpha[:, -1].any()):
+                break
+            along, across = 2 * along, 2 * across  # ink at the edge: it may go further
+        rows = np.flatnonzero(alpha.any(axis=1))
+        if not rows.size:
+            return None, 0, 0
+        cols = np.flatnonzero(alpha.any(axis=0))
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        # draw_image takes the rows bottom up
+        image = np.ascontiguousarray(np.asarray(buffer.buffer_rgba())[r0:r1, c0:c1][::-1])
+        return image, int(c0) - origin[0], int(r0) - origin[1]
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _occupied(ax: Axes) -> np.ndarray:
@@ -242,8 +400,12 @@ class TaperChart:
         fig.clear()
         self.figure = fig
         self.fixed_margins = fixed_margins
+        #: The window's text drawn from stamps (None for the PDF's and other figures).
+        self.text_stamps: TextStamps | None = None
         if fixed_margins:
             fig.set_layout_engine("none")
+            self.text_stamps = TextStamps()
+            self.text_stamps.install(fig)
         axes = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2, 2]})
         self.ax_dose, self.ax_reduction, self.ax_cumulative = axes
         self._day1 = date(2000, 1, 1)
@@ -324,7 +486,12 @@ class TaperChart:
         top = dose.secondary_xaxis("top")
         top.xaxis.set_major_formatter(FuncFormatter(self._date_label))
         top.tick_params(labelsize=7, colors="#555555")
-        if fixed_margins:  # in the pixel margin fit_margins keeps for it
+        if fixed_margins:
+            # The axes without a label (the upper panels' study days, the dates on top)
+            # would still measure every tick label of the shared axes to place nothing.
+            for axis in (dose.xaxis, red.xaxis, top.xaxis, top.yaxis):
+                axis.set_label_coords(0.5, 0.5)
+            # in the pixel margin fit_margins keeps for it
             self.title = fig.text(0.01, 0.995, "", ha="left", va="top", fontsize=9)
         else:  # a layout engine makes room for a suptitle
             self.title = fig.suptitle("", x=0.01, ha="left", fontsize=9)
@@ -383,12 +550,25 @@ class TaperChart:
         top = self._draw_dose(analysis, settings, days, baseline, last_day, right)
         self._draw_reduction(analysis, settings, days)
         self._draw_cumulative(analysis, days, baseline)
-        for n, (first, last) in enumerate(analysis.gaps):
-            d0, d1 = study_day(first, rec.day1_date), study_day(last, rec.day1_date)
-            for ax in (self.ax_dose, self.ax_reduction, self.ax_cumulative):
-                self._keep(ax.axvspan(d0 - 0.5, d1 + 0.5, facecolor=MISSING_FILL,
-                                      edgecolor=MISSING, hatch="xxx", lw=0, zorder=0.5,
-                                      label="missing days" if n == 0 else "_gap"))
+        spans = [(study_day(first, rec.day1_date) - 0.5, study_day(last, rec.day1_date) + 0.5)
+                 for first, last in analysis.gaps]
+        panels = (self.ax_dose, self.ax_reduction, self.ax_cumulative)
+        if spans and self.fixed_margins:
+            # The window: one hatched band per panel holding every gap, one path to fill
+            # and hatch instead of a patch per gap and panel (a diary has dozens of gaps);
+            # bands never change the data limits, and its legends are placed without them.
+            bands = gap_bands(np.array(spans))
+            for ax in panels:
+                self._keep(ax.add_artist(PathPatch(
+                    bands, facecolor=MISSING_FILL, edgecolor=MISSING, hatch="xxx", lw=0,
+                    zorder=0.5, label="missing days", transform=ax.get_xaxis_transform())))
+        else:
+            # A file: a rectangle per gap, which the "best" legend place keeps clear of.
+            for n, (x0, x1) in enumerate(spans):
+                for ax in panels:
+                    self._keep(ax.axvspan(x0, x1, facecolor=MISSING_FILL, edgecolor=MISSING,
+                                          hatch="xxx", lw=0, zorder=0.5,
+                                          label="missing days" if n == 0 else "_gap"))
         self.ax_dose.set_ylim(0, top)
         self.ax_cumulative.set_xlim(0.5, right)
         for snapshot in self.legends:

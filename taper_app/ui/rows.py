@@ -70,8 +70,17 @@ class HistoryRow:
 
 
 def history_rows(study: StudyInfo, record: PatientRecord, today: date) -> list[HistoryRow]:
-    """The patient's records, newest first, each with its PEQ per day."""
+    """The patient's records, newest first, each with its PEQ per day.
+
+    A diary repeats the same dose day after day: the PEQ of each drug, amount, frequency
+    and route is computed once per call (it depends on nothing else of the record).
+    """
+    peq: dict[tuple[str, int, str, str], float] = {}
     rows = []
     for dose in sorted(record.doses, key=lambda d: (d.start_date, d.id), reverse=True):
-        rows.append(HistoryRow(dose, stored_peq_per_day(study, dose)))
+        key = (dose.drug, dose.dose_ug, dose.frequency, dose.route)
+        per_day = peq.get(key)
+        if per_day is None:
+            per_day = peq[key] = stored_peq_per_day(study, dose)
+        rows.append(HistoryRow(dose, per_day))
     return rows

@@ -15,6 +15,7 @@ from taper_app.services.patients import amend_patient_schedule
 from taper_app.ui.qt import QFileDialog, QLineEdit, Qt
 from taper_app.ui.taper_view import HOVER_HINT, TaperView
 from tests.conftest import TODAY
+from tests.unit.reports.test_taper_chart import gap_band_days
 
 from .conftest import DAY1, dose, enroll
 
@@ -65,11 +66,10 @@ def assert_plots_the_engine(view: TaperView, db, study, subject: str) -> None:
                                       expected.curves.study_days)
         np.testing.assert_allclose(np.asarray(line.get_ydata(), float), values,
                                    equal_nan=True)
-    gaps = sorted((round(p.get_x() + 0.5), round(p.get_x() + p.get_width() - 0.5))
-                  for p in view.chart.ax_dose.patches if p.get_hatch() == "xxx")
     day1 = expected.record.day1_date
-    assert gaps == [((first - day1).days + 1, (last - day1).days + 1)
-                    for first, last in expected.gaps]
+    for ax in (view.chart.ax_dose, view.chart.ax_reduction, view.chart.ax_cumulative):
+        assert gap_band_days(ax) == [((first - day1).days + 1, (last - day1).days + 1)
+                                     for first, last in expected.gaps]
 
 
 def test_selecting_a_patient_redraws_the_chart_with_that_patients_numbers(
@@ -80,6 +80,8 @@ def test_selecting_a_patient_redraws_the_chart_with_that_patients_numbers(
     assert view.is_current()
     assert_plots_the_engine(view, db, study, "101-001")
     assert not view.chart.ax_dose.patches  # no missing days
+    view.canvas.draw()
+    assert view.chart.text_stamps is not None and len(view.chart.text_stamps) > 20
 
     window.select_subject("102-001")
     assert view.is_current() and view.analysis.record.subject_id == "102-001"

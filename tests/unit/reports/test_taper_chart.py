@@ -6,8 +6,9 @@ from datetime import date
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
-from taper_app.reports.taper_chart import dashboard_figure, taper_figure
+from taper_app.reports.taper_chart import TaperChart, dashboard_figure, taper_figure
 from taper_app.services.figures import analyse_all, analyse_patient
 from taper_app.services.patients import amend_patient_schedule, enroll_patient, record_dose
 
@@ -60,6 +61,23 @@ def test_missing_days_are_gaps_in_the_line_never_zero(patient, study):
 
 def fig_axes(art):
     return art.actual.axes.figure.axes
+
+
+def gap_band_days(ax) -> list[tuple[int, int]]:
+    """The (first, last) study days of each hatched missing-days rectangle on ``ax``, each
+    spanning the panel's full height (days are drawn as day ± 0.5). A rectangle per gap
+    (files) or every gap in one band (the window)."""
+    spans = []
+    for band in ax.patches:
+        if band.get_hatch() != "xxx":
+            continue
+        assert band.get_data_transform() == ax.get_xaxis_transform()  # x days, y axes
+        path = band.get_patch_transform().transform_path(band.get_path())
+        for polygon in path.to_polygons():
+            xs, ys = polygon[:, 0], polygon[:, 1]
+            assert ys.min() == 0 and ys.max() == 1
+            spans.append((round(float(xs.min()) + 0.5), round(float(xs.max()) - 0.5)))
+    return sorted(spans)
 
 
 def test_reduction_panel_plots_daily_and_window_reduction(patient, study):
@@ -160,10 +178,11 @@ def test_every_gap_is_a_hatched_band_on_all_three_panels(patient, study):
     gaps = [_study_days(first, last, patient.record.day1_date) for first, last in patient.gaps]
     assert gaps == [(29, 35)]
     for ax in fig.axes[:3]:
-        bands = [p for p in ax.patches if p.get_hatch() == "xxx"]
-        spans = sorted((round(p.get_x() + 0.5), round(p.get_x() + p.get_width() - 0.5))
-                       for p in bands)
-        assert spans == gaps
+        assert gap_band_days(ax) == gaps
+    window = TaperChart(Figure(), fixed_margins=True)  # the window: every gap in one band
+    window.draw(patient, study.protocol.settings)
+    for ax in window.figure.axes[:3]:
+        assert gap_band_days(ax) == gaps
     # and in the lines the gap is NaN, never zero: daily dose and daily reduction
     for line in (art.actual, art.daily_reduction):
         x, y = _xy(line)
@@ -405,3 +424,92 @@ def test_legends_drawn_from_their_pixels_look_as_drawn_for_real(patient, nurse, 
         assert np.abs(blur[0] - blur[1]).mean() < 10
     assert (reused[~near_legends] == drawn[~near_legends]).all()
     assert not (_render(chart(), [patient], settings) == drawn).all()  # not a blank test
+
+
+# ---------------------------------------------------------------- text from stamps
+
+def _window_chart(figsize=(7.2, 4.5)):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = Figure(figsize=figsize, dpi=100)
+    FigureCanvasAgg(figure)
+    chart = TaperChart(figure, fixed_margins=True)
+    chart.fit_margins()
+    return chart
+
+
+def _pixels(chart):
+    chart.figure.canvas.draw()
+    return np.asarray(chart.figure.canvas.buffer_rgba())[..., :3].astype(int)
+
+
+def _text_boxes(chart):
+    """Pixel boxes (rows, columns) around every visible text of the chart, 2 px wider."""
+    from matplotlib.text import Text
+
+    renderer = chart.figure.canvas.get_renderer()
+    height = int(renderer.height)
+    for text in chart.figure.findobj(Text):
+        if text.get_visible() and text.get_text():
+            box = text.get_window_extent(renderer)
+            yield (slice(max(int(height - box.y1) - 2, 0), int(height - box.y0) + 3),
+                   slice(max(int(box.x0) - 2, 0), int(box.x1) + 3))
+
+
+def test_window_text_from_stamps_is_where_agg_draws_it_within_a_pixel(patient, study):
+    """The window composites each string from its stamp at a whole-pixel origin: the rest
+    of the chart is the same pixel for pixel, and each text has the same ink as Agg draws,
+    its centre less than half a pixel from where Agg puts it."""
+    settings = study.protocol.settings
+    stamped, real = _window_chart(), _window_chart()
+    stamped.draw(patient, settings)
+    real.draw(patient, settings)
+    del real.figure.draw  # Figure.draw itself: every text rasterised by Agg
+    a, b = _pixels(stamped), _pixels(real)
+    assert stamped.text_stamps is not None and stamped.text_stamps.made > 20
+    boxes = list(_text_boxes(stamped))
+    near_text = np.zeros(a.shape[:2], bool)
+    for rows, cols in boxes:
+        near_text[rows, cols] = True
+    assert (a[~near_text] == b[~near_text]).all()
+    assert (a[near_text] != b[near_text]).any()  # not a blank test: the stamps were used
+    texts = 0
+    for n, (rows, cols) in enumerate(boxes):
+        box_a, box_b = a[rows, cols], b[rows, cols]
+        alone = not any(r.start < rows.stop and rows.start < r.stop and c.start < cols.stop
+                        and cols.start < c.stop for m, (r, c) in enumerate(boxes) if m != n)
+        if not alone or not (box_b != 255).any():
+            continue  # beside another text, or not drawn (a tick beyond the limits)
+        texts += 1
+        ink_a, ink_b = (255 - box.mean(axis=2) for box in (box_a, box_b))
+        assert abs(ink_a.sum() - ink_b.sum()) <= 0.02 * ink_b.sum()
+        rows_at, cols_at = np.mgrid[:ink_a.shape[0], :ink_a.shape[1]]
+        for at in (rows_at, cols_at):
+            centre_a, centre_b = ((ink * at).sum() / ink.sum() for ink in (ink_a, ink_b))
+            assert abs(centre_a - centre_b) < 0.5
+    assert texts > 20
+
+
+def test_stamps_are_made_once_and_draw_the_same_every_time(patient, nurse, study):
+    from taper_app.reports.taper_chart import TextStamps
+
+    settings = study.protocol.settings
+    chart = _window_chart()
+    chart.draw(patient, settings)
+    _pixels(chart)  # the first draw: the legends' real drawing, kept as pixels
+    first = _pixels(chart)
+    made = chart.text_stamps.made
+    assert (_pixels(chart) == first).all() and chart.text_stamps.made == made  # all reused
+    # a bound of three stamps: rasterised again and again, drawn the same
+    small = _window_chart()
+    small.text_stamps = TextStamps(limit=3)
+    small.text_stamps.install(small.figure)
+    small.draw(patient, settings)
+    _pixels(small)
+    assert (_pixels(small) == first).all()
+    assert len(small.text_stamps) == 3 and small.text_stamps.made > made
+
+
+def test_files_other_than_the_window_draw_real_text(patient, study):
+    fig, _ = taper_figure(patient, study.protocol.settings)
+    assert "draw" not in vars(fig)  # the PDF's figure: Figure.draw, no stamps
