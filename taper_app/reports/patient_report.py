@@ -19,6 +19,7 @@ from ..domain.units import format_mg, round_half_up
 from ..services.figures import PatientAnalysis
 from ..services.records import DoseRecordView, PatientRecord
 from ..services.study import StudyInfo
+from .pdf_chart import figure_flowable
 from .pdf_common import (
     DASH,
     MUTED,
@@ -32,7 +33,6 @@ from .pdf_common import (
     build_pdf,
     callout,
     data_table,
-    figure_drawing,
     fit_widths,
     fmt_mg,
     fmt_pct,
@@ -328,7 +328,7 @@ def build_patient_report(analysis: PatientAnalysis, study: StudyInfo, summary: d
                                                                  settings.target_dose_mg)],
         [0.27 * width, 0.23 * width, 0.27 * width, 0.23 * width])
     fig, _ = taper_figure(analysis, settings)
-    chart = figure_drawing(fig, width, height * 0.62)
+    chart = figure_flowable(fig, width, height * 0.62)
     story: list[Flowable] = [
         Paragraph(f"Steroid taper report – subject {text(record.subject_id)}", s.title),
         Paragraph(f"Site {text(record.site)} · figures as of {summary['as_of']} "

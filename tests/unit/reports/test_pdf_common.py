@@ -1,4 +1,4 @@
-"""The PDF building blocks: vector charts with real text, hatches, page furniture, tables."""
+"""The PDF building blocks: page furniture, tables, numbers as printed (charts: test_pdf_chart)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,14 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
-from matplotlib.figure import Figure
 from pypdf import PdfReader
 from reportlab.platypus import NextPageTemplate, PageBreak, Paragraph
 
 from taper_app.reports.patient_report import SignatureManifestation, signature_section
 from taper_app.reports.pdf_common import (
-    SVG_NS,
     PageFurniture,
     build_pdf,
     data_table,
-    expand_hatch_patterns,
-    figure_drawing,
-    figure_svg,
     fit_widths,
     fmt_mg,
     fmt_pct,
@@ -34,54 +29,6 @@ FURNITURE = PageFurniture("Test report", (("Study", "STUDY-X"), ("Protocol", "9.
 
 def page_texts(pdf: bytes) -> list[str]:
     return [" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages]
-
-
-def has_images(pdf: bytes) -> bool:
-    for page in PdfReader(io.BytesIO(pdf)).pages:
-        xobjects = page.get("/Resources", {}).get("/XObject", {})
-        for ref in xobjects.values():
-            if ref.get_object().get("/Subtype") == "/Image":
-                return True
-    return False
-
-
-def hatched_figure() -> Figure:
-    fig = Figure(figsize=(4, 3))
-    ax = fig.subplots()
-    ax.plot([1, 2, 3], [3, 1, 2], label="dose")
-    ax.axvspan(1.2, 1.6, facecolor="none", edgecolor="#bbbbbb", hatch="xx", lw=0)
-    ax.fill_between([2, 3], [0, 0], [1, 1], hatch="///", facecolor="#E69F00", alpha=0.4)
-    ax.set_title("Hatched µg −5 chart")
-    return fig
-
-
-def test_hatch_patterns_become_vector_lines_clipped_to_their_shape():
-    svg = figure_svg(hatched_figure())
-    assert b"<pattern" in svg and b"url(#h" in svg
-    expanded = expand_hatch_patterns(svg).decode()
-    assert "fill: url(#" not in expanded, "svglib cannot draw pattern fills"
-    clips = re.findall(r'<clipPath id="(hatchclip\d+)"', expanded)
-    assert len(clips) == 2
-    for clip in clips:
-        assert f'clip-path="url(#{clip})"' in expanded
-    assert f'xmlns="{SVG_NS}"' in expanded and "ns0:" not in expanded
-
-
-def test_a_figure_without_hatches_is_left_as_it_is():
-    fig = Figure(figsize=(2, 2))
-    fig.subplots().plot([1, 2], [1, 2])
-    svg = figure_svg(fig)
-    assert expand_hatch_patterns(svg) == svg
-
-
-def test_chart_is_a_vector_drawing_with_real_text_scaled_into_its_box():
-    drawing = figure_drawing(hatched_figure(), 200, 100)
-    assert drawing.width <= 200.01 and drawing.height <= 100.01
-    assert drawing.width / drawing.height == pytest.approx(4 / 3, rel=1e-3)
-    pdf = build_pdf([drawing], FURNITURE, title="t", subject="s").pdf
-    text = page_texts(pdf)[0]
-    assert "Hatched µg −5 chart" in text
-    assert not has_images(pdf), "charts must be vectors, not pictures"
 
 
 def test_every_page_has_the_header_and_is_numbered_n_of_m_also_in_landscape():
