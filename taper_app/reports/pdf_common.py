@@ -198,23 +198,65 @@ class DataTable(Table):
         return super().split(availWidth, height + 0.01)
 
 
+#: The padding of every data-table cell (points).
+CELL_PADDING = 3
+
+
+def _plain(value: str, width: float, line_breaks: bool) -> bool:
+    """True when ``value`` prints as a plain table string exactly as its Paragraph would:
+    single-spaced words, each line (split at "\n" when ``line_breaks``) within ``width``.
+
+    A Paragraph collapses runs of spaces, wraps what is too wide and (plainly) treats "\n"
+    as a space; such values stay Paragraphs. A plain string is drawn at the Paragraph's
+    first baseline (the top padding plus the font size) and has its height (lines x leading),
+    at a small fraction of its cost.
+    """
+    s = styles()
+    for line in value.split("\n") if line_breaks else (value,):
+        if not line or " ".join(line.split()) != line:
+            return False
+        if pdfmetrics.stringWidth(line, s.cell.fontName, s.cell.fontSize) > width - 0.01:
+            return False
+    return True
+
+
 def data_table(header: Sequence[str], rows: Sequence[Sequence[Any]],
                widths: Sequence[float], *, right: Sequence[int] = (),
-               extra: Sequence[tuple[Any, ...]] = (), zebra: bool = True) -> Table:
+               extra: Sequence[tuple[Any, ...]] = (), zebra: bool = True,
+               line_breaks: bool = False) -> Table:
     """A table with a repeated header row; strings are wrapped, ``right`` columns aligned right.
 
-    A newline in a header is a line break.
+    A newline in a header is a line break; in a cell too with ``line_breaks`` (else a space).
+    Flowables are used as they are. A string that needs no wrapping is printed as a plain
+    table string (it looks the same as a Paragraph and costs far less in long tables).
     """
     s = styles()
     right_set = set(right)
     head = [Paragraph(text(h).replace("\n", "<br/>"),
                       s.cell_head_right if i in right_set else s.cell_head)
             for i, h in enumerate(header)]
+    room = [w - 2 * CELL_PADDING for w in widths]
     body = []
     for row in rows:
-        body.append([c if isinstance(c, Flowable) else
-                     cell(c, s.cell_right if i in right_set else s.cell)
-                     for i, c in enumerate(row)])
+        cells: list[Any] = []
+        for i, c in enumerate(row):
+            if isinstance(c, Flowable):
+                cells.append(c)
+                continue
+            value = "" if c is None else str(c)
+            if _plain(value, room[i], line_breaks):
+                cells.append(value)
+            elif line_breaks:
+                cells.append(Paragraph(text(value).replace("\n", "<br/>"),
+                                       s.cell_right if i in right_set else s.cell))
+            else:
+                cells.append(cell(value, s.cell_right if i in right_set else s.cell))
+        if any((isinstance(c, str) and c) or (isinstance(c, Paragraph) and c.text)
+               for c in cells):
+            # An empty Paragraph has no height, an empty string one line: beside a cell
+            # with text (a line high at least) they look the same, and "" costs nothing.
+            cells = ["" if isinstance(c, Paragraph) and not c.text else c for c in cells]
+        body.append(cells)
     table = DataTable([head, *body], colWidths=list(widths), repeatRows=1, hAlign="LEFT")
     commands: list[tuple[Any, ...]] = [
         ("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL),
@@ -223,8 +265,14 @@ def data_table(header: Sequence[str], rows: Sequence[Sequence[Any]],
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 2.2),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2.2),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+        ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+        # plain strings in the body as the cell Paragraphs print
+        ("FONTNAME", (0, 1), (-1, -1), s.cell.fontName),
+        ("FONTSIZE", (0, 1), (-1, -1), s.cell.fontSize),
+        ("LEADING", (0, 1), (-1, -1), s.cell.leading),
+        ("TEXTCOLOR", (0, 1), (-1, -1), s.cell.textColor),
+        *(("ALIGN", (i, 1), (i, -1), "RIGHT") for i in sorted(right_set)),
     ]
     if zebra:
         commands.append(("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, ZEBRA]))
