@@ -32,7 +32,7 @@ from reportlab.pdfgen.canvas import FILL_NON_ZERO, Canvas
 from reportlab.pdfgen.pathobject import PDFPathObject
 from reportlab.platypus import Flowable
 
-from .pdf_common import _FONT_FILES, FONT, register_fonts
+from .pdf_common import FONT, FONT_FILES, register_fonts
 
 #: A hatch pattern repeats every inch (72 pt), as in matplotlib's PDF and SVG output; the
 #: tiles start at the figure's top left corner, as in its SVG output.
@@ -134,7 +134,7 @@ def _font_for_file(filename: str) -> str:
     """The ReportLab font for a font file matplotlib chose (the reports' DejaVu when it is)."""
     register_fonts()
     base = FilePath(filename).name
-    for name, known in _FONT_FILES.items():
+    for name, known in FONT_FILES.items():
         if known == base:
             return name
     name = f"mpl-{FilePath(filename).stem}"

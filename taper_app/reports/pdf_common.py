@@ -46,7 +46,7 @@ FONT_MONO = "TaperMono"
 
 #: matplotlib's own DejaVu fonts: always installed with it, full Unicode (µ, ≥, −, …),
 #: and the face the charts are drawn in, so text and charts match.
-_FONT_FILES = {
+FONT_FILES = {
     FONT: "DejaVuSans.ttf",
     FONT_BOLD: "DejaVuSans-Bold.ttf",
     FONT_ITALIC: "DejaVuSans-Oblique.ttf",
@@ -62,7 +62,7 @@ def _font_path(filename: str) -> Path:
 @lru_cache(maxsize=1)
 def register_fonts() -> None:
     """Register the report fonts with ReportLab, as one family (for <b> and <i>)."""
-    for name, filename in _FONT_FILES.items():
+    for name, filename in FONT_FILES.items():
         pdfmetrics.registerFont(TTFont(name, str(_font_path(filename))))
     # Last: registering a TrueType font resets its family to itself, which would make <b>
     # in a Paragraph print regular.
