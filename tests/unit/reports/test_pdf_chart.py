@@ -302,3 +302,15 @@ def test_an_image_in_a_chart_is_drawn():
     fig.subplots().imshow(np.arange(16).reshape(4, 4))
     pdf = pdf_of(figure_flowable(fig, 200, 200))
     assert has_images(pdf)
+
+
+def test_mathtext_is_drawn_as_outlines_and_other_fonts_are_embedded():
+    fig = Figure(figsize=(2, 1))
+    fig.text(0.1, 0.6, "Computer Modern", family="cmr10")
+    fig.text(0.1, 0.2, r"$x^2$")
+    _, _, calls = record_figure(fig)
+    strings = [args[2] for name, args in calls if name.endswith("String")]
+    assert strings == ["Computer Modern"]
+    assert ("setFont", ("mpl-cmr10", 10.0)) in calls
+    fills = [args for name, args in calls if name == "drawPath" and args[2] == 1]
+    assert len(fills) >= 2, "the figure's background and the formula's glyphs"
