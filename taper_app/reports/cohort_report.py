@@ -22,6 +22,7 @@ from ..services.cohort import (
 )
 from ..services.figures import PatientAnalysis
 from ..services.study import StudyInfo
+from .pdf_chart import figure_flowable
 from .pdf_common import (
     ACCENT,
     DASH,
@@ -34,7 +35,6 @@ from .pdf_common import (
     build_pdf,
     callout,
     data_table,
-    figure_drawing,
     fit_widths,
     fmt_mg,
     fmt_pct,
@@ -163,7 +163,7 @@ def build_cohort_report(analyses: Sequence[PatientAnalysis], summaries: Sequence
                   "covered by none (not zero doses). Days before Day 1 are not counted.",
                   s.note),
         *section("Reduction from baseline, every patient",
-                 figure_drawing(dashboard_figure(analyses, settings), width, CHART_HEIGHT),
+                 figure_flowable(dashboard_figure(analyses, settings), width, CHART_HEIGHT),
                  room=CHART_HEIGHT + 30),
         Paragraph("Thin lines: each patient's 28-day window % reduction by study day; bold: "
                   "the median where at least 3 patients have a value.", s.note),

@@ -19,6 +19,7 @@ from ..domain.units import format_mg, round_half_up
 from ..services.figures import PatientAnalysis
 from ..services.records import DoseRecordView, PatientRecord
 from ..services.study import StudyInfo
+from .pdf_chart import figure_flowable
 from .pdf_common import (
     DASH,
     MUTED,
@@ -32,7 +33,6 @@ from .pdf_common import (
     build_pdf,
     callout,
     data_table,
-    figure_drawing,
     fit_widths,
     fmt_mg,
     fmt_pct,
@@ -204,6 +204,18 @@ def _dose_notes(d: DoseRecordView) -> str:
     return "<br/>".join(parts)
 
 
+def _plain_notes(d: DoseRecordView) -> str | None:
+    """The notes of ``_dose_notes`` as plain lines, when they have no markup (else None)."""
+    if d.voided or d.deviation_reason or (d.comment and "\n" in d.comment):
+        return None  # (a Paragraph prints a newline in a comment as a space)
+    parts = []
+    if d.replaces_id:
+        parts.append(f"corrects #{d.replaces_id}")
+    if d.comment:
+        parts.append(d.comment)
+    return "\n".join(parts)
+
+
 def _dose_records(record: PatientRecord, study: StudyInfo, width: float) -> list[Flowable]:
     s = styles()
     day1 = record.day1_date
@@ -212,6 +224,9 @@ def _dose_records(record: PatientRecord, study: StudyInfo, width: float) -> list
     plain: list[list[str]] = []
     rows: list[list[Any]] = []
     extra: list[tuple[Any, ...]] = []
+    # (Cells are plain strings with "\n" line breaks, which data_table prints as such or, if
+    # one does not fit, as a wrapping Paragraph; struck-through voided records and notes with
+    # markup are Paragraphs. A three-year daily diary has thousands of cells.)
     for i, d in enumerate(record.doses, start=1):
         peq = round_half_up(float(daily_peq_mg(d.as_domain(), study.equivalence)), 3)
         end = d.start_date if d.frequency == "ONCE" else d.end_date
@@ -223,18 +238,19 @@ def _dose_records(record: PatientRecord, study: StudyInfo, width: float) -> list
             f"{d.created_by}\n{fmt_utc(d.created_at).removesuffix(' UTC')}",
         ]
         plain.append([*values, ""])
-        cells: list[Any] = []
-        for col, value in enumerate(values):
-            markup = text(value).replace("\n", "<br/>")
-            if d.voided:
-                markup = f'<font color="{hex_colour(MUTED)}"><strike>{markup}</strike></font>'
-            cells.append(markup_cell(markup, s.cell_right if col in (2, 7) else s.cell))
-        cells.append(markup_cell(_dose_notes(d)))
-        rows.append(cells)
         if d.voided:
+            cells: list[Any] = []
+            for col, value in enumerate(values):
+                markup = text(value).replace("\n", "<br/>")
+                markup = f'<font color="{hex_colour(MUTED)}"><strike>{markup}</strike></font>'
+                cells.append(markup_cell(markup, s.cell_right if col in (2, 7) else s.cell))
+            rows.append([*cells, markup_cell(_dose_notes(d))])
             extra.append(("BACKGROUND", (0, i), (-1, i), VOID_FILL))
+        else:
+            notes = _plain_notes(d)
+            rows.append([*values, markup_cell(_dose_notes(d)) if notes is None else notes])
     widths = fit_widths(header, plain, width, flexible=len(header) - 1)
-    table = data_table(header, rows, widths, right=(2, 7), extra=extra)
+    table = data_table(header, rows, widths, right=(2, 7), extra=extra, line_breaks=True)
     voided = sum(1 for d in record.doses if d.voided)
     note = (f"{len(record.doses)} records, {voided} voided. Voided records are struck through "
             "and shaded; they stay in the record and the audit trail but no figure counts them. "
@@ -328,7 +344,7 @@ def build_patient_report(analysis: PatientAnalysis, study: StudyInfo, summary: d
                                                                  settings.target_dose_mg)],
         [0.27 * width, 0.23 * width, 0.27 * width, 0.23 * width])
     fig, _ = taper_figure(analysis, settings)
-    chart = figure_drawing(fig, width, height * 0.62)
+    chart = figure_flowable(fig, width, height * 0.62)
     story: list[Flowable] = [
         Paragraph(f"Steroid taper report – subject {text(record.subject_id)}", s.title),
         Paragraph(f"Site {text(record.site)} · figures as of {summary['as_of']} "

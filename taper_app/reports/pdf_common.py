@@ -1,16 +1,13 @@
-"""What every PDF report shares: fonts, styles, vector charts, tables and the page furniture.
+"""What every PDF report shares: fonts, styles, tables and the page furniture.
 
-The charts are the window's own matplotlib Figures, written as SVG with real text
-(``svg.fonttype = 'none'``) and turned into ReportLab vector drawings by svglib, so the
-printout and the screen show the same chart and its words stay searchable. No Qt here.
+The charts are the window's own matplotlib Figures, drawn into the PDF as vectors with real
+text by ``pdf_chart``, so the printout and the screen show the same chart and its words stay
+searchable. No Qt here.
 """
 
 from __future__ import annotations
 
 import io
-import math
-import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,8 +17,6 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import matplotlib
-from matplotlib.figure import Figure
-from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4, landscape
@@ -51,7 +46,7 @@ FONT_MONO = "TaperMono"
 
 #: matplotlib's own DejaVu fonts: always installed with it, full Unicode (µ, ≥, −, …),
 #: and the face the charts are drawn in, so text and charts match.
-_FONT_FILES = {
+FONT_FILES = {
     FONT: "DejaVuSans.ttf",
     FONT_BOLD: "DejaVuSans-Bold.ttf",
     FONT_ITALIC: "DejaVuSans-Oblique.ttf",
@@ -66,18 +61,11 @@ def _font_path(filename: str) -> Path:
 
 @lru_cache(maxsize=1)
 def register_fonts() -> None:
-    """Register the report fonts with ReportLab and tell svglib what 'DejaVu Sans' is."""
-    for name, filename in _FONT_FILES.items():
+    """Register the report fonts with ReportLab, as one family (for <b> and <i>)."""
+    for name, filename in FONT_FILES.items():
         pdfmetrics.registerFont(TTFont(name, str(_font_path(filename))))
-    from svglib.svglib import register_font  # (svglib 2 re-exports it from svglib.fonts)
-
-    for weight, style, name in (("normal", "normal", FONT), ("bold", "normal", FONT_BOLD),
-                                ("normal", "italic", FONT_ITALIC),
-                                ("bold", "italic", FONT_BOLD_ITALIC)):
-        register_font("DejaVu Sans", str(_font_path(_FONT_FILES[name])), weight=weight,
-                      style=style, rlgFontName=name)
-    # Last: registering a TrueType font (svglib does it again) resets its family to itself,
-    # which would make <b> in a Paragraph print regular.
+    # Last: registering a TrueType font resets its family to itself, which would make <b>
+    # in a Paragraph print regular.
     pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT_BOLD, italic=FONT_ITALIC,
                                   boldItalic=FONT_BOLD_ITALIC)
 
@@ -176,231 +164,6 @@ def fmt_utc(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-# ---------------------------------------------------------------- charts as vectors
-
-SVG_NS = "http://www.w3.org/2000/svg"
-XLINK_NS = "http://www.w3.org/1999/xlink"
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_TOKEN = re.compile(rf"[A-Za-z]|{_NUMBER}")
-_FILL_URL = re.compile(r"url\(#([^)]+)\)")
-# Written back without "ns0:" prefixes, which svglib would not recognise as SVG.
-ET.register_namespace("", SVG_NS)
-ET.register_namespace("xlink", XLINK_NS)
-
-
-def _tag(name: str) -> str:
-    return f"{{{SVG_NS}}}{name}"
-
-
-def _style(element: ET.Element) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for part in element.get("style", "").split(";"):
-        if ":" in part:
-            key, value = part.split(":", 1)
-            out[key.strip()] = value.strip()
-    return out
-
-
-def _style_text(style: dict[str, str]) -> str:
-    return "; ".join(f"{k}: {v}" for k, v in style.items())
-
-
-def _path_tokens(d: str) -> list[str]:
-    return _TOKEN.findall(d)
-
-
-def _bbox(d: str) -> tuple[float, float, float, float] | None:
-    """Bounding box of an absolute-coordinate path (matplotlib writes only M, L, Q, C, z)."""
-    numbers = [float(t) for t in _path_tokens(d) if not t.isalpha()]
-    if len(numbers) < 2:
-        return None
-    xs, ys = numbers[0::2], numbers[1::2]
-    return min(xs), min(ys), max(xs), max(ys)
-
-
-def _clip_segment(x0: float, y0: float, x1: float, y1: float, box: tuple[float, float, float,
-                  float]) -> tuple[float, float, float, float] | None:
-    """Liang-Barsky: the part of a segment inside ``box`` (xmin, ymin, xmax, ymax)."""
-    dx, dy = x1 - x0, y1 - y0
-    t0, t1 = 0.0, 1.0
-    for p, q in ((-dx, x0 - box[0]), (dx, box[2] - x0), (-dy, y0 - box[1]), (dy, box[3] - y0)):
-        if p == 0:
-            if q < 0:
-                return None
-            continue
-        t = q / p
-        if p < 0:
-            t0 = max(t0, t)
-        else:
-            t1 = min(t1, t)
-        if t0 > t1:
-            return None
-    return x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy
-
-
-def _hatch_segments(d: str) -> list[tuple[float, float, float, float]] | None:
-    """The pattern path as line segments, or None when it is not made of M-L pairs."""
-    tokens = _path_tokens(d)
-    segments = []
-    i = 0
-    while i < len(tokens):
-        if tokens[i] in ("z", "Z"):
-            i += 1
-            continue
-        head = tokens[i:i + 6]
-        if len(head) < 6 or head[0] != "M" or head[3] != "L":
-            return None
-        try:
-            x0, y0, x1, y1 = (float(head[k]) for k in (1, 2, 4, 5))
-        except ValueError:
-            return None
-        segments.append((x0, y0, x1, y1))
-        i += 6
-    return segments
-
-
-@dataclass(frozen=True)
-class _Pattern:
-    x: float
-    y: float
-    width: float
-    height: float
-    background: str
-    segments: list[tuple[float, float, float, float]]
-    stroke: dict[str, str]
-
-
-def _patterns(root: ET.Element) -> dict[str, _Pattern]:
-    found: dict[str, _Pattern] = {}
-    for pattern in root.iter(_tag("pattern")):
-        pid = pattern.get("id")
-        if not pid or pattern.get("patternUnits") != "userSpaceOnUse":
-            continue
-        background = "none"
-        segments: list[tuple[float, float, float, float]] = []
-        stroke: dict[str, str] = {}
-        for child in pattern:
-            if child.tag == _tag("rect"):
-                background = child.get("fill") or _style(child).get("fill", "none")
-            elif child.tag == _tag("path"):
-                parsed = _hatch_segments(child.get("d", ""))
-                if parsed is None:
-                    continue
-                segments += parsed
-                stroke = {k: v for k, v in _style(child).items() if k.startswith("stroke")}
-        found[pid] = _Pattern(float(pattern.get("x", 0)), float(pattern.get("y", 0)),
-                              float(pattern.get("width", 72)), float(pattern.get("height", 72)),
-                              background, segments, stroke)
-    return found
-
-
-def _clip_rects(root: ET.Element) -> dict[str, tuple[float, float, float, float]]:
-    rects = {}
-    for clip in root.iter(_tag("clipPath")):
-        children = list(clip)
-        if clip.get("id") and len(children) == 1 and children[0].tag == _tag("rect"):
-            r = children[0]
-            x, y = float(r.get("x", 0)), float(r.get("y", 0))
-            rects[clip.get("id", "")] = (x, y, x + float(r.get("width", 0)),
-                                         y + float(r.get("height", 0)))
-    return rects
-
-
-def expand_hatch_patterns(svg: bytes) -> bytes:
-    """Replace matplotlib's hatch ``<pattern>`` fills, which svglib cannot draw, by vectors.
-
-    Each hatched shape keeps its background colour and gets its hatch lines drawn as a
-    clipped path, so missing days and deviations stay hatched (and tell apart in grey).
-    """
-    root = ET.fromstring(svg)
-    patterns = _patterns(root)
-    if not patterns:
-        return svg
-    view = [float(v) for v in root.get("viewBox", "0 0 0 0").split()]
-    page = (view[0], view[1], view[0] + view[2], view[1] + view[3])
-    clip_rects = _clip_rects(root)
-    parents = {child: parent for parent in root.iter() for child in parent}
-    defs = ET.SubElement(root, _tag("defs"))
-    counter = 0
-    for element in list(root.iter()):
-        style = _style(element)
-        match = _FILL_URL.fullmatch(style.get("fill", element.get("fill", "")))
-        if not match or match.group(1) not in patterns:
-            continue
-        pattern = patterns[match.group(1)]
-        style["fill"] = pattern.background
-        element.attrib.pop("fill", None)
-        element.set("style", _style_text(style))
-        d = element.get("d")
-        if element.tag != _tag("path") or not d or element.get("transform") \
-                or not pattern.segments:
-            continue  # background colour only
-        box = _bbox(d)
-        if box is None:
-            continue
-        clip = element.get("clip-path", "")
-        limit = page
-        clip_match = _FILL_URL.fullmatch(clip)
-        if clip_match and clip_match.group(1) in clip_rects:
-            limit = clip_rects[clip_match.group(1)]
-        box = (max(box[0], limit[0]), max(box[1], limit[1]), min(box[2], limit[2]),
-               min(box[3], limit[3]))
-        if box[2] - box[0] <= 0.01 or box[3] - box[1] <= 0.01:
-            continue
-        pieces = []
-        for i in range(math.floor((box[0] - pattern.x) / pattern.width),
-                       math.floor((box[2] - pattern.x) / pattern.width) + 1):
-            for j in range(math.floor((box[1] - pattern.y) / pattern.height),
-                           math.floor((box[3] - pattern.y) / pattern.height) + 1):
-                ox, oy = pattern.x + i * pattern.width, pattern.y + j * pattern.height
-                tile = (ox, oy, ox + pattern.width, oy + pattern.height)
-                for x0, y0, x1, y1 in pattern.segments:
-                    seg = _clip_segment(x0 + ox, y0 + oy, x1 + ox, y1 + oy, tile)
-                    if seg is not None and (seg[0], seg[1]) != (seg[2], seg[3]):
-                        pieces.append(f"M {seg[0]:.3f} {seg[1]:.3f} L {seg[2]:.3f} {seg[3]:.3f}")
-        if not pieces:
-            continue
-        counter += 1
-        clip_id = f"hatchclip{counter}"
-        clip_path = ET.SubElement(defs, _tag("clipPath"), {"id": clip_id})
-        ET.SubElement(clip_path, _tag("path"), {"d": d})
-        opacity = float(style.get("fill-opacity", "1")) * float(style.get("opacity", "1"))
-        stroke = dict(pattern.stroke)
-        stroke["stroke-opacity"] = f"{opacity * float(stroke.get('stroke-opacity', '1')):.3f}"
-        stroke["stroke-linecap"] = "butt"
-        outer = ET.Element(_tag("g"), {"clip-path": clip} if clip else {})
-        inner = ET.SubElement(outer, _tag("g"), {"clip-path": f"url(#{clip_id})"})
-        ET.SubElement(inner, _tag("path"), {"d": " ".join(pieces),
-                                            "style": _style_text({"fill": "none", **stroke})})
-        parent = parents[element]
-        parent.insert(list(parent).index(element) + 1, outer)
-    return ET.tostring(root, encoding="utf-8")
-
-
-def figure_svg(fig: Figure) -> bytes:
-    """The Figure as SVG with its text kept as text (not outlines)."""
-    buffer = io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "taper-app"}):
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
-
-
-def figure_drawing(fig: Figure, max_width: float, max_height: float) -> Drawing:
-    """A matplotlib Figure as a ReportLab vector Drawing no larger than the given box."""
-    from svglib.svglib import svg2rlg
-
-    register_fonts()
-    drawing = svg2rlg(io.BytesIO(expand_hatch_patterns(figure_svg(fig))))
-    if drawing is None:  # pragma: no cover - svglib returns None only for unreadable SVG
-        raise RuntimeError("the chart could not be converted to a vector drawing")
-    scale = min(max_width / drawing.width, max_height / drawing.height)
-    drawing.scale(scale, scale)
-    drawing.width *= scale
-    drawing.height *= scale
-    drawing.hAlign = "CENTER"
-    return drawing
-
-
 # ---------------------------------------------------------------- tables
 
 def cell(value: object, style: ParagraphStyle | None = None) -> Paragraph:
@@ -435,23 +198,65 @@ class DataTable(Table):
         return super().split(availWidth, height + 0.01)
 
 
+#: The padding of every data-table cell (points).
+CELL_PADDING = 3
+
+
+def _plain(value: str, width: float, line_breaks: bool) -> bool:
+    """True when ``value`` prints as a plain table string exactly as its Paragraph would:
+    single-spaced words, each line (split at "\n" when ``line_breaks``) within ``width``.
+
+    A Paragraph collapses runs of spaces, wraps what is too wide and (plainly) treats "\n"
+    as a space; such values stay Paragraphs. A plain string is drawn at the Paragraph's
+    first baseline (the top padding plus the font size) and has its height (lines x leading),
+    at a small fraction of its cost.
+    """
+    s = styles()
+    for line in value.split("\n") if line_breaks else (value,):
+        if not line or " ".join(line.split()) != line:
+            return False
+        if pdfmetrics.stringWidth(line, s.cell.fontName, s.cell.fontSize) > width - 0.01:
+            return False
+    return True
+
+
 def data_table(header: Sequence[str], rows: Sequence[Sequence[Any]],
                widths: Sequence[float], *, right: Sequence[int] = (),
-               extra: Sequence[tuple[Any, ...]] = (), zebra: bool = True) -> Table:
+               extra: Sequence[tuple[Any, ...]] = (), zebra: bool = True,
+               line_breaks: bool = False) -> Table:
     """A table with a repeated header row; strings are wrapped, ``right`` columns aligned right.
 
-    A newline in a header is a line break.
+    A newline in a header is a line break; in a cell too with ``line_breaks`` (else a space).
+    Flowables are used as they are. A string that needs no wrapping is printed as a plain
+    table string (it looks the same as a Paragraph and costs far less in long tables).
     """
     s = styles()
     right_set = set(right)
     head = [Paragraph(text(h).replace("\n", "<br/>"),
                       s.cell_head_right if i in right_set else s.cell_head)
             for i, h in enumerate(header)]
+    room = [w - 2 * CELL_PADDING for w in widths]
     body = []
     for row in rows:
-        body.append([c if isinstance(c, Flowable) else
-                     cell(c, s.cell_right if i in right_set else s.cell)
-                     for i, c in enumerate(row)])
+        cells: list[Any] = []
+        for i, c in enumerate(row):
+            if isinstance(c, Flowable):
+                cells.append(c)
+                continue
+            value = "" if c is None else str(c)
+            if _plain(value, room[i], line_breaks):
+                cells.append(value)
+            elif line_breaks:
+                cells.append(Paragraph(text(value).replace("\n", "<br/>"),
+                                       s.cell_right if i in right_set else s.cell))
+            else:
+                cells.append(cell(value, s.cell_right if i in right_set else s.cell))
+        if any((isinstance(c, str) and c) or (isinstance(c, Paragraph) and c.text)
+               for c in cells):
+            # An empty Paragraph has no height, an empty string one line: beside a cell
+            # with text (a line high at least) they look the same, and "" costs nothing.
+            cells = ["" if isinstance(c, Paragraph) and not c.text else c for c in cells]
+        body.append(cells)
     table = DataTable([head, *body], colWidths=list(widths), repeatRows=1, hAlign="LEFT")
     commands: list[tuple[Any, ...]] = [
         ("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL),
@@ -460,8 +265,14 @@ def data_table(header: Sequence[str], rows: Sequence[Sequence[Any]],
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 2.2),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2.2),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+        ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+        # plain strings in the body as the cell Paragraphs print
+        ("FONTNAME", (0, 1), (-1, -1), s.cell.fontName),
+        ("FONTSIZE", (0, 1), (-1, -1), s.cell.fontSize),
+        ("LEADING", (0, 1), (-1, -1), s.cell.leading),
+        ("TEXTCOLOR", (0, 1), (-1, -1), s.cell.textColor),
+        *(("ALIGN", (i, 1), (i, -1), "RIGHT") for i in sorted(right_set)),
     ]
     if zebra:
         commands.append(("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, ZEBRA]))

@@ -1,25 +1,22 @@
-"""The PDF building blocks: vector charts with real text, hatches, page furniture, tables."""
+"""The PDF building blocks: page furniture, tables, numbers as printed (charts: test_pdf_chart)."""
 
 from __future__ import annotations
 
 import io
 import re
 from datetime import UTC, date, datetime
+from xml.sax.saxutils import escape
 
 import pytest
-from matplotlib.figure import Figure
 from pypdf import PdfReader
+from pypdf.generic import ContentStream
 from reportlab.platypus import NextPageTemplate, PageBreak, Paragraph
 
 from taper_app.reports.patient_report import SignatureManifestation, signature_section
 from taper_app.reports.pdf_common import (
-    SVG_NS,
     PageFurniture,
     build_pdf,
     data_table,
-    expand_hatch_patterns,
-    figure_drawing,
-    figure_svg,
     fit_widths,
     fmt_mg,
     fmt_pct,
@@ -34,54 +31,6 @@ FURNITURE = PageFurniture("Test report", (("Study", "STUDY-X"), ("Protocol", "9.
 
 def page_texts(pdf: bytes) -> list[str]:
     return [" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages]
-
-
-def has_images(pdf: bytes) -> bool:
-    for page in PdfReader(io.BytesIO(pdf)).pages:
-        xobjects = page.get("/Resources", {}).get("/XObject", {})
-        for ref in xobjects.values():
-            if ref.get_object().get("/Subtype") == "/Image":
-                return True
-    return False
-
-
-def hatched_figure() -> Figure:
-    fig = Figure(figsize=(4, 3))
-    ax = fig.subplots()
-    ax.plot([1, 2, 3], [3, 1, 2], label="dose")
-    ax.axvspan(1.2, 1.6, facecolor="none", edgecolor="#bbbbbb", hatch="xx", lw=0)
-    ax.fill_between([2, 3], [0, 0], [1, 1], hatch="///", facecolor="#E69F00", alpha=0.4)
-    ax.set_title("Hatched µg −5 chart")
-    return fig
-
-
-def test_hatch_patterns_become_vector_lines_clipped_to_their_shape():
-    svg = figure_svg(hatched_figure())
-    assert b"<pattern" in svg and b"url(#h" in svg
-    expanded = expand_hatch_patterns(svg).decode()
-    assert "fill: url(#" not in expanded, "svglib cannot draw pattern fills"
-    clips = re.findall(r'<clipPath id="(hatchclip\d+)"', expanded)
-    assert len(clips) == 2
-    for clip in clips:
-        assert f'clip-path="url(#{clip})"' in expanded
-    assert f'xmlns="{SVG_NS}"' in expanded and "ns0:" not in expanded
-
-
-def test_a_figure_without_hatches_is_left_as_it_is():
-    fig = Figure(figsize=(2, 2))
-    fig.subplots().plot([1, 2], [1, 2])
-    svg = figure_svg(fig)
-    assert expand_hatch_patterns(svg) == svg
-
-
-def test_chart_is_a_vector_drawing_with_real_text_scaled_into_its_box():
-    drawing = figure_drawing(hatched_figure(), 200, 100)
-    assert drawing.width <= 200.01 and drawing.height <= 100.01
-    assert drawing.width / drawing.height == pytest.approx(4 / 3, rel=1e-3)
-    pdf = build_pdf([drawing], FURNITURE, title="t", subject="s").pdf
-    text = page_texts(pdf)[0]
-    assert "Hatched µg −5 chart" in text
-    assert not has_images(pdf), "charts must be vectors, not pictures"
 
 
 def test_every_page_has_the_header_and_is_numbered_n_of_m_also_in_landscape():
@@ -163,3 +112,82 @@ def test_a_table_split_over_pages_never_leaves_a_lone_row(n_rows):
     per_page = [len(re.findall(r"\brow \d+\b", text)) for text in texts]
     assert sum(per_page) == n_rows
     assert all(n == 0 or n >= 3 for n in per_page), per_page
+
+
+def placed_words(pdf: bytes) -> list[tuple[str, float, float]]:
+    """Every piece of text on the first page with where it starts (x, y), to 0.01 pt."""
+    found: list[tuple[str, float, float]] = []
+
+    def visit(text, cm, tm, _font, _size):
+        if text.strip():
+            x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+            y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+            found.append((text.strip(), round(x, 2), round(y, 2)))
+
+    PdfReader(io.BytesIO(pdf)).pages[0].extract_text(visitor_text=visit)
+    return found
+
+
+def text_colours(pdf: bytes) -> set[tuple[float, ...]]:
+    reader = PdfReader(io.BytesIO(pdf))
+    operations = ContentStream(reader.pages[0].get_contents(), reader).operations
+    return {tuple(round(float(v), 3) for v in operands) for operands, op in operations
+            if op == b"rg"}
+
+
+def test_cells_that_need_no_wrapping_are_plain_strings_printed_as_their_paragraphs():
+    s = styles()
+    header = ["Subject", "Dose\nmg", "Notes"]
+    rows = [["101-001", "12,345.678", "free text"], ["101-002", "0.5", "more & less <b>"],
+            ["101-003", "7", ""]]
+    widths = [80, 60, 120]
+    plain = data_table(header, rows, widths, right=(1,))
+    body = plain._cellvalues[1:]
+    assert all(isinstance(c, str) for row in body for c in row), "no Paragraph needed"
+    paragraphs = data_table(header, [[Paragraph(text, s.cell_right if i == 1 else s.cell)
+                                      for i, text in enumerate(
+                                          [escape(v) for v in row])] for row in rows],
+                            widths, right=(1,))
+    plain_pdf = build_pdf([plain], FURNITURE, title="t", subject="s").pdf
+    paragraph_pdf = build_pdf([paragraphs], FURNITURE, title="t", subject="s").pdf
+    first, second = placed_words(plain_pdf), placed_words(paragraph_pdf)
+    assert first == second
+    assert text_colours(plain_pdf) == text_colours(paragraph_pdf)
+    words = [w for w, _, _ in first]
+    for value in ("101-003", "12,345.678", "free text", "more & less <b>"):
+        assert value in words
+
+
+def test_plain_lines_with_line_breaks_print_as_paragraph_line_breaks():
+    s = styles()
+    rows = [["#12", "2026-01-01\nday 1", "corrects #11\ncomment"]]
+    widths = [40, 80, 120]
+    plain = data_table(["Rec.", "Start", "Notes"], rows, widths, right=(0,), line_breaks=True)
+    assert all(isinstance(c, str) for c in plain._cellvalues[1])
+    paragraphs = data_table(["Rec.", "Start", "Notes"],
+                            [[Paragraph(v.replace("\n", "<br/>"),
+                                        s.cell_right if i == 0 else s.cell)
+                              for i, v in enumerate(rows[0])]], widths, right=(0,))
+    assert placed_words(build_pdf([plain], FURNITURE, title="t", subject="s").pdf) == \
+        placed_words(build_pdf([paragraphs], FURNITURE, title="t", subject="s").pdf)
+
+
+@pytest.mark.parametrize(("value", "line_breaks"), [
+    ("a very long note that cannot fit in the narrow column and must wrap", False),
+    ("two  spaces", False),           # a Paragraph prints one
+    ("first\nsecond", False),         # a Paragraph prints a space
+    ("first\na line far too long for the narrow column here", True),
+])
+def test_cells_a_paragraph_prints_differently_stay_paragraphs(value, line_breaks):
+    table = data_table(["Notes"], [[value]], [90], line_breaks=line_breaks)
+    assert isinstance(table._cellvalues[1][0], Paragraph)
+
+
+def test_a_long_cell_still_wraps():
+    table = data_table(["Name", "Notes"], [["row", " ".join(["word"] * 40)]], [60, 120])
+    assert table._cellvalues[1][0] == "row"
+    assert isinstance(table._cellvalues[1][1], Paragraph)
+    pdf = build_pdf([table], FURNITURE, title="t", subject="s").pdf
+    assert page_texts(pdf)[0].count("word") == 40
+    lines = {y for w, _, y in placed_words(pdf) if w.startswith("word")}
+    assert len(lines) > 3, "wrapped over several lines"
