@@ -29,7 +29,8 @@ Converter = Callable[[Any], Any]
 _PLAIN_BINDS = (int, str, type(None))
 
 
-def plain_rows(connection: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
+def plain_rows(connection: Connection,
+               stmt: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Every row of ``stmt`` as the driver returns it (no type processing, no ``Row``)."""
     dialect = connection.dialect
     compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
