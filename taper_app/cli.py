@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -337,13 +336,13 @@ def cmd_import(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def cmd_summary(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .services.figures import summary
+    from .services.figures import summary, summary_json
 
     as_of = _as_of(args.as_of)
     db, study = _open(args)
     rows = summary(db, study, as_of, args.subject, _reader_sites(args, db, stdin))
     if args.json:
-        json.dump(rows, out, indent=2)
+        out.write(summary_json(rows))  # exactly json.dump(rows, out, indent=2)
         out.write("\n")
         return EXIT_OK
     header = f"{'subject':<10} {'site':<5} {'day':>5} {'base':>6} {'actual':>7} {'sched':>7} " \

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
+from itertools import pairwise
+from operator import attrgetter
 from typing import Protocol
 
 import numpy as np
@@ -100,37 +102,124 @@ class DoseFacts(Protocol):
 def daily_series(records: Sequence[DoseFacts], table: EquivalenceTable, day1: date,
                  as_of: date) -> DailySeries:
     """Build A(d) from every valid record, from the earliest record (or Day 1) to ``as_of``."""
-    valid = [r for r in records if not r.voided and r.start_date <= as_of]
-    first = min([day1, *(r.start_date for r in valid)])
-    length = max(0, (as_of - first).days + 1)
-    # mg PEQ per µg of drug per day, once per (drug, frequency): exact Fractions, then float.
-    rate = {key: float(per_day(key[1]) * table.factor(key[0]) / UG_PER_MG)
-            for key in {(r.drug, r.frequency) for r in valid}}
-    # Day numbers as ordinals, gathered in one pass each (a daily diary has a record a day).
-    base = first.toordinal()
+    return daily_series_many([records], table, [day1], as_of)[0]
+
+
+@dataclass(frozen=True)
+class DoseArrays:
+    """The valid records of one or many patients (voided or starting after ``as_of``
+    left out), in their given order, as the arrays the daily series is built from."""
+
+    index: np.ndarray   # int64: the position of each kept record in the records given
+    start: np.ndarray   # int64: proleptic ordinal of the start date
+    last: np.ndarray    # int64: ordinal of the last date covered as of ``as_of``
+    amount: np.ndarray  # float64: mg PEQ the record adds on each day it covers
+
+
+_START = attrgetter("start_date")
+_END = attrgetter("end_date")
+_FREQUENCY = attrgetter("frequency")
+_DRUG = attrgetter("drug")
+_DOSE_UG = attrgetter("dose_ug")
+_VOIDED = attrgetter("voided")
+_ORDINAL = date.toordinal
+
+
+def dose_arrays(records: Sequence[DoseFacts], table: EquivalenceTable,
+                as_of: date) -> DoseArrays:
+    """Gather start, last day and daily amount of every valid record in one pass per field.
+
+    For a whole study at once (a hundred thousand records) as well as for one patient: the
+    fields are read with C-level ``map`` calls, and each distinct (drug, frequency) of a
+    valid record is converted once, as an exact Fraction then one float, so every record's
+    amount is the same float product whichever way the records are read.
+    """
+    n = len(records)
     as_of_ordinal = as_of.toordinal()
-    count_valid = len(valid)
-    starts = np.fromiter((r.start_date.toordinal() for r in valid), np.int64, count_valid)
-    last = np.fromiter((r.start_date.toordinal() if r.frequency.upper() == "ONCE"
-                        else as_of_ordinal if r.end_date is None else r.end_date.toordinal()
-                        for r in valid), np.int64, count_valid)
-    amounts = np.fromiter((r.dose_ug * rate[(r.drug, r.frequency)] for r in valid),
-                          np.float64, count_valid)
-    starts = starts - base
-    ends = np.minimum(last, as_of_ordinal) - base + 1
+    start = np.fromiter(map(_ORDINAL, map(_START, records)), np.int64, n)
+    kept = start <= as_of_ordinal
+    kept &= ~np.fromiter(map(_VOIDED, records), np.bool_, n)
+    index = np.flatnonzero(kept)
+    # Drugs and frequencies as small codes (strings hash once each), (drug, frequency) as
+    # one code; a table of rates by code, filled for the codes of valid records only (an
+    # unknown drug in a voided record is not an error).
+    drugs, frequencies = list(map(_DRUG, records)), list(map(_FREQUENCY, records))
+    drug_code = {drug: i for i, drug in enumerate(dict.fromkeys(drugs))}
+    frequency_code = {f: i for i, f in enumerate(dict.fromkeys(frequencies))}
+    width = max(1, len(frequency_code))
+    f_code = np.fromiter(map(frequency_code.__getitem__, frequencies), np.int64, n)
+    code = np.fromiter(map(drug_code.__getitem__, drugs), np.int64, n) * width + f_code
+    drug_of, frequency_of = list(drug_code), list(frequency_code)
+    rate = np.full(max(1, len(drug_code) * width), np.nan)
+    for c in np.unique(code[index]).tolist():
+        drug, frequency = drug_of[c // width], frequency_of[c % width]
+        # mg PEQ per µg of drug per day: exact Fractions, then one float.
+        rate[c] = float(per_day(frequency) * table.factor(drug) / UG_PER_MG)
+    is_once = np.array([f.upper() == "ONCE" for f in frequency_of], dtype=np.bool_)[f_code]
+    last = np.fromiter((as_of_ordinal if end is None else end.toordinal()
+                        for end in map(_END, records)), np.int64, n)
+    last = np.where(is_once, start, last)
+    # int * float as Python computes r.dose_ug * rate: the integer (far below 2**53) is
+    # converted exactly, then one rounded product.
+    amount = np.fromiter(map(_DOSE_UG, records), np.int64, n).astype(np.float64) * rate[code]
+    return DoseArrays(index, start[index], last[index], amount[index])
+
+
+def daily_series_many(records: Sequence[Sequence[DoseFacts]], table: EquivalenceTable,
+                      day1s: Sequence[date], as_of: date) -> list[DailySeries]:
+    """``daily_series`` of many patients (``records[i]`` and ``day1s[i]`` are patient i's)
+    with one numpy call per step for all of them, not one per patient.
+
+    The patients' difference arrays lie end to end in one array (each ``length + 1`` long,
+    the extra element taking the subtractions after ``as_of``). Everything is elementwise
+    except the running sums: counts are integers, so one running sum over all patients is
+    exact (each patient's counts sum to zero); the float sums are taken patient by patient
+    (``np.cumsum`` into a slice), so each adds exactly the same numbers in the same order
+    as for a patient alone, and every value is bit for bit what ``daily_series`` gives.
+    """
+    patients = len(records)
+    flat: list[DoseFacts] = []
+    bounds = [0]
+    for patient_records in records:
+        flat.extend(patient_records)
+        bounds.append(len(flat))
+    facts = dose_arrays(flat, table, as_of)
+    # Each kept record's patient (records are in patient order, so are the kept ones).
+    patient = np.searchsorted(np.asarray(bounds[1:], dtype=np.int64), facts.index,
+                              side="right")
+    as_of_ordinal = as_of.toordinal()
+    first = np.fromiter(map(_ORDINAL, day1s), np.int64, patients)
+    np.minimum.at(first, patient, facts.start)
+    length = np.maximum(as_of_ordinal - first + 1, 0)
+    offset = np.zeros(patients + 1, dtype=np.int64)
+    np.cumsum(length + 1, out=offset[1:])
+    base = offset[:-1] - first  # array position = base + ordinal, for each patient
+    starts = facts.start + base[patient]
+    ends = np.minimum(facts.last, as_of_ordinal) + 1 + base[patient]
     keep = ends > starts
-    starts, ends, amounts = starts[keep], ends[keep], amounts[keep]
-    total = np.zeros(length + 1, dtype=np.float64)
-    count = np.zeros(length + 1, dtype=np.int64)
-    np.add.at(total, starts, amounts)
-    np.add.at(total, ends, -amounts)
-    np.add.at(count, starts, 1)
-    np.add.at(count, ends, -1)
-    covered = np.cumsum(count[:length]) > 0
+    amount = facts.amount
+    if not keep.all():
+        starts, ends, amount = starts[keep], ends[keep], amount[keep]
+    size = int(offset[-1])
+    # Difference arrays: +amount on the first day, -amount after the last (in record order,
+    # all additions then all subtractions, so the float sums are always the same).
+    total = np.zeros(size, dtype=np.float64)
+    np.add.at(total, starts, amount)
+    np.add.at(total, ends, -amount)
+    count = np.bincount(starts, minlength=size) - np.bincount(ends, minlength=size)
+    covered = np.cumsum(count) > 0
+    running = np.empty(size, dtype=np.float64)
+    cuts = offset.tolist()
+    for lo, hi in pairwise(cuts):
+        np.cumsum(total[lo:hi], out=running[lo:hi])
     # Rounding to 1e-9 mg removes the float residue that add/subtract pairs leave behind.
-    actual = np.round(np.cumsum(total[:length]), 9) + 0.0
+    actual = np.round(running, 9) + 0.0
     actual[~covered] = np.nan
-    return DailySeries(day1=day1, first_date=first, as_of=as_of, actual=actual, covered=covered)
+    firsts = first.tolist()
+    lengths = length.tolist()
+    return [DailySeries(day1=day1, first_date=date.fromordinal(f), as_of=as_of,
+                        actual=actual[lo:lo + n], covered=covered[lo:lo + n])
+            for day1, f, lo, n in zip(day1s, firsts, cuts[:-1], lengths, strict=True)]
 
 
 def missing_gaps(series: DailySeries) -> list[tuple[date, date]]:

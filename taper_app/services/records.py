@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Select, select
 from sqlalchemy.orm import Session
 
 from ..domain.doses import DoseRecord
 from ..domain.schedule import ScheduleStep
 from ..domain.units import ug_to_mg
 from ..storage.models import Amendment, DoseRecordRow, Patient, ScheduleStepRow
+from ..storage.reading import Converter, plain_rows, result_converters
 from .errors import NotFound
 
 
-@dataclass(frozen=True, slots=True)  # slots: a study holds a hundred thousand of these
-class DoseRecordView:
+class DoseRecordView(NamedTuple):
+    """One stored dose record as plain, immutable values.
+
+    A tuple rather than a frozen dataclass: a study holds a hundred thousand of these, and a
+    frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field) cost five times
+    as much to build as the tuple, more than reading the rows.
+    """
+
     id: int
     drug: str
     dose_ug: int
@@ -99,7 +107,7 @@ def dose_view(r: DoseRecordRow) -> DoseRecordView:
 # Reading plain columns rather than ORM entities: a patient with three years of daily diary
 # records has a thousand rows, and building (then discarding) an ORM object per row cost
 # several times more than the figures computed from them.
-_DOSE_COLUMNS = tuple(getattr(DoseRecordRow, f.name) for f in fields(DoseRecordView))
+_DOSE_COLUMNS = tuple(getattr(DoseRecordRow, name) for name in DoseRecordView._fields)
 _STEP_COLUMNS = (ScheduleStepRow.patient_id, ScheduleStepRow.id, ScheduleStepRow.day,
                  ScheduleStepRow.dose_ug, ScheduleStepRow.amendment_id)
 _AMENDMENT_COLUMNS = (Amendment.patient_id, Amendment.id, Amendment.seq, Amendment.day,
@@ -113,18 +121,28 @@ _StepRow = tuple[int, int, int, int, "int | None"]
 _AmendmentRow = tuple[int, int, int, int, int, str, str, datetime]
 
 
+class _StepMg(dict[int, Decimal]):
+    """``ug_to_mg`` of each distinct step dose once in a read (schedules share a few dose
+    levels); one per read, so nothing outlives it."""
+
+    def __missing__(self, ug: int) -> Decimal:
+        mg = self[ug] = ug_to_mg(ug)
+        return mg
+
+
 def _assemble(p: Sequence[Any], steps: Iterable[_StepRow], amendments: Iterable[_AmendmentRow],
-              doses: Iterable[DoseRecordView]) -> PatientRecord:
+              doses: Iterable[DoseRecordView], step_mg: _StepMg | None = None) -> PatientRecord:
     """One record from a patient's columns and its rows (doses already in (start, id) order)."""
     amendment_list = sorted(amendments, key=lambda a: a[2])
     seq_of = {a[1]: a[2] for a in amendment_list}
     current = sorted(steps, key=lambda s: (s[2], s[1]))
     pid, subject_id, site, day1, baseline_ug, template_id, kit_number, notes, version = p
+    mg_of = _StepMg() if step_mg is None else step_mg
     return PatientRecord(
         id=pid, subject_id=subject_id, site=site, day1_date=day1,
         baseline_ug=baseline_ug, template_id=template_id, kit_number=kit_number,
         notes=notes, version=version,
-        steps=tuple(ScheduleStep(s[2], ug_to_mg(s[3]), seq_of.get(s[4]) if s[4] else None)
+        steps=tuple(ScheduleStep(s[2], mg_of[s[3]], seq_of.get(s[4]) if s[4] else None)
                     for s in current),
         amendments=tuple(AmendmentView(a[2], a[3], a[4], a[5], a[6], a[7])
                          for a in amendment_list),
@@ -139,15 +157,71 @@ def find_patient_row(session: Session, subject_id: str) -> Patient:
     return patient
 
 
-def _doses_by_patient(session: Session, where: Any = None) -> dict[int, list[DoseRecordView]]:
-    stmt = select(DoseRecordRow.patient_id, *_DOSE_COLUMNS).order_by(
-        DoseRecordRow.patient_id, DoseRecordRow.start_date, DoseRecordRow.id)
-    if where is not None:
-        stmt = stmt.where(where)
-    doses: dict[int, list[DoseRecordView]] = defaultdict(list)
+#: Columns whose driver value SQLAlchemy converts on some backend (SQLite: ISO date text,
+#: 0/1), by their index in a dose view.
+_CONVERTED = tuple(DoseRecordView._fields.index(name) for name in
+                   ("start_date", "end_date", "created_at", "voided", "voided_at"))
+#: (start date, id) of a ``(patient_id, *view columns)`` row: the order of a patient's doses.
+_START_AND_ID = itemgetter(1 + DoseRecordView._fields.index("start_date"), 1)
+
+
+class _Converted(dict[Any, Any]):
+    """Each distinct driver value converted once (``memo[text]``): a diary repeats the same
+    dates and entry times across many rows, and the converted values are immutable."""
+
+    def __init__(self, convert: Converter | None) -> None:
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, value: Any) -> Any:
+        converted = self[value] = value if self.convert is None else self.convert(value)
+        return converted
+
+
+def _view_builder(converters: Sequence[Converter | None],
+                  ) -> Callable[[list[tuple[Any, ...]]], list[DoseRecordView]]:
+    """A function making views of ``(patient_id, *view columns)`` driver rows, converted as
+    SQLAlchemy would (each distinct value once, for all the rows it is given)."""
+    extra = [DoseRecordView._fields[i] for i, c in enumerate(converters)
+             if c is not None and i not in _CONVERTED]
+    if extra:  # a backend that converts more than dates and booleans: say so, not skip it
+        raise NotImplementedError(f"dose columns {extra} need conversion on this backend")
+    new = tuple.__new__
+    if all(converters[i] is None for i in _CONVERTED):  # PostgreSQL: values as they come
+        return lambda rows: [new(DoseRecordView, r[1:]) for r in rows]
+    start, end, created, voided, voided_at = (_Converted(converters[i]) for i in _CONVERTED)
+
+    def views(rows: list[tuple[Any, ...]]) -> list[DoseRecordView]:
+        # One comprehension with the five conversions spelled out: a fraction of the cost
+        # of SQLAlchemy's result processing and Row objects for the same rows.
+        return [new(DoseRecordView, (r[1], r[2], r[3], r[4], r[5], start[r[6]], end[r[7]],
+                                     r[8], r[9], r[10], r[11], created[r[12]], voided[r[13]],
+                                     r[14], r[15], voided_at[r[16]], r[17], r[18]))
+                for r in rows]
+
+    return views
+
+
+def _doses_by_patient(session: Session,
+                      patient_id: int | None = None) -> dict[int, tuple[DoseRecordView, ...]]:
+    """Every dose record (of one patient, or all) as views, grouped by patient in
+    (start date, id) order."""
+    stmt = select(DoseRecordRow.patient_id, *_DOSE_COLUMNS)
+    if patient_id is not None:
+        stmt = stmt.where(DoseRecordRow.patient_id == patient_id)
     session.flush()  # the connection below does not autoflush: records added in this unit count
-    for patient_id, *values in session.connection().execute(stmt).all():
-        doses[patient_id].append(DoseRecordView(*values))
+    connection: Connection = session.connection()
+    views = _view_builder(result_converters(connection, _DOSE_COLUMNS))
+    by_patient: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in plain_rows(connection, stmt):
+        by_patient[row[0]].append(row)
+    # Each patient's rows sorted here, not by ORDER BY: the driver's values sort as the
+    # database would (ISO date text on SQLite, dates on PostgreSQL; ids are unique), and
+    # SQLite's sort of a hundred thousand rows cost more than reading them.
+    doses: dict[int, tuple[DoseRecordView, ...]] = {}
+    for pid, rows in by_patient.items():
+        rows.sort(key=_START_AND_ID)
+        doses[pid] = tuple(views(rows))
     return doses
 
 
@@ -161,8 +235,23 @@ def load_patient(session: Session, subject_id: str) -> PatientRecord:
         ScheduleStepRow.patient_id == pid, ScheduleStepRow.superseded_by_id.is_(None)))
     amendments = session.execute(select(*_AMENDMENT_COLUMNS).where(
         Amendment.patient_id == pid))
-    doses = _doses_by_patient(session, DoseRecordRow.patient_id == pid)[pid]
+    doses = _doses_by_patient(session, pid).get(pid, ())
     return _assemble(p, steps, amendments, doses)
+
+
+def _plain(connection: Connection, stmt: Select[*tuple[Any, ...]],
+           columns: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """``stmt``'s rows through :func:`plain_rows`, each column converted as SQLAlchemy would."""
+    rows = plain_rows(connection, stmt)
+    converters = result_converters(connection, columns)
+    if all(c is None for c in converters):
+        return rows
+    convert = [c or _unchanged for c in converters]
+    return [tuple(f(v) for f, v in zip(convert, row, strict=True)) for row in rows]
+
+
+def _unchanged(value: Any) -> Any:
+    return value
 
 
 def load_all_patients(session: Session,
@@ -171,17 +260,20 @@ def load_all_patients(session: Session,
     stmt = select(*_PATIENT_COLUMNS).order_by(Patient.subject_id)
     if sites is not None:
         stmt = stmt.where(Patient.site_code.in_(sorted(sites)))
-    patients = session.execute(stmt).all()  # (autoflushes what this unit of work added)
+    session.flush()  # plain reads do not autoflush: what this unit of work added counts
+    connection = session.connection()  # driver rows: no ORM or Row machinery per row
+    patients = _plain(connection, stmt, _PATIENT_COLUMNS)
     steps: dict[int, list[_StepRow]] = defaultdict(list)
-    connection = session.connection()  # Core rows: no ORM loading machinery per row
-    for s in connection.execute(select(*_STEP_COLUMNS).where(
-            ScheduleStepRow.superseded_by_id.is_(None))).all():
+    for s in _plain(connection, select(*_STEP_COLUMNS).where(
+            ScheduleStepRow.superseded_by_id.is_(None)), _STEP_COLUMNS):
         steps[s[0]].append(s)
     amendments: dict[int, list[_AmendmentRow]] = defaultdict(list)
-    for a in connection.execute(select(*_AMENDMENT_COLUMNS)).all():
+    for a in _plain(connection, select(*_AMENDMENT_COLUMNS), _AMENDMENT_COLUMNS):
         amendments[a[0]].append(a)
     doses = _doses_by_patient(session)
-    records = [_assemble(p, steps[p[0]], amendments[p[0]], doses[p[0]]) for p in patients]
+    step_mg = _StepMg()
+    records = [_assemble(p, steps[p[0]], amendments[p[0]], doses.get(p[0], ()), step_mg)
+               for p in patients]
     # Subject order by code point, as SQLite sorts: a server's collation may differ
     # ("101-A" vs "101-a", hyphens ignored), and summary --json must not depend on it.
     records.sort(key=lambda r: r.subject_id)
