@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from taper_app.ui.formatting import mg, pct, status_key, status_label
 from taper_app.ui.models import (
@@ -15,6 +17,8 @@ from taper_app.ui.models import (
     PatientTableModel,
     ScheduleStepsModel,
     ValueSortProxy,
+    sort_ranks,
+    sorts_before,
 )
 from taper_app.ui.qt import QColor, Qt
 from taper_app.ui.rows import history_rows, load_patient_rows
@@ -131,3 +135,33 @@ def test_meeting_the_target_is_the_badge_whatever_the_day():
     assert status_label(status_key("above", "met")) == "target met"
     assert status_label(status_key("missing", "pending")) == "data missing"
     assert status_label(status_key("on_schedule", "not_met")) == "on schedule"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(-5, 5), st.floats(-5, 5, allow_nan=False),
+                          st.text("ab", max_size=2)), max_size=25))
+def test_ranks_order_values_exactly_as_the_pairwise_rule(values):
+    """The proxy compares cached places; they must say what comparing the values says."""
+    ranks = sort_ranks(values)
+    for i, a in enumerate(values):
+        for j, b in enumerate(values):
+            if type(a) is type(b) or a is None or b is None or {type(a), type(b)} <= {int, float}:
+                assert (ranks[i] < ranks[j]) == sorts_before(a, b), (a, b)
+
+
+def test_the_proxy_sorts_again_when_a_row_changes_in_place(loaded, db, study, qtbot):
+    """upsert replaces a row without a reset: the proxy's cached places must not outlive
+    it (the list updates one patient in place after a save)."""
+    earlier = load_patient_rows(db, study, DAY1 + timedelta(days=40))
+    model = PatientTableModel()
+    model.set_rows([loaded[0], earlier[1]])  # 101-002 as of Day 41, 101-001 as of Day 60
+    proxy = ValueSortProxy()
+    proxy.setSourceModel(model)
+    proxy.sort(PatientTableModel.STUDY_DAY, Qt.SortOrder.AscendingOrder)
+    assert [proxy.index(r, 0).data() for r in range(2)] == ["101-002", "101-001"]
+    later = load_patient_rows(db, study, TODAY + timedelta(days=20))
+    with qtbot.waitSignal(model.dataChanged):
+        model.upsert(later[1])  # 101-002 as of Day 80
+    assert [proxy.index(r, PatientTableModel.STUDY_DAY).data(SORT_ROLE)
+            for r in range(2)] == [60, 80]
+    assert [proxy.index(r, 0).data() for r in range(2)] == ["101-001", "101-002"]
