@@ -8,7 +8,7 @@ from datetime import date
 
 from ..services.study import StudyInfo
 from .formatting import TARGET_LABELS, iso, mg, pct, status_colour, status_label
-from .models import DoseHistoryModel, ValueSortProxy
+from .models import DoseHistoryModel
 from .qt import (
     QAction,
     QEvent,
@@ -182,12 +182,11 @@ class PatientDetail(QWidget):
             figures.setColumnStretch(column, 1)
 
         # Doses tab: actions, history (newest first), gaps
+        # Sorted by the model itself (no filter here): see RowTableModel.sort.
         self.history_model = DoseHistoryModel(self)
-        self.history_proxy = ValueSortProxy(self)
-        self.history_proxy.setSourceModel(self.history_model)
         self.history_view = QTableView()
         self.history_view.setObjectName("history")
-        self.history_view.setModel(self.history_proxy)
+        self.history_view.setModel(self.history_model)
         setup_table(self.history_view, stretch_column=DoseHistoryModel.NOTE)
         self.history_view.setSortingEnabled(True)
         self.history_view.sortByColumn(DoseHistoryModel.START, Qt.SortOrder.DescendingOrder)
@@ -309,7 +308,7 @@ class PatientDetail(QWidget):
         # F2 or Ctrl+Shift+V act on what the nurse sees highlighted.
         if watched is self.history_view and event.type() == QEvent.Type.FocusIn:
             view = self.history_view
-            if self.history_proxy.rowCount() and not view.selectionModel().hasSelection():
+            if self.history_model.rowCount() and not view.selectionModel().hasSelection():
                 current = view.currentIndex()
                 view.selectRow(current.row() if current.isValid() else 0)
         return super().eventFilter(watched, event)
@@ -318,4 +317,4 @@ class PatientDetail(QWidget):
         index = self.history_view.currentIndex()
         if not index.isValid() or not self.history_view.selectionModel().isSelected(index):
             return None
-        return self.history_proxy.row_object(index.row())
+        return self.history_model.row_object(index.row())

@@ -70,7 +70,7 @@ def test_a_nurse_enters_the_scheduled_dose_with_the_keyboard_only(
         str(ongoing.id), "end_date", (TODAY - timedelta(days=1)).isoformat())
 
     # The window shows the saved record at once, newest first, with its PEQ per day.
-    history = window.detail.history_proxy
+    history = window.detail.history_model
     assert history.rowCount() == 3
     assert history.row_object(0).dose.id == new.id
     assert history.row_object(0).peq_mg_per_day == 10.5
@@ -318,7 +318,7 @@ def test_a_dose_entered_earlier_is_shown_with_its_figures(open_window, patient, 
     """A record saved elsewhere (another window, the import) shows after a reload (F5)."""
     window = open_window("nurse")
     dose(nurse, study, patient, "1", TODAY, TODAY, drug="dexamethasone")
-    assert window.detail.history_proxy.rowCount() == 2
+    assert window.detail.history_model.rowCount() == 2
     window.refresh()
-    assert window.detail.history_proxy.rowCount() == 3
-    assert window.detail.history_proxy.row_object(0).peq_mg_per_day == pytest.approx(6.667)
+    assert window.detail.history_model.rowCount() == 3
+    assert window.detail.history_model.row_object(0).peq_mg_per_day == pytest.approx(6.667)

@@ -33,7 +33,7 @@ def test_history_is_newest_first_with_peq_per_day(open_window, patient, nurse, s
     dose(nurse, study, patient, "4", DAY1 + timedelta(days=40), DAY1 + timedelta(days=40),
          drug="methylprednisolone", frequency="BID")
     window = open_window("nurse")
-    proxy = window.detail.history_proxy
+    proxy = window.detail.history_model
     starts = [proxy.row_object(i).dose.start_date for i in range(proxy.rowCount())]
     assert starts == sorted(starts, reverse=True)
     pulse = proxy.row_object(0).dose
@@ -68,7 +68,7 @@ def test_a_record_is_voided_with_a_reason_and_shown_struck_through(
             voided.reason, voided.subject_id) == (
         str(chosen.id), "voided", "False", "True", "entered on the wrong patient", patient)
 
-    proxy = window.detail.history_proxy
+    proxy = window.detail.history_model
     i = next(k for k in range(proxy.rowCount()) if proxy.row_object(k).dose.id == chosen.id)
     assert proxy.index(i, DoseHistoryModel.DOSE).data(Qt.ItemDataRole.FontRole).strikeOut()
     note = proxy.index(i, DoseHistoryModel.NOTE)

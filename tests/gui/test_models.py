@@ -165,3 +165,32 @@ def test_the_proxy_sorts_again_when_a_row_changes_in_place(loaded, db, study, qt
     assert [proxy.index(r, PatientTableModel.STUDY_DAY).data(SORT_ROLE)
             for r in range(2)] == [60, 80]
     assert [proxy.index(r, 0).data() for r in range(2)] == ["101-001", "101-002"]
+
+
+def test_a_model_sorts_its_own_rows_as_the_proxy_would(loaded, study, qtbot):
+    """The history table sorts in the model (no proxy): the same order as a proxy gives,
+    new rows arrive in that order, and a selected row stays selected through a re-sort."""
+    from taper_app.ui.qt import QTableView
+
+    history = history_rows(study, loaded[0].record, TODAY)
+    by_proxy = DoseHistoryModel()
+    by_proxy.set_rows(history)
+    model = DoseHistoryModel()
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.setSortingEnabled(True)
+    for column in (DoseHistoryModel.START, DoseHistoryModel.PEQ, DoseHistoryModel.DRUG):
+        for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
+            view.sortByColumn(column, order)
+            model.set_rows(history)  # a patient's records arriving: ties in their order
+            proxy = ValueSortProxy()  # a proxy over the same records, sorted afresh
+            proxy.setSourceModel(by_proxy)
+            proxy.sort(column, order)
+            assert [model.row_object(r) for r in range(model.rowCount())] == [
+                proxy.row_object(r) for r in range(proxy.rowCount())], (column, order)
+    pulse = next(r for r, row in enumerate(model.rows()) if row.dose.frequency == "ONCE")
+    view.selectRow(pulse)
+    view.sortByColumn(DoseHistoryModel.START, Qt.SortOrder.AscendingOrder)
+    [selected] = view.selectionModel().selectedRows()
+    assert model.row_object(selected.row()).dose.frequency == "ONCE"

@@ -56,7 +56,7 @@ def test_a_dose_saved_elsewhere_meanwhile_is_not_overwritten(
     assert form.isVisible() and form.fields() == typed
     assert len(dose_rows(db)) == 3
     # The window shows the other computer's record, and the form continues on it.
-    assert window.detail.history_proxy.rowCount() == 3
+    assert window.detail.history_model.rowCount() == 3
     assert form.record.version == window.current_row().record.version
     keyboard.enter()
     assert not form.isVisible()
