@@ -106,6 +106,23 @@ def bench_switch(db: Database, subject: str, other: str, as_of: date, runs: int)
                        "in place on an Agg canvas of the window's size")
 
 
+def bench_window_switch(path: Path, subject: str, other: str, as_of: date,
+                        runs: int) -> list[Result]:
+    """The same switch in the real window (a subprocess, offscreen): what a user waits for,
+    on the Doses tab (the history table) and on the Charts tab (the chart drawn)."""
+    _elapsed, report = _driver("window-switch", str(path), as_of.isoformat(), subject, other,
+                               str(runs))
+    return [Result(f"patient switch in the window, {tab} tab ({subject}: "
+                   f"{report['records']} records)", report[key],
+                   baseline_name="bare matplotlib draw of the same arrays",
+                   baseline=report[f"{key} baseline"], target=0.100, target_ratio=2.0,
+                   note="subprocess, offscreen: the signed-in main window selects the patient "
+                        f"after another on its {tab} tab, until every event is handled "
+                        "(load, figures, detail pane, history table, signatures"
+                        + (", chart drawn and painted)" if key == "charts" else ")"))
+            for tab, key in (("Doses", "doses"), ("Charts", "charts"))]
+
+
 # ---------------------------------------------------------------- saving a dose
 
 def _bare_insert(path: Path, n: int) -> None:

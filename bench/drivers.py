@@ -4,6 +4,8 @@
     python bench/drivers.py startup-bare         an empty window, the same libraries
     python bench/drivers.py memory DB AS_OF      summary of every patient; peak RSS
     python bench/drivers.py memory-bare DB       the same imports, rows read with sqlite3
+    python bench/drivers.py window-switch DB AS_OF SUBJECT OTHER RUNS
+                                                 the real window switching patients
 
 Each prints ``READY`` when done (the parent times launch to that line) and a ``REPORT``
 line of JSON with its own phase times or peak memory.
@@ -150,10 +152,69 @@ def memory_bare(db_path: str) -> None:
     con.close()
 
 
+def window_switch(db_path: str, as_of_text: str, subject: str, other: str,
+                  runs_text: str) -> None:
+    """The signed-in main window (offscreen) selecting ``subject`` after ``other``, on its
+    Doses tab and on its Charts tab: everything the window does for a switch (load, figures,
+    the detail pane, the dose history table, the signature box, the chart drawn and painted
+    when its tab shows), until the event queue is empty. Each switch is paired with the
+    bare matplotlib draw of the patient's arrays (bench/benchmarks.py bare_draw), the
+    patient-switch baseline, in this same process."""
+    from datetime import UTC, date, datetime
+
+    from bench.benchmarks import bare_draw
+    from bench.measure import paired, timed
+    from taper_app.services.study import authenticate, load_study
+    from taper_app.storage.engine import open_database
+    from taper_app.ui.app import application
+    from taper_app.ui.main_window import MainWindow
+
+    as_of = date.fromisoformat(as_of_text)
+
+    def clock() -> datetime:
+        return datetime(as_of.year, as_of.month, as_of.day, 12, tzinfo=UTC)
+
+    app = application()
+    db = open_database(db_path)
+    study = load_study(db)
+    actor = authenticate(db, "investigator", PASSWORD, clock)
+    window = MainWindow(db, study, actor, today=lambda: as_of, clock=clock)
+    window.show_for_screen()
+    while window.patients_model.rowCount() == 0:
+        app.processEvents()
+    app.processEvents()
+
+    def show(name: str) -> None:
+        if not window.select_subject(name):
+            raise SystemExit(f"window-switch: no patient {name}")
+        app.processEvents()
+
+    show(subject)
+    row = window.patients_model.row_at(window.patients_model.row_of_subject(subject))
+    curves, baseline = row.analysis.curves, float(row.record.baseline_mg)
+    report: dict[str, object] = {"records": len(row.record.doses)}
+    for tab, name in ((0, "doses"), (2, "charts")):
+        window.detail.tabs.setCurrentIndex(tab)
+        app.processEvents()
+
+        def switch() -> float:
+            show(other)
+            return timed(lambda: show(subject))
+
+        values, bases = paired(switch, lambda: timed(lambda: bare_draw(curves, baseline)),
+                               int(runs_text))
+        report[name] = values
+        report[f"{name} baseline"] = bases
+    print("READY", flush=True)
+    print("REPORT " + json.dumps(report), flush=True)
+    window.close()
+    db.dispose()
+
+
 def main(argv: list[str]) -> int:
     command, *args = argv
     {"startup": startup, "startup-bare": startup_bare, "memory": memory,
-     "memory-bare": memory_bare}[command](*args)
+     "memory-bare": memory_bare, "window-switch": window_switch}[command](*args)
     return 0
 
 

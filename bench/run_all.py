@@ -104,6 +104,9 @@ def run(plan: Plan, folder: Path, out: TextIO = sys.stdout,
         db.dispose()
     add(b.bench_summary(large, AS_OF, plan.large_summary_runs, "3 years"
                         if plan.large.days == THREE_YEARS else f"{plan.large.days} days"))
+    for switch in b.bench_window_switch(small, daily_subject, typical_subject, AS_OF,
+                                        plan.switch_runs):
+        add(switch)
     startups, phases = b.bench_startup(small, AS_OF, plan.startup_runs)
     for startup in startups:
         add(startup)

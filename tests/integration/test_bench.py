@@ -56,11 +56,13 @@ def test_every_benchmark_runs_once_on_tiny_sizes_and_writes_the_page(tmp_path: P
     out = tmp_path / "performance.md"
     assert run_all.main(["--quick", "--out", str(out), "--cache", str(tmp_path / "cache")]) == 0
     page = out.read_text(encoding="utf-8")
-    for name in ("patient switch", "save one dose", "summary --json, 6 patients",
+    for name in ("patient switch", "patient switch in the window, Doses tab",
+                 "patient switch in the window, Charts tab", "save one dose",
+                 "summary --json, 6 patients",
                  "summary --json, 10 patients", "patient PDF", "study PDF", "cold start",
                  "peak memory"):
         assert name in page, name
     assert "## Machine" in page and "PySide6_Essentials: 6." in page
     rows = [line for line in page.splitlines() if line.startswith("| ") and "**" in line]
-    assert len(rows) == 10
+    assert len(rows) == 12
     assert all(("**pass**" in r) or ("**miss**" in r) or ("**-**" in r) for r in rows)
