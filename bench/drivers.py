@@ -21,6 +21,7 @@ import json  # noqa: E402  (timed from the very first line)
 import resource  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -56,17 +57,15 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def startup(db_path: str, as_of_text: str) -> None:
-    """As ``taper-app`` does after the sign-in dialog: open, load, sign in, window, list."""
+def _signed_in(db_path: str, as_of_text: str, phases: dict[str, float]) -> tuple[Any, ...]:
+    """The application, the opened study and the investigator signed in, as ``taper-app``
+    has them after its sign-in dialog; the times of those steps go into ``phases``."""
     from datetime import UTC, date, datetime
 
     from taper_app.services.study import authenticate, load_study
     from taper_app.storage.engine import open_database
     from taper_app.ui.app import application
-    from taper_app.ui.main_window import MainWindow
-    from taper_app.ui.qt import QTimer
 
-    phases = {"imports": _since()}
     as_of = date.fromisoformat(as_of_text)
 
     def clock() -> datetime:
@@ -78,6 +77,16 @@ def startup(db_path: str, as_of_text: str) -> None:
     phases["database open"] = _since()
     actor = authenticate(db, "investigator", PASSWORD, clock)
     phases["signed in"] = _since()
+    return app, db, study, actor, as_of, clock
+
+
+def startup(db_path: str, as_of_text: str) -> None:
+    """As ``taper-app`` does after the sign-in dialog: open, load, sign in, window, list."""
+    from taper_app.ui.main_window import MainWindow
+    from taper_app.ui.qt import QTimer
+
+    phases = {"imports": _since()}
+    app, db, study, actor, as_of, clock = _signed_in(db_path, as_of_text, phases)
     delivered = MainWindow._loaded
 
     def loaded(self: MainWindow, *args: object) -> None:
@@ -160,24 +169,11 @@ def window_switch(db_path: str, as_of_text: str, subject: str, other: str,
     when its tab shows), until the event queue is empty. Each switch is paired with the
     bare matplotlib draw of the patient's arrays (bench/benchmarks.py bare_draw), the
     patient-switch baseline, in this same process."""
-    from datetime import UTC, date, datetime
-
     from bench.benchmarks import bare_draw
     from bench.measure import paired, timed
-    from taper_app.services.study import authenticate, load_study
-    from taper_app.storage.engine import open_database
-    from taper_app.ui.app import application
     from taper_app.ui.main_window import MainWindow
 
-    as_of = date.fromisoformat(as_of_text)
-
-    def clock() -> datetime:
-        return datetime(as_of.year, as_of.month, as_of.day, 12, tzinfo=UTC)
-
-    app = application()
-    db = open_database(db_path)
-    study = load_study(db)
-    actor = authenticate(db, "investigator", PASSWORD, clock)
+    app, db, study, actor, as_of, clock = _signed_in(db_path, as_of_text, {})
     window = MainWindow(db, study, actor, today=lambda: as_of, clock=clock)
     window.show_for_screen()
     while window.patients_model.rowCount() == 0:
