@@ -25,7 +25,7 @@ from .audit import AuditTrail, format_utc
 from .context import ServiceContext
 from .errors import AuthenticationFailed, Problem, ValidationError
 from .patients import lock_patient
-from .records import PatientRecord, load_patient
+from .records import PatientRecord, find_patient_row, load_patient
 from .study import check_password_in_session
 
 MEANINGS = ("reviewed", "approved")
@@ -171,6 +171,10 @@ def _signatures(session: Session, record: PatientRecord) -> list[SignatureView]:
 def signatures_for(db: Database, subject_id: str) -> list[SignatureView]:
     """Every signature of the patient, each checked against the data as it is now."""
     with UnitOfWork(db, write=False) as uow:
+        patient = find_patient_row(uow.session, subject_id)
+        if uow.session.scalar(select(Signature.id).where(Signature.patient_id == patient.id)
+                              .limit(1)) is None:
+            return []  # nothing to check: the patient's records need not be read
         record = load_patient(uow.session, subject_id)
         return _signatures(uow.session, record)
 
@@ -180,9 +184,9 @@ def missing_signatures(db: Database, subject_id: str) -> list[str]:
     app by someone who first dropped the database's triggers (migration 0004 refuses
     UPDATE and DELETE on signatures), which the hash-chained audit rows still record."""
     with UnitOfWork(db, write=False) as uow:
-        record = load_patient(uow.session, subject_id)
+        patient = find_patient_row(uow.session, subject_id)
         kept = [(s.username, s.data_sha256) for s in uow.session.scalars(
-            select(Signature).where(Signature.patient_id == record.id))]
+            select(Signature).where(Signature.patient_id == patient.id))]
         signings = uow.session.scalars(select(AuditEntry).where(
             AuditEntry.subject_id == subject_id, AuditEntry.action == "sign")
             .order_by(AuditEntry.id)).all()
