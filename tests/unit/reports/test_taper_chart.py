@@ -35,6 +35,16 @@ def patient(nurse, investigator, study):
     return analyse_patient(nurse.db, study, "101-001", AS_OF)
 
 
+def one_dose_patient(nurse, study, subject: str, day1: str, *, baseline: str,
+                     dose: str) -> None:
+    """A patient at site 101 on stepdown-a with one ongoing daily prednisone record from
+    Day 1."""
+    enroll_patient(nurse, study, {"subject_id": subject, "site": "101", "day1_date": day1,
+                                  "baseline_mg": baseline, "template_id": "stepdown-a"})
+    record_dose(nurse, study, subject, {"drug": "prednisone", "frequency": "QD", "route": "PO",
+                                        "dose_mg": dose, "start_date": day1})
+
+
 def _xy(line):
     return np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
 
@@ -234,12 +244,7 @@ def test_target_line_is_labelled_with_its_percent_day_and_pending_status(patient
 
 
 def test_the_status_at_the_target_day_is_marked_when_it_is_known(nurse, study):
-    enroll_patient(nurse, study, {"subject_id": "101-011", "site": "101",
-                                  "day1_date": "2025-12-01", "baseline_mg": "20",
-                                  "template_id": "stepdown-a"})
-    record_dose(nurse, study, "101-011", {"drug": "prednisone", "frequency": "QD",
-                                          "route": "PO", "dose_mg": "8",
-                                          "start_date": "2025-12-01"})
+    one_dose_patient(nurse, study, "101-011", "2025-12-01", baseline="20", dose="8")
     analysis = analyse_patient(nurse.db, study, "101-011", AS_OF)
     target = analysis.figures.target
     assert target.status == "met" and target.window_reduction_pct == pytest.approx(60.0)
@@ -295,12 +300,7 @@ def test_redrawing_in_place_shows_only_the_new_patient(patient, nurse, study):
 
     from taper_app.reports.taper_chart import TaperChart
 
-    enroll_patient(nurse, study, {"subject_id": "101-002", "site": "101",
-                                  "day1_date": "2026-05-01", "baseline_mg": "10",
-                                  "template_id": "stepdown-a"})
-    record_dose(nurse, study, "101-002", {"drug": "prednisone", "frequency": "QD",
-                                          "route": "PO", "dose_mg": "10",
-                                          "start_date": "2026-05-01"})
+    one_dose_patient(nurse, study, "101-002", "2026-05-01", baseline="10", dose="10")
     other = analyse_patient(nurse.db, study, "101-002", AS_OF)
     figure = Figure()
     chart = TaperChart(figure, fixed_margins=True)
@@ -387,12 +387,7 @@ def test_legends_drawn_from_their_pixels_look_as_drawn_for_real(patient, nurse, 
 
     from taper_app.reports.taper_chart import TaperChart
 
-    enroll_patient(nurse, study, {"subject_id": "101-002", "site": "101",
-                                  "day1_date": "2026-01-10", "baseline_mg": "10",
-                                  "template_id": "stepdown-a"})
-    record_dose(nurse, study, "101-002", {"drug": "prednisone", "frequency": "QD",
-                                          "route": "PO", "dose_mg": "12",
-                                          "start_date": "2026-01-10"})
+    one_dose_patient(nurse, study, "101-002", "2026-01-10", baseline="10", dose="12")
     other = analyse_patient(nurse.db, study, "101-002", AS_OF)
     settings = study.protocol.settings
 
