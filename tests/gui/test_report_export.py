@@ -154,16 +154,22 @@ def test_a_folder_that_is_gone_is_a_message_and_no_file(open_window, patient, tm
     assert desktop.opened == [] and not out.exists()
 
 
-def test_the_export_runs_in_a_worker_and_the_window_keeps_working(
-        qtbot, db, study, three_patients, tmp_path, monkeypatch):
-    out = tmp_path / "study.pdf"
-    desktop = Desktop(monkeypatch, out)
+def monitor_window(qtbot, db, study) -> MainWindow:
+    """The monitor's window with a real worker pool, its three patients listed."""
     actor = authenticate(db, "monitor", PASSWORD, fixed_clock)
     window = MainWindow(db, study, actor, today=lambda: TODAY, clock=fixed_clock,
                         tasks=TaskRunner())
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.patients_model.rowCount() == 3, timeout=30000)
+    return window
+
+
+def test_the_export_runs_in_a_worker_and_the_window_keeps_working(
+        qtbot, db, study, three_patients, tmp_path, monkeypatch):
+    out = tmp_path / "study.pdf"
+    desktop = Desktop(monkeypatch, out)
+    window = monitor_window(qtbot, db, study)
     seen: list[int] = []
     window.report_export.progressed.connect(lambda done, total: seen.append(done))
 
@@ -180,12 +186,7 @@ def test_closing_the_window_stops_an_export_and_leaves_no_file(
         qtbot, db, study, three_patients, tmp_path, monkeypatch):
     out = tmp_path / "study.pdf"
     desktop = Desktop(monkeypatch, out)
-    actor = authenticate(db, "monitor", PASSWORD, fixed_clock)
-    window = MainWindow(db, study, actor, today=lambda: TODAY, clock=fixed_clock,
-                        tasks=TaskRunner())
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.patients_model.rowCount() == 3, timeout=30000)
+    window = monitor_window(qtbot, db, study)
     started = threading.Event()
     release = threading.Event()
     real_analyse = reporting.analyse
