@@ -124,26 +124,59 @@ _DOSE_UG = attrgetter("dose_ug")
 _VOIDED = attrgetter("voided")
 _ORDINAL = date.toordinal
 
+#: ``DoseColumns.end`` of a record with no end date (no date has ordinal 0).
+NO_END = 0
 
-def dose_arrays(records: Sequence[DoseFacts], table: EquivalenceTable,
+
+@dataclass(frozen=True)
+class DoseColumns:
+    """The fields the daily series reads from many records, one column each (record i's
+    start is ``start[i]``, its drug ``drug[i]``...): what :func:`dose_arrays` gathers from
+    records, or what a bulk read can give directly without making a record per row."""
+
+    start: np.ndarray          # int64: proleptic ordinal of the start date
+    end: np.ndarray            # int64: ordinal of the end date, NO_END where there is none
+    drug: Sequence[str]
+    frequency: Sequence[str]
+    dose_ug: np.ndarray        # int64
+    voided: np.ndarray         # bool
+
+    def __len__(self) -> int:
+        return len(self.drug)
+
+    @classmethod
+    def of(cls, records: Sequence[DoseFacts]) -> DoseColumns:
+        """The columns of ``records``, one C-level pass per field."""
+        n = len(records)
+        return cls(
+            start=np.fromiter(map(_ORDINAL, map(_START, records)), np.int64, n),
+            end=np.fromiter((NO_END if end is None else end.toordinal()
+                             for end in map(_END, records)), np.int64, n),
+            drug=list(map(_DRUG, records)),
+            frequency=list(map(_FREQUENCY, records)),
+            dose_ug=np.fromiter(map(_DOSE_UG, records), np.int64, n),
+            voided=np.fromiter(map(_VOIDED, records), np.bool_, n))
+
+
+def dose_arrays(records: Sequence[DoseFacts] | DoseColumns, table: EquivalenceTable,
                 as_of: date) -> DoseArrays:
-    """Gather start, last day and daily amount of every valid record in one pass per field.
+    """Gather start, last day and daily amount of every valid record, in whole arrays.
 
-    For a whole study at once (a hundred thousand records) as well as for one patient: the
-    fields are read with C-level ``map`` calls, and each distinct (drug, frequency) of a
-    valid record is converted once, as an exact Fraction then one float, so every record's
-    amount is the same float product whichever way the records are read.
+    For a whole study at once (a hundred thousand records) as well as for one patient;
+    ``records`` may be given as their :class:`DoseColumns`. Each distinct (drug, frequency)
+    of a valid record is converted once, as an exact Fraction then one float, so every
+    record's amount is the same float product whichever way the records are read.
     """
-    n = len(records)
+    columns = records if isinstance(records, DoseColumns) else DoseColumns.of(records)
+    n = len(columns)
     as_of_ordinal = as_of.toordinal()
-    start = np.fromiter(map(_ORDINAL, map(_START, records)), np.int64, n)
-    kept = start <= as_of_ordinal
-    kept &= ~np.fromiter(map(_VOIDED, records), np.bool_, n)
+    start = columns.start
+    kept = (start <= as_of_ordinal) & ~columns.voided
     index = np.flatnonzero(kept)
     # Drugs and frequencies as small codes (strings hash once each), (drug, frequency) as
     # one code; a table of rates by code, filled for the codes of valid records only (an
     # unknown drug in a voided record is not an error).
-    drugs, frequencies = list(map(_DRUG, records)), list(map(_FREQUENCY, records))
+    drugs, frequencies = columns.drug, columns.frequency
     drug_code = {drug: i for i, drug in enumerate(dict.fromkeys(drugs))}
     frequency_code = {f: i for i, f in enumerate(dict.fromkeys(frequencies))}
     width = max(1, len(frequency_code))
@@ -156,17 +189,17 @@ def dose_arrays(records: Sequence[DoseFacts], table: EquivalenceTable,
         # mg PEQ per µg of drug per day: exact Fractions, then one float.
         rate[c] = float(per_day(frequency) * table.factor(drug) / UG_PER_MG)
     is_once = np.array([f.upper() == "ONCE" for f in frequency_of], dtype=np.bool_)[f_code]
-    last = np.fromiter((as_of_ordinal if end is None else end.toordinal()
-                        for end in map(_END, records)), np.int64, n)
-    last = np.where(is_once, start, last)
+    last = np.where(is_once, start,
+                    np.where(columns.end == NO_END, as_of_ordinal, columns.end))
     # int * float as Python computes r.dose_ug * rate: the integer (far below 2**53) is
     # converted exactly, then one rounded product.
-    amount = np.fromiter(map(_DOSE_UG, records), np.int64, n).astype(np.float64) * rate[code]
+    amount = columns.dose_ug.astype(np.float64) * rate[code]
     return DoseArrays(index, start[index], last[index], amount[index])
 
 
 def daily_series_many(records: Sequence[Sequence[DoseFacts]], table: EquivalenceTable,
-                      day1s: Sequence[date], as_of: date) -> list[DailySeries]:
+                      day1s: Sequence[date], as_of: date,
+                      columns: DoseColumns | None = None) -> list[DailySeries]:
     """``daily_series`` of many patients (``records[i]`` and ``day1s[i]`` are patient i's)
     with one numpy call per step for all of them, not one per patient.
 
@@ -176,14 +209,22 @@ def daily_series_many(records: Sequence[Sequence[DoseFacts]], table: Equivalence
     exact (each patient's counts sum to zero); the float sums are taken patient by patient
     (``np.cumsum`` into a slice), so each adds exactly the same numbers in the same order
     as for a patient alone, and every value is bit for bit what ``daily_series`` gives.
+
+    ``columns``, when the caller has them (a bulk read), are the columns of every patient's
+    records one after the other, in order; only ``len(records[i])`` is read then.
     """
     patients = len(records)
-    flat: list[DoseFacts] = []
     bounds = [0]
     for patient_records in records:
-        flat.extend(patient_records)
-        bounds.append(len(flat))
-    facts = dose_arrays(flat, table, as_of)
+        bounds.append(bounds[-1] + len(patient_records))
+    if columns is None:
+        flat: list[DoseFacts] = []
+        for patient_records in records:
+            flat.extend(patient_records)
+        columns = DoseColumns.of(flat)
+    elif len(columns) != bounds[-1]:
+        raise ValueError(f"{len(columns)} dose columns for {bounds[-1]} records")
+    facts = dose_arrays(columns, table, as_of)
     # Each kept record's patient (records are in patient order, so are the kept ones).
     patient = np.searchsorted(np.asarray(bounds[1:], dtype=np.int64), facts.index,
                               side="right")

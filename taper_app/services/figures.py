@@ -12,7 +12,7 @@ from datetime import date
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from ..domain.doses import DailySeries, daily_series, daily_series_many, missing_gaps
+from ..domain.doses import DailySeries, DoseColumns, daily_series, daily_series_many, missing_gaps
 from ..domain.figures import (
     PatientFigures,
     TaperCurves,
@@ -24,7 +24,7 @@ from ..domain.units import round_half_up
 from ..storage.engine import Database
 from ..storage.uow import UnitOfWork
 from .errors import PermissionDenied
-from .records import PatientRecord, load_all_patients, load_patient
+from .records import PatientRecord, load_patient, read_all_patients
 from .study import StudyInfo
 
 
@@ -51,12 +51,16 @@ def analyse(study: StudyInfo, record: PatientRecord, as_of: date) -> PatientAnal
     return PatientAnalysis(record, series, curves, figures)
 
 
-def analyse_many(study: StudyInfo, records: Sequence[PatientRecord],
-                 as_of: date) -> list[PatientAnalysis]:
+def analyse_many(study: StudyInfo, records: Sequence[PatientRecord], as_of: date,
+                 dose_columns: DoseColumns | None = None) -> list[PatientAnalysis]:
     """``[analyse(study, r, as_of) for r in records]``, with the same results, computed
-    for all patients at once (one numpy call per step for a study rather than per patient)."""
+    for all patients at once (one numpy call per step for a study rather than per patient).
+
+    ``dose_columns``: the records' doses as columns, patient after patient, when a bulk
+    read gave them (:class:`~.records.StudyRecords`).
+    """
     series = daily_series_many([r.doses for r in records], study.equivalence,
-                               [r.day1_date for r in records], as_of)
+                               [r.day1_date for r in records], as_of, dose_columns)
     settings = study.protocol.settings
     results = analyse_cohort(series, [r.steps for r in records],
                              [r.baseline_mg for r in records], settings)
@@ -97,8 +101,8 @@ def analyse_all(db: Database, study: StudyInfo, as_of: date,
     """Every patient of ``sites`` (None: all sites), in subject order."""
     with _collector_paused():
         with UnitOfWork(db, write=False) as uow:
-            records = load_all_patients(uow.session, sites)
-        return analyse_many(study, records, as_of)
+            read = read_all_patients(uow.session, sites)
+        return analyse_many(study, read.records, as_of, read.dose_columns)
 
 
 def _mg(x: float | None) -> float | None:

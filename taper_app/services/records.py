@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import chain
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
+import numpy as np
 from sqlalchemy import Connection, Select, select
 from sqlalchemy.orm import Session
 
-from ..domain.doses import DoseRecord
+from ..domain.doses import NO_END, DoseColumns, DoseRecord
 from ..domain.schedule import ScheduleStep
 from ..domain.units import ug_to_mg
 from ..storage.models import Amendment, DoseRecordRow, Patient, ScheduleStepRow
@@ -71,6 +73,60 @@ class AmendmentView:
         return ug_to_mg(self.dose_ug)
 
 
+class DoseRecords(Sequence[DoseRecordView]):
+    """A patient's dose records from a bulk read: the driver's rows, made into views the
+    first time anything looks at them.
+
+    Figures for the whole study (``summary``, the window's list) read the records' columns
+    straight from the rows (:class:`StudyRecords`) and never look at the views: making a
+    hundred thousand views cost more than the figures. Equal to the tuple of its views, as
+    :func:`load_patient` gives them.
+    """
+
+    __slots__ = ("_make", "_rows", "_views")
+
+    def __init__(self, rows: list[tuple[Any, ...]],
+                 make: Callable[[list[tuple[Any, ...]]], list[DoseRecordView]]) -> None:
+        self._rows: list[tuple[Any, ...]] | None = rows
+        self._make = make
+        self._views: tuple[DoseRecordView, ...] | None = None
+
+    def _all(self) -> tuple[DoseRecordView, ...]:
+        views = self._views
+        if views is None:
+            # Two threads may both make them: the same values, and either tuple is kept.
+            rows = self._rows
+            views = self._views = () if rows is None else tuple(self._make(rows))
+            self._rows = None
+        return views
+
+    def __len__(self) -> int:
+        return len(self._rows) if self._views is None and self._rows is not None \
+            else len(self._all())
+
+    @overload
+    def __getitem__(self, index: int) -> DoseRecordView: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[DoseRecordView, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> DoseRecordView | tuple[DoseRecordView, ...]:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[DoseRecordView]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DoseRecords | tuple):
+            return self._all() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._all())
+
+    def __repr__(self) -> str:
+        return f"DoseRecords({self._all()!r})"
+
+
 @dataclass(frozen=True)
 class PatientRecord:
     """Everything stored about one patient, as plain values."""
@@ -86,7 +142,7 @@ class PatientRecord:
     version: int
     steps: tuple[ScheduleStep, ...]
     amendments: tuple[AmendmentView, ...]
-    doses: tuple[DoseRecordView, ...]
+    doses: Sequence[DoseRecordView]  # in (start date, id) order
 
     @property
     def baseline_mg(self) -> Decimal:
@@ -131,7 +187,7 @@ class _StepMg(dict[int, Decimal]):
 
 
 def _assemble(p: Sequence[Any], steps: Iterable[_StepRow], amendments: Iterable[_AmendmentRow],
-              doses: Iterable[DoseRecordView], step_mg: _StepMg | None = None) -> PatientRecord:
+              doses: Sequence[DoseRecordView], step_mg: _StepMg | None = None) -> PatientRecord:
     """One record from a patient's columns and its rows (doses already in (start, id) order)."""
     amendment_list = sorted(amendments, key=lambda a: a[2])
     seq_of = {a[1]: a[2] for a in amendment_list}
@@ -146,7 +202,7 @@ def _assemble(p: Sequence[Any], steps: Iterable[_StepRow], amendments: Iterable[
                     for s in current),
         amendments=tuple(AmendmentView(a[2], a[3], a[4], a[5], a[6], a[7])
                          for a in amendment_list),
-        doses=tuple(doses),
+        doses=doses,
     )
 
 
@@ -202,27 +258,71 @@ def _view_builder(converters: Sequence[Converter | None],
     return views
 
 
-def _doses_by_patient(session: Session,
-                      patient_id: int | None = None) -> dict[int, tuple[DoseRecordView, ...]]:
-    """Every dose record (of one patient, or all) as views, grouped by patient in
-    (start date, id) order."""
+def _dose_rows_by_patient(session: Session, patient_id: int | None = None,
+                          ) -> tuple[dict[int, list[tuple[Any, ...]]], list[Converter | None]]:
+    """Every dose record's driver row ``(patient_id, *view columns)`` (of one patient, or
+    all), grouped by patient in (start date, id) order, and the columns' converters."""
     stmt = select(DoseRecordRow.patient_id, *_DOSE_COLUMNS)
     if patient_id is not None:
         stmt = stmt.where(DoseRecordRow.patient_id == patient_id)
     session.flush()  # the connection below does not autoflush: records added in this unit count
     connection: Connection = session.connection()
-    views = _view_builder(result_converters(connection, _DOSE_COLUMNS))
     by_patient: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for row in plain_rows(connection, stmt):
         by_patient[row[0]].append(row)
     # Each patient's rows sorted here, not by ORDER BY: the driver's values sort as the
     # database would (ISO date text on SQLite, dates on PostgreSQL; ids are unique), and
     # SQLite's sort of a hundred thousand rows cost more than reading them.
-    doses: dict[int, tuple[DoseRecordView, ...]] = {}
-    for pid, rows in by_patient.items():
+    for rows in by_patient.values():
         rows.sort(key=_START_AND_ID)
-        doses[pid] = tuple(views(rows))
-    return doses
+    return by_patient, result_converters(connection, _DOSE_COLUMNS)
+
+
+#: Where the daily series' fields are in a ``(patient_id, *view columns)`` driver row.
+_FIELD = {name: 1 + DoseRecordView._fields.index(name)
+          for name in ("start_date", "end_date", "drug", "frequency", "dose_ug", "voided")}
+
+
+class _Ordinals(dict[Any, int]):
+    """``date.toordinal`` of each distinct driver date value, converted once; None (no
+    end date) is ``NO_END``."""
+
+    def __init__(self, convert: Converter | None) -> None:
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, value: Any) -> int:
+        if value is None:
+            ordinal = NO_END
+        else:
+            ordinal = (value if self.convert is None else self.convert(value)).toordinal()
+        self[value] = ordinal
+        return ordinal
+
+
+def _dose_columns(rows: list[tuple[Any, ...]],
+                  converters: Sequence[Converter | None]) -> DoseColumns:
+    """The daily series' columns straight from driver rows, converted as SQLAlchemy would
+    convert them (each distinct date once), without making a view per row."""
+    def column(name: str) -> Iterator[Any]:
+        return map(itemgetter(_FIELD[name]), rows)
+
+    def converter(name: str) -> Converter | None:
+        return converters[_FIELD[name] - 1]
+
+    n = len(rows)
+    ordinals = _Ordinals(converter("start_date"))
+    end_ordinals = ordinals if converter("end_date") is converter("start_date") \
+        else _Ordinals(converter("end_date"))
+    to_bool = converter("voided")
+    voided = column("voided") if to_bool is None else map(to_bool, column("voided"))
+    return DoseColumns(
+        start=np.fromiter(map(ordinals.__getitem__, column("start_date")), np.int64, n),
+        end=np.fromiter(map(end_ordinals.__getitem__, column("end_date")), np.int64, n),
+        drug=list(column("drug")),
+        frequency=list(column("frequency")),
+        dose_ug=np.fromiter(column("dose_ug"), np.int64, n),
+        voided=np.fromiter(voided, np.bool_, n))
 
 
 def load_patient(session: Session, subject_id: str) -> PatientRecord:
@@ -235,8 +335,9 @@ def load_patient(session: Session, subject_id: str) -> PatientRecord:
         ScheduleStepRow.patient_id == pid, ScheduleStepRow.superseded_by_id.is_(None)))
     amendments = session.execute(select(*_AMENDMENT_COLUMNS).where(
         Amendment.patient_id == pid))
-    doses = _doses_by_patient(session, pid).get(pid, ())
-    return _assemble(p, steps, amendments, doses)
+    by_patient, converters = _dose_rows_by_patient(session, pid)
+    doses = _view_builder(converters)(by_patient.get(pid, []))
+    return _assemble(p, steps, amendments, tuple(doses))
 
 
 def _plain(connection: Connection, stmt: Select[*tuple[Any, ...]],
@@ -254,8 +355,17 @@ def _unchanged(value: Any) -> Any:
     return value
 
 
-def load_all_patients(session: Session,
-                      sites: frozenset[str] | None = None) -> list[PatientRecord]:
+@dataclass(frozen=True)
+class StudyRecords:
+    """Every patient's record from one bulk read, and the columns of all their dose records
+    (patient after patient, in the records' order) for the study's figures."""
+
+    records: list[PatientRecord]
+    dose_columns: DoseColumns
+
+
+def read_all_patients(session: Session,
+                      sites: frozenset[str] | None = None) -> StudyRecords:
     """Every patient (of ``sites``, or all) in subject order, in four queries in all."""
     stmt = select(*_PATIENT_COLUMNS).order_by(Patient.subject_id)
     if sites is not None:
@@ -270,11 +380,20 @@ def load_all_patients(session: Session,
     amendments: dict[int, list[_AmendmentRow]] = defaultdict(list)
     for a in _plain(connection, select(*_AMENDMENT_COLUMNS), _AMENDMENT_COLUMNS):
         amendments[a[0]].append(a)
-    doses = _doses_by_patient(session)
+    dose_rows, converters = _dose_rows_by_patient(session)
+    views = _view_builder(converters)
     step_mg = _StepMg()
-    records = [_assemble(p, steps[p[0]], amendments[p[0]], doses.get(p[0], ()), step_mg)
+    records = [_assemble(p, steps[p[0]], amendments[p[0]],
+                         DoseRecords(dose_rows.get(p[0], []), views), step_mg)
                for p in patients]
     # Subject order by code point, as SQLite sorts: a server's collation may differ
     # ("101-A" vs "101-a", hyphens ignored), and summary --json must not depend on it.
     records.sort(key=lambda r: r.subject_id)
-    return records
+    flat = list(chain.from_iterable(dose_rows.get(r.id, ()) for r in records))
+    return StudyRecords(records, _dose_columns(flat, converters))
+
+
+def load_all_patients(session: Session,
+                      sites: frozenset[str] | None = None) -> list[PatientRecord]:
+    """Every patient (of ``sites``, or all) in subject order, in four queries in all."""
+    return read_all_patients(session, sites).records

@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import column, select, table
 from sqlalchemy.exc import DBAPIError
 
+from taper_app.domain.doses import NO_END, DoseColumns, DoseRecord, daily_series_many
+from taper_app.services import records as records_module
 from taper_app.services.figures import analyse, analyse_all, summary
 from taper_app.services.patients import (
     amend_patient_schedule,
@@ -17,7 +19,14 @@ from taper_app.services.patients import (
     record_dose,
     void_dose,
 )
-from taper_app.services.records import DoseRecordView, dose_view, load_all_patients, load_patient
+from taper_app.services.records import (
+    DoseRecords,
+    DoseRecordView,
+    dose_view,
+    load_all_patients,
+    load_patient,
+    read_all_patients,
+)
 from taper_app.storage.models import DoseRecordRow
 from taper_app.storage.reading import plain_rows
 from taper_app.storage.uow import UnitOfWork
@@ -135,3 +144,60 @@ def test_plain_rows_report_a_driver_error_as_sqlalchemy_does(db):
         plain_rows(uow.session.connection(),
                    select(column("x")).select_from(table("no_such_table")))
     assert "no_such_table" in str(caught.value)
+
+
+def test_the_bulk_reads_dose_columns_are_the_columns_of_its_records(db, cohort):
+    """The study's figures read the dose columns made from the driver rows: they must be
+    what the records' own fields give, record for record, patient after patient."""
+    with UnitOfWork(db, write=False) as uow:
+        read = read_all_patients(uow.session)
+    views = [d for r in read.records for d in r.doses]
+    expected = DoseColumns.of(views)
+    got = read.dose_columns
+    assert len(got) == len(views) == 8
+    for name in ("start", "end", "dose_ug", "voided"):
+        a, b = getattr(got, name), getattr(expected, name)
+        assert a.dtype == b.dtype and a.tolist() == b.tolist(), name
+    assert list(got.drug) == list(expected.drug)
+    assert list(got.frequency) == list(expected.frequency)
+    assert NO_END in got.end.tolist()  # the ongoing dexamethasone
+    assert got.voided.sum() == 2
+
+
+def test_bulk_read_doses_are_made_only_when_looked_at_and_equal_their_tuple(db, cohort):
+    with UnitOfWork(db, write=False) as uow:
+        read = read_all_patients(uow.session)
+        one = load_patient(uow.session, "101-002")
+    doses = read.records[1].doses
+    assert isinstance(doses, DoseRecords) and isinstance(one.doses, tuple)
+    assert len(doses) == 4 and doses._views is None  # counted from the rows
+    assert doses == one.doses and one.doses == doses
+    assert (doses != one.doses) is False
+    assert hash(doses) == hash(one.doses)
+    assert doses[0] == one.doses[0] and doses[-2:] == one.doses[-2:]
+    assert list(doses) == list(one.doses) and len(doses) == 4
+    assert read.records[1] == one
+    assert read.records[2].doses == () and not read.records[2].doses
+    assert doses != list(one.doses)  # a tuple's equality: a list is not equal
+
+
+def test_the_study_figures_do_not_make_the_views(db, study, cohort, monkeypatch):
+    made = []
+    real = records_module._view_builder
+
+    def counting(converters):
+        make = real(converters)
+        return lambda rows: made.append(len(rows)) or make(rows)
+
+    monkeypatch.setattr(records_module, "_view_builder", counting)
+    rows = summary(db, study, AS_OF)
+    assert [r["subject_id"] for r in rows] == cohort
+    assert made == []
+    analyse_all(db, study, AS_OF)[1].record.doses[0]  # looked at: made then, once
+    assert made == [4]
+
+
+def test_daily_series_many_refuses_columns_of_other_records(study):
+    with pytest.raises(ValueError, match="1 dose columns for 0 records"):
+        daily_series_many([[]], study.equivalence, [AS_OF], AS_OF, DoseColumns.of([
+            DoseRecord("prednisone", 5000, "QD", "PO", AS_OF)]))
