@@ -92,11 +92,12 @@ def prepare_frozen_qt() -> None:
 
 def _opens_window(argv: Sequence[str] | None) -> bool:
     """Whether these arguments open the window (no command), without acting on them."""
-    from taper_app.cli import build_parser
+    from taper_app.cli import parser_for
 
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         try:
-            return build_parser().parse_args(argv).command is None
+            args = list(sys.argv[1:] if argv is None else argv)
+            return parser_for(args).parse_args(args).command is None
         except SystemExit:  # --help, --version, a usage error: cli.run deals with them
             return False
 
