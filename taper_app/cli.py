@@ -630,8 +630,11 @@ def launch_gui(args: argparse.Namespace, err: TextIO) -> int:
               "WAYLAND_DISPLAY). On a server, use the command line (taper-app --help), or run "
               "under a virtual display: xvfb-run taper-app --demo", file=err)
         return EXIT_USAGE
+    from .collector import startup_imports
+
     try:
-        from .ui.app import run_gui
+        with startup_imports():  # the window's libraries: most of the time to the window
+            from .ui.app import run_gui
     except ImportError as exc:
         print(f"taper-app: the window is not available in this build ({exc}); use the "
               "command line: taper-app --help", file=err)

@@ -70,8 +70,7 @@ class TaperView(QWidget):
         self.canvas.setObjectName("taper_canvas")
         self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.canvas.setMinimumHeight(168)  # the window must still fit a small laptop
-        self.chart = TaperChart(self.figure, fixed_margins=True)
-        self.chart.fit_margins()
+        self._chart: TaperChart | None = None  # made when first needed: see ``chart``
         self.toolbar = ChartToolbar(self.canvas, self, coordinates=False)
         self.toolbar.setObjectName("chart_toolbar")
         self.toolbar.setIconSize(self.toolbar.iconSize() * 0.8)
@@ -110,10 +109,27 @@ class TaperView(QWidget):
         self.analysis: PatientAnalysis | None = None
         self.settings: FigureSettings | None = None
         self._drawn: PatientAnalysis | None = None
-        self.canvas.mpl_connect("resize_event", lambda _event: self.chart.fit_margins())
+        self.canvas.mpl_connect("resize_event", self._fit_margins)
         self.canvas.mpl_connect("motion_notify_event", self._hover)
         self.canvas.mpl_connect("figure_leave_event", lambda _event: self._show_readout(None))
         self._update_enabled()
+
+    @property
+    def chart(self) -> TaperChart:
+        """The three panels on the canvas, made the first time anything needs them.
+
+        Making them is about 80 ms of matplotlib. The window opens on the Doses tab, so
+        they are not made at start-up, before the patient list, but when the Charts tab
+        first shows (or a chart is exported).
+        """
+        if self._chart is None:
+            self._chart = TaperChart(self.figure, fixed_margins=True)
+            self._chart.fit_margins()
+        return self._chart
+
+    def _fit_margins(self, _event: object = None) -> None:
+        if self._chart is not None:  # a chart not made yet is fitted when it is
+            self._chart.fit_margins()
 
     # ------------------------------------------------------------ showing a patient
 
@@ -135,6 +151,7 @@ class TaperView(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        self.chart  # noqa: B018  (made now: the empty panels show before any patient)
         self.redraw()
 
     def is_current(self) -> bool:

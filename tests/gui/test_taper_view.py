@@ -98,10 +98,11 @@ def test_the_chart_is_drawn_only_when_its_tab_is_shown(open_window, qtbot, two_p
     view = charts_of(window)
     assert window.detail.tabs.currentWidget() is not view
     assert not view.is_current()  # given the patient, not drawn behind the Doses tab
+    assert view._chart is None and not view.figure.axes  # not even made: not at start-up
     window.select_subject("102-001")
     assert view.analysis.record.subject_id == "102-001" and not view.is_current()
     show_charts(window, qtbot)
-    assert view.is_current()
+    assert view.is_current() and len(view.figure.axes) == 3  # the three panels
     assert list(view.chart.artists.actual.get_xdata())[-1] == 60
     # the figures grid gives its height to the chart, and comes back on the other tabs
     assert not window.detail.figures_box.isVisible()

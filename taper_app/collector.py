@@ -1,0 +1,43 @@
+"""The cyclic garbage collector around work that makes many objects and no cycles.
+
+Reference counting frees almost everything this program makes. The cyclic collector runs
+as allocations pile up and walks every container object that is still alive, again and
+again while a large set of long-lived objects is being built: imports at start-up, a
+study's rows in a bulk read. Around those two, it is paused.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic collector (reference counting still frees everything); it runs as
+    usual afterwards. Left disabled if someone else had disabled it."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@contextmanager
+def startup_imports() -> Iterator[None]:
+    """Around the window's imports: the collector paused, and what they made frozen after.
+
+    The window's libraries (the Qt bindings, matplotlib, numpy, SQLAlchemy, this package)
+    make a few hundred thousand objects that live as long as the program: their modules,
+    classes and functions. The collector walked them over and over while they were made
+    (0.15-0.3 s of a two-second start measured on a two-core machine, bench/findings.md),
+    and each full collection of the session would walk them again. They are made with the
+    collector paused, then moved to the permanent generation (``gc.freeze``), which no
+    collection walks. An import's own garbage cycles, if any, are kept rather than freed.
+    """
+    with collector_paused():
+        yield
+    gc.freeze()
