@@ -22,6 +22,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
@@ -356,6 +357,121 @@ class TextStamps:
         return image, int(c0) - origin[0], int(r0) - origin[1]
 
 
+class BatchedTicks:
+    """Agg drawing of an axis's ticks in a few strokes rather than a few per tick.
+
+    matplotlib draws each tick as five artists (grid line, two tick marks, two labels) and
+    lays out every label twice per draw (once to place the axis label, once to draw it):
+    more than half of the window's redraw. For an axis whose label sits at fixed
+    coordinates (the window sets them all) and that shows no offset text, this draws the
+    same ticks, made by matplotlib's own locators and formatters, as one line through all
+    the grid lines and one through all the tick marks of each kind (a ``Line2D`` with the
+    first one's style, transform and clip; grid lines split by NaN, so each is drawn,
+    snapped and clipped as it would be alone), and the labels with a layout kept per
+    string and style (``Text._get_layout`` depends on nothing else). The pixels are the
+    same as matplotlib's (tested). Other renderers (SVG, PDF), and an axis that needs what
+    this leaves out, get matplotlib's own ``Axis.draw``.
+    """
+
+    _PARTS = ("gridline", "tick1line", "tick2line")
+    #: What Line2D.update_from copies, with the marker, antialiasing and snapping.
+    _STYLE = ("_linestyle", "_linewidth", "_color", "_gapcolor", "_markersize",
+              "_markerfacecolor", "_markerfacecoloralt", "_markeredgecolor",
+              "_markeredgewidth", "_unscaled_dash_pattern", "_dash_pattern", "_dashcapstyle",
+              "_dashjoinstyle", "_solidcapstyle", "_solidjoinstyle", "_marker", "_drawstyle",
+              "_antialiased", "_snap")
+
+    def __init__(self, limit: int = STAMP_LIMIT) -> None:
+        self.limit = limit
+        self._layouts: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._strokes: dict[tuple[int, bool, str], Line2D] = {}
+        self.batched = 0  # axis draws done this way (tests, benchmarks)
+
+    def install(self, axis: Axis) -> None:
+        """Draw ``axis`` this way whenever an Agg renderer draws it."""
+        axis.draw = partial(self.draw_axis, axis)  # type: ignore[method-assign]
+
+    def draw_axis(self, axis: Axis, renderer: Any) -> None:
+        inner: Any = axis  # matplotlib's own parts of the axis, not typed for use outside
+        if not isinstance(renderer, RendererAgg) or not axis.get_visible() \
+                or inner._autolabelpos:
+            type(axis).draw(axis, renderer)  # what this leaves out is needed
+            return
+        ticks = inner._update_ticks()  # matplotlib's locators, formatters and positions
+        if inner.major.formatter.get_offset() or inner.minor.formatter.get_offset():
+            type(axis).draw(axis, renderer)  # its offset text is placed from the labels
+            return
+        renderer.open_group(__name__, gid=axis.get_gid())
+        majors = {id(t) for t in axis.majorTicks}
+        for major in (True, False):
+            group = [t for t in ticks if (id(t) in majors) is major]
+            for part in self._PARTS:
+                lines = [getattr(t, part) for t in group]
+                lines = [line for line in lines if line.get_visible()]
+                if lines:
+                    self._stroke(axis, major, part, lines).draw(renderer)
+        env = (mpl.rcParams["text.hinting"], mpl.rcParams["text.hinting_factor"],
+               mpl.rcParams["text.kerning_factor"], renderer.dpi, type(renderer))
+        for tick in ticks:
+            for label in (tick.label1, tick.label2):
+                if label.get_visible() and label.get_text():
+                    self._draw_label(label, renderer, env)
+        axis.label.draw(renderer)  # at its fixed coordinates: nothing to measure
+        renderer.close_group(__name__)
+        axis.stale = False
+        self.batched += 1
+
+    def _stroke(self, axis: Axis, major: bool, part: str, lines: list[Line2D]) -> Line2D:
+        """One line through ``lines`` (one kind of line of one axis: the same style)."""
+        key = (id(axis), major, part)
+        stroke = self._strokes.get(key)
+        if stroke is None:
+            stroke = self._strokes[key] = Line2D([], [])
+        first = lines[0]
+        # Line2D.update_from without its copy of the marker (a deep copy each time, a
+        # tenth of this draw): the stroke shares the tick line's, which nothing changes.
+        Artist.update_from(stroke, first)  # transform, clip, alpha
+        for name in self._STYLE:
+            setattr(stroke, name, getattr(first, name))
+        figure = first.get_figure(root=False)
+        if figure is not None:
+            stroke.set_figure(figure)
+        stroke.axes = first.axes
+        # Each line's points as it would draw them (a grid line keeps one x, or one y, for
+        # its two ends), NaN after each so no segment joins two lines (markers skip NaN).
+        points = [np.broadcast_arrays(np.asarray(line.get_xdata(), float),
+                                      np.asarray(line.get_ydata(), float)) for line in lines]
+        gap = np.array([np.nan])
+        stroke.set_data(np.concatenate([a for x, _ in points for a in (x, gap)]),
+                        np.concatenate([a for _, y in points for a in (y, gap)]))
+        return stroke
+
+    def _draw_label(self, text: Text, renderer: Any, env: tuple[Any, ...]) -> None:
+        """``label.draw`` with the layout kept for its string and style."""
+        label: Any = text  # its layout is matplotlib's own, not typed for use outside
+        if label.get_wrap() or label.get_usetex():
+            label.draw(renderer)
+            return
+        shaping = ((_hashable(label.get_fontfeatures()), _hashable(label.get_language()))
+                   if hasattr(label, "get_fontfeatures") else None)
+        key = (label.get_text(), label.get_fontproperties(), label.get_rotation(),
+               label.get_rotation_mode(), label.get_horizontalalignment(),
+               label.get_verticalalignment(), label._get_multialignment(),
+               label.get_linespacing(), label.get_parse_math(), shaping, env)
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = self._layouts[key] = label._get_layout(renderer)
+            if len(self._layouts) > self.limit:
+                self._layouts.popitem(last=False)
+        else:
+            self._layouts.move_to_end(key)
+        label._get_layout = lambda _renderer: layout
+        try:
+            label.draw(renderer)
+        finally:
+            del label._get_layout
+
+
 def _hashable(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
@@ -486,11 +602,17 @@ class TaperChart:
         top = dose.secondary_xaxis("top")
         top.xaxis.set_major_formatter(FuncFormatter(self._date_label))
         top.tick_params(labelsize=7, colors="#555555")
+        #: The window's ticks drawn in batches (None for the PDF's and other figures).
+        self.batched_ticks: BatchedTicks | None = None
         if fixed_margins:
             # The axes without a label (the upper panels' study days, the dates on top)
             # would still measure every tick label of the shared axes to place nothing.
             for axis in (dose.xaxis, red.xaxis, top.xaxis, top.yaxis):
                 axis.set_label_coords(0.5, 0.5)
+            self.batched_ticks = BatchedTicks()
+            for ax in (*axes, top):
+                self.batched_ticks.install(ax.xaxis)
+                self.batched_ticks.install(ax.yaxis)
             # in the pixel margin fit_margins keeps for it
             self.title = fig.text(0.01, 0.995, "", ha="left", va="top", fontsize=9)
         else:  # a layout engine makes room for a suptitle

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -147,6 +147,28 @@ def test_ranks_order_values_exactly_as_the_pairwise_rule(values):
         for j, b in enumerate(values):
             if type(a) is type(b) or a is None or b is None or {type(a), type(b)} <= {int, float}:
                 assert (ranks[i] < ranks[j]) == sorts_before(a, b), (a, b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(
+    st.lists(st.integers(-3, 3), max_size=30),
+    st.lists(st.text("ab", max_size=2), max_size=30),
+    st.lists(st.floats(-2, 2, allow_nan=False).map(lambda x: round(x, 1)), max_size=30),
+    st.lists(st.dates(date(2026, 1, 1), date(2026, 1, 5)), max_size=30),
+    st.lists(st.decimals(-2, 2, places=1, allow_nan=False), max_size=30),
+    st.lists(st.tuples(st.dates(date(2026, 1, 1), date(2026, 1, 3)), st.integers(1, 3)),
+             max_size=30),
+    st.lists(st.tuples(st.integers(1, 2), st.one_of(st.none(), st.integers(1, 2))),
+             max_size=12),
+))
+def test_ranks_of_values_of_one_kind_are_the_ranks_of_the_rule(values):
+    """One kind of value (numbers, text, dates: a history's column) is ranked with plain
+    comparisons; the ranks must be what comparing each pair by the rule gives."""
+    ranks = sort_ranks(values)
+    for i, a in enumerate(values):
+        for j, b in enumerate(values):
+            assert (ranks[i] < ranks[j]) == sorts_before(a, b), (a, b)
+    assert sorted(set(ranks)) == list(range(len(set(ranks))))  # dense: 0, 1, 2...
 
 
 def test_the_proxy_sorts_again_when_a_row_changes_in_place(loaded, db, study, qtbot):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
 import numpy as np
@@ -508,3 +509,66 @@ def test_stamps_are_made_once_and_draw_the_same_every_time(patient, nurse, study
 def test_files_other_than_the_window_draw_real_text(patient, study):
     fig, _ = taper_figure(patient, study.protocol.settings)
     assert "draw" not in vars(fig)  # the PDF's figure: Figure.draw, no stamps
+
+
+# ---------------------------------------------------------------- ticks in batches
+
+def _axes_of(chart):
+    return [axis for ax in chart.figure.axes for owner in (ax, *ax.child_axes)
+            for axis in (owner.xaxis, owner.yaxis)]
+
+
+def _unbatched_pixels(chart):
+    """The chart drawn with matplotlib's own ``Axis.draw`` for every axis."""
+    axes = [(axis, vars(axis).pop("draw")) for axis in _axes_of(chart) if "draw" in vars(axis)]
+    try:
+        return _pixels(chart)
+    finally:
+        for axis, draw in axes:
+            axis.draw = draw
+
+
+def test_ticks_drawn_in_batches_are_matplotlibs_pixels(patient, nurse, study):
+    """Grid lines, tick marks and tick labels of every axis, batched, are the very pixels
+    matplotlib's own drawing gives: for two patients, zoomed, and after a tick style change."""
+    settings = study.protocol.settings
+    chart = _window_chart()
+    assert len([a for a in _axes_of(chart) if "draw" in vars(a)]) == 8  # all of them
+    one_dose_patient(nurse, study, "101-009", "2026-01-05", baseline="7.5", dose="5")
+    other = analyse_patient(nurse.db, study, "101-009", AS_OF)
+    for analysis in (patient, other, patient):
+        chart.draw(analysis, settings)
+        _pixels(chart)  # a first draw keeps the legends' pixels
+        before = chart.batched_ticks.batched
+        batched = _pixels(chart)
+        assert chart.batched_ticks.batched - before == 8  # every axis, batched
+        assert (batched == _unbatched_pixels(chart)).all()
+    chart.ax_dose.set_xlim(10, 40)  # zoomed: other ticks, other labels
+    chart.ax_cumulative.tick_params(colors="red", length=6)
+    batched = _pixels(chart)
+    assert (batched == _unbatched_pixels(chart)).all()
+    reddish = (batched[..., 0] > 180) & (batched[..., 1] < 80) & (batched[..., 2] < 80)
+    assert reddish.sum() > 50  # the red tick labels and marks are drawn
+    blank = _window_chart()
+    blank.draw(patient, settings)
+    for axis in _axes_of(blank):
+        axis.set_visible(False)
+    assert not (_pixels(blank) == batched).all()  # not a blank test: the ticks are drawn
+
+
+def test_an_axis_needing_its_offset_text_or_a_file_gets_matplotlibs_drawing(patient, study):
+    settings = study.protocol.settings
+    chart = _window_chart()
+    chart.draw(patient, settings)
+    _pixels(chart)
+    chart.ax_cumulative.set_ylim(1e6, 1e6 + 1)  # ticks as an offset (+1e6) and small steps
+    before = chart.batched_ticks.batched
+    batched = _pixels(chart)
+    assert chart.batched_ticks.batched - before == 7  # the cumulative y axis: the usual way
+    assert chart.ax_cumulative.yaxis.offsetText.get_text()
+    assert (batched == _unbatched_pixels(chart)).all()
+    before = chart.batched_ticks.batched
+    out = io.BytesIO()
+    chart.figure.savefig(out, format="svg")
+    assert chart.batched_ticks.batched == before  # SVG: matplotlib's own, real text
+    assert b"study day (dates on top)" in out.getvalue()
