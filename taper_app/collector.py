@@ -37,7 +37,15 @@ def startup_imports() -> Iterator[None]:
     and each full collection of the session would walk them again. They are made with the
     collector paused, then moved to the permanent generation (``gc.freeze``), which no
     collection walks. An import's own garbage cycles, if any, are kept rather than freed.
+
+    Frozen before the collector runs again: everything made while it was paused is in its
+    youngest generation, which the first allocation after would have it walk whole.
     """
-    with collector_paused():
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
         yield
-    gc.freeze()
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
