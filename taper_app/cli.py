@@ -201,9 +201,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
-#: The top-level options, and whether each takes a value.
-_TOP_OPTIONS = {"-h": False, "--help": False, "--version": False, "--demo": False,
-                "--password-stdin": False, "--db": True, "--user": True}
+#: The top-level options, and whether each takes a value (not --help and --version: they
+#: print the whole parser's text, whatever follows them).
+_TOP_OPTIONS = {"--demo": False, "--password-stdin": False, "--db": True, "--user": True}
 
 
 def command_named(argv: Sequence[str]) -> str | None:

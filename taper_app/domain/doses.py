@@ -128,7 +128,7 @@ _ORDINAL = date.toordinal
 NO_END = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DoseColumns:
     """The fields the daily series reads from many records, one column each (record i's
     start is ``start[i]``, its drug ``drug[i]``...): what :func:`dose_arrays` gathers from

@@ -401,15 +401,21 @@ class BatchedTicks:
         if inner.major.formatter.get_offset() or inner.minor.formatter.get_offset():
             type(axis).draw(axis, renderer)  # its offset text is placed from the labels
             return
-        renderer.open_group(__name__, gid=axis.get_gid())
         majors = {id(t) for t in axis.majorTicks}
+        strokes = []
         for major in (True, False):
             group = [t for t in ticks if (id(t) in majors) is major]
             for part in self._PARTS:
                 lines = [getattr(t, part) for t in group]
                 lines = [line for line in lines if line.get_visible()]
                 if lines:
-                    self._stroke(axis, major, part, lines).draw(renderer)
+                    if len({self._style_of(line) for line in lines}) > 1:
+                        type(axis).draw(axis, renderer)  # a tick styled apart: one by one
+                        return
+                    strokes.append((major, part, lines))
+        renderer.open_group(__name__, gid=axis.get_gid())
+        for major, part, lines in strokes:
+            self._stroke(axis, major, part, lines).draw(renderer)
         env = (mpl.rcParams["text.hinting"], mpl.rcParams["text.hinting_factor"],
                mpl.rcParams["text.kerning_factor"], renderer.dpi, type(renderer))
         for tick in ticks:
@@ -420,6 +426,17 @@ class BatchedTicks:
         renderer.close_group(__name__)
         axis.stale = False
         self.batched += 1
+
+    @staticmethod
+    def _style_of(line: Line2D) -> tuple[Any, ...]:
+        """What someone styling one tick apart would change (``tick_params`` styles them
+        all alike; the window never styles one apart, but a stroke must not hide it)."""
+        inner: Any = line
+        return (_hashable(inner._color), inner._linewidth, inner._linestyle,
+                _hashable(inner._marker.get_marker()), inner._marker.get_fillstyle(),
+                inner._markersize, inner._markeredgewidth, _hashable(inner._markeredgecolor),
+                _hashable(inner._markerfacecolor), inner._alpha, id(inner._transform),
+                inner.zorder, inner._clipon, bool(inner._path_effects))
 
     def _stroke(self, axis: Axis, major: bool, part: str, lines: list[Line2D]) -> Line2D:
         """One line through ``lines`` (one kind of line of one axis: the same style)."""
@@ -454,13 +471,17 @@ class BatchedTicks:
             return
         shaping = ((_hashable(label.get_fontfeatures()), _hashable(label.get_language()))
                    if hasattr(label, "get_fontfeatures") else None)
-        key = (label.get_text(), label.get_fontproperties(), label.get_rotation(),
-               label.get_rotation_mode(), label.get_horizontalalignment(),
-               label.get_verticalalignment(), label._get_multialignment(),
-               label.get_linespacing(), label.get_parse_math(), shaping, env)
+        prop = label.get_fontproperties()
+        rest = (label.get_rotation(), label.get_rotation_mode(),
+                label.get_horizontalalignment(), label.get_verticalalignment(),
+                label._get_multialignment(), label.get_linespacing(), label.get_parse_math(),
+                shaping, env)
+        key = (label.get_text(), prop, *rest)
         layout = self._layouts.get(key)
         if layout is None:
-            layout = self._layouts[key] = label._get_layout(renderer)
+            layout = label._get_layout(renderer)
+            # Kept under a copy of the font: the label's own may be changed in place later.
+            self._layouts[(label.get_text(), prop.copy(), *rest)] = layout
             if len(self._layouts) > self.limit:
                 self._layouts.popitem(last=False)
         else:

@@ -92,17 +92,20 @@ class DoseRecords(Sequence[DoseRecordView]):
         self._views: tuple[DoseRecordView, ...] | None = None
 
     def _all(self) -> tuple[DoseRecordView, ...]:
-        views = self._views
-        if views is None:
-            # Two threads may both make them: the same values, and either tuple is kept.
-            rows = self._rows
-            views = self._views = () if rows is None else tuple(self._make(rows))
-            self._rows = None
+        # Safe from two threads at once: the views are set before the rows are let go, and
+        # each attribute is read once. Both threads may make them: equal tuples.
+        rows = self._rows
+        if rows is None:
+            views = self._views
+            assert views is not None  # set before the rows were let go
+            return views
+        views = self._views = tuple(self._make(rows))
+        self._rows = None
         return views
 
     def __len__(self) -> int:
-        return len(self._rows) if self._views is None and self._rows is not None \
-            else len(self._all())
+        rows = self._rows
+        return len(rows) if rows is not None else len(self._all())
 
     @overload
     def __getitem__(self, index: int) -> DoseRecordView: ...
@@ -355,7 +358,7 @@ def _unchanged(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StudyRecords:
     """Every patient's record from one bulk read, and the columns of all their dose records
     (patient after patient, in the records' order) for the study's figures."""

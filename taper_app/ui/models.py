@@ -3,6 +3,7 @@ by value (not by text), a filter role, and a role that returns the row object.""
 
 from __future__ import annotations
 
+import math
 import operator
 from datetime import date, datetime
 from decimal import Decimal
@@ -470,11 +471,20 @@ def _totally_ordered(values: list[Any]) -> bool:
     kind = type(values[0])
     if kind is tuple:
         shape = tuple(map(type, values[0]))
-        return (all(t in _TOTALLY_ORDERED for t in shape)
+        return (all(t in _TOTALLY_ORDERED and t is not datetime and t is not Decimal
+                    for t in shape)
                 and all(type(v) is tuple and tuple(map(type, v)) == shape for v in values))
-    if kind is float or kind is Decimal:
-        return all(type(v) is kind for v in values) and not any(v != v for v in values)
-    return kind in _TOTALLY_ORDERED and all(type(v) is kind for v in values)
+    if not (kind in _TOTALLY_ORDERED or kind is float) \
+            or not all(type(v) is kind for v in values):
+        return False
+    if kind is float:
+        return not any(map(math.isnan, values))
+    if kind is Decimal:
+        return not any(v.is_nan() for v in values)  # quiet or signalling
+    if kind is datetime:  # naive and aware ones do not compare
+        naive = values[0].tzinfo is None
+        return all((v.tzinfo is None) is naive for v in values)
+    return True
 
 
 def sort_ranks(values: list[Any]) -> list[int]:

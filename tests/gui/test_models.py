@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -160,6 +160,9 @@ def test_ranks_order_values_exactly_as_the_pairwise_rule(values):
              max_size=30),
     st.lists(st.tuples(st.integers(1, 2), st.one_of(st.none(), st.integers(1, 2))),
              max_size=12),
+    st.lists(st.one_of(st.datetimes(datetime(2026, 1, 1), datetime(2026, 1, 2)),
+                       st.datetimes(datetime(2026, 1, 1), datetime(2026, 1, 2),
+                                    timezones=st.just(UTC))), max_size=8),
 ))
 def test_ranks_of_values_of_one_kind_are_the_ranks_of_the_rule(values):
     """One kind of value (numbers, text, dates: a history's column) is ranked with plain

@@ -52,6 +52,10 @@ ARGVS = [
     ["backup", "--out", "b.sqlite", "extra"],
     ["init", "--demo", "--as-of", "2026-07-02"],
     ["--demo"],
+    ["-h", "summary"],          # help before a command: the whole parser's, every command
+    ["--help", "user", "add"],
+    ["--version", "summary"],
+    ["summary", "-h", "--json"],
     [],
 ]
 
@@ -70,7 +74,8 @@ def test_the_one_command_parser_does_what_the_whole_parser_does(argv, monkeypatc
     (["--demo"], None),
     ([], None),
     (["--help"], None),
-    (["--version"], None),
+    (["-h", "summary"], None),
+    (["--version", "summary"], None),
     (["sumary"], None),            # a typo: the whole parser lists the commands
     (["--us", "amy", "summary"], None),  # an abbreviation: the whole parser decides
     (["--demo=1", "summary"], None),

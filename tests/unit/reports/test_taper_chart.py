@@ -549,11 +549,18 @@ def test_ticks_drawn_in_batches_are_matplotlibs_pixels(patient, nurse, study):
     assert (batched == _unbatched_pixels(chart)).all()
     reddish = (batched[..., 0] > 180) & (batched[..., 1] < 80) & (batched[..., 2] < 80)
     assert reddish.sum() > 50  # the red tick labels and marks are drawn
-    blank = _window_chart()
-    blank.draw(patient, settings)
-    for axis in _axes_of(blank):
+    for axis in _axes_of(chart):
         axis.set_visible(False)
-    assert not (_pixels(blank) == batched).all()  # not a blank test: the ticks are drawn
+    assert not (_pixels(chart) == batched).all()  # not a blank test: the ticks are drawn
+    for axis in _axes_of(chart):
+        axis.set_visible(True)
+    # one tick styled apart: that axis is drawn tick by tick, the others still batched
+    chart.ax_dose.yaxis.get_major_ticks()[1].tick1line.set_color("red")
+    chart.ax_dose.yaxis.get_major_ticks()[1].gridline.set_linewidth(3)
+    before = chart.batched_ticks.batched
+    batched = _pixels(chart)
+    assert chart.batched_ticks.batched - before == 7
+    assert (batched == _unbatched_pixels(chart)).all()
 
 
 def test_an_axis_needing_its_offset_text_or_a_file_gets_matplotlibs_drawing(patient, study):

@@ -201,3 +201,33 @@ def test_daily_series_many_refuses_columns_of_other_records(study):
     with pytest.raises(ValueError, match="1 dose columns for 0 records"):
         daily_series_many([[]], study.equivalence, [AS_OF], AS_OF, DoseColumns.of([
             DoseRecord("prednisone", 5000, "QD", "PO", AS_OF)]))
+
+
+class _OtherThreadFirst(DoseRecords):
+    """Records whose first read of the rows finds another thread has just made the views
+    (the interleaving of the window's worker and GUI threads, made to happen)."""
+
+    __slots__ = ("_raced",)
+
+    def __init__(self, rows, make):
+        super().__init__(rows, make)
+        self._raced = False
+
+    @property
+    def _rows(self):
+        if not self._raced:
+            self._raced = True
+            DoseRecords._all(self)  # the other thread, start to end
+        return DoseRecords._rows.__get__(self)
+
+    @_rows.setter
+    def _rows(self, value):
+        DoseRecords._rows.__set__(self, value)
+
+
+def test_doses_made_by_another_thread_meanwhile_are_still_there():
+    rows = [("row", 1), ("row", 2)]
+    for look in (list, len, lambda d: d[1], lambda d: tuple(d) == (1, 2)):
+        doses = _OtherThreadFirst(rows, lambda rs: [r[1] for r in rs])
+        assert look(doses) in ([1, 2], 2, True)
+        assert list(doses) == [1, 2] and len(doses) == 2
