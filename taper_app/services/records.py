@@ -364,12 +364,13 @@ class StudyRecords:
     (patient after patient, in the records' order) for the study's figures."""
 
     records: list[PatientRecord]
-    dose_columns: DoseColumns
+    dose_columns: DoseColumns | None  # None when not asked for
 
 
-def read_all_patients(session: Session,
-                      sites: frozenset[str] | None = None) -> StudyRecords:
-    """Every patient (of ``sites``, or all) in subject order, in four queries in all."""
+def read_all_patients(session: Session, sites: frozenset[str] | None = None, *,
+                      dose_columns: bool = True) -> StudyRecords:
+    """Every patient (of ``sites``, or all) in subject order, in four queries in all;
+    with the dose columns for the figures unless ``dose_columns`` is false."""
     stmt = select(*_PATIENT_COLUMNS).order_by(Patient.subject_id)
     if sites is not None:
         stmt = stmt.where(Patient.site_code.in_(sorted(sites)))
@@ -392,6 +393,8 @@ def read_all_patients(session: Session,
     # Subject order by code point, as SQLite sorts: a server's collation may differ
     # ("101-A" vs "101-a", hyphens ignored), and summary --json must not depend on it.
     records.sort(key=lambda r: r.subject_id)
+    if not dose_columns:
+        return StudyRecords(records, None)
     flat = list(chain.from_iterable(dose_rows.get(r.id, ()) for r in records))
     return StudyRecords(records, _dose_columns(flat, converters))
 
@@ -399,4 +402,4 @@ def read_all_patients(session: Session,
 def load_all_patients(session: Session,
                       sites: frozenset[str] | None = None) -> list[PatientRecord]:
     """Every patient (of ``sites``, or all) in subject order, in four queries in all."""
-    return read_all_patients(session, sites).records
+    return read_all_patients(session, sites, dose_columns=False).records

@@ -151,6 +151,8 @@ def test_the_bulk_reads_dose_columns_are_the_columns_of_its_records(db, cohort):
     what the records' own fields give, record for record, patient after patient."""
     with UnitOfWork(db, write=False) as uow:
         read = read_all_patients(uow.session)
+        without = read_all_patients(uow.session, dose_columns=False)  # reports, exports
+    assert without.dose_columns is None and without.records == read.records
     views = [d for r in read.records for d in r.doses]
     expected = DoseColumns.of(views)
     got = read.dose_columns
