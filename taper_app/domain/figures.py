@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 
@@ -88,33 +88,22 @@ class TaperCurves:
 
 @dataclass(frozen=True)
 class _Flat:
-    """The curves of many patients end to end: patient i's days are ``[lo[i], lo[i] + n[i])``
-    of every array (each array as in :class:`TaperCurves`)."""
+    """The curves of many patients end to end, as one :class:`TaperCurves` of study-wide
+    arrays: patient i's days are ``[lo[i], lo[i] + n[i])`` of every array."""
 
     lo: list[int]
     n: list[int]
-    study_days: np.ndarray
-    actual: np.ndarray
-    scheduled: np.ndarray
-    reduction_pct: np.ndarray
-    window_reduction_pct: np.ndarray
-    cumulative: np.ndarray
-    scheduled_cumulative: np.ndarray
-    deviation: np.ndarray
+    curves: TaperCurves
 
     @classmethod
     def of(cls, curves: TaperCurves) -> _Flat:
         """One patient's curves (however they were made) as a batch of one."""
-        return cls([0], [int(curves.study_days.size)], curves.study_days, curves.actual,
-                   curves.scheduled, curves.reduction_pct, curves.window_reduction_pct,
-                   curves.cumulative, curves.scheduled_cumulative, curves.deviation)
+        return cls([0], [int(curves.study_days.size)], curves)
 
     def patient(self, i: int) -> TaperCurves:
         lo, hi = self.lo[i], self.lo[i] + self.n[i]
-        return TaperCurves(self.study_days[lo:hi], self.actual[lo:hi], self.scheduled[lo:hi],
-                           self.reduction_pct[lo:hi], self.window_reduction_pct[lo:hi],
-                           self.cumulative[lo:hi], self.scheduled_cumulative[lo:hi],
-                           self.deviation[lo:hi])
+        return TaperCurves(*(getattr(self.curves, f.name)[lo:hi]
+                             for f in fields(TaperCurves)))
 
 
 def _segment_cumsum(values: np.ndarray, lo: list[int], n: list[int]) -> np.ndarray:
@@ -193,8 +182,8 @@ def _flat_curves(series: Sequence[DailySeries], steps: Sequence[Sequence[Schedul
     above = covered & (a0 - sched - tolerance > MG_COMPARE)
     below = covered & (sched - tolerance - a0 > MG_COMPARE)
     deviation = above.astype(np.int8) - below.astype(np.int8)
-    return _Flat(lo, n, local + 1, np.where(covered, a0, np.nan), sched, daily, window, cum,
-                 sched_cum, deviation)
+    return _Flat(lo, n, TaperCurves(local + 1, np.where(covered, a0, np.nan), sched, daily,
+                                    window, cum, sched_cum, deviation))
 
 
 def taper_curves(series: DailySeries, steps: Sequence[ScheduleStep], baseline_mg: Decimal,
@@ -264,8 +253,8 @@ def _flat_figures(flat: _Flat, series: Sequence[DailySeries],
                   settings: FigureSettings) -> list[PatientFigures]:
     """Every patient's figures from its curves: whole-array operations, then per patient
     only picking values out (each figure as the single-patient code computed it)."""
-    lo, n = flat.lo, flat.n
-    covered = ~np.isnan(flat.actual)
+    lo, n, c = flat.lo, flat.n, flat.curves
+    covered = ~np.isnan(c.actual)
     # Per-patient counts from running sums of integers (exact): observed, above, below.
     starts = np.array(lo, dtype=np.int64)
     ends = starts + np.array(n, dtype=np.int64)
@@ -275,18 +264,18 @@ def _flat_figures(flat: _Flat, series: Sequence[DailySeries],
         return (running[ends] - running[starts]).tolist()
 
     observed = counts(covered)
-    above = counts(flat.deviation > 0)
-    below = counts(flat.deviation < 0)
+    above = counts(c.deviation > 0)
+    below = counts(c.deviation < 0)
     # The value on each patient's last day (position 0 stands in for a patient with no days).
     last = np.where(ends > starts, ends - 1, 0)
-    if flat.actual.size:
+    if c.actual.size:
         last_covered = covered[last].tolist()
-        last_actual = flat.actual[last].tolist()
-        last_scheduled = flat.scheduled[last].tolist()
-        last_cum = flat.cumulative[last].tolist()
-        last_sched_cum = flat.scheduled_cumulative[last].tolist()
-        last_window = flat.window_reduction_pct[last].tolist()
-        last_deviation = flat.deviation[last].tolist()
+        last_actual = c.actual[last].tolist()
+        last_scheduled = c.scheduled[last].tolist()
+        last_cum = c.cumulative[last].tolist()
+        last_sched_cum = c.scheduled_cumulative[last].tolist()
+        last_window = c.window_reduction_pct[last].tolist()
+        last_deviation = c.deviation[last].tolist()
     else:
         nothing = [None] * len(n)
         last_covered, last_actual, last_scheduled, last_cum, last_sched_cum, last_window, \
@@ -294,12 +283,12 @@ def _flat_figures(flat: _Flat, series: Sequence[DailySeries],
     # Days to the target dose: each patient's first observed day at or below it.
     hits: list[int] | None = None
     if settings.target_dose_mg is not None:
-        at_target = np.flatnonzero(covered & (flat.actual <= float(settings.target_dose_mg)
+        at_target = np.flatnonzero(covered & (c.actual <= float(settings.target_dose_mg)
                                               + MG_COMPARE))
         first_hit = np.searchsorted(at_target, starts)
         padded = np.concatenate((at_target, [np.iinfo(np.int64).max]))
         hits = padded[first_hit].tolist()
-    episodes = _flat_episodes(flat.deviation, lo, n)
+    episodes = _flat_episodes(c.deviation, lo, n)
     figures = []
     for i, (s, b) in enumerate(zip(series, baselines, strict=True)):
         n_days = n[i]
@@ -320,7 +309,7 @@ def _flat_figures(flat: _Flat, series: Sequence[DailySeries],
             last_status = "missing"
         else:
             last_status = {1: "above", -1: "below", 0: "on_schedule"}[last_deviation[i]]
-        window_curve = flat.window_reduction_pct[lo[i]:lo[i] + n_days]
+        window_curve = c.window_reduction_pct[lo[i]:lo[i] + n_days]
         figures.append(PatientFigures(
             as_of=s.as_of,
             as_of_day=as_of_day,
