@@ -11,10 +11,24 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from .equivalence import FREQUENCIES, EquivalenceTable
+from .equivalence import FREQUENCIES, EquivalenceTable, UnknownDrugError
 from .figures import FigureSettings
 from .schedule import Band, BandTemplate, TableStep, TableTemplate, Template
 from .units import QuantityError, parse_mg
+
+#: Tablet strengths (mg per tablet) when the protocol has no ``[tablets]`` entry for a drug
+#: (domain.md §8); a drug not named here has none, so its calendar says to ask the nurse.
+DEFAULT_TABLETS: dict[str, tuple[Decimal, ...]] = {
+    drug: tuple(sorted((Decimal(mg) for mg in strengths), reverse=True))
+    for drug, strengths in {
+        "prednisone": ("1", "2.5", "5", "10", "20", "50"),
+        "prednisolone": ("1", "2.5", "5", "10", "20", "50"),
+        "methylprednisolone": ("2", "4", "8", "16", "32"),
+        "dexamethasone": ("0.5", "0.75", "1", "1.5", "2", "4", "6"),
+        "hydrocortisone": ("5", "10", "20"),
+        "deflazacort": ("6", "18", "30", "36"),
+    }.items()
+}
 
 
 class ProtocolError(ValueError):
@@ -32,13 +46,23 @@ class Protocol:
     settings: FigureSettings
     templates: tuple[Template, ...]
     equivalence_overrides: dict[str, Fraction] = field(default_factory=dict)
+    #: ``[tablets]``: mg per tablet by drug; a drug named here replaces its defaults.
+    tablet_overrides: dict[str, tuple[Decimal, ...]] = field(default_factory=dict)
 
     def equivalence(self) -> EquivalenceTable:
         return EquivalenceTable(self.equivalence_overrides)
 
+    def tablet_strengths(self, drug: str) -> tuple[Decimal, ...]:
+        """The tablet strengths the patients have for ``drug`` (domain.md §8): the
+        protocol's ``[tablets]`` list for it, else the defaults (none for most drugs)."""
+        key = drug.strip().lower()
+        if key in self.tablet_overrides:
+            return self.tablet_overrides[key]
+        return DEFAULT_TABLETS.get(key, ())
+
 
 _TOP_KEYS = {"study", "protocol_version", "target_reduction_pct", "target_day", "tolerance_mg",
-             "target_dose_mg", "template", "equivalence"}
+             "target_dose_mg", "template", "equivalence", "tablets"}
 _BAND_TEMPLATE_KEYS = {"id", "name", "kind", "taper_start_day", "round_to_mg", "floor_mg", "band"}
 _TABLE_TEMPLATE_KEYS = {"id", "name", "kind", "round_to_mg", "step"}
 _BAND_KEYS = {"above_mg", "step_mg", "step_pct", "interval_days"}
@@ -65,10 +89,12 @@ def parse_protocol(text: str, source: str = "protocol") -> Protocol:
         problems.append(f"{source}: 'protocol_version' must be a non-empty string")
     settings = _settings(data, source, problems)
     overrides = _overrides(data.get("equivalence", {}), source, problems)
+    tablets = _tablets(data.get("tablets", {}), EquivalenceTable(overrides), source, problems)
     templates = parse_templates(data.get("template", []), source, problems)
     if problems:
         raise ProtocolError(problems)
-    return Protocol(str(study).strip(), str(version).strip(), settings, tuple(templates), overrides)
+    return Protocol(str(study).strip(), str(version).strip(), settings, tuple(templates), overrides,
+                    tablets)
 
 
 def parse_template_file(text: str, source: str) -> list[Template]:
@@ -123,6 +149,45 @@ def _overrides(raw: Any, source: str, problems: list[str]) -> dict[str, Fraction
             problems.append(f"{source}: equivalence.{drug}: factor must be > 0")
             continue
         out[drug.strip().lower()] = factor
+    return out
+
+
+def _tablets(raw: Any, table: EquivalenceTable, source: str,
+             problems: list[str]) -> dict[str, tuple[Decimal, ...]]:
+    """``[tablets]``: ``drug = [mg, ...]``; known drugs, strengths > 0 to the microgram."""
+    if not isinstance(raw, dict):
+        problems.append(f"{source}: [tablets] must be a table of drug = [mg per tablet, ...]")
+        return {}
+    out: dict[str, tuple[Decimal, ...]] = {}
+    for drug, values in raw.items():
+        where = f"{source}: tablets.{drug}"
+        try:
+            name = table.normalise(str(drug))
+        except UnknownDrugError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        if not isinstance(values, list):
+            problems.append(f"{where}: must be a list of mg per tablet, such as [1, 2.5, 5]")
+            continue
+        strengths: set[Decimal] = set()
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                problems.append(f"{where}: {value!r} is not a number of mg")
+                continue
+            try:
+                mg = parse_mg(value)
+            except QuantityError as exc:
+                problems.append(f"{where}: {exc}")
+                continue
+            if mg <= 0:
+                problems.append(f"{where}: a tablet strength must be more than 0 mg")
+                continue
+            if mg in strengths:
+                problems.append(f"{where}: {value} mg is listed twice")
+            strengths.add(mg)
+        if name in out:
+            problems.append(f"{where}: {name} is listed twice")
+        out[name] = tuple(sorted(strengths, reverse=True))
     return out
 
 
@@ -259,6 +324,20 @@ def _table_template(t: dict[str, Any], tid: str, name: str, where: str,
         problems.append(f"{where}: two steps on the same day")
     return TableTemplate(tid, name, tuple(sorted(steps, key=lambda s: s.day)),
                          round_to or Decimal("0.5"))
+
+
+def new_template_problems(templates: tuple[Template, ...] | list[Template],
+                          source: str) -> list[str]:
+    """What a new protocol or template file may not say, though a stored one is still read.
+
+    A fraction of baseline is a daily dose: the figures have always counted it every day,
+    so a frequency on it (``fraction = 0.5``, ``frequency = "QOD"``) would print a calendar
+    that disagrees with them. Stored studies that have one keep loading, as daily doses.
+    """
+    return [f"{source}: template {t.id!r} step on day {s.day}: a fraction of baseline is a "
+            f"daily dose; give a frequency only with dose_mg (not {s.frequency!r})"
+            for t in templates if isinstance(t, TableTemplate)
+            for s in t.steps if s.fraction is not None and s.frequency.upper() != "QD"]
 
 
 def template_to_data(t: Template) -> dict[str, Any]:

@@ -62,6 +62,19 @@ class TableStep:
             per_day(self.frequency).denominator)
         return daily.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
 
+    def as_schedule_step(self, baseline_mg: Decimal, round_to_mg: Decimal,
+                         seq: int | None = None) -> ScheduleStep:
+        """The patient's step for this row, keeping the frequency it was written with.
+
+        A fraction of baseline is a daily dose (its figures have always been counted so),
+        whatever frequency the row names.
+        """
+        daily = _norm(self.daily_mg(baseline_mg, round_to_mg))
+        if self.fraction is not None or self.frequency.upper() == "QD":
+            return ScheduleStep(self.day, daily, seq)
+        assert self.dose_mg is not None
+        return ScheduleStep(self.day, daily, seq, self.frequency.upper(), _norm(self.dose_mg))
+
 
 @dataclass(frozen=True)
 class TableTemplate:
@@ -77,11 +90,24 @@ Template = BandTemplate | TableTemplate
 
 @dataclass(frozen=True)
 class ScheduleStep:
-    """From study day ``day`` the scheduled daily dose is ``dose_mg`` (PEQ)."""
+    """From study day ``day`` the scheduled daily dose is ``dose_mg`` (PEQ).
+
+    A step keeps the frequency it was written with (domain.md §8): a table's "5 mg QOD" is
+    ``dose_mg`` 2.5 (what every figure counts) with ``frequency`` "QOD" and
+    ``administered_mg`` 5 (what the patient takes on the days it is taken). A daily step
+    has ``frequency`` "QD" and no ``administered_mg``: it takes ``dose_mg`` each day.
+    """
 
     day: int
     dose_mg: Decimal
     amendment_seq: int | None = None  # which amendment made this step (None: the template)
+    frequency: str = "QD"
+    administered_mg: Decimal | None = None
+
+    @property
+    def per_administration_mg(self) -> Decimal:
+        """PEQ mg of one administration: exactly as written, never back from ``dose_mg``."""
+        return self.dose_mg if self.administered_mg is None else self.administered_mg
 
 
 @dataclass(frozen=True)
@@ -129,7 +155,7 @@ def generate_schedule(template: Template, baseline_mg: Decimal) -> list[Schedule
         raise ValueError("baseline must be > 0 mg/day")
     if isinstance(template, BandTemplate):
         return _band_steps(template, baseline_mg, template.taper_start_day, None)
-    return [ScheduleStep(s.day, _norm(s.daily_mg(baseline_mg, template.round_to_mg)))
+    return [s.as_schedule_step(baseline_mg, template.round_to_mg)
             for s in sorted(template.steps, key=lambda s: s.day)]
 
 
@@ -147,7 +173,7 @@ def amend_schedule(steps: Sequence[ScheduleStep], template: Template, baseline_m
         for s in sorted(template.steps, key=lambda s: s.day):
             dose = s.daily_mg(baseline_mg, template.round_to_mg)
             if s.day > amendment.day and dose < x:
-                new.append(ScheduleStep(s.day, _norm(dose), seq))
+                new.append(s.as_schedule_step(baseline_mg, template.round_to_mg, seq))
     return kept + new
 
 

@@ -390,6 +390,7 @@ class PageFurniture:
     app_version: str
     fingerprint: str                            # SHA-256 hex of the data (see docs/reports.md)
     as_of: date
+    as_of_label: str = "Data as of"             # the patient's calendar: "Printed on"
 
 
 @dataclass
@@ -457,7 +458,7 @@ def _draw_furniture(furniture: PageFurniture, pagesize: tuple[float, float]
         canvas.setFillColor(MUTED)
         canvas.drawString(MARGIN, baseline - 12, furniture.report_title)
         canvas.drawRightString(width - MARGIN, baseline - 12,
-                               f"Data as of {furniture.as_of.isoformat()}")
+                               f"{furniture.as_of_label} {furniture.as_of.isoformat()}")
         canvas.setStrokeColor(ACCENT)
         canvas.setLineWidth(0.8)
         canvas.line(MARGIN, top - HEADER_HEIGHT + 5 * mm, width - MARGIN,

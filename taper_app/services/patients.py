@@ -67,6 +67,15 @@ def format_steps(steps: Sequence[ScheduleStep]) -> str:
     return "; ".join(f"day {s.day}: {s.dose_mg} mg" for s in steps) or "(none)"
 
 
+def step_row(patient_id: int, step: ScheduleStep,
+             amendment_id: int | None = None) -> ScheduleStepRow:
+    """The stored row of a schedule step, with the frequency it was written with."""
+    administered = None if step.administered_mg is None else mg_to_ug(step.administered_mg)
+    return ScheduleStepRow(patient_id=patient_id, day=step.day, dose_ug=mg_to_ug(step.dose_mg),
+                           amendment_id=amendment_id, frequency=step.frequency,
+                           administered_ug=administered)
+
+
 def preview_schedule(study: StudyInfo, template_id: str, baseline_mg: Decimal) -> list[
         ScheduleStep]:
     """The schedule enrollment would store, for the window to show before saving."""
@@ -95,8 +104,7 @@ def enroll_in_session(session: Session, audit: AuditTrail, study: StudyInfo,
     session.flush()
     steps = generate_schedule(study.templates[e.template_id], ug_to_mg(e.baseline_ug))
     for step in steps:
-        session.add(ScheduleStepRow(patient_id=patient.id, day=step.day,
-                                    dose_ug=mg_to_ug(step.dose_mg)))
+        session.add(step_row(patient.id, step))
     audit.add_fields("enroll", "patient", e.subject_id, [
         ("site", None, e.site), ("day1_date", None, e.day1_date.isoformat()),
         ("baseline_mg", None, format_mg(e.baseline_ug)), ("template_id", None, e.template_id),
@@ -366,9 +374,7 @@ def amend_in_session(session: Session, audit: AuditTrail, study: StudyInfo, subj
         row.superseded_by_id = amendment.id
     for step in steps:
         if step.amendment_seq == seq:
-            session.add(ScheduleStepRow(patient_id=patient.id, day=step.day,
-                                        dose_ug=mg_to_ug(step.dose_mg),
-                                        amendment_id=amendment.id))
+            session.add(step_row(patient.id, step, amendment.id))
     old_text = format_steps([s for s in record.steps if s.day >= day])
     new_text = format_steps([s for s in steps if s.day >= day])
     audit.add_fields("amend_schedule", "schedule", f"{subject_id}#{seq}", [

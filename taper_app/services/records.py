@@ -168,7 +168,8 @@ def dose_view(r: DoseRecordRow) -> DoseRecordView:
 # several times more than the figures computed from them.
 _DOSE_COLUMNS = tuple(getattr(DoseRecordRow, name) for name in DoseRecordView._fields)
 _STEP_COLUMNS = (ScheduleStepRow.patient_id, ScheduleStepRow.id, ScheduleStepRow.day,
-                 ScheduleStepRow.dose_ug, ScheduleStepRow.amendment_id)
+                 ScheduleStepRow.dose_ug, ScheduleStepRow.amendment_id,
+                 ScheduleStepRow.frequency, ScheduleStepRow.administered_ug)
 _AMENDMENT_COLUMNS = (Amendment.patient_id, Amendment.id, Amendment.seq, Amendment.day,
                       Amendment.dose_ug, Amendment.reason, Amendment.created_by,
                       Amendment.created_at)
@@ -176,7 +177,7 @@ _PATIENT_COLUMNS = (Patient.id, Patient.subject_id, Patient.site_code, Patient.d
                     Patient.baseline_ug, Patient.template_id, Patient.kit_number, Patient.notes,
                     Patient.version)
 
-_StepRow = tuple[int, int, int, int, "int | None"]
+_StepRow = tuple[int, int, int, int, "int | None", str, "int | None"]
 _AmendmentRow = tuple[int, int, int, int, int, str, str, datetime]
 
 
@@ -201,7 +202,8 @@ def _assemble(p: Sequence[Any], steps: Iterable[_StepRow], amendments: Iterable[
         id=pid, subject_id=subject_id, site=site, day1_date=day1,
         baseline_ug=baseline_ug, template_id=template_id, kit_number=kit_number,
         notes=notes, version=version,
-        steps=tuple(ScheduleStep(s[2], mg_of[s[3]], seq_of.get(s[4]) if s[4] else None)
+        steps=tuple(ScheduleStep(s[2], mg_of[s[3]], seq_of.get(s[4]) if s[4] else None,
+                                 s[5], None if s[6] is None else mg_of[s[6]])
                     for s in current),
         amendments=tuple(AmendmentView(a[2], a[3], a[4], a[5], a[6], a[7])
                          for a in amendment_list),

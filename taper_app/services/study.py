@@ -15,6 +15,7 @@ from ..domain.equivalence import EquivalenceTable
 from ..domain.protocol import (
     Protocol,
     ProtocolError,
+    new_template_problems,
     parse_protocol,
     parse_template_file,
     template_from_data,
@@ -71,6 +72,9 @@ def create_study(db_path: str | Path, protocol_text: str, admin_username: str,
         protocol = parse_protocol(protocol_text, protocol_source)
     except ProtocolError as exc:
         raise ValidationError([Problem("protocol", p) for p in exc.problems]) from None
+    refused = new_template_problems(protocol.templates, protocol_source)
+    if refused:
+        raise ValidationError([Problem("protocol", p) for p in refused])
     _check_username(admin_username)
     check_password_rules(admin_password)
     if not protocol.templates:
@@ -127,6 +131,9 @@ def import_templates(ctx: ServiceContext, text: str, source: str) -> list[str]:
         templates = parse_template_file(text, source)
     except ProtocolError as exc:
         raise ValidationError([Problem("template", p) for p in exc.problems]) from None
+    refused = new_template_problems(templates, source)
+    if refused:
+        raise ValidationError([Problem("template", p) for p in refused])
     with UnitOfWork(ctx.db) as uow:
         audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
         for template in templates:

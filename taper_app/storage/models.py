@@ -111,10 +111,15 @@ class ScheduleStepRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
     day: Mapped[int] = mapped_column(Integer)
+    #: The daily PEQ every figure counts (a table's "5 mg QOD" is 2500).
     dose_ug: Mapped[int] = mapped_column(BigInteger)
     amendment_id: Mapped[int | None] = mapped_column(ForeignKey("amendment.id"), nullable=True)
     superseded_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("amendment.id"), nullable=True)
+    #: The frequency the step was written with, and for one other than QD the PEQ of one
+    #: administration as written (5000 for "5 mg QOD"): the patient's calendar (migration 0007).
+    frequency: Mapped[str] = mapped_column(String(8), default="QD", server_default="QD")
+    administered_ug: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class DoseRecordRow(Base):
