@@ -113,6 +113,16 @@ def _report_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--as-of", metavar="DATE")
 
 
+def _handout_arguments(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--subject", required=True, metavar="ID")
+    sp.add_argument("--from", dest="first", metavar="DATE", help="first day (default today)")
+    sp.add_argument("--weeks", type=int, default=4, metavar="N", help="weeks (default 4)")
+    sp.add_argument("--drug", metavar="NAME",
+                    help="default: the current oral record's drug, else prednisone")
+    sp.add_argument("--out", required=True, type=Path, metavar="FILE.pdf")
+    sp.add_argument("--csv", type=Path, metavar="FILE.csv", help="the days as CSV too")
+
+
 def _export_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--format", required=True, choices=("csv", "sdtm"))
     sp.add_argument("--out", required=True, type=Path, metavar="DIR")
@@ -167,6 +177,7 @@ _COMMAND_ARGUMENTS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], Non
     "import": ("import patients, doses and amendments (all or nothing)", _import_arguments),
     "summary": ("figures per patient", _summary_arguments),
     "report": ("PDF report for one patient or the study", _report_arguments),
+    "handout": ("the patient's dosing calendar to print (PDF, and CSV)", _handout_arguments),
     "export": ("dose data for statisticians", _export_arguments),
     "audit": ("the audit trail", _audit_arguments),
     "sign": ("an investigator signs a patient's taper record up to a date", _sign_arguments),
@@ -473,6 +484,33 @@ def cmd_report(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_handout(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services.calendar import print_dosing_calendar
+    from .services.reporting import write_files
+
+    first = _date_or_none(args.first, "--from")
+    db, _ = _open(args)
+    ctx = _signed_in(args, db, stdin)  # printing a calendar is audited: who, which dates
+    printout = print_dosing_calendar(ctx, args.subject, first, args.weeks, args.drug)
+    files: dict[Path, bytes] = {args.out: printout.pdf}
+    if args.csv:
+        files[args.csv] = printout.csv.encode("utf-8")
+    write_files(files)
+    calendar = printout.calendar
+    pages = f"{printout.pages} page{'s' if printout.pages != 1 else ''}"
+    print(f"wrote {args.out} ({pages}; {calendar.first_date.isoformat()} to "
+          f"{calendar.last_date.isoformat()}, {calendar.drug}; data SHA-256 "
+          f"{printout.fingerprint})", file=out)
+    if args.csv:
+        print(f"wrote {args.csv} ({len(calendar.lines)} days)", file=out)
+    asked = calendar.days_to_ask
+    if asked:
+        print(f"warning: on {len(asked)} day(s) no {calendar.drug} tablets make the dose "
+              f"exactly, and the sheet says to ask the study nurse: "
+              f"{', '.join(d.isoformat() for d in asked)}", file=out)
+    return EXIT_OK
+
+
 def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.audit import verify_chain
     from .storage.uow import UnitOfWork
@@ -572,6 +610,7 @@ def cmd_backup(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 COMMANDS = {"init": cmd_init, "template": cmd_template, "user": cmd_user, "import": cmd_import,
             "summary": cmd_summary, "export": cmd_export, "report": cmd_report,
+            "handout": cmd_handout,
             "audit": cmd_audit, "backup": cmd_backup, "sign": cmd_sign,
             "settings": cmd_settings, "db": cmd_db}
 

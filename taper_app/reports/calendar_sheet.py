@@ -88,7 +88,7 @@ def tablet_words(line: CalendarLine) -> list[str]:
     if line.none:
         return ["No tablets"]
     if line.ask_nurse:
-        return ["Ask your study nurse which tablets to take"]
+        return ["Ask your study nurse"]
     words = list(line.tablet_words)
     if line.times > 1:
         words.append(f"each time, {_times(line.times)}")
@@ -126,6 +126,8 @@ def _styles() -> dict[str, ParagraphStyle]:
                               leading=14, textColor=NEW_DOSE_INK),
         "ask": ParagraphStyle("cal_ask", parent=base, fontName=FONT_BOLD, fontSize=LINE_SIZE,
                               leading=16, textColor=ASK_INK),
+        "ask_plain": ParagraphStyle("cal_ask_plain", parent=base, fontSize=LINE_SIZE,
+                                    leading=16, textColor=ASK_INK),
     }
 
 
@@ -147,9 +149,18 @@ class TickBox(Flowable):
         self.canv.rect(0, 0, self.size, self.size, stroke=1, fill=0)
 
 
+def column_widths(width: float) -> list[float]:
+    """Date, study day, dose, tablets, the box: the first four never wrap a usual line."""
+    return [0.21 * width, 0.13 * width, 0.18 * width, 0.30 * width, 0.18 * width]
+
+
+#: Each cell's padding left and right (points).
+CELL_SIDE_PADDING = 4
+
+
 def _week_table(lines: list[CalendarLine], drug: str, width: float,
                 st: dict[str, ParagraphStyle]) -> Table:
-    widths = [0.20 * width, 0.11 * width, 0.19 * width, 0.28 * width, 0.22 * width]
+    widths = column_widths(width)
     header = [Paragraph(h, st["head"]) for h in
               ("Date", "Study day", f"Dose of {text(drug)}", "Tablets to take",
                "Taken? Tick, or write what you took")]
@@ -160,8 +171,8 @@ def _week_table(lines: list[CalendarLine], drug: str, width: float,
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 3.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 4.5),
-        ("LEFTPADDING", (0, 0), (-1, -1), 4),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+        ("LEFTPADDING", (0, 0), (-1, -1), CELL_SIDE_PADDING),
+        ("RIGHTPADDING", (0, 0), (-1, -1), CELL_SIDE_PADDING),
     ]
     for i, line in enumerate(lines, start=1):
         date_cell = [Paragraph(text(short_date(line.date)), st["cell_bold"])]
@@ -173,10 +184,10 @@ def _week_table(lines: list[CalendarLine], drug: str, width: float,
             commands.append(("BACKGROUND", (0, i), (-1, i), NONE_FILL))
         dose_style = st["ask"] if not line.exact else (
             st["cell"] if line.none else st["cell_bold"])
-        tablets_style = st["ask"] if line.ask_nurse else st["cell"]
+        tablets_style = st["ask_plain"] if line.ask_nurse else st["cell"]
         rows.append([
             date_cell,
-            Paragraph(f"Day {line.study_day}", st["cell"]),
+            Paragraph(str(line.study_day), st["cell"]),
             Paragraph(text(dose_words(line, drug)), dose_style),
             [Paragraph(text(w), st["cell_note"] if w.startswith(("(", "each time"))
                        else tablets_style) for w in tablet_words(line)],

@@ -217,6 +217,33 @@ def cohort_report(db: Database, study: StudyInfo, as_of: date, *,
     return Report(built.pdf, built.pages, digest)
 
 
+def write_files(files: dict[Path, bytes]) -> None:
+    """Write every file beside its name first, then rename them all: on any error none is
+    written (a PDF and its CSV come together or not at all)."""
+    temporary: list[tuple[str, Path]] = []
+    try:
+        for out, data in files.items():
+            out = Path(out)
+            if not out.parent.exists():
+                raise ServiceError(f"{out.parent} does not exist; choose an existing folder")
+            try:
+                fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp",
+                                                dir=out.parent)
+                temporary.append((tmp_name, out))
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+            except OSError as exc:
+                raise ServiceError(f"{out}: cannot be written ({exc.strerror or exc})") from None
+        for tmp_name, out in temporary:
+            try:
+                os.replace(tmp_name, out)
+            except OSError as exc:
+                raise ServiceError(f"{out}: cannot be written ({exc.strerror or exc})") from None
+    finally:
+        for tmp_name, _out in temporary:
+            Path(tmp_name).unlink(missing_ok=True)
+
+
 def write_report(report: Report, out: Path) -> Report:
     """Write the PDF next to ``out`` first and then rename, so no half-written file is left."""
     out = Path(out)
