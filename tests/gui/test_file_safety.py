@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 
 from taper_app.services.audit import verify_chain
-from taper_app.services.backups import automatic_backup, backups_of, check_study_file
+from taper_app.services.file_safety import automatic_backup, backups_of, check_study_file
 from taper_app.services.settings import set_setting
 from taper_app.services.study import authenticate, load_study
-from taper_app.storage.backup import backup_folder, integrity_check
 from taper_app.storage.engine import Database, open_database
+from taper_app.storage.sqlite_copies import backup_folder, integrity_check
 from taper_app.storage.uow import UnitOfWork
 from taper_app.ui import app as app_module
+from taper_app.ui.file_safety import AutomaticBackups, check_before_opening
 from taper_app.ui.main_window import MainWindow
 from taper_app.ui.qt import QApplication, QTimer
 from taper_app.ui.rows import load_patient_row
-from taper_app.ui.startup import AutomaticBackups, check_before_opening
 from taper_app.ui.tasks import TaskRunner
 from tests.conftest import NOW, PASSWORD, TODAY, context, fixed_clock
 
@@ -290,7 +290,7 @@ def test_a_file_held_by_another_writer_is_busy_not_damaged(db, db_path, message_
 def test_a_restore_is_refused_while_another_program_is_writing(db, db_path):
     import sqlite3
 
-    from taper_app.storage.backup import restore_backup
+    from taper_app.storage.sqlite_copies import restore_backup
 
     good = automatic_backup(db, "start", fixed_clock, keep=10)
     close_for_good(db)
