@@ -10,7 +10,6 @@ from datetime import date
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from ..collector import collector_paused
 from ..domain.doses import DailySeries, DoseColumns, daily_series, daily_series_many, missing_gaps
 from ..domain.figures import (
     PatientFigures,
@@ -20,6 +19,7 @@ from ..domain.figures import (
     taper_curves,
 )
 from ..domain.units import round_half_up
+from ..garbage_collection import collector_paused
 from ..storage.engine import Database
 from ..storage.uow import UnitOfWork
 from .errors import PermissionDenied
