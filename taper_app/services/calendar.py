@@ -9,18 +9,21 @@ over HTTP).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
+from sqlalchemy import select
+
 from .. import __version__
 from ..domain.calendar import ASK_NURSE, Calendar, build_calendar
 from ..domain.calendar import format_mg as format_exact_mg
 from ..domain.equivalence import UnknownDrugError
 from ..domain.units import MG_COMPARE, mg_to_ug
-from ..storage.models import DoseRecordRow
+from ..storage.models import AuditEntry, DoseRecordRow
 from ..storage.uow import UnitOfWork
 from .audit import AuditTrail
 from .context import ServiceContext
@@ -226,6 +229,48 @@ def print_dosing_calendar(ctx: ServiceContext, subject_id: str, first_date: date
                   + f"; sha256 {digest}", subject_id=subject_id)
         uow.commit()
     return CalendarPrintout(calendar, built.pdf, built.pages, calendar_csv(calendar), digest)
+
+
+@dataclass(frozen=True)
+class PrintedCalendar:
+    """A calendar printed for the patient, as the audit trail has it (newest first)."""
+
+    first_date: date
+    last_date: date
+    drug: str
+    printed_by: str
+    printed_at_utc: str
+    #: The schedule version printed on it: if it is not the current one, the sheet's doses
+    #: are not the ones the window pre-fills.
+    schedule_version: str = ""
+
+    @property
+    def weeks(self) -> int:
+        return ((self.last_date - self.first_date).days + 1) // 7
+
+
+_PRINTED = re.compile(r"^(\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2}), ([a-z]+), "
+                      r"schedule (.*?)(?:; \d+ day\(s\) say|; sha256 )")
+
+
+def printed_calendars(ctx: ServiceContext, subject_id: str) -> list[PrintedCalendar]:
+    """The patient's printed calendars, newest first: the returned one is usually the
+    last, and the nurse enters it for the dates it was printed for."""
+    with UnitOfWork(ctx.db, write=False) as uow:
+        record = load_patient(uow.session, subject_id)
+        ctx.actor.require_site(record.site)
+        rows = uow.session.execute(select(AuditEntry.new_value, AuditEntry.username,
+                                          AuditEntry.at_utc).where(
+            AuditEntry.action == "print_calendar", AuditEntry.entity == "patient",
+            AuditEntry.entity_id == subject_id).order_by(AuditEntry.id.desc())).all()
+    out = []
+    for value, username, at_utc in rows:
+        found = _PRINTED.match(value or "")
+        if found is not None:
+            out.append(PrintedCalendar(date.fromisoformat(found[1]),
+                                       date.fromisoformat(found[2]), found[3], username,
+                                       at_utc, found[4]))
+    return out
 
 
 # ---------------------------------------------------------------- the diary back in
@@ -454,7 +499,18 @@ def enter_returned_calendar(ctx: ServiceContext, subject_id: str, first_date: da
                                      plan.missing_days)
 
 
-__all__ = ["CalendarLine", "CalendarPrintout", "DosingCalendar", "ReturnedCalendarPlan",
-           "ReturnedCalendarSaved", "ReturnedDay", "dosing_calendar",
-           "enter_returned_calendar", "plan_returned_calendar", "prefilled_days",
-           "print_dosing_calendar"]
+__all__ = [
+    "CalendarLine",
+    "CalendarPrintout",
+    "DosingCalendar",
+    "PrintedCalendar",
+    "ReturnedCalendarPlan",
+    "ReturnedCalendarSaved",
+    "ReturnedDay",
+    "dosing_calendar",
+    "enter_returned_calendar",
+    "plan_returned_calendar",
+    "prefilled_days",
+    "print_dosing_calendar",
+    "printed_calendars",
+]

@@ -17,7 +17,19 @@ from ..services.study import StudyInfo
 from ..services.validation import FREQUENCIES, ROUTES, SOURCES
 from .formatting import iso, mg
 from .forms import ServiceDialog
-from .qt import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from .qt import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
 from .rows import dose_fields
 from .widgets import combo, em, hline, line_edit, repolish
 
@@ -59,6 +71,9 @@ class DoseDialog(ServiceDialog):
 
     NEW = "new"
     CORRECTION = "correction"
+
+    #: The nurse has a returned dosing calendar to type in: the window opens its form.
+    returned_calendar = Signal()
 
     def __init__(self, ctx: ServiceContext, study: StudyInfo, record: PatientRecord, *,
                  initial: dict[str, object], mode: str = NEW,
@@ -126,8 +141,22 @@ class DoseDialog(ServiceDialog):
         else:
             self.correction_reason.hide()
 
+        top = QHBoxLayout()
+        top.addWidget(heading, 1)
+        if mode == self.NEW:
+            # A returned calendar is a week of days, not one record: its own form, a click
+            # (or Alt+L) away. Out of the tab order: the form's fields, Save, Cancel stay.
+            calendar = QPushButton("Returned ca&lendar…")
+            calendar.setObjectName("returned_calendar_button")
+            calendar.setAutoDefault(False)
+            calendar.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            calendar.setToolTip("Type in a returned dosing calendar, week by week, changing "
+                                "only the days that differ")
+            calendar.clicked.connect(self._to_returned_calendar)
+            top.addWidget(calendar)
+
         layout = QVBoxLayout(self)
-        layout.addWidget(heading)
+        layout.addLayout(top)
         layout.addWidget(self.context_label)
         layout.addLayout(form)
         layout.addWidget(self.general_error)
@@ -145,6 +174,10 @@ class DoseDialog(ServiceDialog):
         self.update_preview()
         self.drug.setFocus()
         self.drug.lineEdit().selectAll()
+
+    def _to_returned_calendar(self) -> None:
+        self.reject()
+        self.returned_calendar.emit()
 
     # ------------------------------------------------------------ factories
 

@@ -20,6 +20,7 @@ from ..services.study import StudyInfo
 from ..storage.engine import Database, DatabaseError
 from . import messages
 from .audit_view import AuditDialog
+from .calendar_dialog import DosingCalendarDialog
 from .connection import ConnectionWatch
 from .dashboard import StudyDashboard
 from .dialogs import DialogHost
@@ -48,6 +49,7 @@ from .qt import (
     QWidget,
 )
 from .report_export import ReportExport
+from .returned_calendar import ReturnedCalendarDialog
 from .rows import PatientRow, history_rows, load_patient_row, load_patient_rows
 from .schedule_view import AmendDialog
 from .sign_dialog import SignDialog
@@ -63,6 +65,8 @@ SHORTCUTS = (
     ("Ctrl+Shift+V", "Void the selected dose record"),
     ("Ctrl+Shift+N", "Enroll a patient"),
     ("Ctrl+M", "Amend the schedule (investigators)"),
+    ("Ctrl+P", "Dosing calendar of the patient: preview, then Enter prints it"),
+    ("Ctrl+Shift+P", "Enter a returned dosing calendar (the patient's diary), week by week"),
     ("Ctrl+Shift+S", "Sign the patient's taper record (investigators)"),
     ("Alt+D / Alt+S / Alt+H", "Doses, Schedule and Charts tabs"),
     ("Ctrl+D", "Study dashboard: every patient, target attainment and completeness per site"),
@@ -179,6 +183,12 @@ class MainWindow(QMainWindow):
                                 "Void the selected record with a reason"),
             "amend": action("amend", "&Amend schedule…", self.amend_schedule, "Ctrl+M",
                             "Amend the schedule from a day (investigators)"),
+            "calendar": action("calendar", "Dosing &calendar…", self.dosing_calendar,
+                               QKeySequence.StandardKey.Print,
+                               "Preview and print the patient's dosing calendar"),
+            "returned_calendar": action(
+                "returned_calendar", "&Returned calendar…", self.returned_calendar,
+                "Ctrl+Shift+P", "Enter a returned dosing calendar (the patient's diary)"),
             "export_patient": action(
                 "export_patient", "E&xport patient report (PDF)…",
                 lambda: self.report_export.export_patient(self.current_subject()), "Ctrl+E"),
@@ -206,8 +216,9 @@ class MainWindow(QMainWindow):
         for key in ("dashboard", "study_audit", "refresh", "export_study", "quit"):
             study.addAction(a[key])
         patient = menus.addMenu("&Patient")
-        for key in ("find", "enroll", "new_dose", "correct_dose", "void_dose", "amend", "sign",
-                    "patient_audit", "export_patient"):
+        for key in ("find", "enroll", "new_dose", "returned_calendar", "correct_dose",
+                    "void_dose", "amend", "sign", "calendar", "patient_audit",
+                    "export_patient"):
             patient.addAction(a[key])
         help_menu = menus.addMenu("&Help")
         help_menu.addAction(a["shortcuts"])
@@ -215,7 +226,7 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("main_toolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for key in ("enroll", "new_dose", "dashboard", "refresh"):
+        for key in ("enroll", "new_dose", "calendar", "dashboard", "refresh"):
             toolbar.addAction(a[key])
 
     def _size_for_screen(self) -> None:
@@ -341,6 +352,8 @@ class MainWindow(QMainWindow):
         a["void_dose"].setEnabled(correctable and self.actor.can("void_dose"))
         a["amend"].setEnabled(has_patient and self.actor.can("amend_schedule"))
         a["export_patient"].setEnabled(has_patient)
+        a["calendar"].setEnabled(has_patient)
+        a["returned_calendar"].setEnabled(has_patient and self.actor.can("record_dose"))
         if not self.actor.can("amend_schedule"):
             a["amend"].setToolTip("Only investigators can amend a schedule")
         a["sign"].setEnabled(has_patient and self.actor.can("sign_record"))
@@ -376,7 +389,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ actions
 
-    def _present(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog) -> None:
+    def _present(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog
+                 | ReturnedCalendarDialog) -> None:
         dialog.saved.connect(self.after_save)
         dialog.stale.connect(lambda subject: self._rebase(dialog, subject))
         DialogHost.present(dialog)
@@ -385,8 +399,8 @@ class MainWindow(QMainWindow):
         return load_patient_row(self.db, self.study, subject_id, self.ctx.today(),
                                 self.actor.sites)
 
-    def _rebase(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog,
-                subject_id: str) -> None:
+    def _rebase(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog
+                | ReturnedCalendarDialog, subject_id: str) -> None:
         """Someone else changed the patient: show the fresh record, keep the form going."""
         try:
             row = self._reload_row(subject_id)
@@ -402,7 +416,25 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if row is None or not self.actor.can("record_dose"):
             return
-        self._present(DoseDialog.new_dose(self.ctx, self.study, row.record, self))
+        dialog = DoseDialog.new_dose(self.ctx, self.study, row.record, self)
+        dialog.returned_calendar.connect(self.returned_calendar)
+        self._present(dialog)
+
+    def dosing_calendar(self) -> None:
+        """Ctrl+P: the patient's calendar previewed with the defaults; Enter prints it."""
+        subject = self.current_subject()
+        if subject is None:
+            return
+        dialog = DosingCalendarDialog.create(self.ctx, self.study, subject, self.tasks, self)
+        dialog.printed.connect(lambda _subject, summary: self.statusBar().showMessage(
+            summary, 15000))
+        DialogHost.present(dialog)
+
+    def returned_calendar(self) -> None:
+        row = self.current_row()
+        if row is None or not self.actor.can("record_dose"):
+            return
+        self._present(ReturnedCalendarDialog.create(self.ctx, self.study, row.record, self))
 
     def open_gap(self, first: date, last: date) -> None:
         row = self.current_row()

@@ -366,6 +366,11 @@ class DoseHistoryModel(RowTableModel):
         return text
 
 
+#: How a step written with another frequency than daily reads in the schedule's table.
+STEP_FREQUENCY = {"QOD": "every other day", "QW": "once a week", "BID": "twice a day",
+                  "TID": "3 times a day", "QID": "4 times a day"}
+
+
 class ScheduleStepsModel(RowTableModel):
     """A schedule's steps with their dates: from Day N the scheduled dose is X mg/day."""
 
@@ -377,7 +382,8 @@ class ScheduleStepsModel(RowTableModel):
         ("From", "Generated from the template, or made by an amendment"),
     )
     NUMERIC = frozenset({DAY, DOSE})
-    SAMPLES = {DAY: "999", DATE: "2026-12-31", DOSE: "12.75", ORIGIN: "amendment 9"}
+    SAMPLES = {DAY: "999", DATE: "2026-12-31", DOSE: "2.5 (5 every other day)",
+               ORIGIN: "amendment 9"}
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -394,6 +400,9 @@ class ScheduleStepsModel(RowTableModel):
         if column == self.DATE:
             return DASH if self._day1 is None else iso(step_date(self._day1, row.day))
         if column == self.DOSE:
+            if row.frequency != "QD":  # as written: "5 mg QOD" is 2.5 a day in the figures
+                written = STEP_FREQUENCY.get(row.frequency, row.frequency)
+                return f"{mg(row.dose_mg)} ({mg(row.per_administration_mg)} {written})"
             return mg(row.dose_mg)
         if column == self.ORIGIN:
             return ("template" if row.amendment_seq is None

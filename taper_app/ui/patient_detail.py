@@ -194,7 +194,7 @@ class PatientDetail(QWidget):
         self.history_view.doubleClicked.connect(lambda _index: actions["correct_dose"].trigger())
         self.history_view.installEventFilter(self)
         dose_buttons = QHBoxLayout()
-        for key in ("new_dose", "correct_dose", "void_dose"):
+        for key in ("new_dose", "returned_calendar", "correct_dose", "void_dose"):
             dose_buttons.addWidget(tool_button(actions[key], f"{key}_button"))
         dose_buttons.addStretch(1)
         self.gaps = GapList(open_gap)

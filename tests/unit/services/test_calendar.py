@@ -373,3 +373,20 @@ def test_entering_a_returned_calendar_is_one_audited_transaction(db, nurse, stud
             DoseRecordRow.source == "diary")).all()
         assert {r.comment for r in rows} == {"from the returned dosing calendar"}
         assert {r.created_by for r in rows} == {"nurse"}
+
+
+def test_printed_calendars_are_read_back_newest_first(db, nurse, investigator, study):
+    from taper_app.services.calendar import printed_calendars
+
+    enroll(nurse, study)
+    print_dosing_calendar(nurse, "101-001", date(2026, 7, 6), 2)
+    amend_patient_schedule(investigator, study, "101-001",
+                           {"day": "80", "dose_mg": "0.5", "reason": "ask"})
+    print_dosing_calendar(investigator, "101-001", date(2026, 7, 13), 3, "prednisolone")
+    newest, older = printed_calendars(nurse, "101-001")
+    assert (newest.first_date, newest.last_date, newest.weeks, newest.drug,
+            newest.printed_by) == (date(2026, 7, 13), date(2026, 8, 2), 3, "prednisolone",
+                                   "investigator")
+    assert newest.schedule_version == "change 1, from Day 80 (made 2026-07-02)"
+    assert (older.first_date, older.weeks, older.drug, older.schedule_version) == (
+        date(2026, 7, 6), 2, "prednisone", "as at enrolment (no changes)")
