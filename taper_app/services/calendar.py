@@ -203,24 +203,30 @@ def print_dosing_calendar(ctx: ServiceContext, subject_id: str, first_date: date
     (``StaleData``): what is printed is what the nurse saw.
     """
     from ..reports.calendar_sheet import build_calendar_pdf, calendar_csv
+    from .patients import lock_patient
     from .reporting import fingerprint
 
     first = _check_period(first_date, weeks, ctx.today())
-    study = load_study(ctx.db)
+    study, record = _read(ctx, subject_id)
+    stale = StaleData(f"{subject_id} was changed since the calendar was shown (another "
+                      "window or user). Nothing was printed: look at the new calendar, then "
+                      "print again.")
+    if patient_version is not None and record.version != patient_version:
+        raise stale
+    name, why = calendar_drug(record, study, ctx.today(), drug)
+    calendar = make_calendar(study, record, first, weeks, name, why)
+    digest = fingerprint(calendar_payload(calendar))
+    # The sheet is built outside the writing transaction (it takes a moment); the audit row
+    # is written only if the patient is still as the sheet shows them.
+    built = build_calendar_pdf(calendar, printed_at=ctx.clock(), printed_on=ctx.today(),
+                               fingerprint=digest, app_version=__version__)
+    asked = calendar.days_to_ask
     with UnitOfWork(ctx.db) as uow:
-        record = load_patient(uow.session, subject_id)
-        ctx.actor.require_site(record.site)
-        if patient_version is not None and record.version != patient_version:
-            raise StaleData(f"{subject_id} was changed since the calendar was shown (another "
-                            "window or user). Nothing was printed: look at the new calendar, "
-                            "then print again.")
-        name, why = calendar_drug(record, study, ctx.today(), drug)
-        calendar = make_calendar(study, record, first, weeks, name, why)
-        digest = fingerprint(calendar_payload(calendar))
-        printed_at = ctx.clock()
-        built = build_calendar_pdf(calendar, printed_at=printed_at, printed_on=ctx.today(),
-                                   fingerprint=digest, app_version=__version__)
-        asked = calendar.days_to_ask
+        try:
+            lock_patient(uow.session, ctx.actor, subject_id=subject_id,
+                         expected_version=record.version)
+        except StaleData:
+            raise stale from None
         audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
         audit.add("print_calendar", "patient", subject_id, "dosing_calendar", None,
                   f"{calendar.first_date.isoformat()} to {calendar.last_date.isoformat()}, "
