@@ -104,6 +104,9 @@ class ReturnedCalendarDialog(ServiceDialog):
         self.drug = QComboBox()
         self.drug.setObjectName("returned_drug")
         self.drug.addItems(list(study.equivalence.drugs))
+        #: False until a printed calendar or the nurse names the drug: the service's default
+        #: (the current oral record's drug, else prednisone) until then.
+        self._drug_named = False
         period = QHBoxLayout()
         for text, widget in (("&Calendar:", self.which), ("&From:", self.first_date),
                              ("&Weeks:", self.weeks), ("D&rug:", self.drug)):
@@ -195,7 +198,7 @@ class ReturnedCalendarDialog(ServiceDialog):
         self.which.activated.connect(self._which_chosen)
         self.first_date.editingFinished.connect(self._period_edited)
         self.weeks.activated.connect(lambda _i: self._period_edited())
-        self.drug.activated.connect(lambda _i: self._period_edited())
+        self.drug.activated.connect(lambda _i: self._drug_chosen())
         self.taken_edits[0].setFocus()
 
     @classmethod
@@ -211,6 +214,7 @@ class ReturnedCalendarDialog(ServiceDialog):
         self.first_date.setText(p.first_date.isoformat())
         self.weeks.setCurrentIndex(max(1, min(p.weeks, MAX_WEEKS)) - 1)
         self.drug.setCurrentText(p.drug)
+        self._drug_named = True
         self.load_calendar()
         if self.calendar is not None and p.schedule_version and \
                 p.schedule_version != self.calendar.schedule_version:
@@ -223,6 +227,10 @@ class ReturnedCalendarDialog(ServiceDialog):
     def _which_chosen(self, index: int) -> None:
         if index < len(self.printed):
             self._use_printed(index)
+
+    def _drug_chosen(self) -> None:
+        self._drug_named = True
+        self._period_edited()
 
     def _period_edited(self) -> None:
         self.which.setCurrentIndex(self.which.count() - 1)
@@ -239,11 +247,13 @@ class ReturnedCalendarDialog(ServiceDialog):
             return
         try:
             calendar = dosing_calendar(self.ctx, self.record.subject_id, first,
-                                       int(self.weeks.currentData()), self.drug.currentText())
+                                       int(self.weeks.currentData()),
+                                       self.drug.currentText() if self._drug_named else None)
         except (ServiceError, DatabaseError) as exc:
             self._no_calendar(str(exc))
             return
         self.calendar = calendar
+        self.drug.setCurrentText(calendar.drug)
         today = self.ctx.today()
         self.entries = {line.date: _Entry(format_mg(line.dose_mg) if line.exact
                                           and line.date <= today else "")
@@ -415,6 +425,8 @@ class ReturnedCalendarDialog(ServiceDialog):
         if d in self.day_problems:
             return self.day_problems[d], True
         text = entry.taken.strip()
+        if not text and not exact:
+            return "type what was taken", False
         if not text:
             return "blank: stays missing", False
         if exact and text.replace(",", ".") == format_mg(printed):  # type: ignore[arg-type]
