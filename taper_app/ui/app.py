@@ -22,7 +22,8 @@ from ..services.backups import record_restore
 from ..services.context import ServiceContext
 from ..services.errors import ServiceError
 from ..services.study import load_study
-from ..storage.engine import DatabaseError, open_database
+from ..storage.engine import open_database
+from ..storage.errors import DatabaseError
 from . import messages
 from .login import LoginDialog
 from .main_window import MainWindow
