@@ -12,9 +12,9 @@ from typing import Any
 
 from reportlab.platypus import Flowable, Paragraph
 
-from ..domain.doses import daily_peq_mg
+from ..domain.doses import peq_mg_per_day
 from ..domain.studyday import date_of_day, study_day
-from ..domain.units import format_mg, round_half_up
+from ..domain.units import format_mg
 from ..results import (
     DoseRecordView,
     PatientAnalysis,
@@ -216,7 +216,7 @@ def _dose_records(record: PatientRecord, study: StudyInfo, width: float) -> list
     # one does not fit, as a wrapping Paragraph; struck-through voided records and notes with
     # markup are Paragraphs. A three-year daily diary has thousands of cells.)
     for i, d in enumerate(record.doses, start=1):
-        peq = round_half_up(float(daily_peq_mg(d.as_domain(), study.equivalence)), 3)
+        peq = peq_mg_per_day(d, study.equivalence)
         end = d.start_date if d.frequency == "ONCE" else d.end_date
         values = [
             f"#{d.id}", d.drug, format_mg(d.dose_ug), d.frequency, d.route,
