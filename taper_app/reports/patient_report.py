@@ -7,7 +7,6 @@ rounding as the command line and the window) or from the stored record itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -16,9 +15,13 @@ from reportlab.platypus import Flowable, Paragraph
 from ..domain.doses import daily_peq_mg
 from ..domain.studyday import date_of_day, study_day
 from ..domain.units import format_mg, round_half_up
-from ..services.figures import PatientAnalysis
-from ..services.records import DoseRecordView, PatientRecord
-from ..services.study import StudyInfo
+from ..results import (
+    DoseRecordView,
+    PatientAnalysis,
+    PatientRecord,
+    SignatureManifestation,
+    StudyInfo,
+)
 from .pdf_chart import figure_flowable
 from .pdf_common import (
     DASH,
@@ -49,21 +52,6 @@ from .pdf_common import (
 from .taper_chart import taper_figure
 
 REPORT_TITLE = "Steroid taper report (per patient)"
-
-
-@dataclass(frozen=True)
-class SignatureManifestation:
-    """One electronic signature as 21 CFR 11.50 wants it shown: who, when (UTC), what it means.
-
-    ``valid`` is False when the signed data changed after signing; ``note`` says why.
-    """
-
-    printed_name: str
-    signed_at: datetime
-    meaning: str
-    valid: bool
-    signed_through: date | None = None
-    note: str | None = None
 
 
 def _mg_text(x: float | None, unit: str = "mg") -> str:

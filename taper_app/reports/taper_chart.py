@@ -38,7 +38,7 @@ from matplotlib.transforms import Bbox, offset_copy
 from ..domain.figures import FigureSettings
 from ..domain.schedule import scheduled_doses
 from ..domain.studyday import date_of_day, study_day
-from ..services.figures import PatientAnalysis
+from ..results import PatientAnalysis
 
 ACTUAL = "#0072B2"      # blue, solid and thick
 SCHEDULED = "#333333"   # near black, dashed

@@ -17,7 +17,8 @@ from ..services.errors import ServiceError
 from ..services.settings import load_settings
 from ..services.signatures import missing_signatures, signatures_for
 from ..services.study import StudyInfo
-from ..storage.engine import Database, DatabaseError
+from ..storage.engine import Database
+from ..storage.errors import DatabaseError
 from . import messages
 from .audit_view import AuditDialog
 from .connection import ConnectionWatch
