@@ -82,7 +82,7 @@ def _signed_in(db_path: str, as_of_text: str, phases: dict[str, float]) -> tuple
 
 def startup(db_path: str, as_of_text: str) -> None:
     """As ``taper-app`` does after the sign-in dialog: open, load, sign in, window, list."""
-    from taper_app.collector import startup_imports
+    from taper_app.garbage_collection import startup_imports
 
     with startup_imports():  # as taper-app imports its window (cli.launch_gui)
         from taper_app.ui.app import application  # noqa: F401  (all the window needs)

@@ -630,7 +630,7 @@ def launch_gui(args: argparse.Namespace, err: TextIO) -> int:
               "WAYLAND_DISPLAY). On a server, use the command line (taper-app --help), or run "
               "under a virtual display: xvfb-run taper-app --demo", file=err)
         return EXIT_USAGE
-    from .collector import startup_imports
+    from .garbage_collection import startup_imports
 
     try:
         with startup_imports():  # the window's libraries: most of the time to the window

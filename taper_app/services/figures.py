@@ -9,7 +9,6 @@ from datetime import date
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from ..collector import collector_paused
 from ..domain.doses import DoseColumns, daily_series, daily_series_many
 from ..domain.figures import (
     PatientFigures,
@@ -18,6 +17,7 @@ from ..domain.figures import (
     taper_curves,
 )
 from ..domain.units import round_half_up
+from ..garbage_collection import collector_paused
 from ..results import PatientAnalysis, PatientRecord, StudyInfo
 from ..storage.engine import Database
 from ..storage.uow import UnitOfWork

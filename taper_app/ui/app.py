@@ -18,17 +18,17 @@ from .. import __version__
 from ..paths import app_icon
 from ..services.audit import utc_now
 from ..services.auth import SYSTEM
-from ..services.backups import record_restore
 from ..services.context import ServiceContext
 from ..services.errors import ServiceError
+from ..services.file_safety import record_restore
 from ..services.study import load_study
 from ..storage.engine import open_database
 from ..storage.errors import DatabaseError
 from . import messages
+from .file_safety import AutomaticBackups, check_before_opening
 from .login import LoginDialog
 from .main_window import MainWindow
 from .qt import QApplication, QIcon, QtMsgType, qInstallMessageHandler
-from .startup import AutomaticBackups, check_before_opening
 
 log = logging.getLogger(__name__)
 qt_log = logging.getLogger("qt")

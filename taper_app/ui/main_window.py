@@ -28,6 +28,7 @@ from .dashboard import StudyDashboard
 from .dialogs import DialogHost
 from .dose_form import DoseDialog, VoidDialog
 from .enroll import EnrollDialog
+from .file_safety import AutomaticBackups
 from .idle_lock import IdleLock
 from .models import PatientTableModel, ValueSortProxy
 from .patient_detail import PatientDetail
@@ -53,7 +54,6 @@ from .report_export import ReportExport
 from .rows import PatientRow, history_rows, load_patient_row, load_patient_rows
 from .schedule_view import AmendDialog
 from .sign_dialog import SignDialog
-from .startup import AutomaticBackups
 from .tasks import TaskRunner
 from .widgets import StatusBadgeDelegate, em, fit_columns, setup_table
 

@@ -70,9 +70,17 @@ def test_clicking_a_header_sorts_by_that_column(open_window, three_patients, qtb
     window = open_window("nurse")
     header = window.patient_view.horizontalHeader()
     x = header.sectionViewportPosition(P.DOSE) + header.sectionSize(P.DOSE) // 2
-    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
-                     pos=header.rect().center().__class__(x, header.height() // 2))
-    assert column(window, P.DOSE) in (["5", "20", "100"], ["100", "20", "5"])
+    by_value = {Qt.SortOrder.AscendingOrder: ["5", "20", "100"],
+                Qt.SortOrder.DescendingOrder: ["100", "20", "5"]}
+    orders = []
+    for _ in range(2):  # the first click sorts one way, the second the other way
+        qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                         pos=header.rect().center().__class__(x, header.height() // 2))
+        assert header.sortIndicatorSection() == P.DOSE
+        orders.append(header.sortIndicatorOrder())
+        # In the order the header shows: sorted by text, ascending would be 100, 20, 5.
+        assert column(window, P.DOSE) == by_value[orders[-1]]
+    assert set(orders) == set(by_value)
 
 
 def test_typing_filters_the_list_and_enter_opens_the_first_match(

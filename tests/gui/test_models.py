@@ -177,9 +177,10 @@ def test_ranks_of_values_of_one_kind_are_the_ranks_of_the_rule(values):
 def test_the_proxy_sorts_again_when_a_row_changes_in_place(loaded, db, study, qtbot):
     """upsert replaces a row without a reset: the proxy's cached places must not outlive
     it (the list updates one patient in place after a save)."""
-    earlier = load_patient_rows(db, study, DAY1 + timedelta(days=40))
+    earlier = load_patient_rows(db, study, DAY1 + timedelta(days=8))
     model = PatientTableModel()
-    model.set_rows([loaded[0], earlier[1]])  # 101-002 as of Day 41, 101-001 as of Day 60
+    # 101-002 as of Day 9, 101-001 as of Day 60: by text, "60" would come before "9"
+    model.set_rows([loaded[0], earlier[1]])
     proxy = ValueSortProxy()
     proxy.setSourceModel(model)
     proxy.sort(PatientTableModel.STUDY_DAY, Qt.SortOrder.AscendingOrder)

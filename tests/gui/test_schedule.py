@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from taper_app.services.patients import amended_steps
@@ -112,4 +113,7 @@ def test_an_amendment_from_an_impossible_day_is_refused(
     assert "negative" in form.errors.message("dose_mg")
     assert amendment_rows(db) == []
     assert form.steps_model.rowCount() == 14  # the preview shows the schedule unchanged
-    assert DAY1  # (Day 1 is the patient's; the preview dates follow it)
+    # the preview dates follow the patient's Day 1 (Day 29 is 28 days after it)
+    assert (form.steps_model.index(0, ScheduleStepsModel.DAY).data(),
+            form.steps_model.index(0, ScheduleStepsModel.DATE).data()) == (
+        "29", (DAY1 + timedelta(days=28)).isoformat())

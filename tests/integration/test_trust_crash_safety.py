@@ -16,15 +16,15 @@ from sqlalchemy import func, select
 
 from taper_app.services.audit import verify_chain
 from taper_app.services.patients import enroll_patient
-from taper_app.storage.backup import (
+from taper_app.storage.engine import open_database
+from taper_app.storage.models import AuditEntry, DoseRecordRow
+from taper_app.storage.sqlite_copies import (
     integrity_check,
     list_backups,
     make_backup,
     newest_good_backup,
     restore_backup,
 )
-from taper_app.storage.engine import open_database
-from taper_app.storage.models import AuditEntry, DoseRecordRow
 from taper_app.storage.uow import UnitOfWork
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from taper_app.services.auth import MIN_PASSWORD_LENGTH, PERMISSIONS, verify_password
+from taper_app.services.auth import PERMISSIONS, verify_password
 from taper_app.services.errors import AuthenticationFailed, PermissionDenied, ValidationError
 from taper_app.services.study import add_user, authenticate, create_study
 from taper_app.storage import models
@@ -54,7 +54,6 @@ def at(minutes: float):  # type: ignore[no-untyped-def]
 
 def test_a_password_under_10_characters_is_refused_and_nothing_is_written(
         db: Database) -> None:
-    assert MIN_PASSWORD_LENGTH == 10
     before = dump(db)
     with pytest.raises(ValidationError) as excinfo:
         add_user(context(db, "admin"), "nora", "nurse", "Nora Nurse", "123456789")

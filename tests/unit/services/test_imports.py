@@ -8,6 +8,7 @@ schedule step or audit row written.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from taper_app.storage.engine import Database
 from taper_app.storage.uow import UnitOfWork
 from tests.conftest import NOW, TODAY, context
 
+TOMORROW = (TODAY + timedelta(days=1)).isoformat()
 PATIENTS_HEADER = "subject_id,site,day1_date,baseline_mg,template_id"
 DOSES_HEADER = "subject_id,drug,dose_mg,frequency,route,start_date,end_date"
 AMENDMENTS_HEADER = "subject_id,day,dose_mg,reason"
@@ -103,9 +105,9 @@ def enrolled(db: Database, study: StudyInfo, tmp_path: Path) -> Database:
     ("101-001,prednisone,20,QD,PO,2026-02-01,2026-01-31", "end_date",
      "2026-01-31 is before the start date 2026-02-01"),
     ("101-001,prednisone,20,QD,PO,1899-12-31,", "start_date", "1899-12-31 is before 1900"),
-    # TODAY (the injected date) is 2026-07-02: the day after is in the future.
-    ("101-001,prednisone,20,QD,PO,2026-07-03,", "start_date", "2026-07-03 is in the future"),
-    ("101-001,prednisone,20,QD,PO,2026-06-01,2026-07-03", "end_date", "in the future"),
+    # The day after TODAY (the injected date) is in the future.
+    (f"101-001,prednisone,20,QD,PO,{TOMORROW},", "start_date", f"{TOMORROW} is in the future"),
+    (f"101-001,prednisone,20,QD,PO,2026-06-01,{TOMORROW}", "end_date", "in the future"),
     ("101-001,prednisone,20,QD,PO,05/01/2026,", "start_date", "is not a date (YYYY-MM-DD)"),
     ("101-001,prednisone,20,QD,PO,2026-02-30,", "start_date", "is not a real date"),
     ("101-001,methylprednisolone,500,ONCE,IV,2026-02-01,2026-02-03", "end_date",
@@ -432,4 +434,3 @@ def test_a_good_import_writes_audit_rows_as_the_importing_user(
     assert by_field[("record_dose", "drug")][5] == "101-001"
     assert by_field[("record_dose", "dose_mg")][7:] == (None, "20")
     assert by_field[("record_dose", "start_date")][8] == "2026-01-05"
-    assert TODAY.isoformat() == "2026-07-02"

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..storage.backup import (
+from ..storage.engine import Database, resolve_url, sqlite_path
+from ..storage.sqlite_copies import (
     backup_folder,
     integrity_check,
     list_backups,
@@ -20,7 +21,6 @@ from ..storage.backup import (
     newest_good_backup,
     restore_backup,
 )
-from ..storage.engine import Database, resolve_url, sqlite_path
 from ..storage.uow import UnitOfWork
 from .audit import AuditTrail
 from .context import ServiceContext

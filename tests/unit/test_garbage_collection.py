@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from taper_app.collector import collector_paused, startup_imports
+from taper_app.garbage_collection import collector_paused, startup_imports
 
 
 @pytest.fixture

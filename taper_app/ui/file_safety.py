@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from ..services.backups import (
+from ..services.file_safety import (
     Restored,
     automatic_backup,
     backup_plan,

@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from taper_app.services.audit import verify_chain
-from taper_app.services.backups import automatic_backup, backups_of, check_study_file
+from taper_app.services.file_safety import automatic_backup, backups_of, check_study_file
 from taper_app.services.settings import set_setting
 from taper_app.services.study import authenticate, load_study
-from taper_app.storage.backup import backup_folder, integrity_check
 from taper_app.storage.engine import Database, open_database
+from taper_app.storage.sqlite_copies import backup_folder, integrity_check
 from taper_app.storage.uow import UnitOfWork
 from taper_app.ui import app as app_module
+from taper_app.ui.file_safety import AutomaticBackups, check_before_opening
 from taper_app.ui.main_window import MainWindow
 from taper_app.ui.qt import QApplication, QTimer
 from taper_app.ui.rows import load_patient_row
-from taper_app.ui.startup import AutomaticBackups, check_before_opening
 from taper_app.ui.tasks import TaskRunner
 from tests.conftest import NOW, PASSWORD, TODAY, context, fixed_clock
 
@@ -167,16 +168,32 @@ def test_backups_at_start_on_the_timer_and_at_close_are_rotated(
     assert all(integrity_check(p).ok for p in kept)
 
 
-def test_the_backup_timer_fires_by_itself_off_the_gui_thread(qtbot, db, db_path, study):
-    backups = AutomaticBackups(db, ticking_clock(), interval_ms=50)
+def test_the_backup_timer_backs_up_off_the_gui_thread(qtbot, db, db_path, study, monkeypatch):
+    """The timer is started with the setting's interval, and its backup runs on a worker
+    thread with the result back on the GUI thread. The timer's tick is emitted here, not
+    waited for: no test waits on a real interval."""
+    from taper_app.ui import file_safety
+
+    threads = []
+    real_backup = file_safety.automatic_backup
+
+    def on_which_thread(*args, **kwargs):
+        threads.append(threading.get_ident())
+        return real_backup(*args, **kwargs)
+
+    monkeypatch.setattr(file_safety, "automatic_backup", on_which_thread)
+    backups = AutomaticBackups(db, ticking_clock())
     actor = authenticate(db, "nurse", PASSWORD, fixed_clock)
     window = MainWindow(db, study, actor, today=lambda: TODAY, clock=fixed_clock,
                         tasks=TaskRunner())
     qtbot.addWidget(window)
     backups.attach(window, window.tasks)
-    qtbot.waitUntil(lambda: len(backups.made) >= 2, timeout=20000)
+    assert backups.timer.isActive()
+    assert backups.timer.interval() == 4 * 3600 * 1000  # the setting's default
+    backups.timer.timeout.emit()
+    qtbot.waitUntil(lambda: len(backups.made) == 1)  # until the worker's result is delivered
+    assert threads and threads[0] != threading.get_ident()  # not the GUI thread's
     backups.timer.stop()
-    window.tasks.wait(10000)
     assert all(p.exists() and integrity_check(p).ok for p in backups.made)
 
 
@@ -290,7 +307,7 @@ def test_a_file_held_by_another_writer_is_busy_not_damaged(db, db_path, message_
 def test_a_restore_is_refused_while_another_program_is_writing(db, db_path):
     import sqlite3
 
-    from taper_app.storage.backup import restore_backup
+    from taper_app.storage.sqlite_copies import restore_backup
 
     good = automatic_backup(db, "start", fixed_clock, keep=10)
     close_for_good(db)
