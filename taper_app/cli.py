@@ -631,7 +631,7 @@ def run(argv: Sequence[str] | None = None, out: TextIO | None = None,
     if args.command is None:
         return launch_gui(args, err)
     from .services.errors import ServiceError, ValidationError
-    from .storage.engine import DatabaseError
+    from .storage.errors import DatabaseError
 
     try:
         return COMMANDS[args.command](args, out, stdin)

@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from .equivalence import EquivalenceTable, per_day
-from .units import UG_PER_MG
+from .units import UG_PER_MG, round_half_up
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,27 @@ class DoseRecord:
         return self.end_date if self.end_date is not None else as_of
 
 
-def daily_peq_mg(record: DoseRecord, table: EquivalenceTable) -> Fraction:
+class DoseAmount(Protocol):
+    """What a record's daily amount depends on: a DoseRecord, a stored view, a form's dose."""
+
+    @property
+    def drug(self) -> str: ...
+    @property
+    def dose_ug(self) -> int: ...
+    @property
+    def frequency(self) -> str: ...
+
+
+def daily_peq_mg(record: DoseAmount, table: EquivalenceTable) -> Fraction:
     """Prednisone-equivalent mg the record adds on each day it covers (exact)."""
     return (Fraction(record.dose_ug, UG_PER_MG) * per_day(record.frequency)
             * table.factor(record.drug))
+
+
+def peq_mg_per_day(record: DoseAmount, table: EquivalenceTable) -> float:
+    """The PEQ per day of a record as every view reports it (to 0.001 mg, halves up): the
+    one figure the dose history, the dose form, the patient PDF and the export print."""
+    return round_half_up(float(daily_peq_mg(record, table)), 3)
 
 
 @dataclass(frozen=True)

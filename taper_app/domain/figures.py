@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date
@@ -84,6 +85,9 @@ class TaperCurves:
     cumulative: np.ndarray
     scheduled_cumulative: np.ndarray
     deviation: np.ndarray  # +1 above, -1 below, 0 on schedule or missing
+    #: "The baseline continued": B on each observed day so far, what the patient would
+    #: have taken without a taper (steroid spared = its last value - cumulative's).
+    baseline_cumulative: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,9 @@ def _flat_curves(series: Sequence[DailySeries], steps: Sequence[Sequence[Schedul
     before[WINDOW_DAYS:] = seen[:-WINDOW_DAYS] if total > WINDOW_DAYS else 0
     at_day1 = np.repeat(np.array([seen[x - 1] if x else 0 for x in lo], dtype=np.int64), n)
     wcount = seen - np.where(in_full, before, at_day1)
+    # B times the observed days so far: one product, so its last value is B × n exactly
+    # as the steroid spared figure takes it.
+    baseline_cum = baseline * (seen - at_day1)
     with np.errstate(invalid="ignore", divide="ignore"):
         wmean = (cum - earlier) / wcount
     window = np.where(wcount >= MIN_WINDOW_DAYS, 100.0 * (baseline - wmean) / baseline, np.nan)
@@ -183,7 +190,7 @@ def _flat_curves(series: Sequence[DailySeries], steps: Sequence[Sequence[Schedul
     below = covered & (sched - tolerance - a0 > MG_COMPARE)
     deviation = above.astype(np.int8) - below.astype(np.int8)
     return _Flat(lo, n, TaperCurves(local + 1, np.where(covered, a0, np.nan), sched, daily,
-                                    window, cum, sched_cum, deviation))
+                                    window, cum, sched_cum, deviation, baseline_cum))
 
 
 def taper_curves(series: DailySeries, steps: Sequence[ScheduleStep], baseline_mg: Decimal,
@@ -191,6 +198,29 @@ def taper_curves(series: DailySeries, steps: Sequence[ScheduleStep], baseline_mg
     """Per-day arrays from Day 1 to as-of (see :class:`TaperCurves`)."""
     return _flat_curves([series], [steps], [float(baseline_mg)],
                         float(settings.tolerance_mg)).patient(0)
+
+
+#: The study's median curve has a value on days where at least this many patients have one.
+MEDIAN_MIN_PATIENTS = 3
+
+
+def median_window_reduction(curves: Sequence[TaperCurves],
+                            min_patients: int = MEDIAN_MIN_PATIENTS) -> np.ndarray:
+    """The study's median 28-day window % reduction on each study day (index 0 is Day 1),
+    over the patients who have a value that day; NaN where fewer than ``min_patients`` do.
+    Blinded: every patient together, never by arm."""
+    longest = max((c.study_days.size for c in curves), default=0)
+    grid = np.full((len(curves), longest), np.nan)
+    for i, c in enumerate(curves):
+        grid[i, :c.window_reduction_pct.size] = c.window_reduction_pct
+    if not longest:
+        return np.empty(0)
+    counts = np.sum(np.isfinite(grid), axis=0)
+    with warnings.catch_warnings():  # a day nobody has a value: NaN, as meant
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(grid, axis=0)
+    median[counts < min_patients] = np.nan
+    return median
 
 
 def deviation_episodes(deviation: np.ndarray) -> list[DeviationEpisode]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 UG_PER_MG = 1000
 #: No milligram amount in this application comes near this; larger text is refused early.
@@ -60,8 +60,22 @@ def format_mg(ug: int) -> str:
     return f"{ug_to_mg(ug):f}"
 
 
+#: Significant digits a computed figure keeps before it is rounded for a report: beyond
+#: them is the noise of float sums (a tenth of a trillionth), not the figure.
+SIGNIFICANT_DIGITS = 12
+
+
 def round_half_up(value: float, places: int) -> float:
-    """Round a computed figure for reporting (mg to 0.001, % to 0.1), halves away from zero."""
+    """Round a computed figure for reporting (mg to 0.001, % to 0.1), halves away from zero.
+
+    The float noise of sums is taken off first (to 12 significant digits): an exact 49.95 %
+    computed as 49.949999999999996 is reported as 50.0 %, as the definition rounds it
+    (domain/definitions.py), not as 49.9 %.
+    """
     q = Decimal(1).scaleb(-places)
-    rounded = float(Decimal(repr(value)).quantize(q, rounding=ROUND_HALF_UP))
+    exact = Decimal(repr(value))
+    if exact.is_finite() and exact:
+        noise = min(exact.adjusted() - SIGNIFICANT_DIGITS + 1, -places - 1)
+        exact = exact.quantize(Decimal(1).scaleb(noise), rounding=ROUND_HALF_EVEN)
+    rounded = float(exact.quantize(q, rounding=ROUND_HALF_UP))
     return rounded + 0.0  # never -0.0

@@ -12,16 +12,7 @@ from typing import Any
 from reportlab.platypus import Flowable, NextPageTemplate, PageBreak, Paragraph
 
 from ..domain.units import round_half_up
-from ..services.cohort import (
-    ALL_SITES,
-    STATUSES,
-    Attainment,
-    Completeness,
-    attainment,
-    completeness,
-)
-from ..services.figures import PatientAnalysis
-from ..services.study import StudyInfo
+from ..results import STATUSES, Attainment, Completeness, PatientAnalysis, StudyInfo
 from .pdf_chart import figure_flowable
 from .pdf_common import (
     ACCENT,
@@ -49,19 +40,26 @@ from .taper_chart import dashboard_figure
 
 REPORT_TITLE = "Steroid taper report (study, blinded)"
 CHART_HEIGHT = 215.0
-__all__ = ["ALL_SITES", "STATUSES", "Attainment", "Completeness", "attainment",
-           "build_cohort_report", "completeness"]
+
+
 def _count_pct(n: int, pct: float | None) -> str:
     return f"{n} ({DASH if pct is None else fmt_pct(round_half_up(pct, 1))} %)"
 
 
+def _met_of_reached(a: Attainment) -> str:
+    share = a.met_of_reached_pct
+    return (f"{a.counts['met']} / {a.reached} "
+            f"({DASH if share is None else fmt_pct(round_half_up(share, 1))} %)")
+
+
 def _attainment_table(rows: Sequence[Attainment], width: float) -> Flowable:
-    body = [[a.group, str(a.patients), *(_count_pct(a.counts[k], a.pct(k)) for k in STATUSES)]
-            for a in rows]
+    body = [[a.group, str(a.patients), _met_of_reached(a),
+             *(_count_pct(a.counts[k], a.pct(k)) for k in STATUSES)] for a in rows]
     extra = [("LINEBELOW", (0, 1), (-1, 1), 0.8, ACCENT)]
-    return data_table(["Group", "Patients", "Met", "Not met", "Not evaluable", "Pending"], body,
-                      [0.2 * width, 0.12 * width, *([0.17 * width] * 4)],
-                      right=(1, 2, 3, 4, 5), extra=extra)
+    return data_table(["Group", "Patients", "Met of reached", "Met", "Not met",
+                       "Not evaluable", "Pending"], body,
+                      [0.16 * width, 0.1 * width, 0.18 * width, *([0.14 * width] * 4)],
+                      right=(1, 2, 3, 4, 5, 6), extra=extra)
 
 
 def _completeness_table(rows: Sequence[Completeness], width: float) -> Flowable:
@@ -114,9 +112,11 @@ def _patient_table(summaries: Sequence[dict[str, Any]], width: float) -> Flowabl
 
 
 def build_cohort_report(analyses: Sequence[PatientAnalysis], summaries: Sequence[dict[str, Any]],
+                        attainment: Sequence[Attainment], completeness: Sequence[Completeness],
                         study: StudyInfo, as_of: date, *, printed_at: datetime,
                         fingerprint: str, app_version: str) -> BuildResult:
-    """The study PDF; ``summaries`` are the patients' ``summary --json`` dicts, same order."""
+    """The study PDF; ``summaries`` are the patients' ``summary --json`` dicts, same order;
+    ``attainment`` and ``completeness`` the study's groupings of them (services.cohort)."""
     s = styles()
     width, _ = frame_size(PORTRAIT)
     wide, _ = frame_size(LANDSCAPE)
@@ -138,7 +138,6 @@ def build_cohort_report(analyses: Sequence[PatientAnalysis], summaries: Sequence
         ("Target dose", DASH if settings.target_dose_mg is None
          else f"≤ {settings.target_dose_mg} mg/day"),
     ]
-    rows = attainment(summaries)
     story: list[Flowable] = [
         Paragraph("Steroid taper report – study summary", s.title),
         Paragraph(f"{text(study.name)} · protocol {text(study.protocol_version)} · figures as "
@@ -151,14 +150,15 @@ def build_cohort_report(analyses: Sequence[PatientAnalysis], summaries: Sequence
                 "patient's treatment allocation, so nothing here is grouped or labelled by "
                 "it.</font>", STATUS_COLOUR["pending"], width),
         *section(f"Target attainment at day {settings.target_day}",
-                 _attainment_table(rows, width)),
-        Paragraph("Counts of patients by target status, with the percentage of the group's "
-                  "patients. Met / not met: the 28-day window reduction at the target day is at "
-                  "or above / below the target. Not evaluable: fewer than 14 observed days in "
-                  "that window. Pending: the as-of date is before the target day for that "
-                  "patient.", s.note),
+                 _attainment_table(attainment, width)),
+        Paragraph("Met of reached: patients who met the target among those whose target day "
+                  "has come (met, not met or not evaluable). Then counts of patients by target "
+                  "status, with the percentage of the group's patients. Met / not met: the "
+                  "28-day window reduction at the target day is at or above / below the "
+                  "target. Not evaluable: fewer than 14 observed days in that window. Pending: "
+                  "the as-of date is before the target day for that patient.", s.note),
         *section("Data completeness (Day 1 to the as-of date)",
-                 _completeness_table(completeness(summaries), width)),
+                 _completeness_table(completeness, width)),
         Paragraph("Observed days are days covered by a valid dose record; missing days are "
                   "covered by none (not zero doses). Days before Day 1 are not counted.",
                   s.note),

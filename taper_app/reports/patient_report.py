@@ -7,18 +7,21 @@ rounding as the command line and the window) or from the stored record itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from reportlab.platypus import Flowable, Paragraph
 
-from ..domain.doses import daily_peq_mg
+from ..domain.doses import peq_mg_per_day
 from ..domain.studyday import date_of_day, study_day
-from ..domain.units import format_mg, round_half_up
-from ..services.figures import PatientAnalysis
-from ..services.records import DoseRecordView, PatientRecord
-from ..services.study import StudyInfo
+from ..domain.units import format_mg
+from ..results import (
+    DoseRecordView,
+    PatientAnalysis,
+    PatientRecord,
+    SignatureManifestation,
+    StudyInfo,
+)
 from .pdf_chart import figure_flowable
 from .pdf_common import (
     DASH,
@@ -49,21 +52,6 @@ from .pdf_common import (
 from .taper_chart import taper_figure
 
 REPORT_TITLE = "Steroid taper report (per patient)"
-
-
-@dataclass(frozen=True)
-class SignatureManifestation:
-    """One electronic signature as 21 CFR 11.50 wants it shown: who, when (UTC), what it means.
-
-    ``valid`` is False when the signed data changed after signing; ``note`` says why.
-    """
-
-    printed_name: str
-    signed_at: datetime
-    meaning: str
-    valid: bool
-    signed_through: date | None = None
-    note: str | None = None
 
 
 def _mg_text(x: float | None, unit: str = "mg") -> str:
@@ -228,7 +216,7 @@ def _dose_records(record: PatientRecord, study: StudyInfo, width: float) -> list
     # one does not fit, as a wrapping Paragraph; struck-through voided records and notes with
     # markup are Paragraphs. A three-year daily diary has thousands of cells.)
     for i, d in enumerate(record.doses, start=1):
-        peq = round_half_up(float(daily_peq_mg(d.as_domain(), study.equivalence)), 3)
+        peq = peq_mg_per_day(d, study.equivalence)
         end = d.start_date if d.frequency == "ONCE" else d.end_date
         values = [
             f"#{d.id}", d.drug, format_mg(d.dose_ug), d.frequency, d.route,

@@ -9,7 +9,6 @@ patient, so switching patients in the window costs one draw, not a new figure.
 from __future__ import annotations
 
 import textwrap
-import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,10 +34,10 @@ from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import Bbox, offset_copy
 
-from ..domain.figures import FigureSettings
+from ..domain.figures import MEDIAN_MIN_PATIENTS, FigureSettings, median_window_reduction
 from ..domain.schedule import scheduled_doses
 from ..domain.studyday import date_of_day, study_day
-from ..services.figures import PatientAnalysis
+from ..results import PatientAnalysis
 
 ACTUAL = "#0072B2"      # blue, solid and thick
 SCHEDULED = "#333333"   # near black, dashed
@@ -821,9 +820,7 @@ class TaperChart:
     def _draw_cumulative(self, analysis: PatientAnalysis, days: np.ndarray,
                          baseline: float) -> None:
         c, ax = analysis.curves, self.ax_cumulative
-        covered = np.isfinite(c.actual)
-        # The baseline dose continued on the same observed days: spared = its end - actual.
-        baseline_cum = np.cumsum(np.where(covered, baseline, 0.0))
+        baseline_cum = c.baseline_cumulative  # spared = its last value - the cumulative's
         self.cumulative.set_data(days, c.cumulative)
         self.scheduled_cumulative.set_data(days, c.scheduled_cumulative)
         self.baseline_cumulative.set_data(days, baseline_cum)
@@ -861,21 +858,14 @@ def dashboard_figure(analyses: Sequence[PatientAnalysis], settings: FigureSettin
     fig = figure if figure is not None else Figure(figsize=(10, 5), layout="constrained")
     fig.clear()
     ax = fig.subplots()
-    longest = max((a.curves.study_days.size for a in analyses), default=0)
-    grid = np.full((len(analyses), longest), np.nan)
     for i, a in enumerate(analyses):
-        values = a.curves.window_reduction_pct
-        grid[i, : values.size] = values
-        ax.plot(a.curves.study_days, values, color=ACTUAL, lw=0.7, alpha=0.35,
-                label="each patient" if i == 0 else "_patient")
+        ax.plot(a.curves.study_days, a.curves.window_reduction_pct, color=ACTUAL, lw=0.7,
+                alpha=0.35, label="each patient" if i == 0 else "_patient")
+    median = median_window_reduction([a.curves for a in analyses])
+    longest = median.size
     if longest:
-        counts = np.sum(np.isfinite(grid), axis=0)
-        with warnings.catch_warnings():  # all-NaN columns: the median is NaN, as meant
-            warnings.simplefilter("ignore", RuntimeWarning)
-            median = np.nanmedian(grid, axis=0)
-        median[counts < 3] = np.nan
         ax.plot(np.arange(1, longest + 1), median, color="black", lw=2.8,
-                label="median (days with 3+ patients)")
+                label=f"median (days with {MEDIAN_MIN_PATIENTS}+ patients)")
     target_pct = float(settings.target_reduction_pct)
     ax.axhline(target_pct, color=TARGET, ls="-.", lw=1.4,
                label=f"target ≥ {target_pct:g} % by day {settings.target_day}")

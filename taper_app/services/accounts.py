@@ -15,6 +15,7 @@ from .audit import AuditTrail, utc_now
 from .auth import ROLES, check_password_rules, hash_password, verify_password
 from .context import ServiceContext
 from .errors import AuthenticationFailed, NotFound, Problem, ServiceError, ValidationError
+from .saving import saving
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ def _user(uow: UnitOfWork, username: str) -> User:
     return user
 
 
+@saving("change a password")
 def change_password(db: Database, username: str, old_password: str, new_password: str,
                     clock: Callable[[], datetime] = utc_now) -> None:
     """The user changes their own password (required after a reset or a first sign-in)."""
@@ -58,6 +60,7 @@ def change_password(db: Database, username: str, old_password: str, new_password
         uow.commit()
 
 
+@saving("reset a password")
 def reset_password(ctx: ServiceContext, username: str, temporary_password: str,
                    reason: str) -> None:
     """An admin sets a temporary password; the user must change it at next sign-in."""
@@ -76,6 +79,7 @@ def reset_password(ctx: ServiceContext, username: str, temporary_password: str,
         uow.commit()
 
 
+@saving("change a role")
 def change_role(ctx: ServiceContext, username: str, role: str, reason: str) -> None:
     ctx.actor.require("manage_users")
     if role not in ROLES:
@@ -91,6 +95,7 @@ def change_role(ctx: ServiceContext, username: str, role: str, reason: str) -> N
         uow.commit()
 
 
+@saving("deactivate a user")
 def deactivate_user(ctx: ServiceContext, username: str, reason: str) -> None:
     """Users are never deleted: a deactivated user can no longer sign in."""
     ctx.actor.require("manage_users")

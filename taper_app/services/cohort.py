@@ -7,43 +7,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-STATUSES = ("met", "not_met", "not_evaluable", "pending")
-ALL_SITES = "All sites"
+from ..results import ALL_SITES, STATUSES, Attainment, Completeness
 
+#: The statuses of patients whose target day has come (domain.md §5.1).
+REACHED = ("met", "not_met", "not_evaluable")
 
-@dataclass(frozen=True)
-class Attainment:
-    """Target status counts for a group of patients (a site, or all of them)."""
-
-    group: str
-    patients: int
-    counts: dict[str, int]
-
-    def pct(self, status: str) -> float | None:
-        return None if not self.patients else 100.0 * self.counts[status] / self.patients
-
-
-@dataclass(frozen=True)
-class Completeness:
-    """Observed and missing days (Day 1 to the as-of date) summed over a group's patients."""
-
-    group: str
-    patients: int
-    observed_days: int
-    missing_days: int
-    patients_with_gaps: int
-
-    @property
-    def expected_days(self) -> int:
-        return self.observed_days + self.missing_days
-
-    @property
-    def observed_pct(self) -> float | None:
-        total = self.expected_days
-        return None if not total else 100.0 * self.observed_days / total
+__all__ = ["ALL_SITES", "REACHED", "STATUSES", "Attainment", "Completeness", "attainment",
+           "completeness"]
 
 
 def _groups(summaries: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -57,7 +29,11 @@ def attainment(summaries: Sequence[dict[str, Any]]) -> list[Attainment]:
     out = []
     for name, group in _groups(summaries):
         counts = Counter(s["target"]["status"] for s in group)
-        out.append(Attainment(name, len(group), {k: counts.get(k, 0) for k in STATUSES}))
+        by_status = {k: counts.get(k, 0) for k in STATUSES}
+        # Met of reached: the share not diluted by patients who cannot have met it yet.
+        reached = sum(by_status[k] for k in REACHED)
+        out.append(Attainment(name, len(group), by_status, reached,
+                              None if not reached else 100.0 * by_status["met"] / reached))
     return out
 
 

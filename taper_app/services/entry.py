@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from ..domain.doses import DoseRecord, daily_peq_mg
+from ..domain.doses import daily_peq_mg, peq_mg_per_day
 from ..domain.schedule import scheduled_values_between
 from ..domain.studyday import study_day
 from ..domain.units import MG_COMPARE, round_half_up
 from .errors import Problem
-from .records import DoseRecordView, PatientRecord
+from .records import PatientRecord
 from .study import StudyInfo
 from .validation import check_dose
 
@@ -68,8 +68,7 @@ def preview_dose(study: StudyInfo, record: PatientRecord, fields: dict[str, obje
     dose, problems = check_dose(fields, study.equivalence, today)
     if dose is None:
         return DosePreview(None, None, None, False, problems)
-    peq = float(daily_peq_mg(DoseRecord(dose.drug, dose.dose_ug, dose.frequency, dose.route,
-                                        dose.start_date, dose.end_date), study.equivalence))
+    peq = float(daily_peq_mg(dose, study.equivalence))  # compared unrounded, as A(d) is
     end = dose.end_date or (dose.start_date if dose.frequency == "ONCE" else today)
     first, last = study_day(dose.start_date, record.day1_date), study_day(end, record.day1_date)
     # S over the record's dates, one value per schedule stretch (the history table asks this
@@ -81,10 +80,5 @@ def preview_dose(study: StudyInfo, record: PatientRecord, fields: dict[str, obje
     # A one-off dose (a pulse) comes on top of the daily dose, so it is not compared alone.
     allowed = float(study.protocol.settings.tolerance_mg) + MG_COMPARE
     differs = dose.frequency != "ONCE" and any(abs(s - peq) > allowed for s in sched)
-    return DosePreview(round_half_up(peq, 3), lo, hi, differs, [])
+    return DosePreview(peq_mg_per_day(dose, study.equivalence), lo, hi, differs, [])
 
-
-def stored_peq_per_day(study: StudyInfo, dose: DoseRecordView) -> float:
-    """A stored record's prednisone-equivalent mg on each day it covers, to 0.001 (the
-    history table shows it for every record: no re-validation of what was saved)."""
-    return round_half_up(float(daily_peq_mg(dose.as_domain(), study.equivalence)), 3)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..domain.doses import daily_peq_mg
+from ..domain.doses import peq_mg_per_day
 from ..domain.studyday import study_day
 from ..domain.units import format_mg, round_half_up
 from ..storage.engine import Database
@@ -54,7 +54,7 @@ def export_csv(db: Database, study: StudyInfo, out_dir: Path, as_of: date,
         for a in analyses:
             r = a.record
             for d in sorted(r.doses, key=lambda d: (d.start_date, d.id)):
-                peq = float(daily_peq_mg(d.as_domain(), study.equivalence))
+                peq = peq_mg_per_day(d, study.equivalence)
                 end = d.end_date
                 w.writerow([r.subject_id, r.site, d.id, d.drug, format_mg(d.dose_ug), d.frequency,
                             d.route, d.start_date.isoformat(), _iso(end),

@@ -5,40 +5,24 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from ..domain.doses import DailySeries, DoseColumns, daily_series, daily_series_many, missing_gaps
+from ..domain.doses import DoseColumns, daily_series, daily_series_many
 from ..domain.figures import (
     PatientFigures,
-    TaperCurves,
     analyse_cohort,
     compute_figures,
     taper_curves,
 )
 from ..domain.units import round_half_up
 from ..garbage_collection import collector_paused
+from ..results import PatientAnalysis, PatientRecord, StudyInfo
 from ..storage.engine import Database
 from ..storage.uow import UnitOfWork
 from .errors import PermissionDenied
-from .records import PatientRecord, load_patient, read_all_patients
-from .study import StudyInfo
-
-
-@dataclass(frozen=True)
-class PatientAnalysis:
-    """A patient's stored record with its series, curves and figures as of one date."""
-
-    record: PatientRecord
-    series: DailySeries
-    curves: TaperCurves
-    figures: PatientFigures
-
-    @property
-    def gaps(self) -> list[tuple[date, date]]:
-        return missing_gaps(self.series)
+from .records import load_patient, read_all_patients
 
 
 def analyse(study: StudyInfo, record: PatientRecord, as_of: date) -> PatientAnalysis:

@@ -24,6 +24,7 @@ from ..storage.sqlite_copies import (
 from ..storage.uow import UnitOfWork
 from .audit import AuditTrail
 from .context import ServiceContext
+from .saving import saving
 from .settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def restore_newest_good_backup(check: FileCheck, when: datetime) -> Restored:
     return Restored(check.newest_good_backup, kept, check.problem)
 
 
+@saving("record a restore")
 def record_restore(ctx: ServiceContext, restored: Restored) -> None:
     """One audit row saying the study file was put back from a backup, and why."""
     with UnitOfWork(ctx.db) as uow:

@@ -29,6 +29,7 @@ from .patients import (
     touch,
 )
 from .records import find_patient_row
+from .saving import saving
 from .study import StudyInfo
 from .validation import ValidDose, ValidEnrollment, check_dose, check_enrollment
 
@@ -114,6 +115,7 @@ def read_csv(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]],
     return out
 
 
+@saving("import files")
 def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: Path | None = None,
                  doses: Path | None = None, amendments: Path | None = None) -> ImportResult:
     """Import the given files together; with any bad row nothing at all is written."""

@@ -24,6 +24,7 @@ from .auth import Actor
 from .context import ServiceContext
 from .errors import NotFound, Problem, ServiceError, StaleData, ValidationError
 from .records import PatientRecord, find_patient_row, load_patient
+from .saving import saving
 from .study import StudyInfo
 from .validation import (
     MAX_DAILY_PEQ_MG,
@@ -114,6 +115,7 @@ def enroll_in_session(session: Session, audit: AuditTrail, study: StudyInfo,
     return patient
 
 
+@saving("enroll a patient")
 def enroll_patient(ctx: ServiceContext, study: StudyInfo, fields: dict[str, object]) -> str:
     """Enroll a patient and store the schedule generated from the template and baseline."""
     ctx.actor.require("enroll_patient")
@@ -219,6 +221,7 @@ def refuse_over_daily_limit(session: Session, study: StudyInfo, patient: Patient
         raise ValidationError([Problem("dose_mg", over[row.id])])
 
 
+@saving("record a dose")
 def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
                 fields: dict[str, object], *, close_ongoing: bool = False,
                 patient_version: int | None = None) -> SavedDose:
@@ -286,6 +289,7 @@ def _void_in_session(session: Session, audit: AuditTrail, row: DoseRecordRow, re
               subject_id=patient.subject_id)
 
 
+@saving("void a dose record")
 def void_dose(ctx: ServiceContext, record_id: int, reason: str,
               expected_version: int | None = None, patient_version: int | None = None) -> None:
     """Void a wrong record with a reason; it stays in the record and the audit trail."""
@@ -302,6 +306,7 @@ def void_dose(ctx: ServiceContext, record_id: int, reason: str,
         uow.commit()
 
 
+@saving("correct a dose record")
 def correct_dose(ctx: ServiceContext, study: StudyInfo, record_id: int, reason: str,
                  fields: dict[str, object], expected_version: int | None = None,
                  patient_version: int | None = None) -> int:
@@ -383,6 +388,7 @@ def amend_in_session(session: Session, audit: AuditTrail, study: StudyInfo, subj
     return seq
 
 
+@saving("amend a schedule")
 def amend_patient_schedule(ctx: ServiceContext, study: StudyInfo, subject_id: str,
                            fields: dict[str, object], patient_version: int | None = None) -> int:
     """From study day D the dose is X (a flare, say); the taper then resumes from X."""

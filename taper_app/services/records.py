@@ -5,72 +5,27 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from itertools import chain
 from operator import itemgetter
-from typing import Any, NamedTuple, overload
+from typing import Any, overload
 
 import numpy as np
 from sqlalchemy import Connection, Select, select
 from sqlalchemy.orm import Session
 
-from ..domain.doses import NO_END, DoseColumns, DoseRecord
+from ..domain.doses import NO_END, DoseColumns
 from ..domain.schedule import ScheduleStep
 from ..domain.units import ug_to_mg
+from ..results import AmendmentView, DoseRecordView, PatientRecord
 from ..storage.models import Amendment, DoseRecordRow, Patient, ScheduleStepRow
 from ..storage.reading import Converter, plain_rows, result_converters
 from .errors import NotFound
 
-
-class DoseRecordView(NamedTuple):
-    """One stored dose record as plain, immutable values.
-
-    A tuple rather than a frozen dataclass: a study holds a hundred thousand of these, and a
-    frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field) cost five times
-    as much to build as the tuple, more than reading the rows.
-    """
-
-    id: int
-    drug: str
-    dose_ug: int
-    frequency: str
-    route: str
-    start_date: date
-    end_date: date | None
-    source: str | None
-    comment: str | None
-    deviation_reason: str | None
-    created_by: str
-    created_at: datetime
-    voided: bool
-    void_reason: str | None
-    voided_by: str | None
-    voided_at: datetime | None
-    replaces_id: int | None
-    version: int
-
-    @property
-    def dose_mg(self) -> Decimal:
-        return ug_to_mg(self.dose_ug)
-
-    def as_domain(self) -> DoseRecord:
-        return DoseRecord(self.drug, self.dose_ug, self.frequency, self.route, self.start_date,
-                          self.end_date, self.voided, self.id)
-
-
-@dataclass(frozen=True)
-class AmendmentView:
-    seq: int
-    day: int
-    dose_ug: int
-    reason: str
-    created_by: str
-    created_at: datetime
-
-    @property
-    def dose_mg(self) -> Decimal:
-        return ug_to_mg(self.dose_ug)
+__all__ = ["AmendmentView", "DoseRecordView", "DoseRecords", "PatientRecord", "StudyRecords",
+           "dose_view", "find_patient_row", "load_all_patients", "load_patient",
+           "read_all_patients"]
 
 
 class DoseRecords(Sequence[DoseRecordView]):
@@ -128,32 +83,6 @@ class DoseRecords(Sequence[DoseRecordView]):
 
     def __repr__(self) -> str:
         return f"DoseRecords({self._all()!r})"
-
-
-@dataclass(frozen=True)
-class PatientRecord:
-    """Everything stored about one patient, as plain values."""
-
-    id: int
-    subject_id: str
-    site: str
-    day1_date: date
-    baseline_ug: int
-    template_id: str
-    kit_number: str | None
-    notes: str | None
-    version: int
-    steps: tuple[ScheduleStep, ...]
-    amendments: tuple[AmendmentView, ...]
-    doses: Sequence[DoseRecordView]  # in (start date, id) order
-
-    @property
-    def baseline_mg(self) -> Decimal:
-        return ug_to_mg(self.baseline_ug)
-
-    @property
-    def valid_doses(self) -> list[DoseRecordView]:
-        return [d for d in self.doses if not d.voided]
 
 
 def dose_view(r: DoseRecordRow) -> DoseRecordView:

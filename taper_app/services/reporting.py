@@ -15,20 +15,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import __version__
 from ..domain.units import format_mg
+from ..results import PatientAnalysis, PatientRecord, SignatureManifestation, StudyInfo
 from ..storage.engine import Database
 from ..storage.uow import UnitOfWork
 from .audit import utc_now
+from .cohort import attainment, completeness
 from .errors import ServiceError
-from .figures import PatientAnalysis, analyse, analyse_patient, summary_dict
-from .records import PatientRecord, load_all_patients
-from .study import StudyInfo
-
-if TYPE_CHECKING:
-    from ..reports.patient_report import SignatureManifestation
+from .figures import analyse, analyse_patient, summary_dict
+from .records import load_all_patients
+from .signatures import signatures_for
 
 #: Version of the fingerprint payload's layout; bump it if the payload below changes.
 FINGERPRINT_FORMAT = 1
@@ -129,9 +128,6 @@ def _printed(printed_at: datetime | None, clock: Callable[[], datetime]) -> date
 
 def stored_signatures(db: Database, subject_id: str) -> list[SignatureManifestation]:
     """The patient's e-signatures as the report shows them (Part 11 §11.50)."""
-    from ..reports.patient_report import SignatureManifestation
-    from .signatures import signatures_for
-
     out = []
     for s in signatures_for(db, subject_id):
         signed_at = datetime.strptime(s.signed_at_utc, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
@@ -154,6 +150,7 @@ def patient_report(db: Database, study: StudyInfo, subject_id: str, as_of: date,
     ``sites`` (a site-bound user's) refuses a patient of another site; ``printed_at``
     (UTC, default the clock) is the time printed in the footer.
     """
+    # ReportLab and the chart code load when a report is first made, not with the window.
     from ..reports.patient_report import build_patient_report
 
     analysis = analyse_patient(db, study, subject_id, as_of, sites=sites)
@@ -208,7 +205,8 @@ def cohort_report(db: Database, study: StudyInfo, as_of: date, *,
     payload = cohort_payload(study, analyses, as_of)
     digest = fingerprint(payload)
     summaries = [p["figures"] for p in payload["patients"]]
-    built = build_cohort_report(analyses, summaries, study, as_of,
+    built = build_cohort_report(analyses, summaries, attainment(summaries),
+                                completeness(summaries), study, as_of,
                                 printed_at=_printed(printed_at, clock), fingerprint=digest,
                                 app_version=__version__)
     _stop_if_cancelled(cancelled)

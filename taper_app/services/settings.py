@@ -13,6 +13,7 @@ from ..storage.uow import UnitOfWork
 from .audit import AuditTrail
 from .context import ServiceContext
 from .errors import Problem, ValidationError
+from .saving import saving
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ def load_settings(db: Database) -> dict[str, int]:
         return settings_in_session(uow.session)
 
 
+@saving("change a setting")
 def set_setting(ctx: ServiceContext, key: str, value: str, reason: str) -> None:
     ctx.actor.require("manage_users")
     setting = _BY_KEY.get(key)

@@ -26,6 +26,7 @@ from .context import ServiceContext
 from .errors import AuthenticationFailed, Problem, ValidationError
 from .patients import lock_patient
 from .records import PatientRecord, find_patient_row, load_patient
+from .saving import saving
 from .study import check_password_in_session
 
 MEANINGS = ("reviewed", "approved")
@@ -83,6 +84,7 @@ class SignatureView:
                 f"record through {self.signed_through.isoformat()}")
 
 
+@saving("sign a taper record")
 def sign_record(ctx: ServiceContext, subject_id: str, through: date, meaning: str,
                 password: str, patient_version: int | None = None) -> SignatureView:
     """Sign with the password again (every signing is a full id + password signing)."""

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain.equivalence import EquivalenceTable
 from ..domain.protocol import (
-    Protocol,
     ProtocolError,
     new_template_problems,
     parse_protocol,
@@ -22,9 +20,10 @@ from ..domain.protocol import (
     template_to_data,
 )
 from ..domain.schedule import Template
+from ..results import StudyInfo
 from ..storage.engine import Database, open_database
 from ..storage.models import ScheduleTemplate, Study, User, UserSite
-from ..storage.uow import UnitOfWork
+from ..storage.uow import UnitOfWork, retry_on_conflict
 from .audit import AuditTrail, utc_now
 from .auth import (
     ROLES,
@@ -43,21 +42,10 @@ from .errors import (
     ServiceError,
     ValidationError,
 )
+from .saving import saving
 from .settings import settings_in_session
 
-
-@dataclass(frozen=True)
-class StudyInfo:
-    """The study as services and views need it: settings, equivalence and templates."""
-
-    name: str
-    protocol_version: str
-    protocol: Protocol
-    templates: dict[str, Template]
-
-    @property
-    def equivalence(self) -> EquivalenceTable:
-        return self.protocol.equivalence()
+log = logging.getLogger(__name__)
 
 
 def _naive(moment: datetime) -> datetime:
@@ -124,6 +112,7 @@ def _add_template_row(uow: UnitOfWork, audit: AuditTrail, template: Template, us
     audit.add("add_template", "schedule_template", template.id, "definition", None, definition)
 
 
+@saving("add templates")
 def import_templates(ctx: ServiceContext, text: str, source: str) -> list[str]:
     """Add every template of a ``[[template]]`` file; an id that exists refuses the whole file."""
     ctx.actor.require("add_template")
@@ -168,6 +157,7 @@ def _add_user_row(uow: UnitOfWork, audit: AuditTrail, username: str, full_name: 
         ("password", None, "(set)")])
 
 
+@saving("add a user")
 def add_user(ctx: ServiceContext, username: str, role: str, full_name: str,
              password: str, sites: list[str] | None = None) -> None:
     """An admin adds a user; the first password must be changed at first sign-in.
@@ -212,6 +202,7 @@ def reauthenticate(db: Database, username: str, password: str,
     return _check_password(db, username, password, clock, "unlock")
 
 
+@saving("record a sign-out")
 def record_sign_out(db: Database, username: str, how: str,
                     clock: Callable[[], datetime] = utc_now) -> None:
     """Audit that the user's session ended (``how``: e.g. from the idle lock)."""
@@ -233,20 +224,28 @@ def check_password_in_session(session: Session, audit: AuditTrail, user: User | 
     failed = f"{action}_failed"
     if user is None or not user.active:
         audit.add(failed, "user", username, action, None, "unknown or inactive")
+        log.warning("%s refused for %r: %s", action, username,
+                    "unknown user" if user is None else "account deactivated")
         return "unknown user or wrong password"
     if user.locked_until is not None and user.locked_until > _naive(now):
         audit.add(failed, "user", username, action, None, "account locked")
+        log.warning("%s refused for %r: account locked until %s UTC", action, username,
+                    f"{user.locked_until:%Y-%m-%d %H:%M}")
         return (f"the account is locked until {user.locked_until:%H:%M} UTC after repeated "
                 "failed sign-ins")
     if not verify_password(password, user.password_hash):
         user.failed_logins += 1
         audit.add(failed, "user", username, "failed_logins",
                   user.failed_logins - 1, user.failed_logins)
+        log.warning("%s refused for %r: wrong password (%d of %d before the account locks)",
+                    action, username, user.failed_logins, limits["max_failed_logins"])
         if user.failed_logins >= limits["max_failed_logins"]:
             user.locked_until = _naive(now + timedelta(minutes=limits["lockout_minutes"]))
             user.failed_logins = 0
             audit.add("lock_account", "user", username, "locked_until", None,
                       f"{user.locked_until:%Y-%m-%dT%H:%M:%SZ}")
+            log.warning("account %r locked until %s UTC after repeated failed sign-ins",
+                        username, f"{user.locked_until:%Y-%m-%d %H:%M}")
         return "unknown user or wrong password"
     if user.failed_logins or user.locked_until is not None:
         user.failed_logins = 0
@@ -254,6 +253,7 @@ def check_password_in_session(session: Session, audit: AuditTrail, user: User | 
     return None
 
 
+@retry_on_conflict
 def _check_password(db: Database, username: str, password: str,
                     clock: Callable[[], datetime], action: str, *,
                     first_password_refused: bool = False) -> Actor:
@@ -270,6 +270,8 @@ def _check_password(db: Database, username: str, password: str,
         if first_password_refused and user.must_change_password:
             audit.add(f"{action}_refused", "user", username, action, None,
                       "first password not yet changed")
+            log.warning("%s refused for %r: the first password is not yet changed", action,
+                        username)
             uow.commit()
             raise FirstPasswordNotChanged(
                 f"{username} still has the first password an administrator set")

@@ -18,6 +18,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .errors import (  # the error types callers catch are named here too, as before
+    DatabaseError,
+    DatabaseNotFound,
+    DatabaseTooNew,
+    DatabaseUnreachable,
+    raise_translated,
+    sqlite_code,
+)
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -27,25 +36,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Database", "DatabaseError", "DatabaseNotFound", "DatabaseTooNew",
+           "DatabaseUnreachable", "copy_sqlite_file", "open_database", "resolve_url",
+           "shown_location", "sqlite_path"]
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
-
-
-class DatabaseError(Exception):
-    """A database that cannot be opened or used: the message is for the user."""
-
-
-class DatabaseNotFound(DatabaseError):
-    pass
-
-
-class DatabaseTooNew(DatabaseError):
-    pass
-
-
-class DatabaseUnreachable(DatabaseError):
-    """The database server cannot be reached (stopped, network down): nothing was written,
-    and trying again later may work. (uow.translate_db_error recognises it.)"""
 
 
 def resolve_url(db: str | Path) -> str:
@@ -136,15 +132,18 @@ def current_revision(engine: Engine) -> str | None:
 def copy_sqlite_file(src: Path, dest: Path) -> None:
     """A consistent copy through SQLite's online backup (safe while others use the file)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    source = sqlite3.connect(str(src))
     try:
-        target = sqlite3.connect(str(dest))
+        source = sqlite3.connect(str(src))
         try:
-            source.backup(target)
+            target = sqlite3.connect(str(dest))
+            try:
+                source.backup(target)
+            finally:
+                target.close()
         finally:
-            target.close()
-    finally:
-        source.close()
+            source.close()
+    except sqlite3.Error as exc:  # busy, disk full, unreadable: said as a DatabaseError
+        raise_translated(exc)
 
 
 @dataclass
@@ -196,9 +195,7 @@ def open_database(db: str | Path, *, create: bool = False, migrate: bool = True)
         _check_and_migrate(engine, path, create=create, migrate=migrate)
     except DBAPIError as exc:
         engine.dispose()
-        from .uow import translate_db_error  # uow builds on this module
-
-        raise (translate_db_error(exc, writing=False) or exc) from exc
+        raise_translated(exc, writing=False)
     except Exception:
         engine.dispose()
         raise
@@ -221,8 +218,10 @@ def _refuse_foreign_sqlite(path: Path) -> None:
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise DatabaseError(f"{path} is not a SQLite database ({exc})") from None
+    except sqlite3.Error as exc:
+        if (sqlite_code(exc) or 0) & 0xFF in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+            raise DatabaseError(f"{path} is not a SQLite database ({exc})") from None
+        raise_translated(exc, writing=False)  # busy, unreadable: not a verdict on the file
     if tables and "alembic_version" not in tables:
         raise DatabaseError(f"{path} is not a Taper Tracker database; it was not changed")
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .engine import copy_sqlite_file
+from .errors import sqlite_code
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,13 @@ def integrity_check(path: Path) -> IntegrityResult:
             rows = conn.execute("PRAGMA integrity_check").fetchall()
         finally:
             conn.close()
-    except sqlite3.OperationalError as exc:  # locked, busy, cannot open: not damage
+    except sqlite3.Error as exc:
+        if (sqlite_code(exc) or 0) & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            return IntegrityResult(False, f"{path.name} is not a readable database ({exc})")
+        # Locked, busy, cannot open, an I/O error: no evidence of damage.
+        log.warning("integrity check of %s not possible: %s", path, exc, exc_info=exc)
         return IntegrityResult(False, f"{path.name} cannot be checked now ({exc})",
                                damaged=False)
-    except sqlite3.DatabaseError as exc:  # not a database, malformed: damage
-        return IntegrityResult(False, f"{path.name} is not a readable database ({exc})")
     text = "; ".join(str(r[0]) for r in rows)
     return IntegrityResult(text == "ok", "ok" if text == "ok" else text[:500])
 
@@ -97,11 +100,12 @@ def _refuse_if_in_use(db_path: Path) -> None:
             conn.execute("ROLLBACK")
         finally:
             conn.close()
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
+    except sqlite3.Error as exc:
+        if (sqlite_code(exc) or 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             raise OSError(f"{db_path.name} is open in another window or program; close it "
                           "there first, then restore") from None
         # A file too damaged to lock is not in use by this application either.
+        log.info("%s could not be locked before the restore (%s): not in use", db_path, exc)
 
 
 def restore_backup(backup: Path, db_path: Path, when: datetime) -> Path:

@@ -2,70 +2,37 @@
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
 from types import TracebackType
+from typing import ParamSpec, TypeVar
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from .engine import Database, DatabaseError, DatabaseUnreachable
+from .engine import Database
+from .errors import (
+    COMMIT_UNCERTAIN,
+    UNREACHABLE,
+    DatabaseBusy,
+    DatabaseConflict,
+    DatabaseError,
+    DatabaseUnreachable,
+    DatabaseWriteFailed,
+    connection_lost,
+    raise_translated,
+    translate_db_error,
+)
 
-__all__ = ["DatabaseBusy", "DatabaseUnreachable", "DatabaseWriteFailed", "UnitOfWork",
-           "translate_db_error"]
+__all__ = ["COMMIT_UNCERTAIN", "UNREACHABLE", "DatabaseBusy", "DatabaseConflict",
+           "DatabaseError", "DatabaseUnreachable", "DatabaseWriteFailed", "UnitOfWork",
+           "retry_on_conflict", "translate_db_error"]
 
+log = logging.getLogger(__name__)
 
-class DatabaseBusy(DatabaseError):
-    """Another program holds the write lock for longer than we wait."""
-
-
-class DatabaseWriteFailed(DatabaseError):
-    """The disk refused the write (full, read-only, I/O error, server gone)."""
-
-
-#: What the drivers say when the server is gone (psycopg/libpq wording), lower case.
-_CONNECTION_LOST = ("connection refused", "could not connect", "connection failed",
-                    "server closed the connection", "terminating connection",
-                    "connection timed out", "no route to host", "connection is closed",
-                    "connection is lost", "consuming input failed", "network is unreachable",
-                    "the database system is shutting down",
-                    "the database system is starting up")
-
-UNREACHABLE = "Cannot reach the database server"
-_ADVICE = "Check the network connection (or ask whoever runs the server), then try again."
-
-
-COMMIT_UNCERTAIN = ("The connection to the database server was lost while the save was being "
-                    "confirmed, so it cannot be told whether it was stored. Reload (F5) and "
-                    "check the record before entering it again.")
-
-
-def _lost_connection(exc: BaseException) -> str | None:
-    """What the driver said, first line, if ``exc`` means the server is gone; else None."""
-    text = str(getattr(exc, "orig", exc)).lower()
-    invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
-    if invalidated or any(words in text for words in _CONNECTION_LOST):
-        return text.strip().splitlines()[0] if text.strip() else "connection lost"
-    return None
-
-
-def translate_db_error(exc: BaseException, *, writing: bool = True) -> DatabaseError | None:
-    """A user-facing error for a known storage failure, or None for a bug. ``writing``:
-    whether the failed work was a change (the message then says nothing was saved)."""
-    text = str(getattr(exc, "orig", exc)).lower()
-    unsaved = " Nothing was saved." if writing else ""
-    lost = _lost_connection(exc)  # first: a lost connection's text can mention anything
-    if lost is not None:
-        lead = f"{UNREACHABLE}, so nothing was saved." if writing else f"{UNREACHABLE}."
-        return DatabaseUnreachable(f"{lead} {_ADVICE} ({lost})")
-    if "locked" in text or "busy" in text or "could not obtain lock" in text:
-        return DatabaseBusy("The database is busy (another window or program is saving)."
-                            f"{unsaved} Try again in a moment.")
-    if "full" in text or "disk i/o" in text or "readonly" in text or "read-only" in text:
-        return DatabaseWriteFailed(f"The database could not be written ({text.strip()})."
-                                   f"{unsaved}")
-    if isinstance(exc, OperationalError):
-        return DatabaseWriteFailed(f"The database cannot be reached ({text.strip()})."
-                                   f"{unsaved}")
-    return None
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class UnitOfWork:
@@ -87,7 +54,7 @@ class UnitOfWork:
             self.session.connection()  # begin now: BEGIN IMMEDIATE for writers on SQLite
         except DBAPIError as exc:
             self.session.close()
-            raise (translate_db_error(exc, writing=self.write) or exc) from exc
+            raise_translated(exc, writing=self.write)
         return self
 
     def commit(self) -> None:
@@ -95,16 +62,17 @@ class UnitOfWork:
             self.session.flush()  # every statement: a failure here has saved nothing
         except DBAPIError as exc:
             self.session.rollback()
-            raise (translate_db_error(exc) or exc) from exc
+            raise_translated(exc)
         try:
             self.session.commit()
         except DBAPIError as exc:
             self.session.rollback()
-            lost = _lost_connection(exc)
+            lost = connection_lost(exc)
             if lost is not None:
                 # Lost during COMMIT itself: the server may have committed before it went.
+                log.warning("connection lost during COMMIT: %s", lost, exc_info=exc)
                 raise DatabaseUnreachable(f"{COMMIT_UNCERTAIN} ({lost})") from exc
-            raise (translate_db_error(exc) or exc) from exc
+            raise_translated(exc)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -112,7 +80,24 @@ class UnitOfWork:
             self.session.rollback()
         finally:
             self.session.close()
-        if isinstance(exc, DBAPIError):
-            known = translate_db_error(exc, writing=self.write)
-            if known is not None:
-                raise known from exc
+        if isinstance(exc, DBAPIError) and translate_db_error(exc, writing=self.write):
+            raise_translated(exc, writing=self.write)  # else a bug: it goes on as it is
+
+
+def retry_on_conflict(call: Callable[P, R]) -> Callable[P, R]:
+    """Make ``call`` (a whole service call, its reads included) once more if the database
+    ended it with a deadlock or a serialization failure; a second one is raised.
+
+    The server rolled the first attempt back whole, so nothing of it was stored and making
+    it again from its first read is safe; the second attempt sees the other change.
+    """
+
+    @functools.wraps(call)
+    def again_once(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return call(*args, **kwargs)
+        except DatabaseConflict as exc:
+            log.warning("%s: %s; trying once more", call.__qualname__, exc)
+        return call(*args, **kwargs)
+
+    return again_once

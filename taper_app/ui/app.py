@@ -22,7 +22,8 @@ from ..services.context import ServiceContext
 from ..services.errors import ServiceError
 from ..services.file_safety import record_restore
 from ..services.study import load_study
-from ..storage.engine import DatabaseError, open_database
+from ..storage.engine import open_database
+from ..storage.errors import DatabaseError
 from . import messages
 from .file_safety import AutomaticBackups, check_before_opening
 from .login import LoginDialog

@@ -19,7 +19,7 @@ from ..services.audit_query import (
 )
 from ..services.context import ServiceContext
 from ..services.errors import Problem, ServiceError
-from ..storage.engine import DatabaseError
+from ..storage.errors import DatabaseError
 from . import messages
 from .models import RowTableModel, ValueSortProxy
 from .qt import (

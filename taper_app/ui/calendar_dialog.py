@@ -29,7 +29,7 @@ from ..services.context import ServiceContext
 from ..services.errors import ServiceError, StaleData, ValidationError
 from ..services.reporting import write_files
 from ..services.study import StudyInfo
-from ..storage.engine import DatabaseError
+from ..storage.errors import DatabaseError
 from . import messages
 from .dialogs import DialogHost
 from .models import RowTableModel
@@ -138,6 +138,7 @@ class DosingCalendarDialog(QDialog):
         self.folder = documents_folder()
         self._drug_touched = False
         self._busy = False
+        self._token = 0  # the newest preview asked for
         self.setWindowTitle(f"Dosing calendar – {subject_id}")
 
         self.first_date = QLineEdit(ctx.today().isoformat())
@@ -261,19 +262,34 @@ class DosingCalendarDialog(QDialog):
         self.save_button.setEnabled(False)
 
     def refresh(self) -> None:
-        """The calendar for what the fields say, from the stored schedule as it is now."""
+        """The calendar for what the fields say, from the stored schedule as it is now;
+        read off the GUI thread, and only the newest answer is shown."""
         period = self._period()
         if period is None:
             return
         first, weeks, drug = period
-        try:
-            calendar = dosing_calendar(self.ctx, self.subject_id, first, weeks, drug)
-        except ValidationError as exc:
+        self._token += 1
+        token = self._token
+        ctx, subject = self.ctx, self.subject_id
+        self.print_button.setEnabled(False)
+        self.save_button.setEnabled(False)
+        self.tasks.submit(lambda: dosing_calendar(ctx, subject, first, weeks, drug),
+                          lambda calendar: self._show(token, calendar),
+                          lambda exc: self._not_shown(token, exc))
+
+    def _not_shown(self, token: int, exc: Exception) -> None:
+        if token != self._token:
+            return
+        if isinstance(exc, ValidationError):
             self._show_problem("\n".join(p.message for p in exc.problems))
-            return
-        except (ServiceError, DatabaseError) as exc:
+        elif isinstance(exc, (ServiceError, DatabaseError)):
             self._show_problem(str(exc))
-            return
+        else:
+            raise exc
+
+    def _show(self, token: int, calendar: DosingCalendar) -> None:
+        if token != self._token:
+            return  # the fields changed since: a newer calendar is on its way
         self.calendar = calendar
         self.problem.hide()
         self.print_button.setEnabled(not self._busy)
@@ -322,8 +338,9 @@ class DosingCalendarDialog(QDialog):
 
     def print_calendar(self) -> None:
         """Build the sheet (audited), save it in the documents folder, open it to print."""
-        if self.calendar is None or self._busy or not self._confirm_ask_days():
-            return
+        if self.calendar is None or self._busy or not self.print_button.isEnabled() \
+                or not self._confirm_ask_days():
+            return  # (a preview still on its way disables Print: the sheet is what is shown)
         self._build(self.folder / self.file_name(), opened=True)
 
     def save_calendar(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ..storage.engine import DatabaseUnreachable
+from ..storage.errors import DatabaseUnreachable
 from .qt import QLabel, QMainWindow, QObject, QTimer
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from ..reports.taper_chart import dashboard_figure
-from ..services.cohort import STATUSES, Attainment, Completeness, attainment, completeness
-from ..services.study import StudyInfo
+from ..results import STATUSES, Attainment, Completeness, StudyInfo
+from ..services.cohort import attainment, completeness
 from .formatting import DASH, TARGET_LABELS, pct
 from .models import ROW_ROLE, PatientTableModel, RowTableModel, ValueSortProxy
 from .qt import (
@@ -74,17 +74,11 @@ class AttainmentModel(RowTableModel):
         if column == self.PATIENTS:
             return str(row.patients)
         if column == self.REACHED:
-            met, reached = self.met_of_reached(row)
-            share = None if not reached else 100.0 * met / reached
-            return f"{met} / {reached} ({DASH if share is None else pct(share)} %)"
+            share = row.met_of_reached_pct
+            return (f"{row.counts['met']} / {row.reached} "
+                    f"({DASH if share is None else pct(share)} %)")
         status = self._STATUS[column]
         return _count_pct(row.counts[status], row.pct(status))
-
-    @staticmethod
-    def met_of_reached(row: Attainment) -> tuple[int, int]:
-        """Met, and patients past the target day: the share that is not diluted by
-        patients who cannot have met the target yet."""
-        return row.counts["met"], row.patients - row.counts["pending"]
 
     def sort_value(self, row: Attainment, column: int) -> Any:
         if column == self.GROUP:
@@ -92,8 +86,7 @@ class AttainmentModel(RowTableModel):
         if column == self.PATIENTS:
             return row.patients
         if column == self.REACHED:
-            met, reached = self.met_of_reached(row)
-            return None if not reached else met / reached
+            return row.met_of_reached_pct
         return row.pct(self._STATUS[column])
 
 

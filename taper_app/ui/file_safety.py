@@ -5,7 +5,6 @@ and automatic backups are taken at start, every few hours and at close.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +16,8 @@ from ..services.file_safety import (
     check_study_file,
     restore_newest_good_backup,
 )
-from ..storage.engine import Database, DatabaseError
+from ..storage.engine import Database
+from ..storage.errors import DatabaseError
 from . import messages
 from .qt import QMainWindow, QObject, QTimer
 from .tasks import TaskRunner
@@ -56,7 +56,7 @@ def check_before_opening(location: str,
         return False, None
     try:
         restored = restore_newest_good_backup(check, clock())
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, DatabaseError) as exc:
         messages.error(None, "The backup could not be restored", str(exc),
                        "Nothing was deleted; the damaged file is as it was or kept aside.")
         return False, None
@@ -90,7 +90,7 @@ class AutomaticBackups(QObject):
         """A backup on this thread (start and close: it takes well under a second)."""
         try:
             path = automatic_backup(self.db, reason, self.clock, self.keep)
-        except (OSError, sqlite3.Error, DatabaseError) as exc:
+        except (OSError, DatabaseError) as exc:
             self._failed(reason, exc)
             return None
         self._done(reason, path)
@@ -125,7 +125,7 @@ class AutomaticBackups(QObject):
             self.window.statusBar().showMessage(f"Backup saved: {path.name}", 10000)
 
     def _failed(self, reason: str, exc: Exception) -> None:
-        if not isinstance(exc, (OSError, sqlite3.Error, DatabaseError)):
+        if not isinstance(exc, (OSError, DatabaseError)):
             raise exc  # a bug, for the excepthook
         log.error("automatic backup (%s) failed: %s", reason, exc)
         messages.warning(self.window, "Automatic backup failed",

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from ..services.context import ServiceContext
 from ..services.errors import Problem, ServiceError, StaleData, ValidationError
 from ..services.records import PatientRecord
-from ..storage.engine import DatabaseError
+from ..storage.errors import DatabaseError
 from . import messages
 from .qt import QAction, QComboBox, QDialog, QDialogButtonBox, QKeySequence, QLabel, QWidget, Signal
 from .widgets import FORM_STYLE, FieldErrors

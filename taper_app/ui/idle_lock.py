@@ -17,7 +17,8 @@ from datetime import datetime
 from ..services.auth import Actor
 from ..services.errors import AuthenticationFailed, Problem, ServiceError
 from ..services.study import reauthenticate, record_sign_out
-from ..storage.engine import Database, DatabaseError
+from ..storage.engine import Database
+from ..storage.errors import DatabaseError
 from . import messages
 from .qt import (
     QApplication,

@@ -13,7 +13,8 @@ from ..services.audit import utc_now
 from ..services.auth import MIN_PASSWORD_LENGTH, Actor
 from ..services.errors import AuthenticationFailed, Problem, ServiceError, ValidationError
 from ..services.study import StudyInfo, authenticate
-from ..storage.engine import Database, DatabaseError
+from ..storage.engine import Database
+from ..storage.errors import DatabaseError
 from . import messages
 from .qt import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 from .widgets import FORM_STYLE, FieldErrors, em, line_edit

@@ -1,7 +1,9 @@
 """The main window: the patient list on the left, the selected patient on the right.
 
-The list loads off the GUI thread (``services.figures.analyse_all``); switching patients
-uses what was loaded, and a save refreshes only that patient, so both stay instant.
+The GUI thread never waits on the database: the list loads off it
+(``services.figures.analyse_all``), switching patients uses what was loaded and checks
+the patient's signatures off it, and a save reloads only that patient, off it too. Each
+load carries a token, so a result that a newer load has overtaken is dropped.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from ..services.auth import Actor
 from ..services.context import ServiceContext
 from ..services.errors import ServiceError
 from ..services.settings import load_settings
-from ..services.signatures import missing_signatures, signatures_for
+from ..services.signatures import SignatureView, missing_signatures, signatures_for
 from ..services.study import StudyInfo
-from ..storage.engine import Database, DatabaseError
+from ..storage.engine import Database
+from ..storage.errors import DatabaseError
 from . import messages
 from .audit_view import AuditDialog
 from .calendar_dialog import DosingCalendarDialog
@@ -91,7 +94,12 @@ class MainWindow(QMainWindow):
         self.tasks = tasks or TaskRunner(self)
         self.report_export = ReportExport(self, self.ctx, study, self.tasks)
         self.backups: AutomaticBackups | None = None  # SQLite only; app.py attaches them
-        self._load_token = 0
+        self._load_token = 0        # every load submitted (the list, a patient, signatures)
+        self._list_token = 0        # the newest load of the whole list
+        self._row_tokens: dict[str, int] = {}  # the newest reload of each patient
+        #: Rows reloaded after the list load they may be newer than (a save during a load).
+        self._fresher_rows: dict[str, tuple[int, PatientRow]] = {}
+        self._signature_token = 0
         self._as_of = today()
         self.dashboard: StudyDashboard | None = None
         self.setWindowTitle(f"{study.name} – {actor.full_name} ({actor.role}) – Taper Tracker")
@@ -262,10 +270,13 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ loading
 
+    def _next_token(self) -> int:
+        self._load_token += 1
+        return self._load_token
+
     def refresh(self, select_subject: str | None = None) -> None:
         """Reload every patient's figures as of today, off the GUI thread."""
-        self._load_token += 1
-        token = self._load_token
+        token = self._list_token = self._next_token()
         as_of = self.ctx.today()
         keep = select_subject or self.current_subject()
         self.statusBar().showMessage("Loading patients…")
@@ -276,8 +287,14 @@ class MainWindow(QMainWindow):
 
     def _loaded(self, token: int, as_of: date, rows: list[PatientRow],
                 keep: str | None) -> None:
-        if token != self._load_token:
+        if token != self._list_token:
             return  # a newer load is on its way
+        # A patient reloaded after this load began (a save meanwhile) is newer than its row
+        # here: keep the reloaded one.
+        fresher = {subject: row for subject, (row_token, row) in self._fresher_rows.items()
+                   if row_token > token}
+        self._fresher_rows = {s: v for s, v in self._fresher_rows.items() if v[0] > token}
+        rows = [fresher.get(r.subject_id, r) for r in rows]
         self._as_of = as_of
         self.as_of_label.setText(f"Figures as of {as_of.isoformat()}")
         self.patients_model.set_rows(rows)
@@ -395,22 +412,44 @@ class MainWindow(QMainWindow):
         dialog.stale.connect(lambda subject: self._rebase(dialog, subject))
         DialogHost.present(dialog)
 
-    def _reload_row(self, subject_id: str) -> PatientRow:
-        return load_patient_row(self.db, self.study, subject_id, self.ctx.today(),
-                                self.actor.sites)
+    def _reload_patient(self, subject_id: str, done: Callable[[PatientRow, bool], None],
+                        failed: Callable[[Exception], None]) -> None:
+        """Reload one patient off the GUI thread, then put the row in the list (unless a
+        newer load of it has been asked for since) and call ``done(row, is_newest)``."""
+        token = self._row_tokens[subject_id] = self._next_token()
+        as_of, sites = self.ctx.today(), self.actor.sites
 
-    def _rebase(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog
+        def newest() -> bool:
+            return token == self._row_tokens.get(subject_id) and token > self._list_token
+
+        def loaded(row: PatientRow) -> None:
+            is_newest = newest()
+            if is_newest:
+                self._fresher_rows[subject_id] = (token, row)
+                self.patients_model.upsert(row)
+            done(row, is_newest)
+
+        def not_loaded(exc: Exception) -> None:
+            if newest() or not isinstance(exc, (DatabaseError, ServiceError)):
+                failed(exc)
+
+        self.tasks.submit(lambda: load_patient_row(self.db, self.study, subject_id, as_of,
+                                                   sites), loaded, not_loaded)
+
+    def _rebase(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog | SignDialog
                 | ReturnedCalendarDialog, subject_id: str) -> None:
         """Someone else changed the patient: show the fresh record, keep the form going."""
-        try:
-            row = self._reload_row(subject_id)
-        except (DatabaseError, ServiceError) as exc:
+        def reloaded(row: PatientRow, is_newest: bool) -> None:
+            if is_newest and self.current_subject() == subject_id:
+                self._show_current()
+            dialog.rebase(row.record)  # read after the change that made the form stale
+
+        def failed(exc: Exception) -> None:
+            if not isinstance(exc, (DatabaseError, ServiceError)):
+                raise exc
             messages.error(self, "The patient could not be reloaded", str(exc))
-            return
-        self.patients_model.upsert(row)
-        if self.current_subject() == subject_id:
-            self._show_current()
-        dialog.rebase(row.record)
+
+        self._reload_patient(subject_id, reloaded, failed)
 
     def new_dose(self) -> None:
         row = self.current_row()
@@ -434,7 +473,8 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if row is None or not self.actor.can("record_dose"):
             return
-        self._present(ReturnedCalendarDialog.create(self.ctx, self.study, row.record, self))
+        self._present(ReturnedCalendarDialog.create(self.ctx, self.study, row.record,
+                                                    self.tasks, self))
 
     def open_gap(self, first: date, last: date) -> None:
         row = self.current_row()
@@ -478,16 +518,33 @@ class MainWindow(QMainWindow):
         DialogHost.present(dialog)
 
     def _show_signatures(self, row: PatientRow | None) -> None:
+        """The patient's signatures, each checked against the data, read off the GUI thread."""
+        token = self._signature_token = self._next_token()
+        box = self.detail.signatures
         if row is None:
-            self.detail.signatures.show_signatures([])
+            box.show_signatures([])
             return
-        try:
-            views = signatures_for(self.db, row.subject_id)
-            missing = missing_signatures(self.db, row.subject_id)
-        except (DatabaseError, ServiceError) as exc:
+        box.show_checking()
+        db, subject = self.db, row.subject_id
+
+        def shown(found: tuple[list[SignatureView], list[str]]) -> None:
+            if token == self._signature_token:  # else another patient is shown by now
+                box.show_signatures(*found)
+
+        def failed(exc: Exception) -> None:
+            if token != self._signature_token:
+                return
+            if self.connection.handle(exc):
+                box.show_note("The signatures cannot be checked now: the database server "
+                              "cannot be reached.")
+                return
+            if not isinstance(exc, (DatabaseError, ServiceError)):
+                raise exc
+            box.show_signatures([])
             messages.error(self, "Cannot check the signatures", str(exc))
-            views, missing = [], []
-        self.detail.signatures.show_signatures(views, missing)
+
+        self.tasks.submit(lambda: (signatures_for(db, subject), missing_signatures(db, subject)),
+                          shown, failed)
 
     def show_patient_audit(self) -> None:
         subject = self.current_subject()
@@ -498,20 +555,27 @@ class MainWindow(QMainWindow):
         DialogHost.present(AuditDialog.create(self.ctx, None, self))
 
     def after_save(self, subject_id: str, summary: str) -> None:
-        """A dialog committed a change: reload that patient only (fast), and show it."""
-        try:
-            row = self._reload_row(subject_id)
-        except (DatabaseError, ServiceError) as exc:
+        """A dialog committed a change: reload that patient only, off the GUI thread, and
+        show it (unless the user has gone on to another patient meanwhile)."""
+        self.statusBar().showMessage(summary, 10000)
+        shown_when_saved = self.current_subject()
+
+        def reloaded(row: PatientRow, is_newest: bool) -> None:
+            if not is_newest or self.current_subject() != shown_when_saved:
+                return  # the list has the row; the user is elsewhere now
+            history_row = self.detail.selected_history()
+            self.select_subject(subject_id)
+            self._show_current()
+            if history_row is not None:
+                self.detail.history_view.clearSelection()
+
+        def failed(exc: Exception) -> None:
+            if not isinstance(exc, (DatabaseError, ServiceError)):
+                raise exc
             messages.error(self, "Saved, but the patient could not be reloaded", str(exc),
                            "The change is saved. Press F5 to reload.")
-            return
-        history_row = self.detail.selected_history()
-        self.patients_model.upsert(row)
-        self.select_subject(subject_id)
-        self._show_current()
-        if history_row is not None:
-            self.detail.history_view.clearSelection()
-        self.statusBar().showMessage(summary, 10000)
+
+        self._reload_patient(subject_id, reloaded, failed)
 
     def show_dashboard(self) -> None:
         """The study dashboard in a window of its own (one, raised again on Ctrl+D)."""

@@ -20,7 +20,7 @@ from ..services.reporting import (
     write_report,
 )
 from ..services.study import StudyInfo
-from ..storage.engine import DatabaseError
+from ..storage.errors import DatabaseError
 from . import messages
 from .dialogs import DialogHost
 from .qt import QDesktopServices, QMainWindow, QObject, QProgressDialog, Qt, QUrl, Signal, Slot

@@ -30,7 +30,7 @@ from ..services.context import ServiceContext
 from ..services.errors import Problem, ServiceError, ValidationError
 from ..services.records import PatientRecord
 from ..services.study import StudyInfo
-from ..storage.engine import DatabaseError
+from ..storage.errors import DatabaseError
 from .forms import ServiceDialog
 from .qt import (
     QCheckBox,
@@ -45,6 +45,7 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
+from .tasks import TaskRunner
 from .widgets import em, repolish
 
 OTHER_DATES = "Other dates…"
@@ -62,10 +63,11 @@ class ReturnedCalendarDialog(ServiceDialog):
     """Enter a returned calendar of ``record``'s patient."""
 
     def __init__(self, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
-                 parent: QWidget | None = None) -> None:
+                 tasks: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self.setObjectName("returned_calendar")
-        self.study, self.record = study, record
+        self.study, self.record, self.tasks = study, record, tasks
+        self._token = 0  # the newest calendar asked for
         self.calendar: DosingCalendar | None = None
         self.entries: dict[date, _Entry] = {}
         self.week = 0
@@ -83,15 +85,9 @@ class ReturnedCalendarDialog(ServiceDialog):
         self.changed.setWordWrap(True)
         self.changed.setStyleSheet("color: #a3272b; font-weight: bold;")
         self.changed.hide()
-        try:
-            self.printed: list[PrintedCalendar] = printed_calendars(ctx, record.subject_id)
-        except (ServiceError, DatabaseError):
-            self.printed = []
+        self.printed: list[PrintedCalendar] = []
         self.which = QComboBox()
         self.which.setObjectName("returned_which")
-        for p in self.printed:
-            self.which.addItem(f"{p.first_date.isoformat()} to {p.last_date.isoformat()}, "
-                               f"{p.drug} (printed {p.printed_at_utc[:10]} by {p.printed_by})")
         self.which.addItem(OTHER_DATES)
         self.first_date = QLineEdit()
         self.first_date.setObjectName("returned_from")
@@ -187,24 +183,40 @@ class ReturnedCalendarDialog(ServiceDialog):
         layout.addWidget(self.buttons)
         self.setMinimumWidth(em(self, 60))
 
-        if self.printed:
-            self._use_printed(0)
-        else:
-            self.which.setCurrentIndex(self.which.count() - 1)
-            self.first_date.setText((ctx.today() - timedelta(days=7 * DEFAULT_WEEKS)
-                                     ).isoformat())
-            self.weeks.setCurrentIndex(DEFAULT_WEEKS - 1)
-            self.load_calendar()
+        self.first_date.setText((ctx.today() - timedelta(days=7 * DEFAULT_WEEKS)).isoformat())
+        self.weeks.setCurrentIndex(DEFAULT_WEEKS - 1)
         self.which.activated.connect(self._which_chosen)
         self.first_date.editingFinished.connect(self._period_edited)
         self.weeks.activated.connect(lambda _i: self._period_edited())
         self.drug.activated.connect(lambda _i: self._drug_chosen())
         self.taken_edits[0].setFocus()
+        self.show_week(0)
+        # The calendars printed for the patient (off the GUI thread): the newest is chosen.
+        subject = record.subject_id
+        self.tasks.submit(lambda: printed_calendars(ctx, subject), self._printed_loaded,
+                          lambda exc: self._printed_loaded([]) if isinstance(
+                              exc, (ServiceError, DatabaseError)) else self._raise(exc))
+
+    @staticmethod
+    def _raise(exc: Exception) -> None:
+        raise exc
+
+    def _printed_loaded(self, printed: list[PrintedCalendar]) -> None:
+        self.printed = printed
+        for i, p in enumerate(printed):
+            self.which.insertItem(i, f"{p.first_date.isoformat()} to "
+                                     f"{p.last_date.isoformat()}, {p.drug} (printed "
+                                     f"{p.printed_at_utc[:10]} by {p.printed_by})")
+        if printed:
+            self._use_printed(0)
+        else:
+            self.which.setCurrentIndex(self.which.count() - 1)
+            self.load_calendar()
 
     @classmethod
     def create(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
-               parent: QWidget | None = None) -> ReturnedCalendarDialog:
-        return cls(ctx, study, record, parent)
+               tasks: TaskRunner, parent: QWidget | None = None) -> ReturnedCalendarDialog:
+        return cls(ctx, study, record, tasks, parent)
 
     # ------------------------------------------------------------ which calendar
 
@@ -215,14 +227,7 @@ class ReturnedCalendarDialog(ServiceDialog):
         self.weeks.setCurrentIndex(max(1, min(p.weeks, MAX_WEEKS)) - 1)
         self.drug.setCurrentText(p.drug)
         self._drug_named = True
-        self.load_calendar()
-        if self.calendar is not None and p.schedule_version and \
-                p.schedule_version != self.calendar.schedule_version:
-            self.changed.setText(
-                f"The schedule changed after this calendar was printed (it was: "
-                f"{p.schedule_version}). The days start from the schedule as it is now: "
-                "check each one against the sheet.")
-            self.changed.show()
+        self.load_calendar(printed=p)
 
     def _which_chosen(self, index: int) -> None:
         if index < len(self.printed):
@@ -234,24 +239,38 @@ class ReturnedCalendarDialog(ServiceDialog):
 
     def _period_edited(self) -> None:
         self.which.setCurrentIndex(self.which.count() - 1)
-        self.changed.hide()
         self.load_calendar()
 
-    def load_calendar(self) -> None:
-        """The calendar of the chosen dates (as it prints now), every day pre-filled."""
+    def load_calendar(self, printed: PrintedCalendar | None = None) -> None:
+        """The calendar of the chosen dates (as it prints now), every day pre-filled; read
+        off the GUI thread, and only the newest answer is shown."""
         try:
             first = date.fromisoformat(self.first_date.text().strip())
         except ValueError:
             self._no_calendar(f"From: {self.first_date.text().strip()!r} is not a date "
                               "(YYYY-MM-DD)")
             return
-        try:
-            calendar = dosing_calendar(self.ctx, self.record.subject_id, first,
-                                       int(self.weeks.currentData()),
-                                       self.drug.currentText() if self._drug_named else None)
-        except (ServiceError, DatabaseError) as exc:
-            self._no_calendar(str(exc))
+        self._token += 1
+        token = self._token
+        self.changed.hide()
+        self.save_button.setEnabled(False)
+        ctx, subject, weeks = self.ctx, self.record.subject_id, int(self.weeks.currentData())
+        drug = self.drug.currentText() if self._drug_named else None
+        self.tasks.submit(lambda: dosing_calendar(ctx, subject, first, weeks, drug),
+                          lambda calendar: self._calendar_loaded(token, calendar, printed),
+                          lambda exc: self._calendar_failed(token, exc))
+
+    def _calendar_failed(self, token: int, exc: Exception) -> None:
+        if token != self._token:
             return
+        if not isinstance(exc, (ServiceError, DatabaseError)):
+            raise exc
+        self._no_calendar(str(exc))
+
+    def _calendar_loaded(self, token: int, calendar: DosingCalendar,
+                         printed: PrintedCalendar | None) -> None:
+        if token != self._token:
+            return  # the dates changed since: a newer calendar is on its way
         self.calendar = calendar
         self.drug.setCurrentText(calendar.drug)
         today = self.ctx.today()
@@ -260,7 +279,18 @@ class ReturnedCalendarDialog(ServiceDialog):
                         for line in calendar.lines}
         self.day_problems = {}
         self.errors.clear()
+        if printed is not None and printed.schedule_version and \
+                printed.schedule_version != calendar.schedule_version:
+            self.changed.setText(
+                f"The schedule changed after this calendar was printed (it was: "
+                f"{printed.schedule_version}). The days start from the schedule as it is "
+                "now: check each one against the sheet.")
+            self.changed.show()
         self.show_week(0)
+        focus = self.focusWidget()
+        if focus is None or focus in self.taken_edits:
+            self.taken_edits[0].setFocus()
+            self.taken_edits[0].selectAll()
 
     def _no_calendar(self, text: str) -> None:
         self.calendar = None

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ..services.entry import stored_peq_per_day
+from ..domain.doses import peq_mg_per_day
 from ..services.figures import PatientAnalysis, analyse_all, analyse_patient, summary_dict
 from ..services.records import DoseRecordView, PatientRecord
 from ..services.study import StudyInfo
@@ -81,6 +81,6 @@ def history_rows(study: StudyInfo, record: PatientRecord, today: date) -> list[H
         key = (dose.drug, dose.dose_ug, dose.frequency, dose.route)
         per_day = peq.get(key)
         if per_day is None:
-            per_day = peq[key] = stored_peq_per_day(study, dose)
+            per_day = peq[key] = peq_mg_per_day(dose, study.equivalence)
         rows.append(HistoryRow(dose, per_day))
     return rows

@@ -163,6 +163,15 @@ class SignatureBox(QGroupBox):
                           f"{v.broken_by}", valid=False)
         self.setTitle(f"Signatures ({len(views)})" if views else "Signatures")
 
+    def show_checking(self) -> None:
+        """While the signatures are read and checked (off the GUI thread)."""
+        self.show_note("Checking signatures…")
+
+    def show_note(self, text: str) -> None:
+        """One line instead of the signatures (being checked, or cannot be checked now)."""
+        self.show_signatures([])
+        self.labels[0].setText(text)
+
     def _add(self, text: str, *, valid: bool) -> None:
         label = QLabel(text)
         label.setObjectName("signature_line" if valid else "signature_invalid")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from taper_app import cli
-from taper_app.reports.cohort_report import attainment, completeness
+from taper_app.services.cohort import attainment, completeness
 from taper_app.services.figures import analyse_all, summary
 from taper_app.ui.dashboard import PatientFiguresModel, StudyDashboard
 from taper_app.ui.models import ROW_ROLE, SORT_ROLE

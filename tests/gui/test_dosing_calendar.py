@@ -194,3 +194,55 @@ def test_the_schedule_shows_a_step_as_written(open_window, nurse, study, dialogs
     model = window.detail.schedule.steps_model
     texts = [model.index(r, ScheduleStepsModel.DOSE).data() for r in range(model.rowCount())]
     assert texts == ["15", "10", "2.5 (5 every other day)"]
+
+
+def test_the_previews_read_the_database_off_the_gui_thread(qtbot, db, study, patient,
+                                                           opened):
+    """With the real thread pool: opening, changing and printing the calendar, and opening
+    the returned calendar's form, send no SQL statement from the GUI thread."""
+    import threading
+
+    from sqlalchemy import event
+
+    from taper_app.services.study import authenticate
+    from taper_app.ui.main_window import MainWindow
+    from taper_app.ui.tasks import TaskRunner
+    from tests.conftest import PASSWORD, fixed_clock
+
+    on_gui_thread: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if threading.current_thread() is threading.main_thread():
+            on_gui_thread.append(statement.split("\n")[0][:120])
+
+    actor = authenticate(db, "nurse", PASSWORD, fixed_clock)
+    window = MainWindow(db, study, actor, today=lambda: TODAY, clock=fixed_clock,
+                        tasks=TaskRunner(synchronous=False))
+    qtbot.addWidget(window)
+    window.show()
+
+    def settle() -> None:
+        qtbot.waitUntil(lambda: not window.tasks.busy(), timeout=60_000)
+
+    settle()
+    window.select_subject(patient)
+    settle()
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        window.dosing_calendar()
+        settle()
+        dialog = window.findChild(DosingCalendarDialog)
+        assert dialog.model.rowCount() == 28
+        dialog.weeks.setCurrentIndex(1)
+        settle()
+        assert dialog.model.rowCount() == 14
+        dialog.print_calendar()
+        settle()
+        assert len(opened) == 1
+        window.returned_calendar()
+        settle()
+        returned = window.findChild(ReturnedCalendarDialog)
+        assert returned.calendar is not None and returned.which.currentIndex() == 0
+        assert on_gui_thread == []
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)

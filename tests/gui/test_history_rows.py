@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from taper_app.services.entry import stored_peq_per_day
+from taper_app.domain.doses import peq_mg_per_day
 from taper_app.services.figures import analyse_patient
 from taper_app.ui.rows import history_rows
 from tests.conftest import TODAY
@@ -27,6 +27,6 @@ def test_history_rows_give_each_records_own_peq_newest_first(nurse, study, patie
     assert sorted(r.dose.id for r in rows) == sorted(d.id for d in record.doses)
     assert [(r.dose.start_date, r.dose.id) for r in rows] == sorted(
         ((d.start_date, d.id) for d in record.doses), reverse=True)
-    assert [r.peq_mg_per_day for r in rows] == [stored_peq_per_day(study, r.dose)
+    assert [r.peq_mg_per_day for r in rows] == [peq_mg_per_day(r.dose, study.equivalence)
                                                  for r in rows]
     assert {r.peq_mg_per_day for r in rows} == {20.0, 16.0, 4.0, 32.0, 625.0}  # MP 16 mg: 20

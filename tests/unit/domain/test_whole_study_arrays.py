@@ -1,5 +1,6 @@
 """The whole-study computation (every patient's series, curves and figures in one set of
-arrays) equals, bit for bit, the per-patient code it replaced (``reference_figures``)."""
+arrays) equals, bit for bit, each patient computed alone. What the figures are is
+test_definitions.py: both are checked against the readable definition there."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from taper_app.domain import definitions
 from taper_app.domain.doses import DoseRecord, daily_series, daily_series_many
 from taper_app.domain.figures import (
     FigureSettings,
@@ -20,7 +22,6 @@ from taper_app.domain.figures import (
 )
 from taper_app.domain.schedule import ScheduleStep
 
-from . import reference_figures as reference
 from .builders import STANDARD
 
 DRUGS = ("prednisone", "Dexamethasone", "methylprednisolone", "hydrocortisone")
@@ -63,7 +64,7 @@ def same_array(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def assert_same_curves(new, old) -> None:
-    for name in old.__dataclass_fields__:
+    for name in old.__dataclass_fields__:  # baseline_cumulative too
         assert same_array(getattr(new, name), getattr(old, name)), name
 
 
@@ -76,30 +77,26 @@ def assert_same_series(new, old) -> None:
 @settings(max_examples=150, deadline=None)
 @given(st.lists(patients(), min_size=1, max_size=6), figure_settings,
        st.integers(-40, 520))
-def test_every_patient_at_once_equals_the_per_patient_reference(cohort, s, as_of_offset):
+def test_every_patient_at_once_equals_each_patient_alone(cohort, s, as_of_offset):
     as_of = EPOCH + timedelta(days=as_of_offset)
     series = daily_series_many([p[0] for p in cohort], STANDARD, [p[1] for p in cohort], as_of)
     results = analyse_cohort(series, [p[2] for p in cohort], [p[3] for p in cohort], s)
     for (doses, day1, steps, baseline), new_series, (curves, figures) in zip(
             cohort, series, results, strict=True):
-        old_series = reference.daily_series(doses, STANDARD, day1, as_of)
-        assert_same_series(new_series, old_series)
-        old_curves = reference.taper_curves(old_series, steps, baseline, s)
-        assert_same_curves(curves, old_curves)
-        assert figures == reference.compute_figures(old_series, steps, baseline, s, old_curves)
-        # ... and one patient alone, through the public single-patient functions.
         alone = daily_series(doses, STANDARD, day1, as_of)
-        assert_same_series(alone, old_series)
-        assert_same_curves(taper_curves(alone, steps, baseline, s), old_curves)
+        assert_same_series(new_series, alone)
+        alone_curves = taper_curves(alone, steps, baseline, s)
+        assert_same_curves(curves, alone_curves)
         assert compute_figures(alone, steps, baseline, s) == figures
-        assert compute_figures(alone, steps, baseline, s, curves) == figures
+        assert compute_figures(alone, steps, baseline, s, alone_curves) == figures
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from([-1, 0, 0, 1]), max_size=60))
-def test_deviation_episodes_equal_the_reference(values):
+def test_deviation_episodes_are_their_definition(values):
     deviation = np.array(values, dtype=np.int8)
-    assert deviation_episodes(deviation) == reference.deviation_episodes(deviation)
+    assert [(e.direction, e.first_day, e.last_day) for e in deviation_episodes(deviation)] == \
+        list(definitions.deviation_episodes(values))
 
 
 def test_no_patients_and_patients_without_days():
@@ -110,8 +107,11 @@ def test_no_patients_and_patients_without_days():
     steps = [[ScheduleStep(1, Decimal(15))], []]
     results = analyse_cohort(series, steps, [Decimal(20), Decimal(20)], FigureSettings())
     for one, s, (curves, figures) in zip(series, steps, results, strict=True):
-        old = reference.daily_series([], STANDARD, later, as_of)
-        assert_same_series(one, old)
+        alone = daily_series([], STANDARD, later, as_of)
+        assert_same_series(one, alone)
         assert curves.study_days.size == 0
-        assert figures == reference.compute_figures(old, s, Decimal(20), FigureSettings())
+        assert figures == compute_figures(alone, s, Decimal(20), FigureSettings())
+        defined = definitions.figures_by_definition([], s, Decimal(20), later, as_of,
+                                                    FigureSettings(), STANDARD)
+        assert defined.days == () and defined.scheduled_mg == figures.scheduled_mg
     assert results[0][1].scheduled_mg == 20.0 and results[0][1].target.status == "pending"

@@ -87,7 +87,12 @@ def test_every_page_has_the_header_page_numbers_and_fingerprint(built):
 
 
 def counts(group: list[dict]) -> str:
-    parts = []
+    """The attainment row after the group and its size: met of reached, then each status."""
+    statuses = [s["target"]["status"] for s in group]
+    met = statuses.count("met")
+    reached = sum(statuses.count(k) for k in ("met", "not_met", "not_evaluable"))
+    parts = [f"{met} / {reached} ({100 * met / reached:.1f} %)" if reached
+             else f"{met} / {reached} (– %)"]
     for status in ("met", "not_met", "not_evaluable", "pending"):
         n = sum(1 for s in group if s["target"]["status"] == status)
         parts.append(f"{n} ({100 * n / len(group):.1f} %)")
@@ -97,11 +102,11 @@ def counts(group: list[dict]) -> str:
 def test_target_attainment_overall_and_per_site(built):
     text = built.pages[0]
     assert f"All sites 5 {counts(built.summaries)}" in text
-    assert "All sites 5 1 (20.0 %) 1 (20.0 %) 1 (20.0 %) 2 (40.0 %)" in text
+    assert "All sites 5 1 / 3 (33.3 %) 1 (20.0 %) 1 (20.0 %) 1 (20.0 %) 2 (40.0 %)" in text
     for site in ("101", "102", "103"):
         group = [s for s in built.summaries if s["site"] == site]
         assert f"Site {site} {len(group)} {counts(group)}" in text
-    assert "Site 103 1 0 (0.0 %) 0 (0.0 %) 0 (0.0 %) 1 (100.0 %)" in text
+    assert "Site 103 1 0 / 0 (– %) 0 (0.0 %) 0 (0.0 %) 0 (0.0 %) 1 (100.0 %)" in text
 
 
 def test_data_completeness_per_site_sums_observed_and_missing_days(built):

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from pypdf.generic import ContentStream
 from reportlab.platypus import NextPageTemplate, PageBreak, Paragraph
 
-from taper_app.reports.patient_report import SignatureManifestation, signature_section
+from taper_app.reports.patient_report import signature_section
 from taper_app.reports.pdf_common import (
     PageFurniture,
     build_pdf,
@@ -22,6 +22,7 @@ from taper_app.reports.pdf_common import (
     fmt_pct,
     styles,
 )
+from taper_app.results import SignatureManifestation
 
 PRINTED = datetime(2026, 7, 2, 14, 30, tzinfo=UTC)
 FURNITURE = PageFurniture("Test report", (("Study", "STUDY-X"), ("Protocol", "9.9"),

@@ -55,7 +55,7 @@ def test_a_one_off_pulse_is_not_compared_with_the_daily_schedule(nurse, study):
 
 
 def test_the_history_shows_each_stored_records_peq_per_day(nurse, study):
-    from taper_app.services.entry import stored_peq_per_day
+    from taper_app.domain.doses import peq_mg_per_day
     from taper_app.services.patients import record_dose
 
     record_of(nurse, study)
@@ -67,4 +67,4 @@ def test_the_history_shows_each_stored_records_peq_per_day(nurse, study):
                                               "2026-01-03"})
     with UnitOfWork(nurse.db, write=False) as uow:
         doses = load_patient(uow.session, "101-001").doses
-    assert [stored_peq_per_day(study, d) for d in doses] == [5.0, 2.5, 625.0]
+    assert [peq_mg_per_day(d, study.equivalence) for d in doses] == [5.0, 2.5, 625.0]

@@ -1,0 +1,195 @@
+"""The plain values services hand to their callers and reports print: a patient's stored
+record, a study's settings, a patient's analysis, target attainment, a signature as shown.
+
+Every type here is made of plain values and domain types only, and this module imports
+nothing but ``domain``: services build these, and the window, the command line and the
+report builders read them without reaching into services (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import NamedTuple
+
+from .domain.doses import DailySeries, DoseRecord, missing_gaps
+from .domain.equivalence import EquivalenceTable
+from .domain.figures import PatientFigures, TaperCurves
+from .domain.protocol import Protocol
+from .domain.schedule import ScheduleStep, Template
+from .domain.units import ug_to_mg
+
+# ------------------------------------------------------------------ a patient's record
+
+
+class DoseRecordView(NamedTuple):
+    """One stored dose record as plain, immutable values.
+
+    A tuple rather than a frozen dataclass: a study holds a hundred thousand of these, and a
+    frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field) cost five times
+    as much to build as the tuple, more than reading the rows.
+    """
+
+    id: int
+    drug: str
+    dose_ug: int
+    frequency: str
+    route: str
+    start_date: date
+    end_date: date | None
+    source: str | None
+    comment: str | None
+    deviation_reason: str | None
+    created_by: str
+    created_at: datetime
+    voided: bool
+    void_reason: str | None
+    voided_by: str | None
+    voided_at: datetime | None
+    replaces_id: int | None
+    version: int
+
+    @property
+    def dose_mg(self) -> Decimal:
+        return ug_to_mg(self.dose_ug)
+
+    def as_domain(self) -> DoseRecord:
+        return DoseRecord(self.drug, self.dose_ug, self.frequency, self.route, self.start_date,
+                          self.end_date, self.voided, self.id)
+
+
+@dataclass(frozen=True)
+class AmendmentView:
+    seq: int
+    day: int
+    dose_ug: int
+    reason: str
+    created_by: str
+    created_at: datetime
+
+    @property
+    def dose_mg(self) -> Decimal:
+        return ug_to_mg(self.dose_ug)
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """Everything stored about one patient, as plain values."""
+
+    id: int
+    subject_id: str
+    site: str
+    day1_date: date
+    baseline_ug: int
+    template_id: str
+    kit_number: str | None
+    notes: str | None
+    version: int
+    steps: tuple[ScheduleStep, ...]
+    amendments: tuple[AmendmentView, ...]
+    doses: Sequence[DoseRecordView]  # in (start date, id) order
+
+    @property
+    def baseline_mg(self) -> Decimal:
+        return ug_to_mg(self.baseline_ug)
+
+    @property
+    def valid_doses(self) -> list[DoseRecordView]:
+        return [d for d in self.doses if not d.voided]
+
+
+# ------------------------------------------------------------------ the study
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """The study as services and views need it: settings, equivalence and templates."""
+
+    name: str
+    protocol_version: str
+    protocol: Protocol
+    templates: dict[str, Template]
+
+    @property
+    def equivalence(self) -> EquivalenceTable:
+        return self.protocol.equivalence()
+
+
+# ------------------------------------------------------------------ figures
+
+
+@dataclass(frozen=True)
+class PatientAnalysis:
+    """A patient's stored record with its series, curves and figures as of one date."""
+
+    record: PatientRecord
+    series: DailySeries
+    curves: TaperCurves
+    figures: PatientFigures
+
+    @property
+    def gaps(self) -> list[tuple[date, date]]:
+        return missing_gaps(self.series)
+
+
+#: Target statuses in the order every table lists them (domain.md §5.1).
+STATUSES = ("met", "not_met", "not_evaluable", "pending")
+ALL_SITES = "All sites"
+
+
+@dataclass(frozen=True)
+class Attainment:
+    """Target status counts for a group of patients (a site, or all of them), as
+    ``services.cohort.attainment`` counts them."""
+
+    group: str
+    patients: int
+    counts: dict[str, int]
+    #: Patients whose target day has come: met, not met or not evaluable.
+    reached: int
+    #: Met among those who reached the target day, % (None before anyone reached it).
+    met_of_reached_pct: float | None
+
+    def pct(self, status: str) -> float | None:
+        """The share of the group's patients with ``status``, % (None for no patients)."""
+        return None if not self.patients else 100.0 * self.counts[status] / self.patients
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """Observed and missing days (Day 1 to the as-of date) summed over a group's patients."""
+
+    group: str
+    patients: int
+    observed_days: int
+    missing_days: int
+    patients_with_gaps: int
+
+    @property
+    def expected_days(self) -> int:
+        return self.observed_days + self.missing_days
+
+    @property
+    def observed_pct(self) -> float | None:
+        total = self.expected_days
+        return None if not total else 100.0 * self.observed_days / total
+
+
+# ------------------------------------------------------------------ signatures
+
+
+@dataclass(frozen=True)
+class SignatureManifestation:
+    """One electronic signature as 21 CFR 11.50 wants it shown: who, when (UTC), what it means.
+
+    ``valid`` is False when the signed data changed after signing; ``note`` says why.
+    """
+
+    printed_name: str
+    signed_at: datetime
+    meaning: str
+    valid: bool
+    signed_through: date | None = None
+    note: str | None = None
