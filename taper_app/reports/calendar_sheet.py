@@ -15,7 +15,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Table, TableStyle
 
 from ..domain.calendar import format_mg
-from ..services.calendar import CalendarLine, DosingCalendar
+from ..results import CalendarLine, DosingCalendar
 from .pdf_common import (
     ACCENT,
     FONT,

@@ -23,6 +23,7 @@ from ..domain.calendar import ASK_NURSE, Calendar, build_calendar
 from ..domain.calendar import format_mg as format_exact_mg
 from ..domain.equivalence import UnknownDrugError
 from ..domain.units import MG_COMPARE, mg_to_ug
+from ..results import CalendarLine, DosingCalendar
 from ..storage.models import AuditEntry, DoseRecordRow
 from ..storage.uow import UnitOfWork
 from .audit import AuditTrail
@@ -35,60 +36,6 @@ from .validation import MAX_DAILY_PEQ_MG, ValidDose
 DEFAULT_WEEKS = 4
 MAX_WEEKS = 26
 DEFAULT_DRUG = "prednisone"
-
-
-@dataclass(frozen=True)
-class CalendarLine:
-    """One day of a patient's calendar, as plain values."""
-
-    date: date
-    study_day: int
-    #: S(d): the scheduled daily PEQ of the figures (half the dose on a QOD stretch).
-    scheduled_peq_mg: Decimal
-    #: mg of the drug to take that day in all; 0 on a day with none.
-    dose_mg: Decimal
-    #: Times that day (2: twice a day, each ``dose_mg / 2``); 0 on a day with none.
-    times: int
-    #: ``2 x 5 mg + 1 x 2.5 mg`` for one of those times; empty for none or no exact tablets.
-    tablets: str
-    #: The same tablets in plain words, a line per strength (``2 tablets of 5 mg``).
-    tablet_words: tuple[str, ...]
-    new_dose: bool
-    none: bool
-    #: No tablets make the dose exactly: the sheet says to ask the study nurse.
-    ask_nurse: bool
-    note: str
-    #: 1: the dose is taken every day; 2: every other day; 7: once a week.
-    every: int = 1
-    #: False when the drug's dose has no exact decimal form (a protocol factor of 1/3):
-    #: ``dose_mg`` is then to the microgram, only to say it cannot be given.
-    exact: bool = True
-
-
-@dataclass(frozen=True)
-class DosingCalendar:
-    """A patient's calendar for some weeks, with what the sheet prints around it."""
-
-    subject_id: str
-    site: str
-    study: str
-    drug: str
-    #: Why this drug: "chosen", "current oral record" or "default".
-    drug_from: str
-    strengths: tuple[Decimal, ...]
-    first_date: date
-    last_date: date
-    weeks: int
-    #: The schedule's version in plain words: the last amendment, or as enrolled.
-    schedule_version: str
-    #: The patient's record version this calendar was made from (print refuses a newer one).
-    patient_version: int
-    lines: tuple[CalendarLine, ...]
-
-    @property
-    def days_to_ask(self) -> tuple[date, ...]:
-        """Days whose dose no tablets make: the window warns before printing them."""
-        return tuple(line.date for line in self.lines if line.ask_nurse)
 
 
 def schedule_version(record: PatientRecord) -> str:
