@@ -131,7 +131,10 @@ def _export_arguments(sp: argparse.ArgumentParser) -> None:
 
 def _audit_arguments(sp: argparse.ArgumentParser) -> None:
     action = _actions(sp, "audit_command")
-    action("verify", "check the audit trail's hash chain")
+    ap = action("verify", "check the audit trail's hash chain and that the data agree with it")
+    ap.add_argument("--head", metavar="N:HASH",
+                    help="also check that the trail still holds row N with this hash (as "
+                         "printed on a PDF, an export or a signature); at least 16 hex digits")
     ap = action("export", "audit rows to CSV, filtered")
     ap.add_argument("--out", required=True, type=Path, metavar="FILE.csv")
     ap.add_argument("--subject", metavar="ID")
@@ -512,7 +515,8 @@ def cmd_handout(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .services.audit import verify_chain
+    from .services.audit import holds_head, parse_head, verify_chain
+    from .services.audit_reconcile import reconcile
     from .storage.uow import UnitOfWork
 
     db, _ = _open(args)
@@ -533,12 +537,34 @@ def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         export_audit_csv(rows, args.out)
         print(f"wrote {len(rows)} audit rows to {args.out}", file=out)
         return EXIT_OK
+    expected_head = None
+    if args.head:
+        try:
+            expected_head = parse_head(args.head)
+        except ValueError as e:
+            raise CliError(f"--head: {e}") from None
     with UnitOfWork(db, write=False) as uow:
         check = verify_chain(uow.session)
-    if check.ok:
-        print(f"audit trail intact: {check.rows} rows, hash chain verified", file=out)
-        return EXIT_OK
-    raise CliError(f"audit trail BROKEN at row {check.first_bad_id}: {check.problem}")
+        found = reconcile(uow.session) if check.ok else []
+        held = (holds_head(uow.session, *expected_head) if expected_head is not None
+                else True)
+    print(f"head: {check.head.rows} {check.head.hash}", file=out)
+    if not check.ok:
+        raise CliError(f"audit trail BROKEN at row {check.first_bad_id}: {check.problem}")
+    problems = [str(d) for d in found]
+    if expected_head is not None and not held:
+        n, digest = expected_head
+        problems.append(f"the trail no longer holds row {n} with hash {digest}: this is not "
+                        "the trail that head was printed from (an older copy, or the trail "
+                        "was truncated or rewritten)")
+    if problems:
+        for line in problems:
+            print(line, file=out)
+        raise CliError(f"audit trail does NOT agree: {len(problems)} problem"
+                       f"{'s' if len(problems) != 1 else ''} (listed above)")
+    print(f"audit trail intact: {check.rows} rows, hash chain verified, data agree with it"
+          + (f", holds head {expected_head[0]}" if expected_head else ""), file=out)
+    return EXIT_OK
 
 
 def _date_or_none(text: str | None, option: str) -> date | None:

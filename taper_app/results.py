@@ -181,6 +181,27 @@ class Completeness:
 
 
 @dataclass(frozen=True)
+class AuditHeadMark:
+    """The audit trail's head at some moment: its number of rows and the last row's hash.
+
+    Printed outside the database (PDF footers, export READMEs, the audit CSV, signatures)
+    so that a later ``audit verify --head`` tells a rollback, truncation or rewrite.
+    """
+
+    rows: int
+    hash: str
+
+    @property
+    def short(self) -> str:
+        """``N:HASH16``, the form ``audit verify --head`` takes."""
+        return f"{self.rows}:{self.hash[:16]}"
+
+    @property
+    def full(self) -> str:
+        return f"{self.rows}:{self.hash}"
+
+
+@dataclass(frozen=True)
 class SignatureManifestation:
     """One electronic signature as 21 CFR 11.50 wants it shown: who, when (UTC), what it means.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..results import AuditHeadMark
 from ..storage.models import AuditEntry, AuditHead
 
 GENESIS_HASH = "0" * 64
@@ -93,6 +95,50 @@ class ChainCheck:
     rows: int
     first_bad_id: int | None = None
     problem: str = ""
+    #: The hash of the last row that checked out (the head is ``rows`` and this).
+    last_hash: str = GENESIS_HASH
+
+    @property
+    def head(self) -> AuditHeadMark:
+        return AuditHeadMark(self.rows, self.last_hash)
+
+
+def trail_head(session: Session) -> AuditHeadMark:
+    """The trail's head as it stands: its number of rows and the last row's hash.
+
+    Read from the rows themselves (not the ``audit_head`` row), so what is printed is
+    what ``audit verify`` will compare with later.
+    """
+    last = session.execute(select(AuditEntry.id, AuditEntry.row_hash)
+                           .order_by(AuditEntry.id.desc()).limit(1)).first()
+    if last is None:
+        return AuditHeadMark(0, GENESIS_HASH)
+    return AuditHeadMark(int(last[0]), str(last[1]))
+
+
+def row_hash_at(session: Session, row_id: int) -> str | None:
+    """The stored hash of audit row ``row_id``, or None when the trail has no such row."""
+    if row_id == 0:
+        return GENESIS_HASH
+    found = session.execute(select(AuditEntry.row_hash).where(AuditEntry.id == row_id)).first()
+    return None if found is None else str(found[0])
+
+
+def parse_head(text: str) -> tuple[int, str]:
+    """``N:HASH`` as printed by ``audit verify`` (HASH: at least 16 leading hex digits)."""
+    number, sep, digest = text.strip().partition(":")
+    digest = digest.strip().lower()
+    if (not sep or not number.isascii() or not number.isdigit()
+            or not re.fullmatch(r"[0-9a-f]{16,64}", digest)):
+        raise ValueError(f"{text!r} is not a head: expected N:HASH, as `audit verify` prints "
+                         "it (N rows, then at least 16 hex digits of the hash)")
+    return int(number), digest
+
+
+def holds_head(session: Session, rows: int, digest_prefix: str) -> bool:
+    """Whether the trail still holds row ``rows`` with a hash starting ``digest_prefix``."""
+    stored = row_hash_at(session, rows)
+    return stored is not None and stored.startswith(digest_prefix.lower())
 
 
 def verify_chain(session: Session) -> ChainCheck:
@@ -104,21 +150,21 @@ def verify_chain(session: Session) -> ChainCheck:
         count += 1
         values = {k: getattr(entry, k) for k in HASHED_FIELDS}
         if entry.id != expected_id:
-            return ChainCheck(False, count, entry.id,
+            return ChainCheck(False, count - 1, entry.id,
                               f"row {entry.id}: expected row {expected_id} here "
-                              "(a row was deleted or inserted)")
+                              "(a row was deleted or inserted)", prev)
         if entry.prev_hash != prev:
-            return ChainCheck(False, count, entry.id,
+            return ChainCheck(False, count - 1, entry.id,
                               f"row {entry.id}: does not follow the previous row "
-                              "(rows deleted, inserted or reordered)")
+                              "(rows deleted, inserted or reordered)", prev)
         if row_hash(prev, values) != entry.row_hash:
-            return ChainCheck(False, count, entry.id,
-                              f"row {entry.id}: contents do not match its hash (edited)")
+            return ChainCheck(False, count - 1, entry.id,
+                              f"row {entry.id}: contents do not match its hash (edited)", prev)
         prev = entry.row_hash
         expected_id += 1
     head = session.scalars(select(AuditHead).where(AuditHead.id == 1)).one_or_none()
     if head is not None and (head.last_id != count or head.last_hash != prev):
         return ChainCheck(False, count, count + 1 if head.last_id > count else count,
                           f"the chain ends at row {count} but the head records row "
-                          f"{head.last_id} (rows removed from the end)")
-    return ChainCheck(True, count)
+                          f"{head.last_id} (rows removed from the end)", prev)
+    return ChainCheck(True, count, last_hash=prev)

@@ -366,3 +366,37 @@ def test_audit_verify_passes_then_fails_after_tampering(cli: Taper, tmp_path: Pa
     result = cli("audit", "verify", db=tampered)
     assert result.returncode != 0
     assert "BROKEN" in result.stderr
+
+
+def test_audit_verify_prints_the_head_and_checks_one_given(cli: Taper, tmp_path: Path) -> None:
+    out = ok(cli("audit", "verify"))
+    [line] = [x for x in out.splitlines() if x.startswith("head: ")]
+    rows, digest = line.removeprefix("head: ").split()
+    assert int(rows) == query(cli.db, "SELECT count(*) FROM audit_log")[0][0]
+    assert len(digest) == 64 and digest == query(
+        cli.db, f"SELECT row_hash FROM audit_log WHERE id = {rows}")[0][0]
+    for given in (f"{rows}:{digest}", f"{rows}:{digest[:16]}", f"{rows}:{digest[:16].upper()}"):
+        assert "holds head" in ok(cli("audit", "verify", "--head", given))
+    wrong = cli("audit", "verify", "--head", f"{rows}:{'0' * 16}")
+    assert wrong.returncode == 1
+    assert f"no longer holds row {rows}" in wrong.stdout and "NOT agree" in wrong.stderr
+    later = cli("audit", "verify", "--head", f"{int(rows) + 5}:{digest[:16]}")
+    assert later.returncode == 1
+    short = cli("audit", "verify", "--head", f"{rows}:{digest[:15]}")
+    assert short.returncode == 1 and "at least 16 hex digits" in short.stderr
+    assert "Traceback" not in short.stderr + wrong.stderr
+
+
+def test_audit_verify_reports_a_dose_changed_with_sql_and_exits_1(cli: Taper,
+                                                                 tmp_path: Path) -> None:
+    tampered = tmp_path / "tampered.sqlite"
+    shutil.copyfile(cli.db, tampered)
+    con = sqlite3.connect(tampered)
+    [(record_id,)] = con.execute("SELECT min(id) FROM dose_record").fetchall()
+    con.execute("UPDATE dose_record SET dose_ug = 5000 WHERE id = ?", (record_id,))
+    con.commit()
+    con.close()
+    result = cli("audit", "verify", db=tampered)
+    assert result.returncode == 1
+    assert f"dose_record {record_id}, dose_mg: is '5'" in result.stdout
+    assert "does NOT agree: 1 problem" in result.stderr
