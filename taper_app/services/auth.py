@@ -76,6 +76,17 @@ def hash_password(password: str) -> str:
             f"{enc(salt).decode()}${enc(digest).decode()}")
 
 
+_DUMMY_HASH: list[str] = []
+
+
+def verify_dummy_password(password: str) -> None:
+    """Spend the time a real check takes, so an unknown user is not told apart from a wrong
+    password by how long the answer takes (a hash made once, of a random password)."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(hash_password(secrets.token_urlsafe(16)))
+    verify_password(password, _DUMMY_HASH[0])
+
+
 def verify_password(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
