@@ -508,7 +508,10 @@ class TaperChart:
         t = analysis.figures.target
         status = t.status.replace("_", " ")
         so_far = "-" if t.window_reduction_pct is None else f"{t.window_reduction_pct:.1f} %"
-        if t.status == "pending":
+        if t.status == "discontinued":
+            words = (f"target ≥ {target_pct:g} % by day {t.day}\ndiscontinued on day "
+                     f"{analysis.figures.as_of_day}")
+        elif t.status == "pending":
             words = (f"target ≥ {target_pct:g} % by day {t.day}\npending: 28-day "
                      f"{so_far} on day {analysis.figures.as_of_day}")
         else:

@@ -26,6 +26,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "import_clinical_data": frozenset({"nurse", "investigator"}),
     "amend_schedule": frozenset({"investigator"}),
     "sign_record": frozenset({"investigator"}),
+    "end_participation": frozenset({"investigator"}),
+    "verify_source": frozenset({"monitor"}),
+    "raise_query": frozenset({"monitor"}),
+    "answer_query": frozenset({"nurse", "investigator"}),
     "add_template": frozenset({"admin"}),
     "manage_users": frozenset({"admin"}),
 }
