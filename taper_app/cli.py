@@ -150,6 +150,20 @@ def _sign_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--meaning", required=True, choices=("reviewed", "approved"))
 
 
+def _patient_arguments(sp: argparse.ArgumentParser) -> None:
+    from .results import DISPOSITIONS
+
+    action = _actions(sp, "patient_command")
+    ap = action("end", "an investigator ends a patient's participation (domain.md §7)")
+    ap.add_argument("--subject", required=True, metavar="ID")
+    ap.add_argument("--date", required=True, metavar="DATE", help="the end date, YYYY-MM-DD")
+    ap.add_argument("--disposition", required=True, choices=DISPOSITIONS)
+    ap.add_argument("--reason", required=True, metavar="TEXT")
+    ap = action("reopen", "an investigator undoes the end of a patient's participation")
+    ap.add_argument("--subject", required=True, metavar="ID")
+    ap.add_argument("--reason", required=True, metavar="TEXT")
+
+
 def _settings_arguments(sp: argparse.ArgumentParser) -> None:
     action = _actions(sp, "settings_command")
     action("show", "show every setting")
@@ -184,6 +198,7 @@ _COMMAND_ARGUMENTS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], Non
     "export": ("dose data for statisticians", _export_arguments),
     "audit": ("the audit trail", _audit_arguments),
     "sign": ("an investigator signs a patient's taper record up to a date", _sign_arguments),
+    "patient": ("a patient's participation: end it, or reopen it", _patient_arguments),
     "settings": ("administrator settings (sign-in lockout, idle lock, backups)",
                  _settings_arguments),
     "db": ("move a study between databases", _db_arguments),
@@ -592,6 +607,23 @@ def cmd_sign(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services.participation import end_participation, reopen_participation
+
+    db, _ = _open(args)
+    ctx = _signed_in(args, db, stdin)
+    if args.patient_command == "end":
+        end = _date_or_none(args.date, "--date")
+        assert end is not None
+        end_participation(ctx, args.subject, end, args.disposition, args.reason)
+        print(f"ended {args.subject}'s participation on {end.isoformat()} "
+              f"({args.disposition})", file=out)
+    else:
+        reopen_participation(ctx, args.subject, args.reason)
+        print(f"reopened {args.subject}'s participation", file=out)
+    return EXIT_OK
+
+
 def cmd_settings(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.settings import SETTINGS, load_settings, set_setting
 
@@ -638,7 +670,7 @@ COMMANDS = {"init": cmd_init, "template": cmd_template, "user": cmd_user, "impor
             "summary": cmd_summary, "export": cmd_export, "report": cmd_report,
             "handout": cmd_handout,
             "audit": cmd_audit, "backup": cmd_backup, "sign": cmd_sign,
-            "settings": cmd_settings, "db": cmd_db}
+            "settings": cmd_settings, "db": cmd_db, "patient": cmd_patient}
 
 
 def run(argv: Sequence[str] | None = None, out: TextIO | None = None,

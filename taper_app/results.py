@@ -90,10 +90,23 @@ class PatientRecord:
     steps: tuple[ScheduleStep, ...]
     amendments: tuple[AmendmentView, ...]
     doses: Sequence[DoseRecordView]  # in (start date, id) order
+    #: End of participation (domain.md §7): None while the patient is active.
+    end_date: date | None = None
+    disposition: str | None = None
+    end_reason: str | None = None
 
     @property
     def baseline_mg(self) -> Decimal:
         return ug_to_mg(self.baseline_ug)
+
+    @property
+    def participation(self) -> str:
+        """``active`` or the disposition of the ended participation."""
+        return "active" if self.end_date is None else (self.disposition or "other")
+
+    def figures_as_of(self, as_of: date) -> date:
+        """The date the figures are computed as of: ``min(as_of, end date)`` (§7)."""
+        return as_of if self.end_date is None or self.end_date >= as_of else self.end_date
 
     @property
     def valid_doses(self) -> list[DoseRecordView]:
@@ -135,7 +148,11 @@ class PatientAnalysis:
 
 
 #: Target statuses in the order every table lists them (domain.md §5.1).
-STATUSES = ("met", "not_met", "not_evaluable", "pending")
+STATUSES = ("met", "not_met", "not_evaluable", "pending", "discontinued")
+
+#: The dispositions that end a patient's participation (domain.md §7, CDISC NCOMPLT terms).
+DISPOSITIONS = ("completed", "withdrawal_by_subject", "adverse_event", "lack_of_efficacy",
+                "physician_decision", "lost_to_follow_up", "death", "other")
 ALL_SITES = "All sites"
 
 

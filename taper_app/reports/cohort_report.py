@@ -64,9 +64,9 @@ def _attainment_table(rows: Sequence[Attainment], width: float) -> Flowable:
              *(_count_pct(a.counts[k], a.pct(k)) for k in STATUSES)] for a in rows]
     extra = [("LINEBELOW", (0, 1), (-1, 1), 0.8, ACCENT)]
     return data_table(["Group", "Patients", "Met of reached", "Met", "Not met",
-                       "Not evaluable", "Pending"], body,
-                      [0.16 * width, 0.1 * width, 0.18 * width, *([0.14 * width] * 4)],
-                      right=(1, 2, 3, 4, 5, 6), extra=extra)
+                       "Not evaluable", "Pending", "Discontinued"], body,
+                      [0.14 * width, 0.08 * width, 0.16 * width, *([0.124 * width] * 5)],
+                      right=(1, 2, 3, 4, 5, 6, 7), extra=extra)
 
 
 def _completeness_table(rows: Sequence[Completeness], width: float) -> Flowable:
@@ -165,7 +165,9 @@ def build_cohort_report(analyses: Sequence[PatientAnalysis], summaries: Sequence
                   "status, with the percentage of the group's patients. Met / not met: the "
                   "28-day window reduction at the target day is at or above / below the "
                   "target. Not evaluable: fewer than 14 observed days in that window. Pending: "
-                  "the as-of date is before the target day for that patient.", s.note),
+                  "the as-of date is before the target day for that patient. Discontinued: the "
+                  "patient's participation ended before the target day (counted apart, not in "
+                  "met of reached; the patient's figures stop at the end date).", s.note),
         *section("Data completeness (Day 1 to the as-of date)",
                  _completeness_table(completeness, width)),
         Paragraph("Observed days are days covered by a valid dose record; missing days are "

@@ -76,6 +76,10 @@ def _target_sentence(s: dict[str, Any], settings_target_dose: object) -> tuple[s
     if status == "pending":
         detail = (f"the as-of date is before day {t['day']}; 28-day window reduction so far: "
                   f"{figure}")
+    elif status == "discontinued":
+        end = s.get("participation", {}).get("end_date")
+        detail = (f"participation ended on {end} ({s['participation']['status']}), "
+                  f"before day {t['day']}")
     elif status == "not_evaluable":
         detail = f"fewer than 14 observed days in the 28-day window ending on day {t['day']}"
     else:

@@ -85,10 +85,11 @@ VOID_INK = colors.HexColor("#a3272b")
 
 #: Target status: a word and a colour (never the colour alone).
 STATUS_LABEL = {"met": "MET", "not_met": "NOT MET", "not_evaluable": "NOT EVALUABLE",
-                "pending": "PENDING"}
+                "pending": "PENDING", "discontinued": "DISCONTINUED"}
 STATUS_COLOUR = {"met": colors.HexColor("#007a5a"), "not_met": colors.HexColor("#b3401a"),
                  "not_evaluable": colors.HexColor("#5f6b76"),
-                 "pending": colors.HexColor("#1f5f99")}
+                 "pending": colors.HexColor("#1f5f99"),
+                 "discontinued": colors.HexColor("#37474f")}
 
 
 @dataclass(frozen=True)

@@ -9,28 +9,22 @@ patient, so switching patients in the window costs one draw, not a new figure.
 from __future__ import annotations
 
 import textwrap
-from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import partial
 from typing import Any, Literal
 
-import matplotlib as mpl
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.axis import Axis
-from matplotlib.backends.backend_agg import RendererAgg
+from matplotlib.backend_bases import DrawEvent
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch
 from matplotlib.path import Path
-from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import Bbox, offset_copy
 
@@ -161,9 +155,14 @@ class LegendSnapshot:
     """Draws a legend that never changes from the pixels of its first drawing on screen.
 
     A legend is text, and laying out and rendering text is most of what a redraw costs;
-    the window redraws on every patient switch. The legend is opaque, so its pixels hold
-    nothing of the data; they are put back in the corner :meth:`place` chooses. Vector
-    output (SVG, PDF) and a new resolution draw the real legend.
+    the window redraws on every patient switch. Through matplotlib's public blitting API:
+    the legend is *animated* (the figure's own draw leaves it out) and :meth:`on_draw`,
+    connected to the canvas's ``draw_event``, puts it on top once the figure is drawn.
+    The first time (and at each new resolution) it draws the real legend and keeps the
+    pixels inside its frame with ``canvas.copy_from_bbox``; after that they are put back
+    with ``canvas.restore_region`` in the corner :meth:`place` chooses. The legend is
+    opaque, so its pixels hold nothing of the data. Files (PNG, SVG, PDF) get the real
+    legend: matplotlib draws animated artists itself when it saves.
     """
 
     def __init__(self, legend: Legend, preferred: LegendPlace) -> None:
@@ -171,9 +170,9 @@ class LegendSnapshot:
         self.corner = preferred
         # Ties go to the usual corner, so the legend moves only when it has to.
         self.order = (preferred, *(c for c in CORNERS if c != preferred))
-        self._real_draw = legend.draw
         self._pixels: tuple[float, Any, Bbox, Bbox] | None = None  # dpi, region, frame, inner
-        legend.draw = self.draw  # type: ignore[method-assign]
+        self.reused = 0  # draws from the kept pixels (tests, benchmarks)
+        legend.set_animated(True)
 
     def size_in_axes(self) -> tuple[float, float]:
         """The legend's width and height as fractions of its axes (estimated until drawn)."""
@@ -193,307 +192,34 @@ class LegendSnapshot:
         self.legend.set_loc(self.corner)
         return self.corner
 
-    def draw(self, renderer: Any) -> None:  # RendererAgg on screen; others for files
-        legend = self.legend
-        if not legend.get_visible():
+    def on_draw(self, event: DrawEvent) -> None:
+        """Put the legend on the figure just drawn (``draw_event``)."""
+        legend, canvas, renderer = self.legend, event.canvas, event.renderer
+        if not legend.get_visible() or canvas.is_saving():
+            return  # a file: matplotlib draws animated artists itself when saving
+        if not isinstance(canvas, FigureCanvasAgg):  # no blitting
+            legend.draw(renderer)
             return
-        copy = getattr(renderer, "copy_from_bbox", None)
-        if copy is None:
-            self._real_draw(renderer)
-            return
-        if self._pixels is None or self._pixels[0] != renderer.dpi:
-            # Drawn once per resolution: its words as Agg places them (not from stamps,
-            # whose whole-pixel origins would move as the legend moves between corners).
-            with TextStamps.paused(renderer):
-                self._real_draw(renderer)
-            frame = legend.legendPatch.get_window_extent(renderer)
+        dpi = self.legend.figure.dpi if self.legend.figure is not None else 0.0
+        if self._pixels is None or self._pixels[0] != dpi:
+            legend.draw(renderer)
+            frame = legend.get_frame().get_window_extent(renderer)
             # Whole pixels inside the frame: its anti-aliased edge blends with the data.
             inner = Bbox.from_extents(np.ceil(frame.x0) + 1, np.ceil(frame.y0) + 1,
                                       np.floor(frame.x1) - 1, np.floor(frame.y1) - 1)
-            self._pixels = (renderer.dpi, copy(inner), frame, inner)
+            self._pixels = (dpi, canvas.copy_from_bbox(inner), frame, inner)
             return
-        dpi, region, frame, inner = self._pixels
+        _dpi, region, frame, inner = self._pixels
         axes = legend.axes.bbox
         pad = legend.borderaxespad * LEGEND_FONT_PT * dpi / 72
         x0 = axes.x1 - pad - frame.width if "right" in self.corner else axes.x0 + pad
         y0 = axes.y1 - pad - frame.height if "upper" in self.corner else axes.y0 + pad
         left = round(x0 + inner.x0 - frame.x0)
         bottom = round(y0 + inner.y0 - frame.y0)
-        # The buffer counts rows from the top; the display from the bottom.
-        renderer.restore_region(region, xy=(left, round(renderer.height - bottom
-                                                        - inner.height)))
-
-
-#: The most strings :class:`TextStamps` keeps (a few megabytes at the most).
-STAMP_LIMIT = 1024
-
-
-class TextStamps:
-    """Agg text composited from stamps: each string is rasterised once, then reused.
-
-    Rasterising text glyph by glyph is most of what the window's redraw costs, and most
-    strings recur from patient to patient (tick values, axis labels, the target's words).
-    A stamp is the string as Agg draws it (``RendererAgg.draw_text`` into a small
-    transparent buffer, cropped to its ink); it is put on the canvas with ``draw_image``
-    at the text's origin rounded to a whole pixel, as earlier matplotlib versions placed
-    all Agg text (3.11 places each glyph at a sub-pixel position: a stamp sits less than
-    half a pixel from where a direct draw puts it). A string is drawn the same way the
-    first time and every time after. Only Agg renderers use stamps (the window, PNG export); SVG
-    and PDF, math text and a renderer someone else has patched draw the real text.
-    """
-
-    def __init__(self, limit: int = STAMP_LIMIT) -> None:
-        self.limit = limit
-        self._stamps: OrderedDict[tuple[Any, ...], tuple[np.ndarray | None, int, int]] = \
-            OrderedDict()
-        self.made = 0  # stamps rasterised (misses), for tests and benchmarks
-
-    def __len__(self) -> int:
-        return len(self._stamps)
-
-    def clear(self) -> None:
-        self._stamps.clear()
-
-    def install(self, figure: Figure) -> None:
-        """Draw ``figure``'s text from stamps whenever it is drawn by an Agg renderer."""
-        def draw(renderer: Any) -> None:
-            if not isinstance(renderer, RendererAgg) or "draw_text" in vars(renderer):
-                Figure.draw(figure, renderer)
-                return
-            real = renderer.draw_text
-            # Settings that change how Agg rasterises text are part of every stamp's key.
-            env = (mpl.rcParams["text.hinting"], mpl.rcParams["text.hinting_factor"],
-                   mpl.rcParams["text.kerning_factor"], renderer.dpi)
-            renderer.draw_text = partial(  # type: ignore[method-assign]
-                self.draw_text, renderer, real, env)
-            try:
-                Figure.draw(figure, renderer)
-            finally:
-                del renderer.draw_text
-        figure.draw = draw  # type: ignore[method-assign]
-
-    @staticmethod
-    @contextmanager
-    def paused(renderer: Any) -> Iterator[None]:
-        """Real text on ``renderer`` for a while (what :meth:`install` set is put back)."""
-        hooked = vars(renderer).pop("draw_text", None)
-        try:
-            yield
-        finally:
-            if hooked is not None:
-                renderer.draw_text = hooked
-
-    def draw_text(self, renderer: RendererAgg, real: Any, env: tuple[Any, ...], gc: Any,
-                  x: float, y: float, s: str, prop: FontProperties, angle: float,
-                  ismath: bool | str = False, mtext: Text | None = None) -> None:
-        """``RendererAgg.draw_text`` from a stamp (``y`` counts from the top, as there)."""
-        if ismath:
-            real(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
-            return
-        shaping = (None if mtext is None else
-                   (_hashable(mtext.get_fontfeatures()), _hashable(mtext.get_language()))
-                   if hasattr(mtext, "get_fontfeatures") else None)
-        key = (s, tuple(prop.get_family()), prop.get_style(), prop.get_variant(),
-               prop.get_weight(), prop.get_stretch(), prop.get_size_in_points(),
-               prop.get_file(), angle, tuple(gc.get_rgb()), gc.get_alpha(),
-               gc.get_forced_alpha(), gc.get_antialiased(), shaping, env)
-        stamp = self._stamps.get(key)
-        if stamp is None:
-            stamp = self._make(renderer, gc, s, prop, angle, mtext)
-            self._stamps[key] = stamp
-            self.made += 1
-            if len(self._stamps) > self.limit:
-                self._stamps.popitem(last=False)
-        else:
-            self._stamps.move_to_end(key)
-        image, dx, dy = stamp
-        if image is None:  # nothing to see (blank text)
-            return
-        top = int(np.floor(y + 0.5)) + dy  # whole pixels, rows from the top
-        place = renderer.new_gc()
-        place.copy_properties(gc)  # the text's clip
-        place.set_alpha(1.0)  # the stamp holds the text's colour and alpha already
-        renderer.draw_image(place, int(np.floor(x + 0.5)) + dx,
-                            int(renderer.height) - top - image.shape[0], image)
-        place.restore()
-
-    @staticmethod
-    def _make(renderer: RendererAgg, gc: Any, s: str, prop: FontProperties, angle: float,
-              mtext: Text | None) -> tuple[np.ndarray | None, int, int]:
-        """Rasterise ``s`` at a whole-pixel origin on a transparent buffer, cropped to its
-        ink. The buffer is sized from the font size (no layout pass of its own) and made
-        larger while the ink reaches its edge."""
-        em = prop.get_size_in_points() * renderer.dpi / 72
-        along, across = int(np.ceil(len(s) * 1.5 * em)) + 8, int(np.ceil(2 * em)) + 8
-        while True:
-            if angle % 360 == 0:
-                size, origin = (along + across, 2 * across), (across // 2, across)
-            elif angle % 360 == 90:
-                size, origin = (2 * across, along + across), (across, along + across // 2)
-            else:
-                side = 2 * (along + across)
-                size, origin = (side, side), (side // 2, side // 2)
-            buffer = RendererAgg(size[0], size[1], renderer.dpi)
-            pen = buffer.new_gc()
-            pen.copy_properties(gc)
-            pen.set_clip_rectangle(None)
-            pen.set_clip_path(None)
-            buffer.draw_text(pen, origin[0], origin[1], s, prop, angle, ismath=False,
-                             mtext=mtext)
-            pen.restore()
-            alpha = np.asarray(buffer.buffer_rgba())[..., 3]
-            if not (alpha[0].any() or alpha[-1].any() or alpha[:, 0].any()
-                    or alpha[:, -1].any()):
-                break
-            along, across = 2 * along, 2 * across  # ink at the edge: it may go further
-        rows = np.flatnonzero(alpha.any(axis=1))
-        if not rows.size:
-            return None, 0, 0
-        cols = np.flatnonzero(alpha.any(axis=0))
-        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        # draw_image takes the rows bottom up
-        image = np.ascontiguousarray(np.asarray(buffer.buffer_rgba())[r0:r1, c0:c1][::-1])
-        return image, int(c0) - origin[0], int(r0) - origin[1]
-
-
-class BatchedTicks:
-    """Agg drawing of an axis's ticks in a few strokes rather than a few per tick.
-
-    matplotlib draws each tick as five artists (grid line, two tick marks, two labels) and
-    lays out every label twice per draw (once to place the axis label, once to draw it):
-    more than half of the window's redraw. For an axis whose label sits at fixed
-    coordinates (the window sets them all) and that shows no offset text, this draws the
-    same ticks, made by matplotlib's own locators and formatters, as one line through all
-    the grid lines and one through all the tick marks of each kind (a ``Line2D`` with the
-    first one's style, transform and clip; grid lines split by NaN, so each is drawn,
-    snapped and clipped as it would be alone), and the labels with a layout kept per
-    string and style (``Text._get_layout`` depends on nothing else). The pixels are the
-    same as matplotlib's (tested). Other renderers (SVG, PDF), and an axis that needs what
-    this leaves out, get matplotlib's own ``Axis.draw``.
-    """
-
-    _PARTS = ("gridline", "tick1line", "tick2line")
-    #: What Line2D.update_from copies, with the marker, antialiasing and snapping.
-    _STYLE = ("_linestyle", "_linewidth", "_color", "_gapcolor", "_markersize",
-              "_markerfacecolor", "_markerfacecoloralt", "_markeredgecolor",
-              "_markeredgewidth", "_unscaled_dash_pattern", "_dash_pattern", "_dashcapstyle",
-              "_dashjoinstyle", "_solidcapstyle", "_solidjoinstyle", "_marker", "_drawstyle",
-              "_antialiased", "_snap")
-
-    def __init__(self, limit: int = STAMP_LIMIT) -> None:
-        self.limit = limit
-        self._layouts: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self._strokes: dict[tuple[int, bool, str], Line2D] = {}
-        self.batched = 0  # axis draws done this way (tests, benchmarks)
-
-    def install(self, axis: Axis) -> None:
-        """Draw ``axis`` this way whenever an Agg renderer draws it."""
-        axis.draw = partial(self.draw_axis, axis)  # type: ignore[method-assign]
-
-    def draw_axis(self, axis: Axis, renderer: Any) -> None:
-        inner: Any = axis  # matplotlib's own parts of the axis, not typed for use outside
-        if not isinstance(renderer, RendererAgg) or not axis.get_visible() \
-                or inner._autolabelpos:
-            type(axis).draw(axis, renderer)  # what this leaves out is needed
-            return
-        ticks = inner._update_ticks()  # matplotlib's locators, formatters and positions
-        if inner.major.formatter.get_offset() or inner.minor.formatter.get_offset():
-            type(axis).draw(axis, renderer)  # its offset text is placed from the labels
-            return
-        majors = {id(t) for t in axis.majorTicks}
-        strokes = []
-        for major in (True, False):
-            group = [t for t in ticks if (id(t) in majors) is major]
-            for part in self._PARTS:
-                lines = [getattr(t, part) for t in group]
-                lines = [line for line in lines if line.get_visible()]
-                if lines:
-                    if len({self._style_of(line) for line in lines}) > 1:
-                        type(axis).draw(axis, renderer)  # a tick styled apart: one by one
-                        return
-                    strokes.append((major, part, lines))
-        renderer.open_group(__name__, gid=axis.get_gid())
-        for major, part, lines in strokes:
-            self._stroke(axis, major, part, lines).draw(renderer)
-        env = (mpl.rcParams["text.hinting"], mpl.rcParams["text.hinting_factor"],
-               mpl.rcParams["text.kerning_factor"], renderer.dpi, type(renderer))
-        for tick in ticks:
-            for label in (tick.label1, tick.label2):
-                if label.get_visible() and label.get_text():
-                    self._draw_label(label, renderer, env)
-        axis.label.draw(renderer)  # at its fixed coordinates: nothing to measure
-        renderer.close_group(__name__)
-        axis.stale = False
-        self.batched += 1
-
-    @staticmethod
-    def _style_of(line: Line2D) -> tuple[Any, ...]:
-        """What someone styling one tick apart would change (``tick_params`` styles them
-        all alike; the window never styles one apart, but a stroke must not hide it)."""
-        inner: Any = line
-        return (_hashable(inner._color), inner._linewidth, inner._linestyle,
-                _hashable(inner._marker.get_marker()), inner._marker.get_fillstyle(),
-                inner._markersize, inner._markeredgewidth, _hashable(inner._markeredgecolor),
-                _hashable(inner._markerfacecolor), inner._alpha, id(inner._transform),
-                inner.zorder, inner._clipon, bool(inner._path_effects))
-
-    def _stroke(self, axis: Axis, major: bool, part: str, lines: list[Line2D]) -> Line2D:
-        """One line through ``lines`` (one kind of line of one axis: the same style)."""
-        key = (id(axis), major, part)
-        stroke = self._strokes.get(key)
-        if stroke is None:
-            stroke = self._strokes[key] = Line2D([], [])
-        first = lines[0]
-        # Line2D.update_from without its copy of the marker (a deep copy each time, a
-        # tenth of this draw): the stroke shares the tick line's, which nothing changes.
-        Artist.update_from(stroke, first)  # transform, clip, alpha
-        for name in self._STYLE:
-            setattr(stroke, name, getattr(first, name))
-        figure = first.get_figure(root=False)
-        if figure is not None:
-            stroke.set_figure(figure)
-        stroke.axes = first.axes
-        # Each line's points as it would draw them (a grid line keeps one x, or one y, for
-        # its two ends), NaN after each so no segment joins two lines (markers skip NaN).
-        points = [np.broadcast_arrays(np.asarray(line.get_xdata(), float),
-                                      np.asarray(line.get_ydata(), float)) for line in lines]
-        gap = np.array([np.nan])
-        stroke.set_data(np.concatenate([a for x, _ in points for a in (x, gap)]),
-                        np.concatenate([a for _, y in points for a in (y, gap)]))
-        return stroke
-
-    def _draw_label(self, text: Text, renderer: Any, env: tuple[Any, ...]) -> None:
-        """``label.draw`` with the layout kept for its string and style."""
-        label: Any = text  # its layout is matplotlib's own, not typed for use outside
-        if label.get_wrap() or label.get_usetex():
-            label.draw(renderer)
-            return
-        shaping = ((_hashable(label.get_fontfeatures()), _hashable(label.get_language()))
-                   if hasattr(label, "get_fontfeatures") else None)
-        prop = label.get_fontproperties()
-        rest = (label.get_rotation(), label.get_rotation_mode(),
-                label.get_horizontalalignment(), label.get_verticalalignment(),
-                label._get_multialignment(), label.get_linespacing(), label.get_parse_math(),
-                shaping, env)
-        key = (label.get_text(), prop, *rest)
-        layout = self._layouts.get(key)
-        if layout is None:
-            layout = label._get_layout(renderer)
-            # Kept under a copy of the font: the label's own may be changed in place later.
-            self._layouts[(label.get_text(), prop.copy(), *rest)] = layout
-            if len(self._layouts) > self.limit:
-                self._layouts.popitem(last=False)
-        else:
-            self._layouts.move_to_end(key)
-        label._get_layout = lambda _renderer: layout
-        try:
-            label.draw(renderer)
-        finally:
-            del label._get_layout
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
+        # restore_region's xy counts rows from the top; the display from the bottom.
+        height = canvas.figure.bbox.height
+        canvas.restore_region(region, xy=(left, round(height - bottom - inner.height)))
+        self.reused += 1
 
 
 def _occupied(ax: Axes) -> np.ndarray:
@@ -536,12 +262,8 @@ class TaperChart:
         fig.clear()
         self.figure = fig
         self.fixed_margins = fixed_margins
-        #: The window's text drawn from stamps (None for the PDF's and other figures).
-        self.text_stamps: TextStamps | None = None
         if fixed_margins:
             fig.set_layout_engine("none")
-            self.text_stamps = TextStamps()
-            self.text_stamps.install(fig)
         axes = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2, 2]})
         self.ax_dose, self.ax_reduction, self.ax_cumulative = axes
         self._day1 = date(2000, 1, 1)
@@ -605,6 +327,8 @@ class TaperChart:
         self.legends = ([LegendSnapshot(lg, corner) for lg, corner in zip(legends, usual,
                                                                           strict=True)]
                         if fixed_margins else [])
+        for snapshot in self.legends:
+            fig.canvas.mpl_connect("draw_event", snapshot.on_draw)
 
         for ax in axes:
             ax.grid(alpha=0.3)
@@ -622,17 +346,11 @@ class TaperChart:
         top = dose.secondary_xaxis("top")
         top.xaxis.set_major_formatter(FuncFormatter(self._date_label))
         top.tick_params(labelsize=7, colors="#555555")
-        #: The window's ticks drawn in batches (None for the PDF's and other figures).
-        self.batched_ticks: BatchedTicks | None = None
         if fixed_margins:
             # The axes without a label (the upper panels' study days, the dates on top)
             # would still measure every tick label of the shared axes to place nothing.
             for axis in (dose.xaxis, red.xaxis, top.xaxis, top.yaxis):
                 axis.set_label_coords(0.5, 0.5)
-            self.batched_ticks = BatchedTicks()
-            for ax in (*axes, top):
-                self.batched_ticks.install(ax.xaxis)
-                self.batched_ticks.install(ax.yaxis)
             # in the pixel margin fit_margins keeps for it
             self.title = fig.text(0.01, 0.995, "", ha="left", va="top", fontsize=9)
         else:  # a layout engine makes room for a suptitle
@@ -790,7 +508,10 @@ class TaperChart:
         t = analysis.figures.target
         status = t.status.replace("_", " ")
         so_far = "-" if t.window_reduction_pct is None else f"{t.window_reduction_pct:.1f} %"
-        if t.status == "pending":
+        if t.status == "discontinued":
+            words = (f"target ≥ {target_pct:g} % by day {t.day}\ndiscontinued on day "
+                     f"{analysis.figures.as_of_day}")
+        elif t.status == "pending":
             words = (f"target ≥ {target_pct:g} % by day {t.day}\npending: 28-day "
                      f"{so_far} on day {analysis.figures.as_of_day}")
         else:

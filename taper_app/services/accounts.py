@@ -12,10 +12,11 @@ from ..storage.engine import Database
 from ..storage.models import User
 from ..storage.uow import UnitOfWork
 from .audit import AuditTrail, utc_now
-from .auth import ROLES, check_password_rules, hash_password, verify_password
+from .auth import ROLES, check_password_rules, hash_password
 from .context import ServiceContext
 from .errors import AuthenticationFailed, NotFound, Problem, ServiceError, ValidationError
 from .saving import saving
+from .study import check_password_in_session
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,16 @@ def change_password(db: Database, username: str, old_password: str, new_password
     if new_password == old_password:
         raise ValidationError([Problem("new_password", "must differ from the old password")])
     with UnitOfWork(db) as uow:
-        user = _user(uow, username)
-        if not user.active or not verify_password(old_password, user.password_hash):
-            raise AuthenticationFailed("the current password is wrong")
+        user = uow.session.scalars(select(User).where(User.username == username)).first()
         audit = AuditTrail(uow.session, username, clock)
+        # A wrong current password is a failed sign-in: audited, counted towards the
+        # lockout, refused while locked; an unknown user gets the same answer.
+        refused = check_password_in_session(uow.session, audit, user, username,
+                                            old_password, clock(), "change_password")
+        if refused is not None:
+            uow.commit()
+            raise AuthenticationFailed(f"{refused}; the password was not changed")
+        assert user is not None
         user.password_hash = hash_password(new_password)
         user.must_change_password = False
         audit.add("change_password", "user", username, "password", "(set)", "(changed)")

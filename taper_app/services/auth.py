@@ -26,6 +26,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "import_clinical_data": frozenset({"nurse", "investigator"}),
     "amend_schedule": frozenset({"investigator"}),
     "sign_record": frozenset({"investigator"}),
+    "end_participation": frozenset({"investigator"}),
+    "verify_source": frozenset({"monitor"}),
+    "raise_query": frozenset({"monitor"}),
+    "answer_query": frozenset({"nurse", "investigator"}),
     "add_template": frozenset({"admin"}),
     "manage_users": frozenset({"admin"}),
 }
@@ -74,6 +78,17 @@ def hash_password(password: str) -> str:
     enc = base64.b64encode
     return (f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}$"
             f"{enc(salt).decode()}${enc(digest).decode()}")
+
+
+_DUMMY_HASH: list[str] = []
+
+
+def verify_dummy_password(password: str) -> None:
+    """Spend the time a real check takes, so an unknown user is not told apart from a wrong
+    password by how long the answer takes (a hash made once, of a random password)."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(hash_password(secrets.token_urlsafe(16)))
+    verify_password(password, _DUMMY_HASH[0])
 
 
 def verify_password(password: str, stored: str) -> bool:

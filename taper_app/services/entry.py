@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 from ..domain.doses import daily_peq_mg, peq_mg_per_day
 from ..domain.schedule import scheduled_values_between
 from ..domain.studyday import study_day
-from ..domain.units import MG_COMPARE, round_half_up
+from ..domain.units import MG_COMPARE, round_half_up, ug_to_mg
 from .errors import Problem
-from .records import PatientRecord
+from .records import DoseRecordView, PatientRecord
 from .study import StudyInfo
-from .validation import check_dose
+from .validation import ValidDose, check_dose
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,52 @@ def next_entry_date(record: PatientRecord, today: date) -> date:
     return min(last + timedelta(days=1), today)
 
 
+def current_dose(record: PatientRecord, on: date) -> DoseRecordView | None:
+    """The dose the patient is taking on ``on``: the latest-starting valid daily record
+    (not a one-off) that covers the date or is still ongoing; None if there is none."""
+    taking = [d for d in record.valid_doses if d.frequency != "ONCE" and d.start_date <= on
+              and (d.end_date is None or d.end_date >= on - timedelta(days=1))]
+    return max(taking, key=lambda d: (d.start_date, d.id)) if taking else None
+
+
 def dose_defaults(record: PatientRecord, today: date) -> DoseDefaults:
-    """Prednisone QD PO from the day after the last record, at the scheduled dose."""
+    """From the day after the last record: the dose the patient is taking (what was taken
+    goes on), or, with no dose yet, prednisone QD PO at the scheduled dose."""
     start = next_entry_date(record, today)
+    taking = current_dose(record, start)
+    if taking is not None:
+        return DoseDefaults(taking.drug, taking.frequency, taking.route, start,
+                            ug_to_mg(taking.dose_ug), "clinic")
     return DoseDefaults("prednisone", "QD", "PO", start, scheduled_dose_on(record, start),
                         "clinic")
+
+
+#: A dose by these routes is usually a pulse, one administration on top of the oral dose.
+PULSE_ROUTES = frozenset({"IV", "IM"})
+
+
+def suggested_frequency(route: str) -> str | None:
+    """The frequency the form offers when the route changes (an IV or IM pulse: ONCE)."""
+    return "ONCE" if route.strip().upper() in PULSE_ROUTES else None
+
+
+def closes_ongoing_record(frequency: str, start: date, end: date | None) -> bool:
+    """Whether a new dose may end the ongoing daily record: never a one-off (ONCE) or a
+    record of a single day (a pulse or one extra day comes on top of the daily dose)."""
+    return frequency != "ONCE" and (end is None or end != start)
+
+
+def same_as_ongoing(record: PatientRecord, dose: ValidDose) -> DoseRecordView | None:
+    """The ongoing record that ``dose`` merely repeats (same drug, amount, frequency and
+    route, no end date, starting later): entering it again changes nothing."""
+    if dose.end_date is not None or dose.frequency == "ONCE":
+        return None
+    for d in record.valid_doses:
+        if (d.end_date is None and d.frequency != "ONCE" and d.start_date < dose.start_date
+                and (d.drug, d.dose_ug, d.frequency, d.route)
+                == (dose.drug, dose.dose_ug, dose.frequency, dose.route)):
+            return d
+    return None
 
 
 @dataclass(frozen=True)
@@ -61,6 +103,11 @@ class DosePreview:
     scheduled_max_mg: Decimal | None
     differs_from_schedule: bool
     problems: list[Problem]
+    #: The ongoing record this dose repeats (saving it records nothing new).
+    unchanged_from: DoseRecordView | None = None
+    #: Why the dose needs an explicit confirmation ('' when it does not): over twice the
+    #: current dose or over the baseline (the 2,000 mg limit is a refusal, not a question).
+    implausible: str = ""
 
 
 def preview_dose(study: StudyInfo, record: PatientRecord, fields: dict[str, object],
@@ -80,5 +127,32 @@ def preview_dose(study: StudyInfo, record: PatientRecord, fields: dict[str, obje
     # A one-off dose (a pulse) comes on top of the daily dose, so it is not compared alone.
     allowed = float(study.protocol.settings.tolerance_mg) + MG_COMPARE
     differs = dose.frequency != "ONCE" and any(abs(s - peq) > allowed for s in sched)
-    return DosePreview(peq_mg_per_day(dose, study.equivalence), lo, hi, differs, [])
+    unchanged = same_as_ongoing(record, dose)
+    shown = peq_mg_per_day(dose, study.equivalence)
+    return DosePreview(shown, lo, hi, differs and unchanged is None, [], unchanged,
+                       "" if unchanged else implausibility(study, record, dose))
+
+
+def implausibility(study: StudyInfo, record: PatientRecord, dose: ValidDose) -> str:
+    """Why a dose is unusual enough to confirm ('' if it is not), in the trial's words."""
+    table = study.equivalence
+    new = daily_peq_mg(dose, table)
+    if dose.frequency == "ONCE":
+        new = Fraction(dose.dose_ug, 1000) * table.factor(dose.drug)
+    taking = current_dose(record, dose.start_date)
+    reasons = []
+    if taking is not None:
+        current = daily_peq_mg(taking, table)
+        if current > 0 and new > 2 * current:
+            reasons.append(f"more than twice the current dose ({_mg(current)} mg/day)")
+    if new > Fraction(record.baseline_mg):
+        reasons.append(f"more than the baseline ({_mg(record.baseline_mg)} mg/day)")
+    if not reasons:
+        return ""
+    return f"{_mg(new)} mg prednisone-equivalent is " + " and ".join(reasons)
+
+
+def _mg(value: Fraction | Decimal) -> str:
+    text = f"{round_half_up(float(value), 1):.1f}"
+    return text[:-2] if text.endswith(".0") else text
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -9,8 +10,11 @@ from datetime import date
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
+import numpy as np
+
 from ..domain.doses import DoseColumns, daily_series, daily_series_many
 from ..domain.figures import (
+    FigureSettings,
     PatientFigures,
     analyse_cohort,
     compute_figures,
@@ -25,13 +29,42 @@ from .errors import PermissionDenied
 from .records import load_patient, read_all_patients
 
 
+def _ended_before_target(record: PatientRecord, as_of: date,
+                         settings: FigureSettings) -> bool:
+    """The patient's participation ended (by ``as_of``) before the target day (§7)."""
+    end = record.end_date
+    return (end is not None and end <= as_of
+            and (end - record.day1_date).days + 1 < settings.target_day)
+
+
+def _with_participation(record: PatientRecord, figures: PatientFigures, as_of: date,
+                        settings: FigureSettings) -> PatientFigures:
+    """The target status ``discontinued`` when participation ended before the target day."""
+    if not _ended_before_target(record, as_of, settings):
+        return figures
+    return dataclasses.replace(figures, target=dataclasses.replace(
+        figures.target, status="discontinued"))
+
+
 def analyse(study: StudyInfo, record: PatientRecord, as_of: date) -> PatientAnalysis:
+    """A patient's figures as of ``min(as_of, end of participation)`` (domain.md §7)."""
     series = daily_series(record.doses, study.equivalence,
-                          record.day1_date, as_of)
+                          record.day1_date, record.figures_as_of(as_of))
     settings = study.protocol.settings
     curves = taper_curves(series, record.steps, record.baseline_mg, settings)
     figures = compute_figures(series, record.steps, record.baseline_mg, settings, curves)
-    return PatientAnalysis(record, series, curves, figures)
+    return PatientAnalysis(record, series, curves,
+                           _with_participation(record, figures, as_of, settings))
+
+
+def _subset(columns: DoseColumns, lengths: Sequence[int], keep: Sequence[bool]) -> DoseColumns:
+    """The columns of the kept patients' records (``lengths[i]`` records of patient i)."""
+    mask = np.repeat(np.asarray(keep, dtype=np.bool_), np.asarray(lengths, dtype=np.int64))
+    index = np.flatnonzero(mask).tolist()
+    return DoseColumns(start=columns.start[mask], end=columns.end[mask],
+                       drug=[columns.drug[i] for i in index],
+                       frequency=[columns.frequency[i] for i in index],
+                       dose_ug=columns.dose_ug[mask], voided=columns.voided[mask])
 
 
 def analyse_many(study: StudyInfo, records: Sequence[PatientRecord], as_of: date,
@@ -40,14 +73,27 @@ def analyse_many(study: StudyInfo, records: Sequence[PatientRecord], as_of: date
     for all patients at once (one numpy call per step for a study rather than per patient).
 
     ``dose_columns``: the records' doses as columns, patient after patient, when a bulk
-    read gave them (:class:`~.records.StudyRecords`).
+    read gave them (:class:`~.records.StudyRecords`). A patient whose participation ended
+    before ``as_of`` has its series made alone, as of the end date (domain.md §7).
     """
-    series = daily_series_many([r.doses for r in records], study.equivalence,
-                               [r.day1_date for r in records], as_of, dose_columns)
+    active = [r.figures_as_of(as_of) == as_of for r in records]
+    if all(active):
+        series = daily_series_many([r.doses for r in records], study.equivalence,
+                                   [r.day1_date for r in records], as_of, dose_columns)
+    else:
+        kept = [r for r, a in zip(records, active, strict=True) if a]
+        columns = None if dose_columns is None else _subset(
+            dose_columns, [len(r.doses) for r in records], active)
+        bulk = iter(daily_series_many([r.doses for r in kept], study.equivalence,
+                                      [r.day1_date for r in kept], as_of, columns))
+        series = [next(bulk) if a else daily_series(r.doses, study.equivalence, r.day1_date,
+                                                   r.figures_as_of(as_of))
+                  for r, a in zip(records, active, strict=True)]
     settings = study.protocol.settings
     results = analyse_cohort(series, [r.steps for r in records],
                              [r.baseline_mg for r in records], settings)
-    return [PatientAnalysis(record, s, curves, figures)
+    return [PatientAnalysis(record, s, curves,
+                            _with_participation(record, figures, as_of, settings))
             for record, s, (curves, figures) in zip(records, series, results, strict=True)]
 
 
@@ -107,6 +153,11 @@ def summary_dict(record: PatientRecord, f: PatientFigures) -> dict[str, Any]:
             "reduction_pct": float(f.target.reduction_pct),
             "window_reduction_pct": _pct(f.target.window_reduction_pct),
             "status": f.target.status,
+        },
+        # End of participation (domain.md §7); as_of above is min(as-of, end date).
+        "participation": {
+            "status": record.participation,
+            "end_date": None if record.end_date is None else record.end_date.isoformat(),
         },
     }
 

@@ -22,6 +22,7 @@ from ..storage.uow import UnitOfWork
 from .audit import AuditTrail
 from .auth import Actor
 from .context import ServiceContext
+from .entry import closes_ongoing_record
 from .errors import NotFound, Problem, ServiceError, StaleData, ValidationError
 from .records import PatientRecord, find_patient_row, load_patient
 from .saving import saving
@@ -170,6 +171,9 @@ def ongoing_record(record: PatientRecord) -> list[int]:
 class SavedDose:
     record_id: int
     closed_record_ids: tuple[int, ...]
+    #: True when the dose repeats the ongoing record: nothing was written, and
+    #: ``record_id`` is that ongoing record.
+    unchanged: bool = False
 
 
 def over_daily_limit(session: Session, study: StudyInfo, patient: Patient,
@@ -225,7 +229,12 @@ def refuse_over_daily_limit(session: Session, study: StudyInfo, patient: Patient
 def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
                 fields: dict[str, object], *, close_ongoing: bool = False,
                 patient_version: int | None = None) -> SavedDose:
-    """Record one dose; with ``close_ongoing`` every ongoing record ends the day before it."""
+    """Record one dose; with ``close_ongoing`` every ongoing record ends the day before it.
+
+    A one-off (ONCE) or one-day dose never closes the ongoing record: it comes on top.
+    An ongoing dose that repeats the ongoing record (same drug, amount, frequency and
+    route) writes nothing: the patient is still on it (``SavedDose.unchanged``).
+    """
     ctx.actor.require("record_dose")
     dose, problems = check_dose(fields, study.equivalence, ctx.today())
     if dose is None:
@@ -234,15 +243,30 @@ def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
         audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
         patient = lock_patient(uow.session, ctx.actor, subject_id=subject_id,
                                expected_version=patient_version)
+        same = _repeated_ongoing(uow.session, patient, dose)
+        if same is not None:
+            return SavedDose(same, (), unchanged=True)
         touch(patient)
         closed: list[int] = []
-        if close_ongoing:
+        if close_ongoing and closes_ongoing_record(dose.frequency, dose.start_date,
+                                                   dose.end_date):
             closed = _close_ongoing(uow.session, audit, patient, dose.start_date)
         row = add_dose_in_session(uow.session, audit, patient, dose, ctx.actor.username,
                                   ctx.clock())
         refuse_over_daily_limit(uow.session, study, patient, row, ctx.today())
         uow.commit()
         return SavedDose(row.id, tuple(closed))
+
+
+def _repeated_ongoing(session: Session, patient: Patient, dose: ValidDose) -> int | None:
+    if dose.end_date is not None or dose.frequency == "ONCE":
+        return None
+    return session.scalars(select(DoseRecordRow.id).where(
+        DoseRecordRow.patient_id == patient.id, DoseRecordRow.voided.is_(False),
+        DoseRecordRow.end_date.is_(None), DoseRecordRow.frequency == dose.frequency,
+        DoseRecordRow.drug == dose.drug, DoseRecordRow.dose_ug == dose.dose_ug,
+        DoseRecordRow.route == dose.route, DoseRecordRow.start_date < dose.start_date,
+    ).order_by(DoseRecordRow.id).limit(1)).first()
 
 
 def _close_ongoing(session: Session, audit: AuditTrail, patient: Patient,

@@ -104,7 +104,8 @@ _AMENDMENT_COLUMNS = (Amendment.patient_id, Amendment.id, Amendment.seq, Amendme
                       Amendment.created_at)
 _PATIENT_COLUMNS = (Patient.id, Patient.subject_id, Patient.site_code, Patient.day1_date,
                     Patient.baseline_ug, Patient.template_id, Patient.kit_number, Patient.notes,
-                    Patient.version)
+                    Patient.version, Patient.end_date, Patient.disposition,
+                    Patient.end_reason)
 
 _StepRow = tuple[int, int, int, int, "int | None", str, "int | None"]
 _AmendmentRow = tuple[int, int, int, int, int, str, str, datetime]
@@ -125,7 +126,8 @@ def _assemble(p: Sequence[Any], steps: Iterable[_StepRow], amendments: Iterable[
     amendment_list = sorted(amendments, key=lambda a: a[2])
     seq_of = {a[1]: a[2] for a in amendment_list}
     current = sorted(steps, key=lambda s: (s[2], s[1]))
-    pid, subject_id, site, day1, baseline_ug, template_id, kit_number, notes, version = p
+    (pid, subject_id, site, day1, baseline_ug, template_id, kit_number, notes, version,
+     end_date, disposition, end_reason) = p
     mg_of = _StepMg() if step_mg is None else step_mg
     return PatientRecord(
         id=pid, subject_id=subject_id, site=site, day1_date=day1,
@@ -136,7 +138,7 @@ def _assemble(p: Sequence[Any], steps: Iterable[_StepRow], amendments: Iterable[
                     for s in current),
         amendments=tuple(AmendmentView(a[2], a[3], a[4], a[5], a[6], a[7])
                          for a in amendment_list),
-        doses=doses,
+        doses=doses, end_date=end_date, disposition=disposition, end_reason=end_reason,
     )
 
 

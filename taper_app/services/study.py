@@ -31,6 +31,7 @@ from .auth import (
     Actor,
     check_password_rules,
     hash_password,
+    verify_dummy_password,
     verify_password,
 )
 from .context import ServiceContext
@@ -223,6 +224,7 @@ def check_password_in_session(session: Session, audit: AuditTrail, user: User | 
     limits = settings_in_session(session)
     failed = f"{action}_failed"
     if user is None or not user.active:
+        verify_dummy_password(password)
         audit.add(failed, "user", username, action, None, "unknown or inactive")
         log.warning("%s refused for %r: %s", action, username,
                     "unknown user" if user is None else "account deactivated")

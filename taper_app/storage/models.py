@@ -89,6 +89,10 @@ class Patient(Base):
     #: Moves on every change to the patient's record; a save made from an older view is
     #: refused (no silent lost update between two users).
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: End of participation (domain.md §7, migration 0009): NULL while the patient is active.
+    end_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    disposition: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Amendment(Base):

@@ -188,7 +188,13 @@ class DosingCalendarDialog(QDialog):
             self.view.setFont(font)
         self.view.verticalHeader().setDefaultSectionSize(int(self.view.fontMetrics().height()
                                                              * 1.6))
+        # Columns measured in bold: a new dose's whole line is bold, and must not be cut.
+        bold = QFont(self.view.font())
+        bold.setBold(True)
+        regular = self.view.font()
+        self.view.setFont(bold)
         fit_columns(self.view, CalendarLinesModel.SAMPLES)
+        self.view.setFont(regular)
         self.view.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Enter prints, whatever has focus
 
         self.buttons = QDialogButtonBox()

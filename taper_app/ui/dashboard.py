@@ -37,7 +37,7 @@ from .rows import PatientRow
 from .widgets import em, fit_columns, setup_table
 
 TARGET_COLOURS = {"met": "#6a1b9a", "not_met": "#c62828", "not_evaluable": "#6d4c41",
-                  "pending": "#555555"}
+                  "pending": "#555555", "discontinued": "#37474f"}
 
 
 def _count_pct(n: int, share: float | None) -> str:
@@ -47,7 +47,7 @@ def _count_pct(n: int, share: float | None) -> str:
 class AttainmentModel(RowTableModel):
     """Target status at the target day, all sites first, then per site (as in the PDF)."""
 
-    GROUP, PATIENTS, REACHED, MET, NOT_MET, NOT_EVALUABLE, PENDING = range(7)
+    GROUP, PATIENTS, REACHED, MET, NOT_MET, NOT_EVALUABLE, PENDING, DISCONTINUED = range(8)
     HEADERS = (
         ("Site", "All sites, then each site"),
         ("Pts", "Patients in the group"),
@@ -59,14 +59,17 @@ class AttainmentModel(RowTableModel):
         ("Not eval.", "Not evaluable: fewer than 14 observed days in the window at the target "
                       "day: n (%)"),
         ("Pending", "Not at the target day yet: n (%)"),
+        ("Disc.", "Discontinued: participation ended before the target day (counted apart, "
+                  "not in met of reached): n (%)"),
     )
-    NUMERIC = frozenset({PATIENTS, REACHED, MET, NOT_MET, NOT_EVALUABLE, PENDING})
+    NUMERIC = frozenset({PATIENTS, REACHED, MET, NOT_MET, NOT_EVALUABLE, PENDING,
+                         DISCONTINUED})
     SAMPLES = {GROUP: "All sites", PATIENTS: "999", REACHED: "99 / 99 (100.0 %)",
                MET: "99 (100.0 %)",
                NOT_MET: "99 (100.0 %)", NOT_EVALUABLE: "99 (100.0 %)",
-               PENDING: "99 (100.0 %)"}
+               PENDING: "99 (100.0 %)", DISCONTINUED: "99 (100.0 %)"}
     _STATUS = {MET: "met", NOT_MET: "not_met", NOT_EVALUABLE: "not_evaluable",
-               PENDING: "pending"}
+               PENDING: "pending", DISCONTINUED: "discontinued"}
 
     def display(self, row: Attainment, column: int) -> str:
         if column == self.GROUP:
@@ -253,7 +256,8 @@ class StudyDashboard(QWidget):
         completeness_box = QGroupBox("Data completeness, Day 1 to the as-of date")
         QVBoxLayout(completeness_box).addWidget(self.completeness_view)
         note = QLabel("Shares are of each group's patients. Pending: not at the target day "
-                      "yet. Missing days are days with no dose record, never counted as zero.")
+                      "yet. Disc.: participation ended before the target day (counted apart). "
+                      "Missing days are days with no dose record, never counted as zero.")
         note.setWordWrap(True)
         note.setEnabled(False)
         side = QWidget()

@@ -10,11 +10,19 @@ from datetime import date, timedelta
 
 from ..services import patients as patient_service
 from ..services.context import ServiceContext
-from ..services.entry import DosePreview, dose_defaults, preview_dose, scheduled_dose_on
+from ..services.entry import (
+    DosePreview,
+    closes_ongoing_record,
+    dose_defaults,
+    preview_dose,
+    scheduled_dose_on,
+    suggested_frequency,
+)
 from ..services.errors import Problem
 from ..services.records import DoseRecordView, PatientRecord
 from ..services.study import StudyInfo
 from ..services.validation import FREQUENCIES, ROUTES, SOURCES
+from . import messages
 from .formatting import iso, mg
 from .forms import ServiceDialog
 from .qt import (
@@ -62,7 +70,7 @@ def _parse_iso(text: str) -> date | None:
 def _describe(dose: DoseRecordView) -> str:
     end = "once" if dose.frequency == "ONCE" else (
         f"to {iso(dose.end_date)}" if dose.end_date else "ongoing")
-    return (f"#{dose.id} {dose.drug} {mg(dose.dose_mg)} mg {dose.frequency} {dose.route} "
+    return (f"{dose.drug} {mg(dose.dose_mg)} mg {dose.frequency} {dose.route} "
             f"from {iso(dose.start_date)} {end}")
 
 
@@ -86,9 +94,10 @@ class DoseDialog(ServiceDialog):
         self.correcting = correcting
         self.preview: DosePreview | None = None
         self._ongoing_touched = False
+        self._frequency_touched = False
         subject = record.subject_id
         if mode == self.CORRECTION and correcting is not None:
-            self.setWindowTitle(f"Correct dose record #{correcting.id} – {subject}")
+            self.setWindowTitle(f"Correct a dose record – {subject}")
         else:
             self.setWindowTitle(f"New dose – {subject}")
 
@@ -114,6 +123,14 @@ class DoseDialog(ServiceDialog):
         self.close_ongoing = QCheckBox()
         self.close_ongoing.setObjectName("close_ongoing")
         self.close_ongoing.clicked.connect(self._ongoing_clicked)
+        # Out of the typing path (Tab never stops on it, so a typed space cannot toggle
+        # it); Alt+C or a click changes it.
+        self.close_ongoing.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        policy = self.close_ongoing.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # its coming and going moves nothing below
+        self.close_ongoing.setSizePolicy(policy)
+        self.scheduled_hint = QLabel()
+        self.scheduled_hint.setObjectName("scheduled_hint")
         self.deviation_reason = line_edit("why the dose differs from the schedule",
                                           "deviation_reason")
         self.correction_reason = line_edit("why the record was wrong", "reason")
@@ -122,8 +139,14 @@ class DoseDialog(ServiceDialog):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Dr&ug:", e.field("drug", self.drug, "one of the study's steroids"))
-        form.addRow("&Dose (mg):", e.field("dose_mg", self.dose_mg,
-                                           "mg of the drug per administration"))
+        dose_row = QHBoxLayout()
+        dose_row.setContentsMargins(0, 0, 0, 0)
+        dose_row.addWidget(e.field("dose_mg", self.dose_mg, "mg of the drug per administration "
+                                   "(7.5 or 7,5)"), 1)
+        dose_row.addWidget(self.scheduled_hint, 0, Qt.AlignmentFlag.AlignTop)
+        dose_label = QLabel("&Dose (mg):")
+        dose_label.setBuddy(self.dose_mg)
+        form.addRow(dose_label, dose_row)
         form.addRow("&Frequency:", e.field("frequency", self.frequency))
         form.addRow("&Route:", e.field("route", self.route))
         form.addRow("S&tart date:", e.field("start_date", self.start_date))
@@ -170,21 +193,32 @@ class DoseDialog(ServiceDialog):
         self.drug.currentTextChanged.connect(self.update_preview)
         for box in (self.frequency, self.route, self.source):
             box.currentIndexChanged.connect(self.update_preview)
+        self.frequency.activated.connect(self._frequency_chosen)
+        self.route.currentIndexChanged.connect(self._route_changed)
         self.save_on_return(self.drug)
         self.update_preview()
         self.drug.setFocus()
         self.drug.lineEdit().selectAll()
 
     def _to_returned_calendar(self) -> None:
-        self.reject()
+        self.discard()
         self.returned_calendar.emit()
+
+    def _frequency_chosen(self, _index: int) -> None:
+        self._frequency_touched = True
+
+    def _route_changed(self, _index: int) -> None:
+        """An IV or IM dose is usually a one-off pulse: offer ONCE (unless chosen)."""
+        suggested = suggested_frequency(str(self.route.currentData() or ""))
+        if suggested is not None and not self._frequency_touched:
+            self.frequency.setCurrentIndex(max(self.frequency.findData(suggested), 0))
 
     # ------------------------------------------------------------ factories
 
     @classmethod
     def new_dose(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
                  parent: QWidget | None = None) -> DoseDialog:
-        """Prednisone QD PO from the day after the last record, at the scheduled dose."""
+        """From the day after the last record, the dose being taken (else the scheduled)."""
         d = dose_defaults(record, ctx.today())
         initial: dict[str, object] = {
             "drug": d.drug, "dose_mg": f"{d.dose_mg:f}", "frequency": d.frequency,
@@ -249,8 +283,18 @@ class DoseDialog(ServiceDialog):
         fields = self.fields()
         preview = preview_dose(self.study, self.record, fields, self.ctx.today())
         self.preview = preview
+        lo, hi = preview.scheduled_min_mg, preview.scheduled_max_mg
+        if lo is not None and hi is not None:
+            sched = mg(lo) if lo == hi else f"{mg(lo)}–{mg(hi)}"
+            self.scheduled_hint.setText(f"scheduled {sched} mg/day")
         if preview.peq_mg_per_day is None:
             self.readout.setText("Prednisone-equivalent: –<br>(complete the fields above)<br>")
+            warn = False
+        elif preview.unchanged_from is not None:
+            since = iso(preview.unchanged_from.start_date)
+            self.readout.setText(
+                f"<b>{mg(preview.peq_mg_per_day)} mg/day</b> prednisone-equivalent<br>"
+                f"The same as the ongoing dose (since {since}):<br>saving records nothing new.")
             warn = False
         else:
             text = f"<b>{mg(preview.peq_mg_per_day)} mg/day</b> prednisone-equivalent"
@@ -280,8 +324,11 @@ class DoseDialog(ServiceDialog):
     def _update_ongoing_offer(self, fields: dict[str, object]) -> None:
         start = _parse_iso(str(fields["start_date"]))
         ongoing = self._ongoing()
-        closable = start is not None and bool(ongoing) and all(
-            d.start_date < start for d in ongoing)
+        end_date = _parse_iso(str(fields["end_date"]))
+        closable = (start is not None and bool(ongoing)
+                    and all(d.start_date < start for d in ongoing)
+                    and closes_ongoing_record(str(fields["frequency"]), start, end_date)
+                    and (self.preview is None or self.preview.unchanged_from is None))
         self.close_ongoing.setVisible(closable)
         if not closable or start is None:
             return
@@ -289,8 +336,7 @@ class DoseDialog(ServiceDialog):
         which = "; ".join(_describe(d) for d in ongoing)
         self.close_ongoing.setText(f"&Close the ongoing record on {iso(end)}\n({which})")
         if not self._ongoing_touched:
-            # A single pulse (ONCE) comes on top of the maintenance dose: do not end it.
-            self.close_ongoing.setChecked(fields["frequency"] != "ONCE")
+            self.close_ongoing.setChecked(True)
 
     def _ongoing_clicked(self) -> None:
         self._ongoing_touched = True
@@ -328,6 +374,14 @@ class DoseDialog(ServiceDialog):
             return
         if not preview.differs_from_schedule:
             fields["deviation_reason"] = ""
+        if (self.mode == self.NEW and preview.unchanged_from is None and preview.implausible
+                and not messages.ask(
+                    self, "An unusual dose",
+                    f"{preview.implausible}.", "Check the dose and the unit (mg). Record it "
+                    "as typed only if this is what the patient took.",
+                    yes="&Record this dose", no="&Go back")):
+            self.dose_mg.setFocus()
+            return
         subject = self.record.subject_id
         if self.mode == self.CORRECTION and self.correcting is not None:
             old = self.correcting
@@ -335,7 +389,8 @@ class DoseDialog(ServiceDialog):
             ok, new_id = self.call_service("Correction", lambda: patient_service.correct_dose(
                 self.ctx, self.study, old.id, self.correction_reason.text(), fields,
                 expected_version=old.version, patient_version=version))
-            summary = f"{subject}: record #{old.id} voided and replaced by #{new_id}"
+            del new_id
+            summary = f"{subject}: the record {_describe(old)} was corrected"
         else:
             close, version = self.closes_ongoing(), self.record.version
             ok, result = self.call_service("Dose", lambda: patient_service.record_dose(
@@ -343,10 +398,17 @@ class DoseDialog(ServiceDialog):
                 patient_version=version))
             summary = ""
             if ok:
-                summary = f"{subject}: dose record #{result.record_id} saved"
-                if result.closed_record_ids:
-                    closed = ", ".join(f"#{i}" for i in result.closed_record_ids)
-                    summary += f"; {closed} closed the day before"
+                what = (f"{fields['drug']} {str(fields['dose_mg']).strip()} mg "
+                        f"{fields['frequency']} {fields['route']} from {fields['start_date']}")
+                if result.unchanged:
+                    summary = (f"{subject}: {what} is the dose already ongoing; nothing new "
+                               "was recorded")
+                else:
+                    summary = f"{subject}: {what} saved"
+                    if result.closed_record_ids:
+                        n = len(result.closed_record_ids)
+                        summary += (f"; the ongoing record{'s' * (n != 1)} ended the day "
+                                    "before")
         if ok:
             self.saved.emit(subject, summary)
             self.accept()
@@ -360,7 +422,7 @@ class VoidDialog(ServiceDialog):
         super().__init__(ctx, parent)
         self.record = record
         self.dose = dose
-        self.setWindowTitle(f"Void dose record #{dose.id} – {record.subject_id}")
+        self.setWindowTitle(f"Void a dose record – {record.subject_id}")
         self.save_button.setText("&Void record")
         intro = QLabel(f"Void {_describe(dose)}?<br>It stays in the record and the audit "
                        "trail, struck through, with your reason. To replace it with the "
@@ -397,5 +459,6 @@ class VoidDialog(ServiceDialog):
             patient_version=version))
         if ok:
             self.saved.emit(self.record.subject_id,
-                            f"{self.record.subject_id}: record #{dose.id} voided")
+                            f"{self.record.subject_id}: the record {_describe(dose)} "
+                            "was voided")
             self.accept()

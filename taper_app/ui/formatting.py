@@ -25,7 +25,7 @@ STATUS_BADGES: dict[str, tuple[str, str]] = {
 STATUS_ORDER = ("above", "below", "missing", "on_schedule", "target_met")
 
 TARGET_LABELS = {"met": "met", "not_met": "not met", "not_evaluable": "not evaluable",
-                 "pending": "pending"}
+                 "pending": "pending", "discontinued": "discontinued"}
 
 
 def mg(value: float | Decimal | None) -> str:

@@ -16,7 +16,18 @@ from ..services.errors import Problem, ServiceError, StaleData, ValidationError
 from ..services.records import PatientRecord
 from ..storage.errors import DatabaseError
 from . import messages
-from .qt import QAction, QComboBox, QDialog, QDialogButtonBox, QKeySequence, QLabel, QWidget, Signal
+from .qt import (
+    QAction,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QKeySequence,
+    QLabel,
+    QLineEdit,
+    QShowEvent,
+    QWidget,
+    Signal,
+)
 from .widgets import FORM_STYLE, FieldErrors
 
 log = logging.getLogger(__name__)
@@ -42,6 +53,7 @@ class ServiceDialog(QDialog):
         self.general_error.setObjectName("general_error")
         self.errors = FieldErrors(self.general_error)
         self._tried = False  # after a first Save, fields are re-checked as they change
+        self._opened_with: tuple[str, ...] | None = None  # the fields when first shown
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
@@ -55,6 +67,41 @@ class ServiceDialog(QDialog):
         save_action.setShortcut(QKeySequence.StandardKey.Save)
         save_action.triggered.connect(self.save)
         self.addAction(save_action)
+
+    # ------------------------------------------------------------ Esc and Cancel
+
+    def _typed(self) -> tuple[str, ...]:
+        """Everything typed or chosen in the form's fields, to notice a change."""
+        values: list[str] = []
+        for child in self.findChildren(QWidget):
+            if isinstance(child, QLineEdit) and child.parent() is not None and not isinstance(
+                    child.parentWidget(), QComboBox):
+                values.append(child.text())
+            elif isinstance(child, QComboBox):
+                values.append(child.currentText())
+        return tuple(values)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if self._opened_with is None:
+            self._opened_with = self._typed()
+        super().showEvent(event)
+
+    def has_typed_input(self) -> bool:
+        """Whether a field differs from what the form opened with."""
+        return self._opened_with is not None and self._typed() != self._opened_with
+
+    def reject(self) -> None:
+        """Esc, Cancel or the window's close: ask first if anything was typed."""
+        if self.has_typed_input() and not messages.ask(
+                self, "Discard what you typed?",
+                "This form has input that is not saved. Discard it?",
+                yes="&Discard", no="&Keep editing"):
+            return
+        super().reject()
+
+    def discard(self) -> None:
+        """Close without asking (the input was handed on elsewhere)."""
+        super().reject()
 
     def subject_id(self) -> str | None:
         """The patient this form changes (None for a new one)."""

@@ -19,6 +19,11 @@ class Message:
     title: str
     text: str
     detail: str | None = None
+    #: A question's buttons, when "Yes"/"No" would not say what they do.
+    yes_text: str | None = None
+    no_text: str | None = None
+    #: Whether Enter answers yes (False for a question whose safe answer is no).
+    default_yes: bool = True
 
 
 #: Shows a message and returns the answer (True for "yes"/"ok"; False otherwise).
@@ -33,7 +38,14 @@ def _message_box(parent: QWidget | None, message: Message) -> bool:
         box.setInformativeText(message.detail)
     if message.kind == "question":
         box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-        box.setDefaultButton(QMessageBox.StandardButton.Yes)
+        yes = box.button(QMessageBox.StandardButton.Yes)
+        no = box.button(QMessageBox.StandardButton.No)
+        if message.yes_text:
+            yes.setText(message.yes_text)
+        if message.no_text:
+            no.setText(message.no_text)
+        box.setDefaultButton(yes if message.default_yes else no)
+        box.setEscapeButton(no)
     else:
         box.setStandardButtons(QMessageBox.StandardButton.Ok)
     return box.exec() in (QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.Ok)
@@ -69,3 +81,10 @@ def inform(parent: QWidget | None, title: str, text: str, detail: str | None = N
 def confirm(parent: QWidget | None, title: str, text: str, detail: str | None = None) -> bool:
     """A yes/no question; True means yes."""
     return _show(parent, Message("question", title, text, detail))
+
+
+def ask(parent: QWidget | None, title: str, text: str, detail: str | None = None, *,
+        yes: str, no: str, default_yes: bool = False) -> bool:
+    """A question with buttons that say what they do; Enter gives the safe answer (no)
+    unless ``default_yes``; Esc always answers no. True means ``yes``."""
+    return _show(parent, Message("question", title, text, detail, yes, no, default_yes))

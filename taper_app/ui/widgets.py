@@ -84,7 +84,9 @@ class FieldErrors:
         error.setProperty("role", "field-error")
         error.setWordWrap(True)
         error.setObjectName(f"{name}_error")
-        error.hide()
+        # The line is always there, empty until a problem appears: a message never moves
+        # the fields below it under the user's pointer.
+        error.setMinimumHeight(error.fontMetrics().height())
         layout.addWidget(error)
         if hint:
             widget.setToolTip(hint)
@@ -132,7 +134,6 @@ class FieldErrors:
         widget, label = self._fields[name]
         text = "; ".join(messages)
         label.setText(text)
-        label.setVisible(bool(text))
         invalid = bool(text)
         targets = [widget]
         if isinstance(widget, QComboBox) and widget.lineEdit() is not None:

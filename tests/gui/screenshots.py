@@ -147,7 +147,8 @@ def main(out_dir: str, suffix: str = "") -> int:
         assert row is not None
         flare_day = row.record.amendments[0].day
         x, y = charts.chart.ax_dose.transData.transform((flare_day + 12, 1))
-        MouseEvent("motion_notify_event", charts.canvas, x, y)._process()  # the read-out
+        charts.canvas.callbacks.process(  # the read-out
+            "motion_notify_event", MouseEvent("motion_notify_event", charts.canvas, x, y))
         settle(app)
         save(window, out / f"charts-tab{suffix}.png")
         window.show_dashboard()

@@ -87,11 +87,11 @@ def test_target_attainment_and_completeness_per_site_are_the_study_reports(
     cells = [[a.index(r, c).data() for c in range(a.columnCount())] for r in range(a.rowCount())]
     assert cells == [
         ["All sites", "4", "1 / 1 (100.0 %)", "1 (25.0 %)", "0 (0.0 %)", "0 (0.0 %)",
-         "3 (75.0 %)"],
+         "3 (75.0 %)", "0 (0.0 %)"],
         ["Site 101", "2", "1 / 1 (100.0 %)", "1 (50.0 %)", "0 (0.0 %)", "0 (0.0 %)",
-         "1 (50.0 %)"],
+         "1 (50.0 %)", "0 (0.0 %)"],
         ["Site 102", "2", "0 / 0 (– %)", "0 (0.0 %)", "0 (0.0 %)", "0 (0.0 %)",
-         "2 (100.0 %)"],
+         "2 (100.0 %)", "0 (0.0 %)"],
     ]
     c = dashboard.completeness_model
     assert c.rows() == completeness(printed)

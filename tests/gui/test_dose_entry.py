@@ -28,25 +28,31 @@ def open_dose_form(keyboard, dialogs) -> DoseDialog:
     return form
 
 
-def test_a_nurse_enters_the_scheduled_dose_with_the_keyboard_only(
+def test_a_nurse_enters_the_new_dose_with_the_keyboard_only(
         open_window, patient, db, keyboard, dialogs):
     window = open_window("nurse")
     assert window.current_subject() == patient
     form = open_dose_form(keyboard, dialogs)
 
-    # Defaults: prednisone QD PO from the day after the last record (the ongoing record
-    # runs to today, so today), at today's scheduled dose (Day 60: 10.5 mg).
+    # Defaults: the dose being taken (16 mg prednisone QD PO, not the protocol's 10.5 mg)
+    # from the day after the last record (the ongoing record runs to today, so today),
+    # with today's scheduled dose (Day 60: 10.5 mg) shown beside it.
     assert form.fields() == {
-        "drug": "prednisone", "dose_mg": "10.5", "frequency": "QD", "route": "PO",
+        "drug": "prednisone", "dose_mg": "16", "frequency": "QD", "route": "PO",
         "start_date": TODAY.isoformat(), "end_date": "", "source": "clinic", "comment": "",
         "deviation_reason": ""}
-    assert "10.5 mg/day" in form.readout.text()
+    assert form.scheduled_hint.text() == "scheduled 10.5 mg/day"
+    assert "saving records nothing new" in form.readout.text()
+    assert not form.close_ongoing.isVisible()  # nothing to close: the dose goes on
+
+    # The clinic lowers the dose to the schedule's.
+    keyboard.tab()
+    keyboard.replace("10.5")
     assert "Scheduled for these days: <b>10.5 mg/day</b>" in form.readout.text()
     assert not form.deviation_reason.isEnabled()
     assert form.close_ongoing.isVisible() and form.close_ongoing.isChecked()
     assert (TODAY - timedelta(days=1)).isoformat() in form.close_ongoing.text()
-
-    keyboard.tab(7)
+    keyboard.tab(6)
     assert keyboard.focus is form.comment
     keyboard.type("clinic visit 3")
     keyboard.enter()
@@ -75,7 +81,9 @@ def test_a_nurse_enters_the_scheduled_dose_with_the_keyboard_only(
     assert history.row_object(0).dose.id == new.id
     assert history.row_object(0).peq_mg_per_day == 10.5
     assert window.detail.figure_labels["dose"].text().startswith("10.5 mg/day")
-    assert f"#{new.id} saved" in window.statusBar().currentMessage()
+    status = window.statusBar().currentMessage()
+    assert f"prednisone 10.5 mg QD PO from {TODAY.isoformat()} saved" in status
+    assert "#" not in status  # no internal record numbers on screen
 
 
 def test_the_prednisone_equivalent_follows_the_typing(open_window, patient, keyboard, dialogs):
@@ -149,6 +157,8 @@ def test_invalid_input_is_marked_at_its_field_and_nothing_is_saved(
         open_window, patient, db, keyboard, dialogs, field, text, message):
     open_window("nurse")
     form = open_dose_form(keyboard, dialogs)
+    form.dose_mg.setFocus()
+    keyboard.replace("10.5")  # a new dose (the ongoing one again would record nothing)
     before_doses, before_audit = len(dose_rows(db)), len(audit_rows(db))
     getattr(form, field).setFocus()
     keyboard.replace(text)
@@ -173,20 +183,32 @@ def test_invalid_input_is_marked_at_its_field_and_nothing_is_saved(
     assert len(dose_rows(db)) == before_doses + 1
 
 
-def test_a_pulse_comes_on_top_of_the_ongoing_dose(open_window, patient, db, keyboard, dialogs):
+def test_a_pulse_comes_on_top_of_the_ongoing_dose(
+        open_window, patient, db, keyboard, dialogs, message_log):
     open_window("nurse")
     form = open_dose_form(keyboard, dialogs)
     keyboard.replace("methylprednisolone")
     keyboard.tab()
     keyboard.replace("500")
-    keyboard.tab()
-    keyboard.type("ONCE")
-    keyboard.tab()
-    keyboard.type("IV")
+    keyboard.tab(2)
+    keyboard.type("IV")  # the route alone: an IV dose is offered as a single one
     assert (form.frequency.currentData(), form.route.currentData()) == ("ONCE", "IV")
     assert "625 mg/day" in form.readout.text()
-    assert not form.close_ongoing.isChecked()  # the maintenance dose goes on
+    assert not form.close_ongoing.isVisible()  # the maintenance dose goes on
     keyboard.enter()
+
+    # 625 mg is over twice the current 16 mg and over the 20 mg baseline: Enter answers
+    # the question's safe way (go back), nothing is saved.
+    [asked] = message_log.take("question")
+    assert "more than twice the current dose (16 mg/day)" in asked.text
+    assert "more than the baseline (20 mg/day)" in asked.text
+    assert not asked.default_yes and asked.yes_text == "&Record this dose"
+    assert form.isVisible() and len(dose_rows(db)) == 2
+    assert keyboard.focus is form.dose_mg
+    message_log.answers.append(True)
+    keyboard.enter()
+    assert len(message_log.take("question")) == 1
+    assert not form.isVisible()
 
     rows = dose_rows(db)
     assert (rows[-1].drug, rows[-1].dose_ug, rows[-1].frequency, rows[-1].route) == (
@@ -195,13 +217,19 @@ def test_a_pulse_comes_on_top_of_the_ongoing_dose(open_window, patient, db, keyb
     assert audit_rows(db, "close_dose") == []
 
 
-def test_the_nurse_may_keep_the_ongoing_record_open(open_window, patient, db, keyboard, dialogs):
+def test_the_nurse_may_keep_the_ongoing_record_open(
+        qtbot, open_window, patient, db, keyboard, dialogs):
     open_window("nurse")
     form = open_dose_form(keyboard, dialogs)
-    keyboard.tab(8)
-    assert keyboard.focus is form.close_ongoing
-    keyboard.press(Qt.Key.Key_Space)
-    assert not form.close_ongoing.isChecked()
+    keyboard.tab()
+    keyboard.replace("10.5")
+    assert form.close_ongoing.isVisible() and form.close_ongoing.isChecked()
+    keyboard.tab(6)
+    assert keyboard.focus is form.comment
+    keyboard.type("extra dose on top ")  # a typed space never toggles the checkbox
+    assert form.close_ongoing.isChecked()
+    keyboard.shortcut(Qt.Key.Key_C, Qt.KeyboardModifier.AltModifier)  # its mnemonic does
+    qtbot.waitUntil(lambda: not form.close_ongoing.isChecked(), timeout=2000)  # animated
     form.comment.setFocus()
     keyboard.enter()
     assert dose_rows(db)[1].end_date is None
@@ -214,7 +242,7 @@ def test_a_write_error_is_a_message_and_the_form_keeps_what_was_typed(
     form = open_dose_form(keyboard, dialogs)
     keyboard.tab()
     keyboard.replace("12")
-    keyboard.tab(8)
+    keyboard.tab(7)
     assert keyboard.focus is form.deviation_reason
     keyboard.type("taper slowed after a flare")
     typed = form.fields()
@@ -253,7 +281,9 @@ def test_a_locked_database_is_a_message_and_nothing_is_lost(
     window.show()
     activate(qtbot, window)
     form = open_dose_form(keyboard, dialogs)
-    keyboard.tab(7)
+    keyboard.tab()
+    keyboard.replace("10.5")
+    keyboard.tab(6)
     keyboard.type("typed while the file was locked")
     typed = form.fields()
 
@@ -284,14 +314,24 @@ def test_the_form_tabs_through_its_fields_in_reading_order(
         keyboard.tab()
         seen.append(keyboard.focus.objectName() or keyboard.focus.text())
     assert seen == ["drug", "dose_mg", "frequency", "route", "start_date", "end_date", "source",
-                    "comment", "close_ongoing", "&Save", "Cancel"]
+                    "comment", "&Save", "Cancel", "drug"]
 
 
-def test_escape_closes_the_form_without_saving(open_window, patient, db, keyboard, dialogs):
+def test_escape_asks_before_discarding_typed_input(
+        open_window, patient, db, keyboard, dialogs, message_log):
     open_window("nurse")
+    form = open_dose_form(keyboard, dialogs)
+    keyboard.press(Qt.Key.Key_Escape)  # nothing typed: closes at once
+    assert not form.isVisible() and message_log.take("question") == []
+
     form = open_dose_form(keyboard, dialogs)
     keyboard.tab()
     keyboard.replace("12")
+    keyboard.press(Qt.Key.Key_Escape)
+    [asked] = message_log.take("question")
+    assert asked.title == "Discard what you typed?" and not asked.default_yes
+    assert form.isVisible() and form.dose_mg.text() == "12"  # kept, as typed
+    message_log.answers.append(True)
     keyboard.press(Qt.Key.Key_Escape)
     assert not form.isVisible()
     assert len(dose_rows(db)) == 2
@@ -322,3 +362,96 @@ def test_a_dose_entered_earlier_is_shown_with_its_figures(open_window, patient, 
     window.refresh()
     assert window.detail.history_model.rowCount() == 3
     assert window.detail.history_model.row_object(0).peq_mg_per_day == pytest.approx(6.667)
+
+
+# ---------------------------------------------------------------- what was taken (issue 18)
+
+def test_enter_through_the_form_records_nothing_when_the_dose_goes_on(
+        open_window, patient, db, keyboard, dialogs):
+    """Pressing Enter on the pre-filled form repeats the dose being taken: no new record,
+    no record closed, and the nurse is told so."""
+    window = open_window("nurse")
+    open_dose_form(keyboard, dialogs)
+    before_audit = len(audit_rows(db))
+    keyboard.enter()
+    assert len(dose_rows(db)) == 2 and dose_rows(db)[1].end_date is None
+    assert len(audit_rows(db)) == before_audit
+    assert "nothing new was recorded" in window.statusBar().currentMessage()
+
+
+def test_the_decimal_comma_is_read_as_a_decimal(open_window, patient, db, keyboard, dialogs):
+    open_window("nurse")
+    form = open_dose_form(keyboard, dialogs)
+    keyboard.tab()
+    keyboard.replace("1,000")  # a thousands separator or three decimals: refused, said why
+    form.comment.setFocus()
+    keyboard.enter()
+    assert "no thousands separator" in form.errors.message("dose_mg")
+    form.dose_mg.setFocus()
+    keyboard.replace("10,5")
+    assert "<b>10.5 mg/day</b>" in form.readout.text()
+    keyboard.enter()
+    assert not form.isVisible()
+    assert dose_rows(db)[-1].dose_ug == 10_500
+
+
+def test_a_one_day_dose_never_closes_the_ongoing_record(
+        open_window, patient, db, keyboard, dialogs):
+    open_window("nurse")
+    form = open_dose_form(keyboard, dialogs)
+    keyboard.tab()
+    keyboard.replace("10.5")
+    assert form.close_ongoing.isVisible()
+    keyboard.tab(4)
+    assert keyboard.focus is form.end_date
+    keyboard.type(TODAY.isoformat())  # one day only
+    assert not form.close_ongoing.isVisible()
+    keyboard.enter()
+    assert not form.isVisible()
+    rows = dose_rows(db)
+    assert rows[1].end_date is None and (rows[2].start_date, rows[2].end_date) == (TODAY, TODAY)
+    assert audit_rows(db, "close_dose") == []
+
+
+def test_a_dose_ten_times_the_usual_needs_a_confirmation_besides_the_reason(
+        open_window, patient, db, keyboard, dialogs, message_log):
+    open_window("nurse")
+    form = open_dose_form(keyboard, dialogs)
+    keyboard.tab()
+    keyboard.replace("200")
+    keyboard.tab(7)
+    assert keyboard.focus is form.deviation_reason
+    keyboard.type("flare")
+    keyboard.enter()  # the reason alone is not enough
+    [asked] = message_log.take("question")
+    assert asked.text.startswith("200 mg prednisone-equivalent is more than twice the "
+                                 "current dose (16 mg/day) and more than the baseline")
+    assert form.isVisible() and len(dose_rows(db)) == 2
+    keyboard.enter()  # from the dose field: asked again, Enter goes back again
+    assert len(message_log.take("question")) == 1 and len(dose_rows(db)) == 2
+    message_log.answers.append(True)
+    keyboard.enter()
+    assert not form.isVisible()
+    assert (dose_rows(db)[-1].dose_ug, dose_rows(db)[-1].deviation_reason) == (200_000, "flare")
+
+
+def test_the_fields_stay_where_they_are_when_a_message_appears(
+        qtbot, open_window, patient, keyboard, dialogs):
+    open_window("nurse")
+    form = open_dose_form(keyboard, dialogs)
+    keyboard.tab()
+    keyboard.replace("12")  # the offer to close the ongoing record appears, in its place
+    qtbot.wait(20)  # the layout settles as it does on screen
+    before = {name: getattr(form, name).mapTo(form, getattr(form, name).rect().topLeft())
+              for name in ("dose_mg", "frequency", "comment", "deviation_reason")}
+    form.comment.setFocus()
+    keyboard.enter()
+    assert "a reason is required" in form.errors.message("deviation_reason")
+    keyboard.enter()
+    form.dose_mg.setFocus()
+    keyboard.replace("-1")  # a one-line message at the dose field
+    assert "is negative" in form.errors.message("dose_mg")
+    qtbot.wait(20)
+    after = {name: getattr(form, name).mapTo(form, getattr(form, name).rect().topLeft())
+             for name in before}
+    assert after == before

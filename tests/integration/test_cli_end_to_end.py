@@ -37,7 +37,8 @@ SUMMARY_KEYS = ["subject_id", "site", "as_of", "as_of_day", "baseline_mg", "obse
                 "missing_days", "actual_mg", "scheduled_mg", "reduction_pct",
                 "window_reduction_pct", "cumulative_mg", "scheduled_cumulative_mg",
                 "cumulative_reduction_pct", "spared_mg", "deviation_days_above",
-                "deviation_days_below", "deviation_episodes", "days_to_target_dose", "target"]
+                "deviation_days_below", "deviation_episodes", "days_to_target_dose", "target",
+                "participation"]
 TARGET_KEYS = ["day", "reduction_pct", "window_reduction_pct", "status"]
 
 A_DAY1 = date(2024, 1, 1)   # 101-001 and 103-001
@@ -114,6 +115,7 @@ EXPECTED = {
         "deviation_days_below": 28,                 # Days 127-154
         "deviation_episodes": 3,
         "days_to_target_dose": 127,                 # first day at or below 7.5 mg
+        "participation": {"status": "active", "end_date": None},
         "target": {"day": 183, "reduction_pct": 50.0, "window_reduction_pct": 65.2,
                    "status": "met"},
     },
@@ -133,6 +135,7 @@ EXPECTED = {
         "deviation_days_below": 20,                 # Days 43-62: 10 < 12
         "deviation_episodes": 1,
         "days_to_target_dose": None,                # never at or below 7.5
+        "participation": {"status": "active", "end_date": None},
         "target": {"day": 183, "reduction_pct": 50.0, "window_reduction_pct": 42.9,
                    "status": "pending"},            # Day 62 < 183: the figure so far
     },
@@ -152,6 +155,7 @@ EXPECTED = {
         "deviation_days_below": 0,
         "deviation_episodes": 1,
         "days_to_target_dose": None,
+        "participation": {"status": "active", "end_date": None},
         "target": {"day": 183, "reduction_pct": 50.0, "window_reduction_pct": None,
                    "status": "not_evaluable"},
     },

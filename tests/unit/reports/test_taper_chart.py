@@ -422,7 +422,7 @@ def test_legends_drawn_from_their_pixels_look_as_drawn_for_real(patient, nurse, 
     assert not (_render(chart(), [patient], settings) == drawn).all()  # not a blank test
 
 
-# ---------------------------------------------------------------- text from stamps
+# ---------------------------------------------------------------- public API only
 
 def _window_chart(figsize=(7.2, 4.5)):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -439,143 +439,41 @@ def _pixels(chart):
     return np.asarray(chart.figure.canvas.buffer_rgba())[..., :3].astype(int)
 
 
-def _text_boxes(chart):
-    """Pixel boxes (rows, columns) around every visible text of the chart, 2 px wider."""
-    from matplotlib.text import Text
-
-    renderer = chart.figure.canvas.get_renderer()
-    height = int(renderer.height)
-    for text in chart.figure.findobj(Text):
-        if text.get_visible() and text.get_text():
-            box = text.get_window_extent(renderer)
-            yield (slice(max(int(height - box.y1) - 2, 0), int(height - box.y0) + 3),
-                   slice(max(int(box.x0) - 2, 0), int(box.x1) + 3))
-
-
-def test_window_text_from_stamps_is_where_agg_draws_it_within_a_pixel(patient, study):
-    """The window composites each string from its stamp at a whole-pixel origin: the rest
-    of the chart is the same pixel for pixel, and each text has the same ink as Agg draws,
-    its centre less than half a pixel from where Agg puts it."""
-    settings = study.protocol.settings
-    stamped, real = _window_chart(), _window_chart()
-    stamped.draw(patient, settings)
-    real.draw(patient, settings)
-    del real.figure.draw  # Figure.draw itself: every text rasterised by Agg
-    a, b = _pixels(stamped), _pixels(real)
-    assert stamped.text_stamps is not None and stamped.text_stamps.made > 20
-    boxes = list(_text_boxes(stamped))
-    near_text = np.zeros(a.shape[:2], bool)
-    for rows, cols in boxes:
-        near_text[rows, cols] = True
-    assert (a[~near_text] == b[~near_text]).all()
-    assert (a[near_text] != b[near_text]).any()  # not a blank test: the stamps were used
-    texts = 0
-    for n, (rows, cols) in enumerate(boxes):
-        box_a, box_b = a[rows, cols], b[rows, cols]
-        alone = not any(r.start < rows.stop and rows.start < r.stop and c.start < cols.stop
-                        and cols.start < c.stop for m, (r, c) in enumerate(boxes) if m != n)
-        if not alone or not (box_b != 255).any():
-            continue  # beside another text, or not drawn (a tick beyond the limits)
-        texts += 1
-        ink_a, ink_b = (255 - box.mean(axis=2) for box in (box_a, box_b))
-        assert abs(ink_a.sum() - ink_b.sum()) <= 0.02 * ink_b.sum()
-        rows_at, cols_at = np.mgrid[:ink_a.shape[0], :ink_a.shape[1]]
-        for at in (rows_at, cols_at):
-            centre_a, centre_b = ((ink * at).sum() / ink.sum() for ink in (ink_a, ink_b))
-            assert abs(centre_a - centre_b) < 0.5
-    assert texts > 20
-
-
-def test_stamps_are_made_once_and_draw_the_same_every_time(patient, nurse, study):
-    from taper_app.reports.taper_chart import TextStamps
-
+def test_the_window_chart_replaces_no_matplotlib_method(patient, nurse, study):
+    """The window's chart draws through matplotlib's own Figure, Axis and Legend draws:
+    nothing is patched on an instance, and the legends are animated artists blitted back
+    (the second draw puts back their kept pixels)."""
     settings = study.protocol.settings
     chart = _window_chart()
     chart.draw(patient, settings)
-    _pixels(chart)  # the first draw: the legends' real drawing, kept as pixels
-    first = _pixels(chart)
-    made = chart.text_stamps.made
-    assert (_pixels(chart) == first).all() and chart.text_stamps.made == made  # all reused
-    # a bound of three stamps: rasterised again and again, drawn the same
-    small = _window_chart()
-    small.text_stamps = TextStamps(limit=3)
-    small.text_stamps.install(small.figure)
-    small.draw(patient, settings)
-    _pixels(small)
-    assert (_pixels(small) == first).all()
-    assert len(small.text_stamps) == 3 and small.text_stamps.made > made
-
-
-def test_files_other_than_the_window_draw_real_text(patient, study):
-    fig, _ = taper_figure(patient, study.protocol.settings)
-    assert "draw" not in vars(fig)  # the PDF's figure: Figure.draw, no stamps
-
-
-# ---------------------------------------------------------------- ticks in batches
-
-def _axes_of(chart):
-    return [axis for ax in chart.figure.axes for owner in (ax, *ax.child_axes)
-            for axis in (owner.xaxis, owner.yaxis)]
-
-
-def _unbatched_pixels(chart):
-    """The chart drawn with matplotlib's own ``Axis.draw`` for every axis."""
-    axes = [(axis, vars(axis).pop("draw")) for axis in _axes_of(chart) if "draw" in vars(axis)]
-    try:
-        return _pixels(chart)
-    finally:
-        for axis, draw in axes:
-            axis.draw = draw
-
-
-def test_ticks_drawn_in_batches_are_matplotlibs_pixels(patient, nurse, study):
-    """Grid lines, tick marks and tick labels of every axis, batched, are the very pixels
-    matplotlib's own drawing gives: for two patients, zoomed, and after a tick style change."""
-    settings = study.protocol.settings
-    chart = _window_chart()
-    assert len([a for a in _axes_of(chart) if "draw" in vars(a)]) == 8  # all of them
-    one_dose_patient(nurse, study, "101-009", "2026-01-05", baseline="7.5", dose="5")
-    other = analyse_patient(nurse.db, study, "101-009", AS_OF)
-    for analysis in (patient, other, patient):
-        chart.draw(analysis, settings)
-        _pixels(chart)  # a first draw keeps the legends' pixels
-        before = chart.batched_ticks.batched
-        batched = _pixels(chart)
-        assert chart.batched_ticks.batched - before == 8  # every axis, batched
-        assert (batched == _unbatched_pixels(chart)).all()
-    chart.ax_dose.set_xlim(10, 40)  # zoomed: other ticks, other labels
-    chart.ax_cumulative.tick_params(colors="red", length=6)
-    batched = _pixels(chart)
-    assert (batched == _unbatched_pixels(chart)).all()
-    reddish = (batched[..., 0] > 180) & (batched[..., 1] < 80) & (batched[..., 2] < 80)
-    assert reddish.sum() > 50  # the red tick labels and marks are drawn
-    for axis in _axes_of(chart):
-        axis.set_visible(False)
-    assert not (_pixels(chart) == batched).all()  # not a blank test: the ticks are drawn
-    for axis in _axes_of(chart):
-        axis.set_visible(True)
-    # one tick styled apart: that axis is drawn tick by tick, the others still batched
-    chart.ax_dose.yaxis.get_major_ticks()[1].tick1line.set_color("red")
-    chart.ax_dose.yaxis.get_major_ticks()[1].gridline.set_linewidth(3)
-    before = chart.batched_ticks.batched
-    batched = _pixels(chart)
-    assert chart.batched_ticks.batched - before == 7
-    assert (batched == _unbatched_pixels(chart)).all()
-
-
-def test_an_axis_needing_its_offset_text_or_a_file_gets_matplotlibs_drawing(patient, study):
-    settings = study.protocol.settings
-    chart = _window_chart()
-    chart.draw(patient, settings)
+    patched = [obj for obj in (chart.figure, *chart.figure.axes,
+                               *(axis for ax in chart.figure.axes
+                                 for axis in (ax.xaxis, ax.yaxis)),
+                               *(s.legend for s in chart.legends))
+               if "draw" in vars(obj)]
+    assert patched == []
+    assert all(s.legend.get_animated() for s in chart.legends)
     _pixels(chart)
-    chart.ax_cumulative.set_ylim(1e6, 1e6 + 1)  # ticks as an offset (+1e6) and small steps
-    before = chart.batched_ticks.batched
-    batched = _pixels(chart)
-    assert chart.batched_ticks.batched - before == 7  # the cumulative y axis: the usual way
-    assert chart.ax_cumulative.yaxis.offsetText.get_text()
-    assert (batched == _unbatched_pixels(chart)).all()
-    before = chart.batched_ticks.batched
+    assert [s.reused for s in chart.legends] == [0, 0, 0]  # the first draw is real
+    second = _pixels(chart)
+    assert [s.reused for s in chart.legends] == [1, 1, 1]
+    assert (_pixels(chart) == second).all()  # from the kept pixels: the same every time
+    for snapshot in chart.legends:
+        snapshot.legend.set_visible(False)
+    assert not (_pixels(chart) == second).all()  # not a blank test: the legends are drawn
+
+
+def test_files_draw_the_real_legends_and_text(patient, study):
+    """A saved file is drawn by matplotlib alone: the legends once each, as text."""
+    chart = _window_chart()
+    chart.draw(patient, study.protocol.settings)
+    _pixels(chart)
     out = io.BytesIO()
     chart.figure.savefig(out, format="svg")
-    assert chart.batched_ticks.batched == before  # SVG: matplotlib's own, real text
-    assert b"study day (dates on top)" in out.getvalue()
+    svg = out.getvalue()
+    assert b"study day (dates on top)" in svg
+    assert svg.count(b"baseline continued") == 1 and svg.count(b"28-day window") == 1
+    assert [s.reused for s in chart.legends] == [0, 0, 0]
+    fig, _ = taper_figure(patient, study.protocol.settings)
+    assert "draw" not in vars(fig)
+

@@ -169,3 +169,34 @@ def test_a_successful_sign_in_resets_the_failure_count(db: Database) -> None:
     with pytest.raises(AuthenticationFailed):
         authenticate(db, "nurse", "not-the-password", clock=fixed_clock)
     assert user_row(db, "nurse")[1:] == (1, None)
+
+
+def test_an_unknown_user_takes_about_as_long_as_a_wrong_password(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dummy hash is checked for an unknown user, so timing does not tell them apart.
+
+    At a real scrypt cost the hash dominates the answer's time; without the dummy hash an
+    unknown user is answered several times faster."""
+    import time
+
+    from taper_app.services import auth
+
+    monkeypatch.setattr(auth, "SCRYPT_N", 2**14)
+    monkeypatch.setattr(auth, "_DUMMY_HASH", [])
+    users = models.User.__table__
+    with db.engine.begin() as conn:
+        conn.execute(users.update().where(users.c.username == "nurse")
+                     .values(password_hash=auth.hash_password(PASSWORD)))
+
+    def timed(username: str) -> float:
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            with pytest.raises(AuthenticationFailed):
+                authenticate(db, username, "not-the-password", clock=fixed_clock)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    timed("nobody")  # the dummy hash is made once, on first use
+    unknown, wrong = timed("nobody"), timed("nurse")
+    assert 0.5 * wrong < unknown < 2 * wrong, (unknown, wrong)

@@ -93,3 +93,45 @@ def test_user_names_are_unique_and_never_reused_after_deactivation(db, admin):
     with pytest.raises(ValidationError, match="already exists"):
         add_user(admin, "monitor", "monitor", "New Monitor", "a-long-password")
     assert [u.username for u in accounts.list_users(db)].count("monitor") == 1
+
+
+# ------------------------------------------- a wrong current password is a failed sign-in
+
+def test_a_wrong_current_password_is_audited_and_counts_towards_the_lockout(db):
+    for _ in range(4):
+        with pytest.raises(AuthenticationFailed, match="was not changed"):
+            accounts.change_password(db, "nurse", "wrong-password", "my-own-password-9",
+                                     clock_at(NOW))
+    rows = [r for r in query_audit(db, AuditFilter(username="nurse"))
+            if r.action == "change_password_failed"]
+    assert sorted((r.old_value, r.new_value) for r in rows) == [("0", "1"), ("1", "2"), ("2", "3"),
+                                                          ("3", "4")]
+    # The fifth failure, at sign-in, locks the account: the four above counted.
+    with pytest.raises(AuthenticationFailed):
+        authenticate(db, "nurse", "wrong-password", clock_at(NOW))
+    with pytest.raises(AuthenticationFailed, match="locked"):
+        authenticate(db, "nurse", PASSWORD, clock_at(NOW + timedelta(minutes=1)))
+
+
+def test_changing_a_password_is_refused_while_the_account_is_locked(db):
+    for _ in range(5):
+        with pytest.raises(AuthenticationFailed):
+            accounts.change_password(db, "nurse", "wrong-password", "my-own-password-9",
+                                     clock_at(NOW))
+    # Even the right current password cannot change it while locked (no oracle there).
+    with pytest.raises(AuthenticationFailed, match="locked"):
+        accounts.change_password(db, "nurse", PASSWORD, "my-own-password-9",
+                                 clock_at(NOW + timedelta(minutes=1)))
+    actions = [r.action for r in query_audit(db, AuditFilter(username="nurse"))]
+    assert "lock_account" in actions and "change_password" not in actions
+    assert authenticate(db, "nurse", PASSWORD, clock_at(NOW + timedelta(minutes=16)))
+
+
+def test_an_unknown_user_changing_a_password_gets_the_wrong_password_answer(db):
+    with pytest.raises(AuthenticationFailed) as unknown:
+        accounts.change_password(db, "nobody", "wrong-password", "my-own-password-9",
+                                 clock_at(NOW))
+    with pytest.raises(AuthenticationFailed) as wrong:
+        accounts.change_password(db, "nurse", "wrong-password", "my-own-password-9",
+                                 clock_at(NOW))
+    assert str(unknown.value) == str(wrong.value)
