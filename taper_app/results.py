@@ -231,6 +231,8 @@ class SignatureManifestation:
     valid: bool
     signed_through: date | None = None
     note: str | None = None
+    #: The audit trail's head the signature was made at (None for one made before 0008).
+    audit_head: AuditHeadMark | None = None
 
 
 # ------------------------------------------------------------------ a dosing calendar

@@ -309,6 +309,8 @@ def signature_section(signatures: Sequence[SignatureManifestation],
     rows = []
     for sig in signatures:
         status = "Valid" if sig.valid else f"NOT VALID{': ' + sig.note if sig.note else ''}"
+        if sig.audit_head is not None:
+            status += f" (audit head {sig.audit_head.short})"
         rows.append([sig.printed_name, fmt_utc(sig.signed_at), sig.meaning,
                      sig.signed_through.isoformat() if sig.signed_through else DASH, status])
     table = data_table(["Printed name", "Signed (UTC)", "Meaning", "Record through", "Status"],

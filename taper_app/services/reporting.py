@@ -134,7 +134,7 @@ def stored_signatures(db: Database, subject_id: str) -> list[SignatureManifestat
             tzinfo=UTC)
         note = None if s.valid else f"NO LONGER VALID: {s.broken_by}"
         out.append(SignatureManifestation(s.printed_name, signed_at, s.meaning, s.valid,
-                                          s.signed_through, note))
+                                          s.signed_through, note, s.audit_head))
     return out
 
 

@@ -18,10 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..domain.units import format_mg
+from ..results import AuditHeadMark
 from ..storage.engine import Database
 from ..storage.models import AuditEntry, AuditHead, Signature, User
 from ..storage.uow import UnitOfWork
-from .audit import AuditTrail, format_utc
+from .audit import AuditTrail, format_utc, row_hash_at
 from .context import ServiceContext
 from .errors import AuthenticationFailed, Problem, ValidationError
 from .patients import lock_patient
@@ -76,12 +77,15 @@ class SignatureView:
     data_sha256: str
     valid: bool
     broken_by: str | None
+    #: The audit trail's head the signature was made at (``audit verify --head`` takes it).
+    audit_head: AuditHeadMark | None = None
 
     @property
     def manifestation(self) -> str:
+        head = "" if self.audit_head is None else f", audit head {self.audit_head.short}"
         return (f"{self.printed_name} ({self.username}), {self.meaning}, "
                 f"{self.signed_at_utc.replace('T', ' ')[:19]} UTC, "
-                f"record through {self.signed_through.isoformat()}")
+                f"record through {self.signed_through.isoformat()}{head}")
 
 
 @saving("sign a taper record")
@@ -122,10 +126,12 @@ def sign_record(ctx: ServiceContext, subject_id: str, through: date, meaning: st
         uow.session.add(Signature(patient_id=patient.id, signed_through=through, meaning=meaning,
                                   username=user.username, printed_name=user.full_name,
                                   signed_at_utc=format_utc(ctx.clock()), data_sha256=digest,
-                                  audit_id_at_signing=head.last_id))
+                                  audit_id_at_signing=head.last_id,
+                                  audit_head_hash=head.last_hash))
+        mark = AuditHeadMark(head.last_id, head.last_hash)
         uow.commit()
         return SignatureView(user.full_name, user.username, format_utc(ctx.clock()), meaning,
-                             through, digest, True, None)
+                             through, digest, True, None, mark)
 
 
 def _touches_signed_data(entry: AuditEntry, record: PatientRecord, through: date) -> bool:
@@ -150,9 +156,16 @@ def _signatures(session: Session, record: PatientRecord) -> list[SignatureView]:
                            .order_by(Signature.id)).all()
     out = []
     for s in rows:
+        mark = (None if s.audit_head_hash is None
+                else AuditHeadMark(s.audit_id_at_signing, s.audit_head_hash))
         valid = signed_data_hash(record, s.signed_through) == s.data_sha256
         broken_by = None
-        if not valid:
+        if mark is not None and row_hash_at(session, mark.rows) != mark.hash:
+            # Checked first: with the trail cut or rewritten, the data may even match again.
+            valid = False
+            broken_by = (f"the audit trail no longer holds its head {mark.short} (the trail "
+                         "was truncated, rewritten or replaced by an older copy)")
+        elif not valid:
             later = session.scalars(select(AuditEntry).where(
                 AuditEntry.subject_id == record.subject_id,
                 AuditEntry.id > s.audit_id_at_signing,
@@ -166,7 +179,7 @@ def _signatures(session: Session, record: PatientRecord) -> list[SignatureView]:
             else:
                 broken_by = "the signed data changed"
         out.append(SignatureView(s.printed_name, s.username, s.signed_at_utc, s.meaning,
-                                 s.signed_through, s.data_sha256, valid, broken_by))
+                                 s.signed_through, s.data_sha256, valid, broken_by, mark))
     return out
 
 

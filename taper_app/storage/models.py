@@ -192,6 +192,9 @@ class Signature(Base):
     signed_at_utc: Mapped[str] = mapped_column(String(32))
     data_sha256: Mapped[str] = mapped_column(String(64))
     audit_id_at_signing: Mapped[int] = mapped_column(Integer)
+    #: The hash of audit row ``audit_id_at_signing``: the head ``N:HASH`` the signature shows
+    #: (migration 0008); a trail that no longer holds it makes the signature not valid.
+    audit_head_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class AppSetting(Base):

@@ -14,10 +14,12 @@ from taper_app.results import AuditHeadMark
 from taper_app.services.audit import trail_head
 from taper_app.services.calendar import print_dosing_calendar
 from taper_app.services.patients import enroll_patient, record_dose
-from taper_app.services.reporting import cohort_report, patient_report
+from taper_app.services.reporting import cohort_report, patient_report, stored_signatures
+from taper_app.services.signatures import sign_record, signatures_for
 from taper_app.storage.engine import Database
 from taper_app.storage.uow import UnitOfWork
-from tests.conftest import context
+from tests.conftest import PASSWORD, context
+from tests.unit.services.test_audit_reconcile import attack, rechain
 
 DOSE = {"drug": "prednisone", "frequency": "QD", "route": "PO"}
 
@@ -65,3 +67,45 @@ def test_a_later_printout_carries_the_later_head(db, study, patient):
     assert after.rows > before.rows
     [first, *_] = pages(patient_report(db, study, patient, date(2026, 7, 1)).pdf)
     assert f"audit trail head {after.short}" in first and before.short not in first
+
+
+# ---------------------------------------------------------------- e-signatures
+
+def test_a_signature_keeps_and_shows_the_head_it_was_made_at(db, study, patient):
+    view = sign_record(context(db, "investigator"), patient, date(2026, 6, 30), "reviewed",
+                       PASSWORD)
+    at_signing = head(db)
+    assert view.audit_head == at_signing  # the signing's own audit row is the head
+    assert f"audit head {at_signing.short}" in view.manifestation
+    record_dose(context(db, "nurse"), study, patient, {**DOSE, "dose_mg": "15",
+                                                       "start_date": "2026-07-01"})
+    [stored] = signatures_for(db, patient)
+    assert stored.valid and stored.audit_head == at_signing
+    report = pages(patient_report(db, study, patient, date(2026, 7, 1)).pdf)
+    # the status cell wraps: compare the words, not the line breaks
+    assert any(f"Valid (audit head {at_signing.short})" in " ".join(page.split())
+               for page in report)
+
+
+def test_a_signature_whose_head_is_gone_from_a_rewritten_trail_is_not_valid(db, patient):
+    sign_record(context(db, "investigator"), patient, date(2026, 6, 30), "reviewed", PASSWORD)
+    # Nothing the signature covers is touched: one early row (the study's set-up) goes,
+    # and the trail is renumbered and rehashed so the chain verifies again.
+    attack(db, "DELETE FROM audit_log WHERE id = 2")
+    rechain(db)
+    [stored] = signatures_for(db, patient)
+    assert not stored.valid
+    assert stored.broken_by is not None and "no longer holds its head" in stored.broken_by
+    [shown] = stored_signatures(db, patient)
+    assert not shown.valid and "NO LONGER VALID" in (shown.note or "")
+
+
+def test_a_signature_whose_head_was_cut_off_with_the_trails_tail_is_not_valid(db, patient):
+    sign_record(context(db, "investigator"), patient, date(2026, 6, 30), "reviewed", PASSWORD)
+    mark = head(db)
+    # Put the signature back at an earlier row: the trail cut at it, the head row moved.
+    attack(db, f"DELETE FROM audit_log WHERE id >= {mark.rows}",
+           f"UPDATE audit_head SET last_id = {mark.rows - 1}, last_hash = (SELECT row_hash "
+           f"FROM audit_log WHERE id = {mark.rows - 1})")
+    [stored] = signatures_for(db, patient)
+    assert not stored.valid and mark.short in (stored.broken_by or "")
