@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from ..storage.backup_heads import file_holds, record_head, recorded_head
 from ..storage.engine import Database, resolve_url, sqlite_path
 from ..storage.sqlite_copies import (
     backup_folder,
@@ -40,6 +41,9 @@ class FileCheck:
     newest_good_backup: Path | None = None
     #: Could not be checked (another program holds it, or it cannot be opened): not damage.
     busy: bool = False
+    #: Set when the file is sound but its audit trail does not extend its newest backup's
+    #: head: an older copy put in its place, or a trail cut or rewritten. Says which.
+    behind_backup: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,13 +70,33 @@ def check_study_file(location: str) -> FileCheck | None:
         return None
     result = integrity_check(path)
     if result.ok:
-        return FileCheck(path, True)
+        return FileCheck(path, True, behind_backup=trail_behind_backup(path))
     if not result.damaged:
         log.warning("integrity check of %s not possible now: %s", path, result.message)
         return FileCheck(path, False, result.message, busy=True)
     log.error("integrity check of %s failed: %s", path, result.message)
     return FileCheck(path, False, result.message,
                      newest_good_backup(backup_folder(path), path.stem))
+
+
+def trail_behind_backup(path: Path) -> str:
+    """"" when the file's audit trail extends the head of its newest backup that records one;
+    otherwise what is wrong, in words (the start-up check flags it)."""
+    for backup in list_backups(backup_folder(path), path.stem):
+        head = recorded_head(backup)
+        if head is None:
+            continue  # a damaged backup: the next one says what the file must hold
+        rows, digest = head
+        holds = file_holds(path, rows, digest)
+        if holds is None or holds:
+            return ""
+        problem = (f"The audit trail of {path.name} does not extend that of its newest backup "
+                   f"{backup.name}, which holds audit head {rows}:{digest[:16]}. The file may "
+                   "be an older copy put in its place, or its audit trail was cut or rewritten "
+                   "outside the application.")
+        log.error("%s", problem)
+        return problem
+    return ""
 
 
 def restore_newest_good_backup(check: FileCheck, when: datetime) -> Restored:
@@ -119,7 +143,9 @@ def automatic_backup(db: Database, reason: str, clock: Callable[[], datetime],
     path = db.path
     if path is None:
         return None
-    return make_backup(path, backup_folder(path), clock(), reason, keep)
+    made = make_backup(path, backup_folder(path), clock(), reason, keep)
+    record_head(made)  # the head it holds, for the next start-up check
+    return made
 
 
 def backups_of(path: Path) -> list[Path]:

@@ -30,6 +30,16 @@ def check_before_opening(location: str,
     """Check the study file before anything writes to it; on damage offer the newest good
     backup. Returns (go on?, the restore made if any); False: do not open it at all."""
     check = check_study_file(location)
+    if check is not None and check.ok and check.behind_backup:
+        if not messages.confirm(None, "The study file is not the one last backed up",
+                                f"{check.behind_backup}\n\nOpen it anyway? Tell your data "
+                                "manager first: `taper-app audit verify --head` with the head of "
+                                "a printout or the backup shows which is the true record.\n\n"
+                                "No: the window closes and nothing is changed."):
+            log.warning("study file %s behind its newest backup: not opened", check.path)
+            return False, None
+        log.warning("study file %s behind its newest backup: opened anyway", check.path)
+        return True, None
     if check is None or check.ok:
         return True, None
     if check.busy:

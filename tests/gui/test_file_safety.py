@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import shutil
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from taper_app.services.audit import verify_chain
 from taper_app.services.file_safety import automatic_backup, backups_of, check_study_file
+from taper_app.services.patients import enroll_patient
 from taper_app.services.settings import set_setting
 from taper_app.services.study import authenticate, load_study
 from taper_app.storage.engine import Database, open_database
@@ -124,6 +126,30 @@ def test_declining_the_restore_opens_nothing_and_changes_nothing(db, db_path, me
     assert len(message_log.take("question")) == 1
     assert sha256(db_path) == untouched and backup is not None and backup.exists()
     assert list(db_path.parent.glob("*.replaced-*")) == []
+
+
+def test_a_file_behind_its_newest_backup_is_flagged_before_it_opens(db, db_path, study,
+                                                                      message_log):
+    clock = ticking_clock()
+    older = automatic_backup(db, "start", clock, keep=10)
+    enroll_patient(context(db, "nurse"), study, {"subject_id": "101-009", "site": "101",
+                                          "day1_date": "2026-03-01", "baseline_mg": "20",
+                                          "template_id": "stepdown-a"})
+    newest = automatic_backup(db, "close", clock, keep=10)
+    close_for_good(db)
+    assert older is not None and newest is not None
+    shutil.copyfile(older, db_path)  # an older copy put in the file's place
+    rolled_back = sha256(db_path)
+
+    message_log.answers.append(False)
+    assert check_before_opening(str(db_path), clock) == (False, None)
+    [question] = message_log.take("question")
+    assert "not the one last backed up" in question.title and newest.name in question.text
+    assert sha256(db_path) == rolled_back
+
+    message_log.answers.append(True)  # the data manager knows why: open it anyway
+    assert check_before_opening(str(db_path), clock) == (True, None)
+    assert len(message_log.take("question")) == 1
 
 
 def test_a_sound_file_and_a_server_need_no_question(db_path, db, message_log):

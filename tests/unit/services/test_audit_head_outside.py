@@ -5,20 +5,25 @@ backup, so that `audit verify --head` can later tell a rollback, truncation or r
 from __future__ import annotations
 
 import io
-from datetime import date
+import itertools
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
+from taper_app.cli import run
 from taper_app.results import AuditHeadMark
 from taper_app.services.audit import trail_head
 from taper_app.services.calendar import print_dosing_calendar
+from taper_app.services.file_safety import automatic_backup, check_study_file
 from taper_app.services.patients import enroll_patient, record_dose
 from taper_app.services.reporting import cohort_report, patient_report, stored_signatures
 from taper_app.services.signatures import sign_record, signatures_for
 from taper_app.storage.engine import Database
 from taper_app.storage.uow import UnitOfWork
-from tests.conftest import PASSWORD, context
+from tests.conftest import NOW, PASSWORD, context
 from tests.unit.services.test_audit_reconcile import attack, rechain
 
 DOSE = {"drug": "prednisone", "frequency": "QD", "route": "PO"}
@@ -109,3 +114,68 @@ def test_a_signature_whose_head_was_cut_off_with_the_trails_tail_is_not_valid(db
            f"FROM audit_log WHERE id = {mark.rows - 1})")
     [stored] = signatures_for(db, patient)
     assert not stored.valid and mark.short in (stored.broken_by or "")
+
+
+# ---------------------------------------------------------------- automatic backups
+
+def ticking():
+    minutes = itertools.count()
+    return lambda: NOW + timedelta(minutes=next(minutes))
+
+
+@pytest.mark.sqlite_only
+def test_each_automatic_backup_records_the_head_it_holds_and_rotation_drops_it(db, study,
+                                                                                patient):
+    clock = ticking()
+    first = automatic_backup(db, "start", clock, keep=2)
+    assert first is not None
+    assert first.with_suffix(".head").read_text() == f"{head(db).rows} {head(db).hash}\n"
+    record_dose(context(db, "nurse"), study, patient, {**DOSE, "dose_mg": "15",
+                                                       "start_date": "2026-04-01"})
+    second = automatic_backup(db, "timer", clock, keep=2)
+    assert second is not None and second.with_suffix(".head").read_text().startswith(
+        f"{head(db).rows} ")
+    automatic_backup(db, "timer", clock, keep=2)
+    assert not first.exists() and not first.with_suffix(".head").exists()
+    assert db.path is not None and check_study_file(str(db.path)).behind_backup == ""
+
+
+@pytest.mark.sqlite_only
+def test_a_rollback_to_an_older_backup_is_flagged_at_start_up_and_by_the_head(
+        db, study, patient):
+    clock = ticking()
+    older = automatic_backup(db, "start", clock, keep=10)
+    record_dose(context(db, "nurse"), study, patient, {**DOSE, "dose_mg": "15",
+                                                       "start_date": "2026-04-01"})
+    newest = automatic_backup(db, "close", clock, keep=10)
+    later = head(db)
+    assert older is not None and newest is not None and db.path is not None
+    path = db.path
+    db.dispose()
+    shutil.copyfile(older, path)  # the file's owner puts the older copy back
+    for side in ("-wal", "-shm"):
+        Path(f"{path}{side}").unlink(missing_ok=True)
+    check = check_study_file(str(path))
+    assert check is not None and check.ok  # a sound file...
+    assert newest.name in check.behind_backup and later.short in check.behind_backup
+    status, _, err = taper("audit", "verify", "--db", str(path), "--head", later.short)
+    assert status == 1 and "does NOT agree" in err
+
+
+@pytest.mark.sqlite_only
+def test_a_trail_cut_with_its_head_moved_is_flagged_at_start_up(db, study, patient):
+    clock = ticking()
+    record_dose(context(db, "nurse"), study, patient, {**DOSE, "dose_mg": "15",
+                                                       "start_date": "2026-04-01"})
+    automatic_backup(db, "close", clock, keep=10)
+    mark = head(db)
+    attack(db, f"DELETE FROM audit_log WHERE id > {mark.rows - 3}",
+           f"UPDATE audit_head SET last_id = {mark.rows - 3}, last_hash = (SELECT row_hash "
+           f"FROM audit_log WHERE id = {mark.rows - 3})")
+    assert db.path is not None
+    assert "does not extend" in check_study_file(str(db.path)).behind_backup
+
+
+def taper(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return run(list(argv), out, err, io.StringIO("")), out.getvalue(), err.getvalue()
