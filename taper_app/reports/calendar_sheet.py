@@ -15,7 +15,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Table, TableStyle
 
 from ..domain.calendar import format_mg
-from ..results import CalendarLine, DosingCalendar
+from ..results import AuditHeadMark, CalendarLine, DosingCalendar
 from .pdf_common import (
     ACCENT,
     FONT,
@@ -204,7 +204,8 @@ def _weeks(calendar: DosingCalendar) -> list[list[CalendarLine]]:
 
 
 def build_calendar_pdf(calendar: DosingCalendar, *, printed_at: datetime, printed_on: date,
-                       fingerprint: str, app_version: str) -> BuildResult:
+                       fingerprint: str, app_version: str,
+                       audit_head: AuditHeadMark | None = None) -> BuildResult:
     """The sheet: a heading with what to know, then a table a week, then where to bring it."""
     st = _styles()
     width, _height = frame_size(PORTRAIT)
@@ -212,7 +213,7 @@ def build_calendar_pdf(calendar: DosingCalendar, *, printed_at: datetime, printe
         report_title=REPORT_TITLE,
         header_items=(("Subject", calendar.subject_id), ("Site", calendar.site)),
         printed_at=printed_at, app_version=app_version, fingerprint=fingerprint,
-        as_of=printed_on, as_of_label="Printed on")
+        as_of=printed_on, as_of_label="Printed on", audit_head=audit_head)
     strengths = ", ".join(f"{format_mg(s)} mg" for s in sorted(calendar.strengths))
     story: list[Flowable] = [
         Paragraph("Your steroid dosing calendar", st["title"]),

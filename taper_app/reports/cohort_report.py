@@ -12,7 +12,14 @@ from typing import Any
 from reportlab.platypus import Flowable, NextPageTemplate, PageBreak, Paragraph
 
 from ..domain.units import round_half_up
-from ..results import STATUSES, Attainment, Completeness, PatientAnalysis, StudyInfo
+from ..results import (
+    STATUSES,
+    Attainment,
+    AuditHeadMark,
+    Completeness,
+    PatientAnalysis,
+    StudyInfo,
+)
 from .pdf_chart import figure_flowable
 from .pdf_common import (
     ACCENT,
@@ -114,7 +121,8 @@ def _patient_table(summaries: Sequence[dict[str, Any]], width: float) -> Flowabl
 def build_cohort_report(analyses: Sequence[PatientAnalysis], summaries: Sequence[dict[str, Any]],
                         attainment: Sequence[Attainment], completeness: Sequence[Completeness],
                         study: StudyInfo, as_of: date, *, printed_at: datetime,
-                        fingerprint: str, app_version: str) -> BuildResult:
+                        fingerprint: str, app_version: str,
+                        audit_head: AuditHeadMark | None = None) -> BuildResult:
     """The study PDF; ``summaries`` are the patients' ``summary --json`` dicts, same order;
     ``attainment`` and ``completeness`` the study's groupings of them (services.cohort)."""
     s = styles()
@@ -127,7 +135,8 @@ def build_cohort_report(analyses: Sequence[PatientAnalysis], summaries: Sequence
         header_items=(("Study", study.name), ("Protocol", study.protocol_version),
                       ("Sites", ", ".join(sites) if sites else DASH),
                       ("Patients", str(len(summaries)))),
-        printed_at=printed_at, app_version=app_version, fingerprint=fingerprint, as_of=as_of)
+        printed_at=printed_at, app_version=app_version, fingerprint=fingerprint, as_of=as_of,
+        audit_head=audit_head)
     target = (f"≥ {settings.target_reduction_pct} % reduction (28-day window) by day "
               f"{settings.target_day}")
     pairs = [

@@ -16,6 +16,7 @@ from ..domain.doses import peq_mg_per_day
 from ..domain.studyday import date_of_day, study_day
 from ..domain.units import format_mg
 from ..results import (
+    AuditHeadMark,
     DoseRecordView,
     PatientAnalysis,
     PatientRecord,
@@ -318,7 +319,8 @@ def signature_section(signatures: Sequence[SignatureManifestation],
 
 def build_patient_report(analysis: PatientAnalysis, study: StudyInfo, summary: dict[str, Any],
                          *, printed_at: datetime, fingerprint: str, app_version: str,
-                         signatures: Sequence[SignatureManifestation] = ()) -> BuildResult:
+                         signatures: Sequence[SignatureManifestation] = (),
+                         audit_head: AuditHeadMark | None = None) -> BuildResult:
     """The per-patient PDF for ``analysis``; ``summary`` is its ``summary --json`` dictionary."""
     s = styles()
     record = analysis.record
@@ -329,7 +331,7 @@ def build_patient_report(analysis: PatientAnalysis, study: StudyInfo, summary: d
         header_items=(("Study", study.name), ("Protocol", study.protocol_version),
                       ("Site", record.site), ("Subject", record.subject_id)),
         printed_at=printed_at, app_version=app_version, fingerprint=fingerprint,
-        as_of=analysis.figures.as_of)
+        as_of=analysis.figures.as_of, audit_head=audit_head)
     markup, status = _target_sentence(summary, settings.target_dose_mg)
     figures_table = key_value_table(
         [(label, text(value)) for label, value in _figure_pairs(summary,

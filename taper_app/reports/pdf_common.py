@@ -36,6 +36,8 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.flowables import CondPageBreak, KeepTogether, Spacer
 
+from ..results import AuditHeadMark
+
 # ---------------------------------------------------------------- fonts
 
 FONT = "TaperSans"
@@ -392,6 +394,8 @@ class PageFurniture:
     fingerprint: str                            # SHA-256 hex of the data (see docs/reports.md)
     as_of: date
     as_of_label: str = "Data as of"             # the patient's calendar: "Printed on"
+    #: The audit trail's head when the data was read (``audit verify --head`` checks it later).
+    audit_head: AuditHeadMark | None = None
 
 
 @dataclass
@@ -473,7 +477,8 @@ def _draw_furniture(furniture: PageFurniture, pagesize: tuple[float, float]
         canvas.setFillColor(MUTED)
         canvas.drawString(MARGIN, bottom - 6.5 * mm,
                           f"Printed {fmt_utc(furniture.printed_at)} by taper-app "
-                          f"{furniture.app_version}")
+                          f"{furniture.app_version}" + ("" if furniture.audit_head is None else
+                          f"  ·  audit trail head {furniture.audit_head.short}"))
         canvas.setFont(FONT_MONO, 6.3)
         canvas.drawString(MARGIN, bottom - 9.8 * mm,
                           f"Data fingerprint SHA-256 {furniture.fingerprint}")

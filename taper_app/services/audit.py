@@ -17,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..results import AuditHeadMark
+from ..storage.engine import Database
 from ..storage.models import AuditEntry, AuditHead
+from ..storage.uow import UnitOfWork
 
 GENESIS_HASH = "0" * 64
 HASHED_FIELDS = ("id", "at_utc", "username", "action", "entity", "entity_id", "subject_id",
@@ -114,6 +116,12 @@ def trail_head(session: Session) -> AuditHeadMark:
     if last is None:
         return AuditHeadMark(0, GENESIS_HASH)
     return AuditHeadMark(int(last[0]), str(last[1]))
+
+
+def head_of(db: Database) -> AuditHeadMark:
+    """:func:`trail_head` in a read transaction of its own (for a printout's footer)."""
+    with UnitOfWork(db, write=False) as uow:
+        return trail_head(uow.session)
 
 
 def row_hash_at(session: Session, row_id: int) -> str | None:

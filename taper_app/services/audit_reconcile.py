@@ -62,6 +62,7 @@ class _Event:
     username: str
     new_value: str | None
     reason: str | None
+    subject_id: str | None = None
 
 
 # The last event per (entity, entity id, field), and which entity ids the trail knows.
@@ -81,10 +82,10 @@ def _read_events(session: Session) -> tuple[_Last, dict[tuple[str, str], list[_E
     every: dict[tuple[str, str], list[_Event]] = defaultdict(list)
     rows = session.execute(select(
         AuditEntry.id, AuditEntry.action, AuditEntry.username, AuditEntry.entity,
-        AuditEntry.entity_id, AuditEntry.field, AuditEntry.new_value, AuditEntry.reason)
-        .order_by(AuditEntry.id)).yield_per(5000)
-    for row_id, action, username, entity, entity_id, field, new, reason in rows:
-        event = _Event(row_id, action, username, new, reason)
+        AuditEntry.entity_id, AuditEntry.field, AuditEntry.new_value, AuditEntry.reason,
+        AuditEntry.subject_id).order_by(AuditEntry.id)).yield_per(5000)
+    for row_id, action, username, entity, entity_id, field, new, reason, subject in rows:
+        event = _Event(row_id, action, username, new, reason, subject)
         last[(entity, entity_id, field)] = event
         if entity in _KEPT_EVENTS:
             every[(entity, entity_id)].append(event)
@@ -175,6 +176,10 @@ def _check_doses(c: _Checker, subjects: dict[int, str]) -> None:
                      "(changed outside the application)")
         if subjects.get(d.patient_id) is None:
             c.report("dose_record", key, "patient_id", "belongs to no patient")
+        elif created is not None and created.subject_id != subjects[d.patient_id]:
+            c.report("dose_record", key, "patient_id",
+                     f"belongs to {subjects[d.patient_id]} but the audit trail recorded it "
+                     f"for {created.subject_id} (moved outside the application)")
     c.removed("dose_record", "dose_record", "start_date")
 
 
@@ -207,6 +212,9 @@ def _check_schedules(c: _Checker, subjects: dict[int, str]) -> None:
                                                 "application)")
                 continue
             c.fields("amendment", "schedule", key, [("from_day", str(a.day))])
+            if c.last[("schedule", key, "from_day")].reason != a.reason:
+                c.report("amendment", key, "reason", "is not the audited reason "
+                         "(changed outside the application)")
             dose = c.last.get(("schedule", key, "dose_mg"))
             if dose is None or dose.new_value is None or format_mg(a.dose_ug) != \
                     format_mg(_mg_text_to_ug(dose.new_value)):

@@ -26,7 +26,7 @@ from ..domain.units import MG_COMPARE, mg_to_ug
 from ..results import CalendarLine, DosingCalendar
 from ..storage.models import AuditEntry, DoseRecordRow
 from ..storage.uow import UnitOfWork
-from .audit import AuditTrail
+from .audit import AuditTrail, head_of
 from .context import ServiceContext
 from .errors import Problem, ServiceError, StaleData, ValidationError
 from .records import PatientRecord, load_patient
@@ -154,6 +154,7 @@ def print_dosing_calendar(ctx: ServiceContext, subject_id: str, first_date: date
     from .reporting import fingerprint
 
     first = _check_period(first_date, weeks, ctx.today())
+    head = head_of(ctx.db)
     study, record = _read(ctx, subject_id)
     stale = StaleData(f"{subject_id} was changed since the calendar was shown (another "
                       "window or user). Nothing was printed: look at the new calendar, then "
@@ -166,7 +167,7 @@ def print_dosing_calendar(ctx: ServiceContext, subject_id: str, first_date: date
     # The sheet is built outside the writing transaction (it takes a moment); the audit row
     # is written only if the patient is still as the sheet shows them.
     built = build_calendar_pdf(calendar, printed_at=ctx.clock(), printed_on=ctx.today(),
-                               fingerprint=digest, app_version=__version__)
+                               fingerprint=digest, app_version=__version__, audit_head=head)
     asked = calendar.days_to_ask
     with UnitOfWork(ctx.db) as uow:
         try:

@@ -22,7 +22,7 @@ from ..domain.units import format_mg
 from ..results import PatientAnalysis, PatientRecord, SignatureManifestation, StudyInfo
 from ..storage.engine import Database
 from ..storage.uow import UnitOfWork
-from .audit import utc_now
+from .audit import head_of, trail_head, utc_now
 from .cohort import attainment, completeness
 from .errors import ServiceError
 from .figures import analyse, analyse_patient, summary_dict
@@ -153,6 +153,7 @@ def patient_report(db: Database, study: StudyInfo, subject_id: str, as_of: date,
     # ReportLab and the chart code load when a report is first made, not with the window.
     from ..reports.patient_report import build_patient_report
 
+    head = head_of(db)  # read first: the trail holds it whatever is saved meanwhile
     analysis = analyse_patient(db, study, subject_id, as_of, sites=sites)
     if signatures is None:
         signatures = stored_signatures(db, subject_id)
@@ -160,7 +161,8 @@ def patient_report(db: Database, study: StudyInfo, subject_id: str, as_of: date,
     digest = fingerprint(payload)
     built = build_patient_report(analysis, study, payload["figures"],
                                  printed_at=_printed(printed_at, clock), fingerprint=digest,
-                                 app_version=__version__, signatures=signatures)
+                                 app_version=__version__, signatures=signatures,
+                                 audit_head=head)
     return Report(built.pdf, built.pages, digest)
 
 
@@ -193,6 +195,7 @@ def cohort_report(db: Database, study: StudyInfo, as_of: date, *,
 
     # analyse_all's loop, one patient at a time so the window can show progress and stop
     with UnitOfWork(db, write=False) as uow:
+        head = trail_head(uow.session)
         records = load_all_patients(uow.session, sites)
     total = len(records) + 1  # the last step builds the PDF
     analyses: list[PatientAnalysis] = []
@@ -208,7 +211,7 @@ def cohort_report(db: Database, study: StudyInfo, as_of: date, *,
     built = build_cohort_report(analyses, summaries, attainment(summaries),
                                 completeness(summaries), study, as_of,
                                 printed_at=_printed(printed_at, clock), fingerprint=digest,
-                                app_version=__version__)
+                                app_version=__version__, audit_head=head)
     _stop_if_cancelled(cancelled)
     if progress is not None:
         progress(total, total)

@@ -206,6 +206,27 @@ def test_an_amendment_edited_with_sql_is_reported(busy):
     assert ("amendment", "101-001#1", "dose_mg") in where(db)
 
 
+def test_an_amendments_reason_edited_with_sql_is_reported(busy):
+    db, _ = busy
+    attack(db, "UPDATE amendment SET reason = 'routine'")
+    assert where(db) == {("amendment", "101-001#1", "reason")}
+
+
+def test_a_dose_moved_to_another_patient_with_sql_is_reported(busy, study):
+    db, ids = busy
+    enroll_patient(context(db, "nurse"), study, {"subject_id": "101-002", "site": "101",
+                                                 "day1_date": "2026-01-05",
+                                                 "baseline_mg": "20",
+                                                 "template_id": "stepdown-a"})
+    assert found(db) == []
+    attack(db, "UPDATE dose_record SET patient_id = (SELECT id FROM patient WHERE "
+               f"subject_id = '101-002') WHERE id = {ids['second']}")
+    [problem] = found(db)
+    assert (problem.table, problem.row_id, problem.field) == (
+        "dose_record", str(ids["second"]), "patient_id")
+    assert "belongs to 101-002 but the audit trail recorded it for 101-001" in str(problem)
+
+
 def test_a_signature_inserted_by_hand_is_reported(busy):
     db, _ = busy
     attack(db, "INSERT INTO signature (patient_id, signed_through, meaning, username, "
