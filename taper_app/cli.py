@@ -165,6 +165,32 @@ def _patient_arguments(sp: argparse.ArgumentParser) -> None:
     ap.add_argument("--reason", required=True, metavar="TEXT")
 
 
+def _sdv_arguments(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--subject", required=True, metavar="ID")
+    which = sp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--through", metavar="DATE",
+                       help="every valid dose record starting on or before this date")
+    which.add_argument("--record", type=int, metavar="N", help="one dose record")
+
+
+def _query_arguments(sp: argparse.ArgumentParser) -> None:
+    action = _actions(sp, "query_command")
+    qp = action("open", "a monitor's query to the site; prints its id")
+    qp.add_argument("--subject", required=True, metavar="ID")
+    qp.add_argument("--record", type=int, metavar="N", help="about this dose record")
+    qp.add_argument("--text", required=True, metavar="TEXT")
+    qp = action("answer", "the site's answer (nurses and investigators)")
+    qp.add_argument("id", type=int, metavar="ID")
+    qp.add_argument("--text", required=True, metavar="TEXT")
+    qp = action("close", "a monitor closes a query")
+    qp.add_argument("id", type=int, metavar="ID")
+    qp.add_argument("--text", metavar="TEXT")
+    qp = action("list", "queries as JSON")
+    qp.add_argument("--subject", metavar="ID")
+    qp.add_argument("--state", choices=("open", "answered", "closed"))
+    qp.add_argument("--json", action="store_true", help="JSON as in interfaces.md")
+
+
 def _settings_arguments(sp: argparse.ArgumentParser) -> None:
     action = _actions(sp, "settings_command")
     action("show", "show every setting")
@@ -208,6 +234,8 @@ _COMMAND_ARGUMENTS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], Non
     "audit": ("the audit trail", _audit_arguments),
     "sign": ("an investigator signs a patient's taper record up to a date", _sign_arguments),
     "patient": ("a patient's participation: end it, or reopen it", _patient_arguments),
+    "sdv": ("a monitor marks a patient's dose records source-verified", _sdv_arguments),
+    "query": ("queries to the site: open, answer, close, list", _query_arguments),
     "settings": ("administrator settings (sign-in lockout, idle lock, backups)",
                  _settings_arguments),
     "db": ("move a study between databases", _db_arguments),
@@ -726,6 +754,46 @@ def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_sdv(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services.verification import verify_source
+
+    through = _date_or_none(args.through, "--through")
+    db, _ = _open(args)
+    ctx = _signed_in(args, db, stdin)
+    marked = verify_source(ctx, args.subject, through, args.record)
+    which = (f"through {through.isoformat()}" if through is not None
+             else f"record {args.record}")
+    print(f"{args.subject}: {marked} dose record(s) marked source-verified ({which})",
+          file=out)
+    return EXIT_OK
+
+
+def cmd_query(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services import queries
+
+    db, _ = _open(args)
+    if args.query_command == "list":
+        from .services.auth import Actor
+        from .services.context import ServiceContext
+
+        _user_needed_on_a_server(args, db)
+        ctx = (_signed_in(args, db, stdin) if args.user
+               else ServiceContext(db, Actor("", "", "monitor")))  # a SQLite file: every site
+        print(queries.queries_json(queries.list_queries(ctx, args.subject, args.state)),
+              file=out)
+        return EXIT_OK
+    ctx = _signed_in(args, db, stdin)
+    if args.query_command == "open":
+        print(queries.open_query(ctx, args.subject, args.text, args.record), file=out)
+    elif args.query_command == "answer":
+        queries.answer_query(ctx, args.id, args.text)
+        print(f"answered query {args.id}", file=out)
+    else:
+        queries.close_query(ctx, args.id, args.text)
+        print(f"closed query {args.id}", file=out)
+    return EXIT_OK
+
+
 def cmd_settings(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.settings import SETTINGS, load_settings, set_setting
 
@@ -803,7 +871,7 @@ COMMANDS = {"init": cmd_init, "template": cmd_template, "user": cmd_user, "impor
             "handout": cmd_handout,
             "audit": cmd_audit, "backup": cmd_backup, "sign": cmd_sign,
             "settings": cmd_settings, "db": cmd_db, "patient": cmd_patient,
-            "serve": cmd_serve}
+            "serve": cmd_serve, "sdv": cmd_sdv, "query": cmd_query}
 
 
 def run(argv: Sequence[str] | None = None, out: TextIO | None = None,
