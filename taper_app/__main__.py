@@ -56,6 +56,19 @@ def setup_logging() -> None:
     root.setLevel(logging.INFO)
 
 
+def record_fatal_crashes() -> None:
+    """faulthandler on, writing into the log folder (the window shows it at the next start)."""
+    from taper_app import crash_log
+    from taper_app.paths import log_dir
+
+    try:
+        folder = log_dir()
+    except OSError as exc:
+        log.warning("no crash log: the log folder cannot be made (%s)", exc)
+        return
+    crash_log.enable(folder)
+
+
 def use_lasting_matplotlib_cache() -> None:
     """In the frozen program, keep matplotlib's font list between runs.
 
@@ -192,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from taper_app.cli import run
 
     setup_logging()
+    record_fatal_crashes()
     use_lasting_matplotlib_cache()
     prepare_frozen_qt()
     # Only the smoke test pays for finding out, before the command line runs, whether

@@ -6,13 +6,14 @@ Exit status: 0 success, 1 invalid input (message on stderr), 2 usage.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from .paths import default_database
@@ -164,6 +165,32 @@ def _patient_arguments(sp: argparse.ArgumentParser) -> None:
     ap.add_argument("--reason", required=True, metavar="TEXT")
 
 
+def _sdv_arguments(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--subject", required=True, metavar="ID")
+    which = sp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--through", metavar="DATE",
+                       help="every valid dose record starting on or before this date")
+    which.add_argument("--record", type=int, metavar="N", help="one dose record")
+
+
+def _query_arguments(sp: argparse.ArgumentParser) -> None:
+    action = _actions(sp, "query_command")
+    qp = action("open", "a monitor's query to the site; prints its id")
+    qp.add_argument("--subject", required=True, metavar="ID")
+    qp.add_argument("--record", type=int, metavar="N", help="about this dose record")
+    qp.add_argument("--text", required=True, metavar="TEXT")
+    qp = action("answer", "the site's answer (nurses and investigators)")
+    qp.add_argument("id", type=int, metavar="ID")
+    qp.add_argument("--text", required=True, metavar="TEXT")
+    qp = action("close", "a monitor closes a query")
+    qp.add_argument("id", type=int, metavar="ID")
+    qp.add_argument("--text", metavar="TEXT")
+    qp = action("list", "queries as JSON")
+    qp.add_argument("--subject", metavar="ID")
+    qp.add_argument("--state", choices=("open", "answered", "closed"))
+    qp.add_argument("--json", action="store_true", help="JSON as in interfaces.md")
+
+
 def _settings_arguments(sp: argparse.ArgumentParser) -> None:
     action = _actions(sp, "settings_command")
     action("show", "show every setting")
@@ -179,6 +206,14 @@ def _db_arguments(sp: argparse.ArgumentParser) -> None:
                 "(SQLite file or PostgreSQL URL)")
     dp.add_argument("--from", dest="source", required=True, metavar="PATH_OR_URL")
     dp.add_argument("--to", dest="target", required=True, metavar="PATH_OR_URL")
+
+
+def _serve_arguments(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--host", default="127.0.0.1", metavar="H",
+                    help="address to listen on (default 127.0.0.1; any other needs TLS)")
+    sp.add_argument("--port", type=int, required=True, metavar="P")
+    sp.add_argument("--certfile", metavar="F", help="TLS certificate chain (PEM)")
+    sp.add_argument("--keyfile", metavar="F", help="TLS private key (PEM)")
 
 
 def _backup_arguments(sp: argparse.ArgumentParser) -> None:
@@ -199,10 +234,14 @@ _COMMAND_ARGUMENTS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], Non
     "audit": ("the audit trail", _audit_arguments),
     "sign": ("an investigator signs a patient's taper record up to a date", _sign_arguments),
     "patient": ("a patient's participation: end it, or reopen it", _patient_arguments),
+    "sdv": ("a monitor marks a patient's dose records source-verified", _sdv_arguments),
+    "query": ("queries to the site: open, answer, close, list", _query_arguments),
     "settings": ("administrator settings (sign-in lockout, idle lock, backups)",
                  _settings_arguments),
     "db": ("move a study between databases", _db_arguments),
     "backup": ("a consistent copy of the database while in use", _backup_arguments),
+    "serve": ("run the application server on a PostgreSQL database (docs/multi-site.md)",
+              _serve_arguments),
 }
 
 
@@ -283,6 +322,42 @@ def _password(args: argparse.Namespace, stdin: TextIO) -> str:
     if password is None:
         raise CliError("no password: set TAPER_PASSWORD or use --password-stdin")
     return password
+
+
+# ---------------------------------------------------------------- the application server
+
+#: The commands that work through the application server (``--db https://HOST:PORT``).
+THROUGH_THE_SERVER = frozenset({"summary", "audit", "settings", "sign", "user"})
+
+
+def _on_server(args: argparse.Namespace) -> bool:
+    from .remote.client import is_server_address
+
+    return is_server_address(_db_location(args))
+
+
+@contextlib.contextmanager
+def _remote(args: argparse.Namespace, stdin: TextIO, password: str | None = None
+            ):  # type: ignore[no-untyped-def]
+    """A session on the application server as ``--user`` (signed out at the end)."""
+    from .remote.client import RemoteStudy
+    from .services.errors import FirstPasswordNotChanged
+
+    if not args.user:
+        raise UsageError("on a database server, give --user NAME (and the password): "
+                         "you see the patients of your sites")
+    remote = RemoteStudy(_db_location(args))
+    try:
+        try:
+            remote.sign_in(args.user, password if password is not None
+                           else _password(args, stdin), first_password_refused=True)
+        except FirstPasswordNotChanged as exc:
+            raise CliError(f"{exc}; choose your own first: TAPER_PASSWORD=<first> "
+                           f"TAPER_NEW_PASSWORD=<new> taper-app user passwd --user "
+                           f"{args.user}") from exc
+        yield remote
+    finally:
+        remote.close()
 
 
 def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -386,6 +461,8 @@ def cmd_user(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services import accounts
     from .services.study import add_user
 
+    if _on_server(args):
+        return _user_through_the_server(args, out, stdin)
     db, _ = _open(args)
     if args.user_command == "list":
         for u in accounts.list_users(db):
@@ -419,6 +496,35 @@ def cmd_user(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return EXIT_OK
 
 
+def _user_through_the_server(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    if args.user_command == "passwd":
+        raise UsageError("user passwd is not available through the application server yet; "
+                         "an administrator can reset the password")
+    with _remote(args, stdin) as remote:
+        if args.user_command == "list":
+            for u in remote.call("user_list"):
+                state = "active" if u.active else "inactive"
+                print(f"{u.username:<16} {u.role:<13} {state:<9} {u.full_name}", file=out)
+        elif args.user_command == "add":
+            remote.call("user_add", name=args.name, role=args.role, full_name=args.full_name,
+                        password=_new_password(args.name), sites=args.site)
+            where = f" for site(s) {', '.join(args.site)}" if args.site else " for every site"
+            print(f"added {args.role} {args.name}{where}; they choose a new password at "
+                  "first sign-in", file=out)
+        elif args.user_command == "reset":
+            remote.call("user_reset", name=args.name, password=_new_password(args.name),
+                        reason=args.reason)
+            print(f"temporary password set for {args.name}; it must be changed at sign-in",
+                  file=out)
+        elif args.user_command == "deactivate":
+            remote.call("user_deactivate", name=args.name, reason=args.reason)
+            print(f"deactivated {args.name}", file=out)
+        elif args.user_command == "role":
+            remote.call("user_role", name=args.name, role=args.role, reason=args.reason)
+            print(f"{args.name} is now {args.role}", file=out)
+    return EXIT_OK
+
+
 def cmd_import(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.imports import import_files
 
@@ -437,8 +543,12 @@ def cmd_summary(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.figures import summary, summary_json
 
     as_of = _as_of(args.as_of)
-    db, study = _open(args)
-    rows = summary(db, study, as_of, args.subject, _reader_sites(args, db, stdin))
+    if _on_server(args):
+        with _remote(args, stdin) as remote:
+            rows = remote.call("summary", as_of=as_of, subject_id=args.subject)
+    else:
+        db, study = _open(args)
+        rows = summary(db, study, as_of, args.subject, _reader_sites(args, db, stdin))
     if args.json:
         out.write(summary_json(rows))  # exactly json.dump(rows, out, indent=2)
         out.write("\n")
@@ -534,6 +644,13 @@ def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.audit_reconcile import reconcile
     from .storage.uow import UnitOfWork
 
+    if _on_server(args):
+        if args.audit_command != "verify":
+            raise UsageError("audit export is not available through the application "
+                             "server yet; run it on the server")
+        with _remote(args, stdin) as remote:
+            check = remote.call("audit_verify")
+        return _print_audit_verdict(check, [], None, True, out)
     db, _ = _open(args)
     if args.audit_command == "export":
         from .services.audit_query import (
@@ -563,10 +680,16 @@ def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         found = reconcile(uow.session) if check.ok else []
         held = (holds_head(uow.session, *expected_head) if expected_head is not None
                 else True)
-    print(f"head: {check.head.rows} {check.head.hash}", file=out)
+    return _print_audit_verdict(check, [str(d) for d in found], expected_head, held, out)
+
+
+def _print_audit_verdict(check: Any, problems: list[str],
+                         expected_head: tuple[int, str] | None, held: bool, out: TextIO) -> int:
+    """What `audit verify` prints: the head, then the chain, the data and the given head."""
+    print(f"head: {check.rows} {check.last_hash}", file=out)
     if not check.ok:
         raise CliError(f"audit trail BROKEN at row {check.first_bad_id}: {check.problem}")
-    problems = [str(d) for d in found]
+    problems = list(problems)
     if expected_head is not None and not held:
         n, digest = expected_head
         problems.append(f"the trail no longer holds row {n} with hash {digest}: this is not "
@@ -594,14 +717,21 @@ def _date_or_none(text: str | None, option: str) -> date | None:
 def cmd_sign(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.signatures import sign_record
 
-    db, _ = _open(args)
+    if not _on_server(args):
+        db, _ = _open(args)
     if not args.user:
         raise UsageError("signing needs --user NAME")
     password = _password(args, stdin)
-    ctx = _signed_in_with(args, db, password)
-    through = _date_or_none(args.through, "--through")
-    assert through is not None
-    sig = sign_record(ctx, args.subject, through, args.meaning, password)
+    if _on_server(args):
+        through = _date_or_none(args.through, "--through")
+        with _remote(args, stdin, password) as remote:
+            sig = remote.call("sign_record", subject_id=args.subject, through=through,
+                              meaning=args.meaning, password=password)
+    else:
+        ctx = _signed_in_with(args, db, password)
+        through = _date_or_none(args.through, "--through")
+        assert through is not None
+        sig = sign_record(ctx, args.subject, through, args.meaning, password)
     print(f"signed {args.subject}: {sig.manifestation}; data SHA-256 {sig.data_sha256}",
           file=out)
     return EXIT_OK
@@ -624,14 +754,60 @@ def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_sdv(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services.verification import verify_source
+
+    through = _date_or_none(args.through, "--through")
+    db, _ = _open(args)
+    ctx = _signed_in(args, db, stdin)
+    marked = verify_source(ctx, args.subject, through, args.record)
+    which = (f"through {through.isoformat()}" if through is not None
+             else f"record {args.record}")
+    print(f"{args.subject}: {marked} dose record(s) marked source-verified ({which})",
+          file=out)
+    return EXIT_OK
+
+
+def cmd_query(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services import queries
+
+    db, _ = _open(args)
+    if args.query_command == "list":
+        from .services.auth import Actor
+        from .services.context import ServiceContext
+
+        _user_needed_on_a_server(args, db)
+        ctx = (_signed_in(args, db, stdin) if args.user
+               else ServiceContext(db, Actor("", "", "monitor")))  # a SQLite file: every site
+        print(queries.queries_json(queries.list_queries(ctx, args.subject, args.state)),
+              file=out)
+        return EXIT_OK
+    ctx = _signed_in(args, db, stdin)
+    if args.query_command == "open":
+        print(queries.open_query(ctx, args.subject, args.text, args.record), file=out)
+    elif args.query_command == "answer":
+        queries.answer_query(ctx, args.id, args.text)
+        print(f"answered query {args.id}", file=out)
+    else:
+        queries.close_query(ctx, args.id, args.text)
+        print(f"closed query {args.id}", file=out)
+    return EXIT_OK
+
+
 def cmd_settings(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.settings import SETTINGS, load_settings, set_setting
 
-    db, _ = _open(args)
-    if args.settings_command == "set":
-        ctx = _signed_in(args, db, stdin)
-        set_setting(ctx, args.key, args.value, args.reason)
-    values = load_settings(db)
+    if _on_server(args):
+        with _remote(args, stdin) as remote:
+            values = (remote.call("settings_set", key=args.key, value=args.value,
+                                  reason=args.reason)
+                      if args.settings_command == "set" else remote.call("settings_show"))
+    else:
+        db, _ = _open(args)
+        if args.settings_command == "set":
+            ctx = _signed_in(args, db, stdin)
+            set_setting(ctx, args.key, args.value, args.reason)
+        values = load_settings(db)
     for setting in SETTINGS:
         print(f"{setting.key:<24} {values[setting.key]:>6}  {setting.label}", file=out)
     return EXIT_OK
@@ -649,6 +825,30 @@ def cmd_db(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     print(f"copied {total} rows ({result.rows.get('patient', 0)} patients, "
           f"{result.rows.get('audit_log', 0)} audit rows) to {shown_location(args.target)}",
           file=out)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .server.app import LOOPBACK, serve
+    from .storage.engine import open_database
+
+    location = _db_location(args)
+    if not location.startswith("postgresql"):
+        raise UsageError("serve runs on a PostgreSQL database: give --db postgresql+psycopg://"
+                         "…")
+    if (args.certfile is None) != (args.keyfile is None):
+        raise UsageError("give both --certfile and --keyfile")
+    if args.certfile is None and args.host not in LOOPBACK:
+        raise UsageError(f"plain HTTP is allowed only on a loopback address, not {args.host}:"
+                         " give --certfile and --keyfile")
+    db = open_database(location)
+    scheme = "https" if args.certfile else "http"
+    print(f"serving {db.shown_location} at {scheme}://{args.host}:{args.port}", file=out,
+          flush=True)
+    try:
+        serve(db, args.host, args.port, args.certfile, args.keyfile)
+    finally:
+        db.dispose()
     return EXIT_OK
 
 
@@ -670,7 +870,8 @@ COMMANDS = {"init": cmd_init, "template": cmd_template, "user": cmd_user, "impor
             "summary": cmd_summary, "export": cmd_export, "report": cmd_report,
             "handout": cmd_handout,
             "audit": cmd_audit, "backup": cmd_backup, "sign": cmd_sign,
-            "settings": cmd_settings, "db": cmd_db, "patient": cmd_patient}
+            "settings": cmd_settings, "db": cmd_db, "patient": cmd_patient,
+            "serve": cmd_serve, "sdv": cmd_sdv, "query": cmd_query}
 
 
 def run(argv: Sequence[str] | None = None, out: TextIO | None = None,
@@ -692,6 +893,9 @@ def run(argv: Sequence[str] | None = None, out: TextIO | None = None,
     from .storage.errors import DatabaseError
 
     try:
+        if args.command not in THROUGH_THE_SERVER and _on_server(args):
+            raise UsageError(f"{args.command} is not available through the application server "
+                             "yet; run it on the server (docs/multi-site.md)")
         return COMMANDS[args.command](args, out, stdin)
     except UsageError as exc:
         print(f"taper-app {args.command}: {exc}", file=err)

@@ -290,3 +290,49 @@ class DosingCalendar:
     def days_to_ask(self) -> tuple[date, ...]:
         """Days whose dose no tablets make: the window warns before printing them."""
         return tuple(line.date for line in self.lines if line.ask_nurse)
+
+
+# ------------------------------------------------------------------ verification, queries
+
+
+@dataclass(frozen=True)
+class SdvStatus:
+    """A dose record's latest source-data verification mark, as shown. ``changed``: the
+    record was changed after the mark, so it is no longer verified."""
+
+    record_id: int
+    verified_by: str
+    verified_at_utc: str
+    verified_through: date | None
+    changed: bool
+
+    @property
+    def verified(self) -> bool:
+        return not self.changed
+
+
+@dataclass(frozen=True)
+class QueryMessage:
+    kind: str  # answer, reask, close
+    by: str
+    at_utc: str
+    text: str | None
+
+
+@dataclass(frozen=True)
+class QueryView:
+    """A query to the site (discrepancy note) and what followed it."""
+
+    id: int
+    subject_id: str
+    site: str
+    record_id: int | None
+    state: str  # open, answered, closed
+    opened_by: str
+    opened_at_utc: str
+    text: str
+    messages: tuple[QueryMessage, ...]
+
+    @property
+    def answers(self) -> list[QueryMessage]:
+        return [m for m in self.messages if m.kind == "answer"]

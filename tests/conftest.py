@@ -34,6 +34,17 @@ def fixed_clock() -> datetime:
 
 
 @pytest.fixture(autouse=True)
+def _own_log_folder(tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The log folder (crash logs, exports' logs) of each test is its own, never the user's."""
+    from taper_app import paths
+
+    folder = tmp_path_factory.mktemp("logs")
+    monkeypatch.setattr(paths, "log_dir", lambda: folder)
+    return folder
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests hash many passwords: a lower scrypt cost (stored in each hash) keeps them quick."""
     monkeypatch.setattr(auth, "SCRYPT_N", 2**10)

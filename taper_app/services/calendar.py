@@ -30,6 +30,7 @@ from .audit import AuditTrail, head_of
 from .context import ServiceContext
 from .errors import Problem, ServiceError, StaleData, ValidationError
 from .records import PatientRecord, load_patient
+from .saving import saving
 from .study import StudyInfo, load_study
 from .validation import MAX_DAILY_PEQ_MG, ValidDose
 
@@ -141,6 +142,7 @@ def calendar_payload(calendar: DosingCalendar) -> dict[str, object]:
                       "note": line.note} for line in calendar.lines]}
 
 
+@saving("print a dosing calendar")
 def print_dosing_calendar(ctx: ServiceContext, subject_id: str, first_date: date | None = None,
                           weeks: int = DEFAULT_WEEKS, drug: str | None = None, *,
                           patient_version: int | None = None) -> CalendarPrintout:
@@ -403,6 +405,7 @@ def _qod_dose(calendar: DosingCalendar, line: CalendarLine) -> Decimal:
     return line.scheduled_peq_mg * 2
 
 
+@saving("enter a returned calendar")
 def enter_returned_calendar(ctx: ServiceContext, subject_id: str, first_date: date,
                             weeks: int, drug: str | None, days: list[ReturnedDay], *,
                             close_ongoing: bool = True,

@@ -28,6 +28,7 @@ from .auth import Actor
 from .context import ServiceContext
 from .patients import add_dose_in_session, amend_in_session, enroll_in_session
 from .records import find_patient_row, load_patient
+from .saving import saving
 from .study import StudyInfo, add_user, create_study, load_study
 from .validation import ValidDose, ValidEnrollment
 
@@ -90,6 +91,7 @@ def _follow(steps: list[ScheduleStep], baseline: Decimal, day1: date, last: date
     return doses
 
 
+@saving("create the demo study")
 def create_demo(path: str | Path, today: date,
                 clock: Callable[[], datetime] = utc_now) -> Database:
     """Create the demo study at ``path`` with data up to ``today``."""

@@ -11,15 +11,17 @@ import numpy as np
 from ..domain.doses import peq_mg_per_day
 from ..domain.studyday import study_day
 from ..domain.units import format_mg, round_half_up
+from ..results import SdvStatus
 from ..storage.engine import Database
 from .figures import analyse_all
 from .study import StudyInfo
+from .verification import sdv_marks
 
 DOSE_RECORD_COLUMNS = ("subject_id", "site", "record_id", "drug", "dose_mg", "frequency", "route",
                        "start_date", "end_date", "start_study_day", "end_study_day",
                        "peq_mg_per_day", "source", "comment", "deviation_reason", "entered_by",
                        "entered_at_utc", "voided", "void_reason", "voided_by", "voided_at_utc",
-                       "replaces_record_id")
+                       "replaces_record_id", "sdv_by", "sdv_at_utc")
 DAILY_COLUMNS = ("subject_id", "site", "date", "study_day", "actual_peq_mg", "scheduled_peq_mg",
                  "missing", "deviation")
 
@@ -40,12 +42,19 @@ def _mg_text(value: float) -> str:
     return "0" if text == "-0" else text
 
 
+def _sdv_cells(mark: SdvStatus | None) -> tuple[str, str]:
+    if mark is None or mark.changed:
+        return "", ""
+    return mark.verified_by, mark.verified_at_utc
+
+
 def export_csv(db: Database, study: StudyInfo, out_dir: Path, as_of: date,
                sites: frozenset[str] | None = None) -> list[Path]:
     """Write ``dose_records.csv`` (every record, voided ones too) and ``daily_series.csv``
     for the patients of ``sites`` (None: every site)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     analyses = analyse_all(db, study, as_of, sites)
+    marks = sdv_marks(db)  # empty cells when not verified, or changed since verification
     doses_path = out_dir / "dose_records.csv"
     daily_path = out_dir / "daily_series.csv"
     with doses_path.open("w", newline="", encoding="utf-8") as fh:
@@ -63,7 +72,7 @@ def export_csv(db: Database, study: StudyInfo, out_dir: Path, as_of: date,
                             d.source or "", d.comment or "", d.deviation_reason or "",
                             d.created_by, _iso(d.created_at), "Y" if d.voided else "N",
                             d.void_reason or "", d.voided_by or "", _iso(d.voided_at),
-                            d.replaces_id or ""])
+                            d.replaces_id or "", *_sdv_cells(marks.get(d.id))])
     with daily_path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(DAILY_COLUMNS)

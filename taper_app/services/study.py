@@ -53,6 +53,7 @@ def _naive(moment: datetime) -> datetime:
     return moment.replace(tzinfo=None)
 
 
+@saving("create a study")
 def create_study(db_path: str | Path, protocol_text: str, admin_username: str,
                  admin_full_name: str, admin_password: str, *, protocol_source: str = "protocol",
                  clock: Callable[[], datetime] = utc_now) -> Database:

@@ -211,3 +211,45 @@ class UserSite(Base):
     __tablename__ = "user_site"
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
     site_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class SdvMark(Base):
+    """A monitor's source-data verification of one dose record, at the record's version:
+    a record changed afterwards (its version moved on) is no longer verified (migration
+    0009b). Marks are never deleted; a new mark of the same record is a new row."""
+
+    __tablename__ = "sdv_mark"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    dose_record_id: Mapped[int] = mapped_column(ForeignKey("dose_record.id"), index=True)
+    record_version: Mapped[int] = mapped_column(Integer)
+    #: The "through" date the monitor gave (None when one record was verified).
+    verified_through: Mapped[date | None] = mapped_column(Date, nullable=True)
+    verified_by: Mapped[str] = mapped_column(String(64))
+    verified_at_utc: Mapped[str] = mapped_column(String(32))
+
+
+class DataQuery(Base):
+    """A monitor's query (discrepancy note) to the site about a patient or one record."""
+
+    __tablename__ = "data_query"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    dose_record_id: Mapped[int | None] = mapped_column(ForeignKey("dose_record.id"),
+                                                       nullable=True)
+    state: Mapped[str] = mapped_column(String(10))  # open, answered, closed
+    opened_by: Mapped[str] = mapped_column(String(64))
+    opened_at_utc: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class DataQueryMessage(Base):
+    """One step of a query after it was opened: an answer, a new question, the close."""
+
+    __tablename__ = "data_query_message"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    query_id: Mapped[int] = mapped_column(ForeignKey("data_query.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # answer, reask, close
+    username: Mapped[str] = mapped_column(String(64))
+    at_utc: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -12,9 +12,11 @@ import sys
 import traceback
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 from types import TracebackType
 
-from .. import __version__
+from .. import __version__, paths
+from ..crash_log import SHOWN_CHARS, previous_crashes
 from ..paths import app_icon
 from ..services.audit import utc_now
 from ..services.auth import SYSTEM
@@ -58,22 +60,45 @@ def application() -> QApplication:
 def _excepthook(kind: type[BaseException], value: BaseException,
                 tb: TracebackType | None) -> None:
     log.critical("unexpected error", exc_info=(kind, value, tb))
-    from ..paths import log_dir
-
     detail = "".join(traceback.format_exception_only(kind, value)).strip()
     messages.error(None, "Unexpected error",
                    "Something went wrong inside Taper Tracker. What was saved is safe; "
-                   f"the details are in the log in {log_dir()}.", detail)
+                   f"the details are in the log in {paths.log_dir()}.", detail)
+
+
+def show_previous_crashes(folder: Path) -> int:
+    """Say that an earlier run ended in a fatal crash, with faulthandler's trace (once per
+    crash: the trace is kept in ``folder`` under a new name); how many there were."""
+    crashes = previous_crashes(folder)
+    if crashes:
+        last = crashes[-1]
+        more = f" ({len(crashes)} crashes since the last start)" if len(crashes) > 1 else ""
+        trace = last.text if len(last.text) <= SHOWN_CHARS else \
+            last.text[:SHOWN_CHARS] + "\n[...] (the rest is in the file)"
+        messages.warning(
+            None, "Taper Tracker closed unexpectedly",
+            f"The last run of Taper Tracker ended in a crash on "
+            f"{last.when:%Y-%m-%d at %H:%M} UTC{more}: {last.summary()}. What was saved "
+            "before it is safe; anything being typed then was not saved. Please send the "
+            f"file {last.path} to the study's support.", trace)
+    return len(crashes)
 
 
 def run_gui(location: str, *, today: Callable[[], date] = date.today,
-            clock: Callable[[], datetime] = utc_now) -> int:
-    """Open the study at ``location``, ask who is working, show the window; exit status."""
+            clock: Callable[[], datetime] = utc_now, log_folder: Path | None = None) -> int:
+    """Open the study at ``location``, ask who is working, show the window; exit status.
+
+    A fatal crash of an earlier run (the trace faulthandler left in ``log_folder``, the
+    log folder unless given) is shown first."""
     app = application()
     previous_handler = qInstallMessageHandler(_qt_message)
     previous_hook = sys.excepthook
     sys.excepthook = _excepthook
     try:
+        try:
+            show_previous_crashes(paths.log_dir() if log_folder is None else log_folder)
+        except OSError as exc:  # no log folder: nothing to show, and nothing to stop for
+            log.warning("earlier crashes not checked: %s", exc)
         go_on, restored = check_before_opening(location, clock)
         if not go_on:
             return 1

@@ -391,7 +391,8 @@ def test_a_stale_version_is_refused_and_writes_nothing(enrolled: Database,
     nurse = context(enrolled, "nurse")
     record_id = record_dose(nurse, study, "101-001", dict(PREDNISONE_20)).record_id
     version = patient(enrolled).doses[0].version
-    record_dose(nurse, study, "101-001", dict(PREDNISONE_20, start_date="2026-02-01"),
+    record_dose(nurse, study, "101-001",
+                dict(PREDNISONE_20, dose_mg="17.5", start_date="2026-02-01"),
                 close_ongoing=True)  # someone else closes it: its version moves on
     before = dump(enrolled)
     with pytest.raises(StaleData):

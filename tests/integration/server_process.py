@@ -1,0 +1,57 @@
+"""A real application server process (``taper-app serve``) on 127.0.0.1, for the tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server(db_url: str, log: Path) -> Iterator[str]:
+    """Start ``python -m taper_app serve`` on ``db_url``; yield its address; stop it."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("TAPER_DB", None)
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "taper_app", "serve", "--db", db_url, "--host",
+             "127.0.0.1", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
+            env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server stopped: {log.read_text()}")
+            try:
+                httpx.post(f"{url}/v1/sign-out", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the server did not start: {log.read_text()}"
+                                       ) from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
