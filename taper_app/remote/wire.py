@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..results import AuditHeadMark
 from ..services.accounts import UserView
 from ..services.audit import ChainCheck
 from ..services.auth import Actor
@@ -21,7 +22,7 @@ from ..services.signatures import SignatureView
 
 #: The result types that may cross the wire, by name (the same on both sides).
 RESULT_TYPES: Mapping[str, type] = {t.__name__: t for t in (
-    Actor, ChainCheck, SavedDose, SignatureView, UserView)}
+    Actor, AuditHeadMark, ChainCheck, SavedDose, SignatureView, UserView)}
 
 
 class WireError(ValueError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from pypdf import PdfReader
 
 from taper_app.cli import run
+from taper_app.remote.wire import decode, encode
 from taper_app.results import AuditHeadMark
 from taper_app.services.audit import trail_head
 from taper_app.services.calendar import print_dosing_calendar
@@ -179,3 +181,10 @@ def test_a_trail_cut_with_its_head_moved_is_flagged_at_start_up(db, study, patie
 def taper(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     return run(list(argv), out, err, io.StringIO("")), out.getvalue(), err.getvalue()
+
+
+def test_a_signature_with_its_head_crosses_the_servers_wire_format(db, patient):
+    view = sign_record(context(db, "investigator"), patient, date(2026, 6, 30), "reviewed",
+                       PASSWORD)
+    back = decode(json.loads(json.dumps(encode(view))))
+    assert back == view and back.audit_head == view.audit_head

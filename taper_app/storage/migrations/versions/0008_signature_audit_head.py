@@ -10,7 +10,7 @@ SQLite keeps the table and its triggers; the one UPDATE runs with the signature'
 never-changed trigger set aside and put back at once.
 
 Revision ID: 0008
-Revises: 0009 (the current head when written; the lead re-chains at merge time)
+Revises: 0009b (the current head when written; the lead re-chains at merge time)
 Create Date: 2026-12-04 03:35:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0008'
-down_revision = '0009'
+down_revision = '0009b'
 branch_labels = None
 depends_on = None
 
