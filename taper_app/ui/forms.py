@@ -70,7 +70,7 @@ class ServiceDialog(QDialog):
 
     # ------------------------------------------------------------ Esc and Cancel
 
-    def _typed(self) -> tuple[str, ...]:
+    def _field_values(self) -> tuple[str, ...]:
         """Everything typed or chosen in the form's fields, to notice a change."""
         values: list[str] = []
         for child in self.findChildren(QWidget):
@@ -83,12 +83,12 @@ class ServiceDialog(QDialog):
 
     def showEvent(self, event: QShowEvent) -> None:
         if self._opened_with is None:
-            self._opened_with = self._typed()
+            self._opened_with = self._field_values()
         super().showEvent(event)
 
     def has_typed_input(self) -> bool:
         """Whether a field differs from what the form opened with."""
-        return self._opened_with is not None and self._typed() != self._opened_with
+        return self._opened_with is not None and self._field_values() != self._opened_with
 
     def reject(self) -> None:
         """Esc, Cancel or the window's close: ask first if anything was typed."""

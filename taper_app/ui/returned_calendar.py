@@ -152,8 +152,8 @@ class ReturnedCalendarDialog(ServiceDialog):
             for column, cell in enumerate((date_label, day_label, printed_label, taken,
                                            reason, state)):
                 grid.addWidget(cell, i + 1, column)
-            taken.textEdited.connect(lambda text, row=i: self._typed(row, taken=text))
-            reason.textEdited.connect(lambda text, row=i: self._typed(row, reason=text))
+            taken.textEdited.connect(lambda text, row=i: self._row_edited(row, taken=text))
+            reason.textEdited.connect(lambda text, row=i: self._row_edited(row, reason=text))
             self.date_labels.append(date_label)
             self.day_labels.append(day_label)
             self.printed_labels.append(printed_label)
@@ -340,7 +340,7 @@ class ReturnedCalendarDialog(ServiceDialog):
         self.next_button.setEnabled(self.week + 1 < count)
         self.update_plan()
 
-    def _typed(self, row: int, *, taken: str | None = None, reason: str | None = None) -> None:
+    def _row_edited(self, row: int, *, taken: str | None = None, reason: str | None = None) -> None:
         if self.calendar is None:
             return
         line = self.calendar.lines[7 * self.week + row]
