@@ -21,6 +21,7 @@ from ..services.context import ServiceContext
 from ..services.errors import Problem, ServiceError
 from ..storage.errors import DatabaseError
 from . import messages
+from .inputs import DateField
 from .models import RowTableModel, ValueSortProxy
 from .qt import (
     QCheckBox,
@@ -35,7 +36,7 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
-from .widgets import FORM_STYLE, FieldErrors, em, fit_columns, line_edit, setup_table
+from .widgets import FORM_STYLE, FieldErrors, em, fit_columns, setup_table
 
 #: More rows than a person reads on screen; the CSV export always has every row.
 SHOWN_ROWS = 5000
@@ -96,8 +97,8 @@ class AuditDialog(QDialog):
         self.user.setObjectName("user_filter")
         self.entity = QComboBox()
         self.entity.setObjectName("entity_filter")
-        self.since = line_edit("from YYYY-MM-DD", "since")
-        self.until = line_edit("to YYYY-MM-DD", "until")
+        self.since = DateField(ctx.today, "from YYYY-MM-DD", "since")
+        self.until = DateField(ctx.today, "to YYYY-MM-DD", "until")
         for edit in (self.since, self.until):
             edit.setMinimumWidth(em(self, 10))
         general = QLabel()

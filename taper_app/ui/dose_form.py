@@ -25,6 +25,7 @@ from ..services.validation import FREQUENCIES, ROUTES, SOURCES
 from . import messages
 from .formatting import iso, mg
 from .forms import ServiceDialog
+from .inputs import DateField, parse_iso
 from .qt import (
     QCheckBox,
     QComboBox,
@@ -58,13 +59,6 @@ def _coded(codes: tuple[str, ...], text: dict[str, str], name: str) -> QComboBox
     for code in codes:
         box.addItem(f"{code} – {text.get(code, code)}", code)
     return box
-
-
-def _parse_iso(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        return None
 
 
 def _describe(dose: DoseRecordView) -> str:
@@ -112,8 +106,8 @@ class DoseDialog(ServiceDialog):
         self.dose_mg = line_edit("mg per administration", "dose_mg")
         self.frequency = _coded(FREQUENCIES, FREQUENCY_TEXT, "frequency")
         self.route = _coded(ROUTES, ROUTE_TEXT, "route")
-        self.start_date = line_edit("YYYY-MM-DD", "start_date")
-        self.end_date = line_edit("YYYY-MM-DD, empty = ongoing", "end_date")
+        self.start_date = DateField(ctx.today, name="start_date")
+        self.end_date = DateField(ctx.today, "YYYY-MM-DD, empty = ongoing", "end_date")
         self.source = _coded(SOURCES, SOURCE_TEXT, "source")
         self.comment = line_edit("optional", "comment")
         self.readout = QLabel()
@@ -322,9 +316,9 @@ class DoseDialog(ServiceDialog):
         return [d for d in self.record.doses if d.id in ids]
 
     def _update_ongoing_offer(self, fields: dict[str, object]) -> None:
-        start = _parse_iso(str(fields["start_date"]))
+        start = parse_iso(str(fields["start_date"]))
         ongoing = self._ongoing()
-        end_date = _parse_iso(str(fields["end_date"]))
+        end_date = parse_iso(str(fields["end_date"]))
         closable = (start is not None and bool(ongoing)
                     and all(d.start_date < start for d in ongoing)
                     and closes_ongoing_record(str(fields["frequency"]), start, end_date)

@@ -74,6 +74,8 @@ class ServiceDialog(QDialog):
         """Everything typed or chosen in the form's fields, to notice a change."""
         values: list[str] = []
         for child in self.findChildren(QWidget):
+            if child.window() is not self:
+                continue  # a date field's calendar pop-up: browsing months is not input
             if isinstance(child, QLineEdit) and child.parent() is not None and not isinstance(
                     child.parentWidget(), QComboBox):
                 values.append(child.text())

@@ -32,6 +32,7 @@ from ..services.records import PatientRecord
 from ..services.study import StudyInfo
 from ..storage.errors import DatabaseError
 from .forms import ServiceDialog
+from .inputs import DateField
 from .qt import (
     QCheckBox,
     QComboBox,
@@ -89,10 +90,8 @@ class ReturnedCalendarDialog(ServiceDialog):
         self.which = QComboBox()
         self.which.setObjectName("returned_which")
         self.which.addItem(OTHER_DATES)
-        self.first_date = QLineEdit()
-        self.first_date.setObjectName("returned_from")
-        self.first_date.setPlaceholderText("YYYY-MM-DD")
-        self.first_date.setMaximumWidth(em(self, 9))
+        self.first_date = DateField(ctx.today, name="returned_from")
+        self.first_date.setMaximumWidth(em(self, 11))
         self.weeks = QComboBox()
         self.weeks.setObjectName("returned_weeks")
         for n in range(1, MAX_WEEKS + 1):
