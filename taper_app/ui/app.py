@@ -29,7 +29,7 @@ from ..storage.errors import DatabaseError
 from . import messages
 from .file_safety import AutomaticBackups, check_before_opening
 from .login import LoginDialog
-from .main_window import MainWindow
+from .main_window import SIGN_IN_AGAIN, MainWindow
 from .qt import QApplication, QIcon, QtMsgType, qInstallMessageHandler
 
 log = logging.getLogger(__name__)
@@ -113,21 +113,31 @@ def run_gui(location: str, *, today: Callable[[], date] = date.today,
             if db.is_sqlite:  # a server's own backups cover PostgreSQL (docs/multi-site.md)
                 backups = AutomaticBackups(db, clock)
                 backups.backup_now("start")
-            actor = LoginDialog.ask(db, study, clock)
-            if actor is None:
-                if restored is not None:  # nobody signed in: recorded as the application
-                    record_restore(ServiceContext(db, SYSTEM, clock, today), restored)
+            status: int | None = None  # no window yet
+            while True:  # one session a turn: Switch user comes back to the sign-in
+                actor = LoginDialog.ask(db, study, clock)
+                if actor is None:
+                    if restored is not None:  # nobody signed in: recorded as the application
+                        record_restore(ServiceContext(db, SYSTEM, clock, today), restored)
+                    if backups is not None and status is None:  # (a window's close made one)
+                        backups.backup_now("close")
+                    return status or 0
+                if restored is not None:
+                    record_restore(ServiceContext(db, actor, clock, today), restored)
+                    restored = None
+                window = MainWindow(db, study, actor, today=today, clock=clock)
                 if backups is not None:
-                    backups.backup_now("close")
-                return 0
-            if restored is not None:
-                record_restore(ServiceContext(db, actor, clock, today), restored)
-            window = MainWindow(db, study, actor, today=today, clock=clock)
-            if backups is not None:
-                backups.attach(window, window.tasks)
-            window.show_for_screen()
-            log.info("%s (%s) signed in to %s", actor.username, actor.role, study.name)
-            return int(app.exec())
+                    backups.attach(window, window.tasks)
+                window.show_for_screen()
+                log.info("%s (%s) signed in to %s", actor.username, actor.role, study.name)
+                status = int(app.exec())
+                next_step, backups = window.next_step, None
+                # Nothing of this user's stays: the window, its forms and views go.
+                window.deleteLater()
+                if next_step != SIGN_IN_AGAIN or status != 0:
+                    return status
+                if db.is_sqlite:  # the next user's window backs up as the first did
+                    backups = AutomaticBackups(db, clock)
         except (DatabaseError, ServiceError) as exc:
             messages.error(None, "Cannot open the study", str(exc))
             return 1

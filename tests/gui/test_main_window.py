@@ -140,7 +140,7 @@ def test_the_charts_tab_holds_the_taper_chart(open_window, patient):
 
     window = open_window("nurse")
     tabs = window.detail.tabs
-    assert tabs.tabText(2) == "C&harts"
+    assert tabs.tabText(2) == "Ch&arts"  # Alt+A (Alt+H is the Help menu)
     assert isinstance(tabs.widget(2), TaperView)
 
 

@@ -17,7 +17,7 @@ CTRL = Qt.KeyboardModifier.ControlModifier
 
 def test_the_schedule_tab_lists_the_steps_with_their_dates(open_window, patient, keyboard):
     window = open_window("nurse")
-    keyboard.shortcut(Qt.Key.Key_S, Qt.KeyboardModifier.AltModifier)
+    keyboard.shortcut(Qt.Key.Key_C, Qt.KeyboardModifier.AltModifier)
     assert window.detail.tabs.currentWidget() is window.detail.schedule
     model = window.detail.schedule.steps_model
     assert [(model.index(i, ScheduleStepsModel.DAY).data(),
