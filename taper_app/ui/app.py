@@ -29,7 +29,7 @@ from ..storage.errors import DatabaseError
 from . import messages
 from .file_safety import AutomaticBackups, check_before_opening
 from .login import LoginDialog
-from .main_window import SIGN_IN_AGAIN, MainWindow
+from .main_window import RESET_DEMO, SIGN_IN_AGAIN, MainWindow
 from .qt import QApplication, QIcon, QtMsgType, qInstallMessageHandler
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,13 @@ def show_previous_crashes(folder: Path) -> int:
 
 
 def run_gui(location: str, *, today: Callable[[], date] = date.today,
-            clock: Callable[[], datetime] = utc_now, log_folder: Path | None = None) -> int:
+            clock: Callable[[], datetime] = utc_now, log_folder: Path | None = None,
+            reset_demo: Callable[[], None] | None = None) -> int:
     """Open the study at ``location``, ask who is working, show the window; exit status.
 
     A fatal crash of an earlier run (the trace faulthandler left in ``log_folder``, the
-    log folder unless given) is shown first."""
+    log folder unless given) is shown first. ``reset_demo``: the study is the demo, and
+    this rebuilds it (the window's Study > Reset the demo study)."""
     app = application()
     previous_handler = qInstallMessageHandler(_qt_message)
     previous_hook = sys.excepthook
@@ -125,7 +127,8 @@ def run_gui(location: str, *, today: Callable[[], date] = date.today,
                 if restored is not None:
                     record_restore(ServiceContext(db, actor, clock, today), restored)
                     restored = None
-                window = MainWindow(db, study, actor, today=today, clock=clock)
+                window = MainWindow(db, study, actor, today=today, clock=clock,
+                                    demo=reset_demo is not None)
                 if backups is not None:
                     backups.attach(window, window.tasks)
                 window.show_for_screen()
@@ -134,8 +137,13 @@ def run_gui(location: str, *, today: Callable[[], date] = date.today,
                 next_step, backups = window.next_step, None
                 # Nothing of this user's stays: the window, its forms and views go.
                 window.deleteLater()
-                if next_step != SIGN_IN_AGAIN or status != 0:
+                if next_step not in (SIGN_IN_AGAIN, RESET_DEMO) or status != 0:
                     return status
+                if next_step == RESET_DEMO and reset_demo is not None:
+                    db.dispose()
+                    reset_demo()
+                    db = open_database(location)
+                    study = load_study(db)
                 if db.is_sqlite:  # the next user's window backs up as the first did
                     backups = AutomaticBackups(db, clock)
         except (DatabaseError, ServiceError) as exc:

@@ -86,7 +86,7 @@ SHORTCUTS = (
 )
 
 #: What comes after a window closes: nothing (the program ends) or the sign-in again.
-QUIT, SIGN_IN_AGAIN = "quit", "sign_in_again"
+QUIT, SIGN_IN_AGAIN, RESET_DEMO = "quit", "sign_in_again", "reset_demo"
 
 
 class MainWindow(QMainWindow):
@@ -95,8 +95,10 @@ class MainWindow(QMainWindow):
     def __init__(self, db: Database, study: StudyInfo, actor: Actor, *,
                  today: Callable[[], date] = date.today,
                  clock: Callable[[], datetime] = utc_now,
-                 tasks: TaskRunner | None = None, parent: QWidget | None = None) -> None:
+                 tasks: TaskRunner | None = None, demo: bool = False,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.demo = demo  # the demo study: it can be rebuilt from the Study menu
         self.db = db
         self.study = study
         self.actor = actor
@@ -237,6 +239,9 @@ class MainWindow(QMainWindow):
                                   "stays on screen"),
             "sign_out": action("sign_out", "Sign &out", self.sign_out, None,
                                "Sign out and close Taper Tracker"),
+            "reset_demo": action("reset_demo", "Reset the d&emo study…", self.reset_demo,
+                                 None, "Rebuild the demo study as new (what was entered in "
+                                 "it is lost)"),
             "quit": action("quit", "&Quit", self.close, QKeySequence.StandardKey.Quit),
         }
 
@@ -247,8 +252,11 @@ class MainWindow(QMainWindow):
         for key in ("dashboard", "study_audit", "refresh", "export_study"):
             study.addAction(a[key])
         study.addSeparator()
-        for key in ("lock", "switch_user", "sign_out", "quit"):
+        for key in ("lock", "switch_user", "sign_out"):
             study.addAction(a[key])
+        if self.demo:
+            study.addAction(a["reset_demo"])
+        study.addAction(a["quit"])
         patient = menus.addMenu("&Patient")
         for key in ("find", "enroll", "new_dose", "returned_calendar", "correct_dose",
                     "void_dose", "amend", "sign", "calendar", "patient_audit",
@@ -634,7 +642,8 @@ class MainWindow(QMainWindow):
                 "is not saved. Sign out and discard it?",
                 yes="Sign out and &discard", no="&Keep editing"):
             return False
-        how = "switch user" if next_step == SIGN_IN_AGAIN else "sign out"
+        how = {SIGN_IN_AGAIN: "switch user", RESET_DEMO: "reset the demo"}.get(next_step,
+                                                                             "sign out")
         try:
             record_sign_out(self.db, self.actor.username, how, self.ctx.clock)
         except (ServiceError, DatabaseError) as exc:
@@ -662,6 +671,15 @@ class MainWindow(QMainWindow):
 
     def sign_out(self) -> None:
         self.end_session(QUIT)
+
+    def reset_demo(self) -> None:
+        """Rebuild the demo study (asked first); everyone signs in again on the new one."""
+        if not self.demo or not messages.ask(
+                self, "Reset the demo study",
+                "Rebuild the demo study as new? Everything entered in it since it was made "
+                "is lost, and you sign in again.", yes="&Reset the demo", no="&Cancel"):
+            return
+        self.end_session(RESET_DEMO)
 
     def _signed_out_at_lock(self) -> None:
         """Someone signed the user out at the lock: the next person signs in."""
