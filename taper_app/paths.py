@@ -70,6 +70,22 @@ def app_icon() -> Path:
     return resource("icons", "taper-app.png")
 
 
+def docs_dir() -> Path:
+    """The user guide's folder, with its screenshots: ``docs/`` of a source checkout; in
+    the packaged program or an installed wheel, ``resources/docs`` (build.spec and
+    pyproject.toml ship ``docs/user-guide.md`` and ``docs/screenshots/`` there)."""
+    if not is_frozen():
+        beside = Path(__file__).resolve().parent.parent / "docs"
+        if (beside / "user-guide.md").is_file():
+            return beside
+    return resources_dir() / "docs"
+
+
+def user_guide() -> Path:
+    """The user guide (Markdown) that F1 opens."""
+    return docs_dir() / "user-guide.md"
+
+
 def data_dir() -> Path:
     path = Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
     path.mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,11 @@ SHOWN_ROWS = 5000
 ALL = "(all)"
 
 
+def words(code: str) -> str:
+    """An audit code as words: ``record_dose`` is "record dose"."""
+    return code.replace("_", " ")
+
+
 class AuditTableModel(RowTableModel):
     """Audit rows newest first: one changed field per row."""
 
@@ -58,14 +63,15 @@ class AuditTableModel(RowTableModel):
         ("New", "The value after"),
         ("Why", "The reason given"),
     )
-    SAMPLES = {WHEN: "2026-07-02 14:30:00", USER: "investigator", ACTION: "record_dose",
-               ENTITY: "dose_record 1234", SUBJECT: "101-0000", FIELD: "deviation_reason",
+    SAMPLES = {WHEN: "2026-07-02 14:30:00", USER: "investigator", ACTION: "amend schedule",
+               ENTITY: "dose record 1234", SUBJECT: "101-0000", FIELD: "deviation reason",
                OLD: "2026-07-02", NEW: "2026-07-02"}
 
     def display(self, row: AuditRow, column: int) -> str:
-        values = (row.at_utc.replace("T", " ")[:19], row.username, row.action,
-                  f"{row.entity} {row.entity_id}", row.subject_id or "", row.field,
-                  row.old_value or "", row.new_value or "", row.reason or "")
+        # In words ("record dose", "dose record 12"); the CSV export keeps the codes.
+        values = (row.at_utc.replace("T", " ")[:19], row.username, words(row.action),
+                  f"{words(row.entity)} {row.entity_id}", row.subject_id or "",
+                  words(row.field), row.old_value or "", row.new_value or "", row.reason or "")
         return values[column]
 
     def sort_value(self, row: AuditRow, column: int) -> Any:
@@ -178,11 +184,12 @@ class AuditDialog(QDialog):
         except (ServiceError, DatabaseError) as exc:
             messages.error(self, "Cannot read the audit trail", str(exc))
             return
-        for box, values in ((self.user, choices.usernames), (self.entity, choices.entities)):
+        for box, values, shown in ((self.user, choices.usernames, str),
+                                   (self.entity, choices.entities, words)):
             box.clear()
             box.addItem(ALL, None)
             for value in values:
-                box.addItem(value, value)
+                box.addItem(shown(value), value)
 
     def current_filter(self) -> AuditFilter | None:
         """The filters as the service takes them; None (fields marked) if a date is wrong."""

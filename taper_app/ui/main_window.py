@@ -31,6 +31,7 @@ from .dose_form import DoseDialog, VoidDialog
 from .enroll import EnrollDialog
 from .file_safety import AutomaticBackups
 from .forms import ServiceDialog
+from .help_viewer import HelpViewer
 from .idle_lock import IdleLock
 from .models import PatientTableModel, ValueSortProxy
 from .patient_detail import PatientDetail
@@ -82,11 +83,15 @@ SHORTCUTS = (
     ("T / Y / Up / Down", "In a date field: today, yesterday, a day later, a day earlier; "
                           "Alt+Down opens a calendar"),
     ("Ctrl+L", "Lock the window now (your password opens it again, forms kept)"),
-    ("F1", "The user guide"),
+    ("F1", "The user guide (Help menu: these shortcuts)"),
 )
 
 #: What comes after a window closes: nothing (the program ends) or the sign-in again.
 QUIT, SIGN_IN_AGAIN, RESET_DEMO = "quit", "sign_in_again", "reset_demo"
+
+
+def shortcuts_text() -> str:
+    return "\n".join(f"{keys}:  {what}" for keys, what in SHORTCUTS)
 
 
 class MainWindow(QMainWindow):
@@ -114,6 +119,7 @@ class MainWindow(QMainWindow):
         self._signature_token = 0
         self._as_of = today()
         self.dashboard: StudyDashboard | None = None
+        self.help_viewer: HelpViewer | None = None
         #: After this window closes: QUIT, or SIGN_IN_AGAIN (Switch user, a sign-out at
         #: the lock) for run_gui to ask who is working next.
         self.next_step = QUIT
@@ -229,8 +235,11 @@ class MainWindow(QMainWindow):
                                 "completeness per site"),
             "refresh": action("refresh", "&Reload", self.refresh,
                               QKeySequence.StandardKey.Refresh),
-            "shortcuts": action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts,
-                                QKeySequence.StandardKey.HelpContents),
+            "user_guide": action("user_guide", "&User guide", self.show_user_guide,
+                                 QKeySequence.StandardKey.HelpContents,
+                                 "The user guide: the nurse's and the investigator's tasks, "
+                                 "step by step"),
+            "shortcuts": action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts),
             "lock": action("lock", "&Lock now", self.lock_now, "Ctrl+L",
                            "Lock the window now: your password opens it again, with open "
                            "forms kept"),
@@ -263,6 +272,7 @@ class MainWindow(QMainWindow):
                     "export_patient"):
             patient.addAction(a[key])
         help_menu = menus.addMenu("&Help")
+        help_menu.addAction(a["user_guide"])
         help_menu.addAction(a["shortcuts"])
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
@@ -435,8 +445,17 @@ class MainWindow(QMainWindow):
         return super().eventFilter(watched, event)
 
     def show_shortcuts(self) -> None:
-        text = "\n".join(f"{keys}:  {what}" for keys, what in SHORTCUTS)
-        messages.inform(self, "Keyboard shortcuts", text)
+        messages.inform(self, "Keyboard shortcuts", shortcuts_text())
+
+    def show_user_guide(self) -> None:
+        """F1: the user guide in its own window (one, raised again on the next F1)."""
+        if self.help_viewer is None:
+            self.help_viewer = HelpViewer.open_guide(shortcuts_text(), self)
+            if self.help_viewer is None:
+                return
+        self.help_viewer.show()
+        self.help_viewer.raise_()
+        self.help_viewer.activateWindow()
 
     # ------------------------------------------------------------ actions
 

@@ -503,7 +503,9 @@ class ReturnedCalendarDialog(ServiceDialog):
         summary = (f"{subject}: returned calendar saved as {len(saved.record_ids)} dose "
                    f"record{'s' if len(saved.record_ids) != 1 else ''}")
         if saved.closed_record_ids:
-            summary += f"; {', '.join(f'#{i}' for i in saved.closed_record_ids)} closed"
+            n = len(saved.closed_record_ids)
+            summary += (f"; the ongoing record{'s' * (n != 1)} ended the day before the "
+                        "calendar")
         if saved.missing_days:
             summary += f"; {len(saved.missing_days)} day(s) left missing"
         self.saved.emit(subject, summary)

@@ -51,7 +51,7 @@ def test_the_study_menu_opens_the_whole_trail_with_sign_ins_and_user_changes(
     assert view.windowTitle() == "Audit trail – the whole study"
     assert not view.this_patient.isChecked()
     actions = set(shown(view, AuditTableModel.ACTION))
-    assert {"sign_in", "change_role", "add_user", "enroll", "record_dose"} <= actions
+    assert {"sign in", "change role", "add user", "enroll", "record dose"} <= actions
     assert view.proxy.rowCount() == len(audit_rows(db))
 
 
@@ -63,7 +63,7 @@ def test_filters_by_user_entity_and_date(open_window, two_patients, dialogs, db)
     view.entity.setCurrentIndex(view.entity.findData("dose_record"))
     view.apply_button.click()
     assert set(shown(view, AuditTableModel.USER)) == {"nurse"}
-    assert {e.split()[0] for e in shown(view, AuditTableModel.ENTITY)} == {"dose_record"}
+    assert {e.rsplit(" ", 1)[0] for e in shown(view, AuditTableModel.ENTITY)} == {"dose record"}
     expected = [r for r in audit_rows(db) if r.username == "nurse" and r.entity == "dose_record"]
     assert view.proxy.rowCount() == len(expected) > 0
 

@@ -104,3 +104,36 @@ def test_pyproject_ships_every_resource_the_program_reads():
     assert Path("protocols/example-iim.toml") in shipped
     for icon in ("taper-app.png", "taper-app.ico", "taper-app.icns"):
         assert Path("icons") / icon in shipped
+
+
+def test_the_user_guide_is_found_from_source_frozen_and_installed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    assert paths.user_guide() == ROOT / "docs" / "user-guide.md"
+    assert paths.user_guide().read_text(encoding="utf-8").startswith("# User guide")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert paths.user_guide() == tmp_path / "resources" / "docs" / "user-guide.md"
+    monkeypatch.setattr(sys, "frozen", False, raising=False)
+    package = tmp_path / "lib" / "site-packages" / "taper_app"
+    package.mkdir(parents=True)
+    monkeypatch.setattr(paths, "__file__", str(package / "paths.py"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert paths.user_guide() == (tmp_path / "share" / "taper-app" / "resources" / "docs"
+                                  / "user-guide.md")
+
+
+def test_the_packaged_program_and_the_wheel_ship_the_user_guide_and_its_screenshots():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    data_files = config["tool"]["setuptools"]["data-files"]
+    assert data_files["share/taper-app/resources/docs"] == ["docs/user-guide.md"]
+    assert data_files["share/taper-app/resources/docs/screenshots"] == ["docs/screenshots/*.png"]
+    spec = (ROOT / "build.spec").read_text(encoding="utf-8")
+    assert '(str(ROOT / "docs" / "user-guide.md"), "resources/docs")' in spec
+    assert '"resources/docs/screenshots")' in spec
+    # Every image the guide shows is among the shipped screenshots.
+    import re
+    guide = paths.user_guide().read_text(encoding="utf-8")
+    for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", guide):
+        assert image.startswith("screenshots/") and (ROOT / "docs" / image).is_file(), image
