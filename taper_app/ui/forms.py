@@ -28,7 +28,7 @@ from .qt import (
     QWidget,
     Signal,
 )
-from .widgets import FORM_STYLE, FieldErrors
+from .widgets import FORM_STYLE, FieldErrors, fit_title
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ class ServiceDialog(QDialog):
     def showEvent(self, event: QShowEvent) -> None:
         if self._opened_with is None:
             self._opened_with = self._field_values()
+            fit_title(self)
         super().showEvent(event)
 
     def has_typed_input(self) -> bool:

@@ -51,6 +51,7 @@ from PySide6.QtGui import (
     QShowEvent,
 )
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QAbstractItemView,
     QApplication,
     QCalendarWidget,
@@ -82,6 +83,7 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QTabBar,
     QTableView,
     QTabWidget,
     QTextBrowser,
@@ -94,6 +96,7 @@ from PySide6.QtWidgets import (
 __all__ = [
     "FigureCanvasQTAgg",
     "NavigationToolbar2QT",
+    "QAbstractButton",
     "QAbstractItemView",
     "QAbstractTableModel",
     "QAction",
@@ -151,6 +154,7 @@ __all__ = [
     "QStyle",
     "QStyleOptionViewItem",
     "QStyledItemDelegate",
+    "QTabBar",
     "QTabWidget",
     "QTableView",
     "QTextBrowser",

@@ -165,6 +165,12 @@ class ReturnedCalendarDialog(ServiceDialog):
         self.close_ongoing.setObjectName("returned_close_ongoing")
         self.close_ongoing.setChecked(True)
         self.close_ongoing.toggled.connect(lambda _on: self.update_plan())
+        # Out of the typing path: Tab never stops on it (a typed space cannot toggle it);
+        # Alt+C or a click changes it, and its coming and going moves nothing below.
+        self.close_ongoing.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        policy = self.close_ongoing.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.close_ongoing.setSizePolicy(policy)
         self.plan_label = QLabel()
         self.plan_label.setObjectName("returned_plan")
         self.plan_label.setProperty("role", "readout")
@@ -420,7 +426,7 @@ class ReturnedCalendarDialog(ServiceDialog):
             end = calendar.first_date - timedelta(days=1)
             which = "; ".join(f"{format_mg(d.dose_mg)} mg {d.drug} {d.frequency} from "
                               f"{d.start_date.isoformat()}" for d in ongoing)
-            self.close_ongoing.setText(f"Close the ongoing record on {end.isoformat()} "
+            self.close_ongoing.setText(f"&Close the ongoing record on {end.isoformat()} "
                                        f"({which})")
         if plan is None:
             self.plan_label.setText("")
