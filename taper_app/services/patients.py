@@ -233,7 +233,8 @@ def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
 
     A one-off (ONCE) or one-day dose never closes the ongoing record: it comes on top.
     An ongoing dose that repeats the ongoing record (same drug, amount, frequency and
-    route) writes nothing: the patient is still on it (``SavedDose.unchanged``).
+    route) writes nothing: the patient is still on it (``SavedDose.unchanged``); with a
+    comment or reason typed it is refused instead, so the note is not silently lost.
     """
     ctx.actor.require("record_dose")
     dose, problems = check_dose(fields, study.equivalence, ctx.today())
@@ -245,6 +246,12 @@ def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
                                expected_version=patient_version)
         same = _repeated_ongoing(uow.session, patient, dose)
         if same is not None:
+            if dose.comment or dose.deviation_reason:  # never drop what was typed
+                raise ValidationError([Problem(
+                    "comment" if dose.comment else "deviation_reason",
+                    "the patient is already on this dose, so there is nothing new to "
+                    "record and this note would be lost: leave it empty, or correct the "
+                    "ongoing record to add it")])
             return SavedDose(same, (), unchanged=True)
         touch(patient)
         closed: list[int] = []
