@@ -25,6 +25,10 @@ from ..domain.units import QuantityError, mg_to_ug, parse_mg
 from .errors import Problem
 
 MAX_DAILY_PEQ_MG = Decimal(2000)
+#: The longest comment, reason, note or query text kept (characters, after trimming): a
+#: page and a half of print, more than any clinical note needs, and a bound on what one
+#: field can make a report, an export or the audit trail carry.
+MAX_TEXT_LENGTH = 5000
 EARLIEST_DATE = date(1900, 1, 1)
 SUBJECT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 SITE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
