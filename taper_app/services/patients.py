@@ -5,6 +5,7 @@ Each function is one transaction with its audit rows; a refused call writes noth
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -377,13 +378,15 @@ def check_amendment(fields: dict[str, object]) -> tuple[int | None, Decimal | No
     problems: list[Problem] = []
     day_raw = fields.get("day")
     day: int | None = None
-    try:
-        day = int(str(day_raw).strip())
+    day_text = str(day_raw if day_raw is not None else "").strip()
+    if re.fullmatch(r"[0-9]{1,6}", day_text):  # ASCII digits only: int() takes 1_0 and ١٠
+        day = int(day_text)
         if day < 1 or day > 3650:
             problems.append(Problem("day", f"{day} is not a study day from 1 to 3650"))
             day = None
-    except ValueError:
-        problems.append(Problem("day", f"{day_raw!r} is not a whole study day"))
+    else:
+        shown = day_text if len(day_text) <= 24 else day_text[:20] + "…"
+        problems.append(Problem("day", f"{shown!r} is not a whole study day (digits 0-9)"))
     dose = parse_amount(fields.get("dose_mg"), "dose_mg", problems)
     if dose is not None and dose > MAX_DAILY_PEQ_MG:
         problems.append(Problem("dose_mg", f"{dose} mg/day is not plausible"))

@@ -140,6 +140,8 @@ INVALID = [
     ("dose_mg", "-5", "is negative"),
     ("dose_mg", "5000", "not plausible"),
     ("dose_mg", "ten", "is not a number"),
+    ("dose_mg", "1e3", "has an exponent"),
+    ("dose_mg", "-0", "has a minus sign"),
     ("dose_mg", "", "is required"),
     ("drug", "aspirin", "unknown drug"),
     ("drug", "budesonide", "out of scope"),
