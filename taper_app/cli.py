@@ -890,6 +890,11 @@ def run(argv: Sequence[str] | None = None, out: TextIO | None = None,
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    from .storage.file_lock import name_this_program
+
+    # How a restore names this process if it finds the study file open here.
+    name_this_program("Taper Tracker window" if args.command is None
+                      else f"taper-app {args.command}")
     if args.command is None:
         return launch_gui(args, err)
     from .services.errors import ServiceError, ValidationError
