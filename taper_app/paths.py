@@ -17,16 +17,6 @@ def is_frozen() -> bool:
     return bool(getattr(sys, "frozen", False)) and hasattr(sys, "_MEIPASS")
 
 
-def bundle_dir() -> Path:
-    """The packaged program's own folder of files (``_internal`` beside ``taper-app``).
-
-    Only meaningful when frozen: from source there is no bundle, hence the error.
-    """
-    if not is_frozen():
-        raise RuntimeError("not the packaged program: there is no bundle folder")
-    return Path(getattr(sys, "_MEIPASS"))  # noqa: B009 (set by PyInstaller's bootloader)
-
-
 def package_data(*parts: str) -> Path:
     """A file shipped inside the package (``package_data("resources", "protocols")``),
     found with ``importlib.resources``: beside the modules in a source checkout, in

@@ -1,5 +1,5 @@
 """Shipped files are package data found through one helper (importlib.resources), from the
-source tree and any install; the packaged program's bundle folder (PyInstaller's
+source tree and any install; whether this is the packaged program (PyInstaller's
 ``sys.frozen`` and ``sys._MEIPASS``, imitated here). A real non-editable install is
 checked in tests/integration/test_start_from_source.py."""
 
@@ -36,14 +36,8 @@ def test_from_source_the_migrations_are_the_ones_the_engine_runs():
     assert list((paths.migrations_dir() / "versions").glob("0001_*.py"))
 
 
-def test_from_source_there_is_no_bundle_folder():
-    with pytest.raises(RuntimeError, match="not the packaged program"):
-        paths.bundle_dir()
-
-
-def test_frozen_the_bundle_folder_is_pyinstallers(frozen_bundle: Path):
+def test_frozen_is_pyinstallers_bundle(frozen_bundle: Path):
     assert paths.is_frozen()
-    assert paths.bundle_dir() == frozen_bundle
 
 
 def test_another_freezer_without_a_bundle_folder_counts_as_source(monkeypatch):
