@@ -61,6 +61,24 @@ def lock_patient(session: Session, actor: Actor, *, subject_id: str | None = Non
     return patient
 
 
+def lock_patients(session: Session, actor: Actor, subject_ids: Sequence[str]) -> dict[
+        str, Patient]:
+    """Lock many patients' rows at once, in subject order (so two writers locking several
+    never wait on each other in a circle), checking the user's site for each."""
+    wanted = sorted(set(subject_ids))
+    locked: dict[str, Patient] = {}
+    for start in range(0, len(wanted), 500):  # bounded IN lists
+        chunk = wanted[start:start + 500]
+        for patient in session.scalars(select(Patient).where(Patient.subject_id.in_(chunk))
+                                       .order_by(Patient.subject_id).with_for_update()):
+            actor.require_site(patient.site_code)
+            locked[patient.subject_id] = patient
+    missing = [s for s in wanted if s not in locked]
+    if missing:
+        raise NotFound(f"no patient {missing[0]!r}")
+    return locked
+
+
 def touch(patient: Patient) -> None:
     """Every change to a patient's record moves its version on."""
     patient.version = patient.version + 1
@@ -211,11 +229,16 @@ def over_daily_limit(session: Session, study: StudyInfo, patient: Patient,
         window = series.actual[lo:(last(row) - series.first_date).days + 1]
         if window.size and float(window.max()) > limit:
             worst = lo + int(window.argmax())
-            over[row.id] = (f"with the patient's other records, "
-                            f"{series.date_at(worst).isoformat()} would total "
-                            f"{float(series.actual[worst]):,.1f} mg prednisone-equivalent; "
-                            f"over {MAX_DAILY_PEQ_MG:,} mg in one day is not plausible")
+            over[row.id] = daily_limit_message(series.date_at(worst),
+                                               float(series.actual[worst]))
     return over
+
+
+def daily_limit_message(day: date, total_mg: float) -> str:
+    """Why a day over the plausible PEQ is refused (the form's and the import's words)."""
+    return (f"with the patient's other records, {day.isoformat()} would total "
+            f"{total_mg:,.1f} mg prednisone-equivalent; over {MAX_DAILY_PEQ_MG:,} mg in one "
+            "day is not plausible")
 
 
 def refuse_over_daily_limit(session: Session, study: StudyInfo, patient: Patient,
