@@ -15,6 +15,7 @@ from taper_app.services.demo import DEMO_PASSWORD, create_demo
 from taper_app.services.study import authenticate, load_study
 from taper_app.ui import messages
 from taper_app.ui.app import application
+from taper_app.ui.audit_view import AuditDialog
 from taper_app.ui.corrections import CorrectEnrollmentDialog, WithdrawAmendmentDialog
 from taper_app.ui.dialogs import DialogHost
 from taper_app.ui.main_window import MainWindow
@@ -77,6 +78,16 @@ def main(out_dir: str) -> int:
         settle(app)
         save(correct, out / "correct-enrollment.png")
         correct.discard()
+        window.select_subject(amended.subject_id)
+        window.show_patient_audit()
+        audit = opened[-1]
+        assert isinstance(audit, AuditDialog)
+        audit.resize(1366, 740)
+        audit.tree.expand(audit.model.index(1, 0))
+        audit.tree.setCurrentIndex(audit.model.index(0, 0))
+        settle(app)
+        save(audit, out / "audit-view.png")
+        audit.close()
         window.close()
         db.dispose()
     return 0
