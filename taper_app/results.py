@@ -235,6 +235,25 @@ class SignatureManifestation:
     audit_head: AuditHeadMark | None = None
 
 
+@dataclass(frozen=True)
+class SignatureState:
+    """Where a patient's record stands with signatures, for the patient list.
+
+    ``unsigned``: never signed; ``changed``: the latest signature no longer holds (its
+    period changed); ``new_data``: the latest signature holds but a dose record starts
+    after its date; ``signed``: signed and nothing new since. ``why`` says it in words.
+    """
+
+    state: str
+    signed_through: date | None = None
+    signed_by: str | None = None
+    why: str = ""
+
+    @property
+    def needs_signature(self) -> bool:
+        return self.state != "signed"
+
+
 # ------------------------------------------------------------------ a dosing calendar
 
 

@@ -159,8 +159,8 @@ class SignatureBox(QGroupBox):
             if v.valid:
                 self._add(f"✔ {v.manifestation}", valid=True)
             else:
-                self._add(f"✘ NO LONGER VALID: {v.manifestation}. Broken by "
-                          f"{v.broken_by}", valid=False)
+                self._add(f"✘ NO LONGER VALID: {v.manifestation}.\nWhy: {v.broken_by}. "
+                          "The record needs a new signature.", valid=False)
         self.setTitle(f"Signatures ({len(views)})" if views else "Signatures")
 
     def show_checking(self) -> None:
