@@ -31,13 +31,15 @@ from .dose_form import DoseDialog, VoidDialog
 from .enroll import EnrollDialog
 from .file_safety import AutomaticBackups
 from .idle_lock import IdleLock
-from .models import PatientTableModel, ValueSortProxy
+from .models import PATIENT_FILTERS, PatientListProxy, PatientTableModel
 from .patient_detail import PatientDetail
 from .qt import (
     QAction,
     QCloseEvent,
+    QComboBox,
     QEvent,
     QGuiApplication,
+    QHBoxLayout,
     QKeyEvent,
     QKeySequence,
     QLabel,
@@ -106,7 +108,7 @@ class MainWindow(QMainWindow):
 
         self.actions_by_name = self._make_actions()
         self.patients_model = PatientTableModel(self)
-        self.patients_proxy = ValueSortProxy(self)
+        self.patients_proxy = PatientListProxy(self)
         self.patients_proxy.setSourceModel(self.patients_model)
 
         self.filter_edit = QLineEdit()
@@ -116,6 +118,14 @@ class MainWindow(QMainWindow):
         self.filter_edit.textChanged.connect(self.patients_proxy.setFilterFixedString)
         self.filter_edit.textChanged.connect(lambda _text: self._update_count())
         self.filter_edit.installEventFilter(self)
+        self.show_filter = QComboBox()
+        self.show_filter.setObjectName("patient_show")
+        self.show_filter.setToolTip("Show only the patients who need one kind of attention")
+        for label, key in PATIENT_FILTERS:
+            self.show_filter.addItem(label, key)
+        self.show_filter.currentIndexChanged.connect(self._show_filter_changed)
+        show_label = QLabel("Sho&w:")
+        show_label.setBuddy(self.show_filter)
         self.patient_view = QTableView()
         self.patient_view.setObjectName("patients")
         self.patient_view.setModel(self.patients_proxy)
@@ -133,6 +143,10 @@ class MainWindow(QMainWindow):
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(self.filter_edit)
+        show_row = QHBoxLayout()
+        show_row.addWidget(show_label)
+        show_row.addWidget(self.show_filter, 1)
+        ll.addLayout(show_row)
         ll.addWidget(self.patient_view, 1)
         ll.addWidget(self.count_label)
 
@@ -316,6 +330,14 @@ class MainWindow(QMainWindow):
             return
         raise exc
 
+    def _show_filter_changed(self, _index: int) -> None:
+        self.patients_proxy.set_show(self.show_filter.currentData())
+        self._update_count()
+
+    def show_only(self, key: str | None) -> None:
+        """Choose a "Show" filter by its key (models.PATIENT_FILTERS)."""
+        self.show_filter.setCurrentIndex(max(self.show_filter.findData(key), 0))
+
     def _update_count(self) -> None:
         shown, total = self.patients_proxy.rowCount(), self.patients_model.rowCount()
         self.count_label.setText(f"{total} patients" if shown == total
@@ -340,6 +362,7 @@ class MainWindow(QMainWindow):
         index = self.patients_proxy.mapFromSource(self.patients_model.index(source_row, 0))
         if not index.isValid():  # filtered out: show everyone rather than hide it
             self.filter_edit.clear()
+            self.show_only(None)
             index = self.patients_proxy.mapFromSource(self.patients_model.index(source_row, 0))
         self.patient_view.setCurrentIndex(index)
         self.patient_view.selectRow(index.row())

@@ -35,8 +35,12 @@ def test_the_title_names_the_study_the_user_and_the_role(open_window, db):
 def test_the_list_shows_the_services_figures_and_status(open_window, patient, db, study):
     window = open_window("nurse")
     [expected] = summary(db, study, TODAY)
-    row = [window.patients_proxy.index(0, c).data() for c in range(P.STATUS + 1)]
-    assert row == ["101-001", "101", "60", "16", "10.5", "20.0", "above"]
+    row = [window.patients_proxy.index(0, c).data() for c in range(P.TARGET + 1)]
+    # Above today, its records give no reason for differing, never signed; the target
+    # is pending in its own column. The records were entered at the fixed clock's date.
+    assert row == ["101-001", "101", "60", "16", "10.5", "20.0",
+                   "above · no reason · to sign", "0", "2026-07-02", "never signed",
+                   "pending"]
     assert (expected["as_of_day"], expected["actual_mg"], expected["scheduled_mg"],
             expected["reduction_pct"]) == (60, 16.0, 10.5, 20.0)
     labels = window.detail.figure_labels
