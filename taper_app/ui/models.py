@@ -648,8 +648,15 @@ class PatientListProxy(ValueSortProxy):
         self._show: str | None = None
 
     def set_show(self, key: str | None) -> None:
+        # Qt 6.9 replaced invalidateFilter() with a begin/end pair around the change.
+        begin = getattr(self, "beginFilterChange", None)
+        if begin is None:
+            self._show = key
+            self.invalidateFilter()
+            return
+        begin()
         self._show = key
-        self.invalidateFilter()
+        self.endFilterChange()
 
     @property
     def show(self) -> str | None:
