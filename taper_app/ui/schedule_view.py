@@ -24,6 +24,7 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
+from .signed_period import confirm_change_of_signed_period
 from .widgets import ScheduleChart, em, fit_columns, line_edit, setup_table
 
 
@@ -195,6 +196,9 @@ class AmendDialog(ServiceDialog):
             self.refuse(problems)
             return
         subject, version = self.record.subject_id, self.record.version
+        if not confirm_change_of_signed_period(self, self.ctx, subject, None,
+                                               "This amendment"):
+            return
         ok, seq = self.call_service("Amendment", lambda: patient_service.amend_patient_schedule(
             self.ctx, self.study, subject, fields, patient_version=version))
         if ok:
