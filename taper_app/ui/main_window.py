@@ -57,7 +57,7 @@ from .report_export import ReportExport
 from .returned_calendar import ReturnedCalendarDialog
 from .rows import PatientRow, history_rows, load_patient_row, load_patient_rows
 from .schedule_view import AmendDialog
-from .sign_dialog import SignDialog
+from .sign_dialog import BatchCandidate, BatchSignDialog, SignDialog
 from .tasks import TaskRunner
 from .widgets import StatusBadgeDelegate, em, fit_columns, setup_table
 
@@ -72,7 +72,8 @@ SHORTCUTS = (
     ("Ctrl+M", "Amend the schedule (investigators)"),
     ("Ctrl+P", "Dosing calendar of the patient: preview, then Enter prints it"),
     ("Ctrl+Shift+P", "Enter a returned dosing calendar (the patient's diary), week by week"),
-    ("Ctrl+Shift+S", "Sign the patient's taper record (investigators)"),
+    ("Ctrl+Shift+S", "Sign the patient's taper record (investigators); Patient > Sign "
+                     "records in a batch signs every patient who needs it"),
     ("Alt+D / Alt+S / Alt+H", "Doses, Schedule and Charts tabs"),
     ("Ctrl+D", "Study dashboard: every patient, target attainment and completeness per site"),
     ("F5", "Reload every patient from the database"),
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         #: Rows reloaded after the list load they may be newer than (a save during a load).
         self._fresher_rows: dict[str, tuple[int, PatientRow]] = {}
         self._signature_token = 0
+        self._say_after_load = ""  # shown once the list has reloaded (a batch signing)
         self._as_of = today()
         self.dashboard: StudyDashboard | None = None
         self.setWindowTitle(f"{study.name} – {actor.full_name} ({actor.role}) – Taper Tracker")
@@ -218,6 +220,9 @@ class MainWindow(QMainWindow):
                                    self.report_export.export_study, "Ctrl+Shift+E"),
             "sign": action("sign", "&Sign record…", self.sign_record, "Ctrl+Shift+S",
                            "Sign the taper record up to a date (investigators)"),
+            "sign_batch": action("sign_batch", "Sign records in a &batch…", self.sign_batch,
+                                 tip="Sign every patient who needs a signature, with one "
+                                     "password (investigators)"),
             "patient_audit": action("patient_audit", "Patient &audit trail…",
                                     self.show_patient_audit),
             "study_audit": action("study_audit", "Study audit &trail…", self.show_study_audit),
@@ -239,7 +244,7 @@ class MainWindow(QMainWindow):
             study.addAction(a[key])
         patient = menus.addMenu("&Patient")
         for key in ("find", "enroll", "new_dose", "returned_calendar", "correct_dose",
-                    "void_dose", "amend", "sign", "calendar", "patient_audit",
+                    "void_dose", "amend", "sign", "sign_batch", "calendar", "patient_audit",
                     "export_patient"):
             patient.addAction(a[key])
         help_menu = menus.addMenu("&Help")
@@ -299,6 +304,11 @@ class MainWindow(QMainWindow):
                           lambda rows: self._loaded(token, as_of, rows, keep),
                           self._load_failed)
 
+    def _refresh_then_say(self, summary: str) -> None:
+        """Reload the list after a change to many patients, then say what was done."""
+        self._say_after_load = summary
+        self.refresh()
+
     def _loaded(self, token: int, as_of: date, rows: list[PatientRow],
                 keep: str | None) -> None:
         if token != self._list_token:
@@ -314,6 +324,9 @@ class MainWindow(QMainWindow):
         self.patients_model.set_rows(rows)
         self._update_count()
         self.statusBar().clearMessage()
+        if self._say_after_load:
+            self.statusBar().showMessage(self._say_after_load, 15000)
+            self._say_after_load = ""
         self.connection.reached()
         if not (keep and self.select_subject(keep)) and self.patients_proxy.rowCount():
             self.patient_view.selectRow(0)
@@ -397,6 +410,7 @@ class MainWindow(QMainWindow):
         if not self.actor.can("amend_schedule"):
             a["amend"].setToolTip("Only investigators can amend a schedule")
         a["sign"].setEnabled(has_patient and self.actor.can("sign_record"))
+        a["sign_batch"].setEnabled(self.actor.can("sign_record"))
         if not self.actor.can("sign_record"):
             a["sign"].setToolTip("Only investigators can sign a record")
         a["patient_audit"].setEnabled(has_patient)
@@ -538,6 +552,22 @@ class MainWindow(QMainWindow):
         dialog = SignDialog.create(self.ctx, row.record, self.ctx.today(), self)
         dialog.saved.connect(self.after_save)
         dialog.stale.connect(lambda subject: self._rebase(dialog, subject))
+        DialogHost.present(dialog)
+
+    def sign_batch(self) -> None:
+        """Every patient of the list who needs a signature, signed with one password."""
+        if not self.actor.can("sign_record"):
+            return
+        candidates = [BatchCandidate(r.subject_id, r.record.site, r.record.version,
+                                     r.triage.signature.why)
+                      for r in self.patients_model.rows() if r.triage.signature.needs_signature]
+        if not candidates:
+            messages.inform(self, "Nothing to sign",
+                            "Every patient's record is signed, with nothing new since.")
+            return
+        dialog = BatchSignDialog.create(self.ctx, candidates, self.ctx.today(), self)
+
+        dialog.signed_all.connect(lambda _subjects, summary: self._refresh_then_say(summary))
         DialogHost.present(dialog)
 
     def _show_signatures(self, row: PatientRow | None) -> None:
