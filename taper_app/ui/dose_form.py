@@ -386,7 +386,8 @@ class DoseDialog(ServiceDialog):
             return
         if not preview.differs_from_schedule:
             fields["deviation_reason"] = ""
-        if (self.mode == self.NEW and preview.unchanged_from is None and preview.implausible
+        # New doses and corrections alike: a correction can bring in a wrong unit too.
+        if (preview.unchanged_from is None and preview.implausible
                 and not messages.ask(
                     self, "An unusual dose",
                     f"{preview.implausible}.", "Check the dose and the unit (mg). Record it "
