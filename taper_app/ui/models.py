@@ -193,25 +193,28 @@ class PatientTableModel(RowTableModel):
     today. The Today column lists every flag that applies, most urgent first; the target
     has a column of its own, so meeting it never hides today's state (docs/figures.md)."""
 
-    (SUBJECT, SITE, STUDY_DAY, DOSE, SCHEDULED, REDUCTION, STATUS, MISSING, LAST_ENTRY,
-     SIGNATURE, TARGET) = range(11)
-    HEADERS = (
-        ("Subject", "Subject id"),
-        ("Site", "Site code"),
-        ("Day", "Study day today (Day 1 = first dose of study product)"),
-        ("Dose", "Actual dose today, mg prednisone-equivalent per day"),
-        ("Sched.", "Scheduled dose today, mg prednisone-equivalent per day"),
-        ("Red. %", "Reduction from baseline today, %"),
-        ("Today", "What needs attention, most urgent first: above or below the schedule "
-                  "today, missing days, a pulse today, a deviation without a reason, a "
-                  "signature needed"),
-        ("Missing", "Days from Day 1 to today with no dose recorded"),
-        ("Last entry", "Date the last dose record was entered"),
-        ("Signature", "Signed; never signed; changed since signing; or new data after the "
-                      "signed date"),
-        ("Target", "Target reduction at the target day: met, not met, not evaluable, "
-                   "pending or discontinued"),
-    )
+    # Today's state and what follows from it come first: at 1366x768 the list pane shows
+    # them without scrolling; the day's figures follow.
+    (SUBJECT, STATUS, MISSING, LAST_ENTRY, SIGNATURE, TARGET, STUDY_DAY, DOSE, SCHEDULED,
+     REDUCTION, SITE) = range(11)
+    _HEADERS = {
+        SUBJECT: ("Subject", "Subject id"),
+        STATUS: ("Today", "What needs attention, most urgent first: above or below the "
+                          "schedule today, missing days, a pulse today, a deviation without a "
+                          "reason, a signature needed"),
+        MISSING: ("Missing", "Days from Day 1 to today with no dose recorded"),
+        LAST_ENTRY: ("Last entry", "Date the last dose record was entered"),
+        SIGNATURE: ("Signature", "Signed; never signed; changed since signing; or new data "
+                                 "after the signed date"),
+        TARGET: ("Target", "Target reduction at the target day: met, not met, not evaluable, "
+                           "pending or discontinued"),
+        STUDY_DAY: ("Day", "Study day today (Day 1 = first dose of study product)"),
+        DOSE: ("Dose", "Actual dose today, mg prednisone-equivalent per day"),
+        SCHEDULED: ("Sched.", "Scheduled dose today, mg prednisone-equivalent per day"),
+        REDUCTION: ("Red. %", "Reduction from baseline today, %"),
+        SITE: ("Site", "Site code"),
+    }
+    HEADERS = tuple(map(_HEADERS.__getitem__, range(11)))
     NUMERIC = frozenset({STUDY_DAY, DOSE, SCHEDULED, REDUCTION, MISSING})
     SAMPLES = {SUBJECT: "101-0000", SITE: "1010", STUDY_DAY: "9999", DOSE: "12.75",
                SCHEDULED: "12.75", REDUCTION: "100.0", STATUS: "above · missing · to sign",

@@ -61,7 +61,8 @@ def test_today_comes_first_and_the_target_has_its_own_column(open_window, db, st
                                            "never signed"]
     tip = window.patients_proxy.index(0, P.STATUS).data(Qt.ItemDataRole.ToolTipRole)
     assert "• missing days (24)" in tip and "Target at Day 183: met" in tip
-    assert window.detail.badge.text().strip() == "above"
+    assert window.detail.badge.text().strip() == (
+        "above · missing · pulse · no reason · to sign")
 
 
 def test_typing_a_flag_finds_every_patient_with_it(open_window, db, study, keyboard):
