@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from ..domain.studyday import date_of_day
+from ..results import SignatureState
 
 DASH = "–"
 
@@ -73,3 +74,15 @@ def flags_label(flags: tuple[str, ...]) -> str:
 
 def status_colour(key: str) -> str:
     return STATUS_BADGES.get(key, ("", "#555555"))[1]
+
+
+def signature_state_text(state: SignatureState) -> str:
+    """Where a record stands with signatures, in a few words."""
+    through = iso(state.signed_through)
+    if state.state == "changed":
+        return f"changed since it was signed through {through}"
+    if state.state == "new_data":
+        return f"new data after the signed date ({through})"
+    if state.state == "signed":
+        return f"signed through {through}"
+    return "never signed"

@@ -30,6 +30,7 @@ from .dialogs import DialogHost
 from .dose_form import DoseDialog, VoidDialog
 from .enroll import EnrollDialog
 from .file_safety import AutomaticBackups
+from .formatting import signature_state_text
 from .idle_lock import IdleLock
 from .models import PATIENT_FILTERS, PatientListProxy, PatientTableModel
 from .patient_detail import PatientDetail
@@ -273,7 +274,7 @@ class MainWindow(QMainWindow):
         wanted = sum(view.columnWidth(c) for c in range(self.patients_model.columnCount()))
         wanted += view.verticalScrollBar().sizeHint().width() + 2 * view.frameWidth() + 4
         total = max(self.width(), 1)
-        left = min(wanted, int(total * 0.4))
+        left = min(wanted, int(total * 0.46))  # the triage columns; the rest for detail
         self.splitter.setSizes([left, total - left])
 
     def show_for_screen(self) -> None:
@@ -559,6 +560,7 @@ class MainWindow(QMainWindow):
         if not self.actor.can("sign_record"):
             return
         candidates = [BatchCandidate(r.subject_id, r.record.site, r.record.version,
+                                     signature_state_text(r.triage.signature),
                                      r.triage.signature.why)
                       for r in self.patients_model.rows() if r.triage.signature.needs_signature]
         if not candidates:

@@ -202,7 +202,7 @@ class PatientTableModel(RowTableModel):
         STATUS: ("Today", "What needs attention, most urgent first: above or below the "
                           "schedule today, missing days, a pulse today, a deviation without a "
                           "reason, a signature needed"),
-        MISSING: ("Missing", "Days from Day 1 to today with no dose recorded"),
+        MISSING: ("Gaps", "Missing days: days from Day 1 to today with no dose recorded"),
         LAST_ENTRY: ("Last entry", "Date the last dose record was entered"),
         SIGNATURE: ("Signature", "Signed; never signed; changed since signing; or new data "
                                  "after the signed date"),
@@ -217,7 +217,8 @@ class PatientTableModel(RowTableModel):
     HEADERS = tuple(map(_HEADERS.__getitem__, range(11)))
     NUMERIC = frozenset({STUDY_DAY, DOSE, SCHEDULED, REDUCTION, MISSING})
     SAMPLES = {SUBJECT: "101-0000", SITE: "1010", STUDY_DAY: "9999", DOSE: "12.75",
-               SCHEDULED: "12.75", REDUCTION: "100.0", STATUS: "above · missing · to sign",
+               SCHEDULED: "12.75", REDUCTION: "100.0",
+               STATUS: "missing · no reason · to sign mm",
                MISSING: "999", LAST_ENTRY: "2026-12-31", SIGNATURE: "never signed",
                TARGET: "not evaluable"}
 

@@ -199,6 +199,8 @@ class BatchCandidate:
     subject_id: str
     site: str
     version: int
+    #: In a few words: never signed, changed since signing, new data after a date.
+    state: str
     why: str
 
 
@@ -220,7 +222,7 @@ class BatchSignDialog(ServiceDialog):
         self.patients = QListWidget()
         self.patients.setObjectName("patients")
         for c in candidates:
-            item = QListWidgetItem(f"{c.subject_id} (site {c.site}): {c.why}")
+            item = QListWidgetItem(f"{c.subject_id} (site {c.site}): {c.state}")
             item.setData(Qt.ItemDataRole.UserRole, c.subject_id)
             item.setToolTip(c.why)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -259,7 +261,8 @@ class BatchSignDialog(ServiceDialog):
         layout.addWidget(notice)
         layout.addWidget(self.general_error)
         layout.addWidget(self.buttons)
-        self.setMinimumWidth(em(self, 40))
+        self.setMinimumWidth(em(self, 44))
+        self.patients.setMinimumHeight(em(self, 14))
         self.through.textChanged.connect(self._describe)
         self.meaning.currentIndexChanged.connect(self._describe)
         self._describe()
