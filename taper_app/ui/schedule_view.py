@@ -26,6 +26,7 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
+from .signed_period import confirm_change_of_signed_period
 from .widgets import ScheduleChart, em, fit_columns, line_edit, setup_table
 
 
@@ -222,6 +223,9 @@ class AmendDialog(ServiceDialog):
                 f"{mg(dose)} mg/day, and the taper resumes from it.",
                 "Steps from that day are replaced; an amendment can only be undone by "
                 "withdrawing it (with a reason).", yes="&Amend", no="&Back to the form"):
+            return
+        if not confirm_change_of_signed_period(self, self.ctx, subject, None,
+                                               "This amendment"):
             return
         ok, seq = self.call_service("Amendment", lambda: patient_service.amend_patient_schedule(
             self.ctx, self.study, subject, fields, patient_version=version))
