@@ -20,6 +20,7 @@ from ..services.study import reauthenticate, record_sign_out
 from ..storage.engine import Database
 from ..storage.errors import DatabaseError
 from . import messages
+from .forms import ServiceDialog
 from .qt import (
     QApplication,
     QCloseEvent,
@@ -276,8 +277,10 @@ class IdleLock(QObject):
             log.warning("sign-out not audited: %s", exc)
         self._close_lock()
         for widget in reversed(self._hidden):
-            if widget is not self.window and isinstance(widget, QDialog):
-                _drop(widget)  # Cancel without asking: nothing of it is saved
+            if isinstance(widget, ServiceDialog):  # already confirmed: do not ask again
+                widget.discard()
+            elif widget is not self.window and isinstance(widget, QDialog):
+                widget.reject()  # Cancel: nothing of it is saved
         self._hidden, self._focus = [], {}
         self.timer.stop()
         self.signed_out.emit()  # before the close: the window then knows what comes next
@@ -290,15 +293,6 @@ class IdleLock(QObject):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)
-
-
-def _drop(dialog: QDialog) -> None:
-    """Close a form without asking and without saving."""
-    discard = getattr(dialog, "discard", None)
-    if callable(discard):
-        discard()
-    else:
-        dialog.reject()
 
 
 def _line_of(widget: QWidget) -> QLineEdit | None:

@@ -13,6 +13,7 @@ os.environ.setdefault("QT_API", "pyside6")  # matplotlib's Qt backend: the same 
 # After PySide6: matplotlib's Qt canvas picks up the binding already imported.
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QAbstractTableModel,
     QDate,
     QEvent,
@@ -89,6 +90,7 @@ from PySide6.QtWidgets import (
     QTextBrowser,
     QToolBar,
     QToolButton,
+    QTreeView,
     QVBoxLayout,
     QWidget,
 )
@@ -97,6 +99,7 @@ __all__ = [
     "FigureCanvasQTAgg",
     "NavigationToolbar2QT",
     "QAbstractButton",
+    "QAbstractItemModel",
     "QAbstractItemView",
     "QAbstractTableModel",
     "QAction",
@@ -162,6 +165,7 @@ __all__ = [
     "QTimer",
     "QToolBar",
     "QToolButton",
+    "QTreeView",
     "QUrl",
     "QVBoxLayout",
     "QWidget",

@@ -137,7 +137,7 @@ def test_enrolling_takes_y_for_day_1(
 
 
 def test_an_investigator_amends_from_the_flare_visit_date(
-        open_window, patient, db, keyboard, dialogs):
+        open_window, patient, db, keyboard, dialogs, message_log):
     window = open_window("investigator")
     day1 = window.current_row().record.day1_date
     keyboard.shortcut(Qt.Key.Key_M, CTRL)
@@ -153,7 +153,10 @@ def test_an_investigator_amends_from_the_flare_visit_date(
     keyboard.type("20,5")
     keyboard.tab()
     keyboard.type("flare: CK up")
+    message_log.answers.append(True)  # "Amend the schedule?" yes
     keyboard.enter()
+    [asked] = message_log.take("question")
+    assert "from Day 54 (2026-06-26)" in asked.text  # the question says both
     assert not form.isVisible()
     [amendment] = amendment_rows(db)
     assert (amendment.day, amendment.dose_ug) == (54, 20_500)

@@ -22,7 +22,7 @@ UI = Path(__file__).resolve().parents[2] / "taper_app" / "ui"
 #: What must never reach the screen: table and function names, the command line's
 #: wording, record numbers ("#197", "#{id}").
 INTERNAL = re.compile(r"dose_record|close_dose|taper-app summary|summary --json"
-                      r"|#\{|(?<![&\w])#\d{1,5}\b")  # (a colour is six hex digits)
+                      r"|#\{|(?<![&\w:])(?<!: )#\d{1,5}\b")  # (not a colour: color:#555)
 
 
 def _shown_strings(source: str) -> list[tuple[int, str]]:
