@@ -111,7 +111,7 @@ class DoseDialog(ServiceDialog):
         self.frequency = _coded(FREQUENCIES, FREQUENCY_TEXT, "frequency")
         self.route = _coded(ROUTES, ROUTE_TEXT, "route")
         self.start_date = DateField(ctx.today, name="start_date")
-        self.end_date = DateField(ctx.today, "YYYY-MM-DD, empty = ongoing", "end_date")
+        self.end_date = DateField(ctx.today, "empty: ongoing", "end_date")
         self.source = _coded(SOURCES, SOURCE_TEXT, "source")
         self.comment = line_edit("optional", "comment")
         self.readout = QLabel()

@@ -28,7 +28,7 @@ from .qt import (
     QWidget,
     Signal,
 )
-from .widgets import FORM_STYLE, FieldErrors, fit_title
+from .widgets import FORM_STYLE, FieldErrors, fit_screen, fit_title
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ class ServiceDialog(QDialog):
         if self._opened_with is None:
             self._opened_with = self._field_values()
             fit_title(self)
+            fit_screen(self)
         super().showEvent(event)
 
     def has_typed_input(self) -> bool:

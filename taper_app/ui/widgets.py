@@ -196,6 +196,21 @@ def fit_title(window: QWidget) -> None:
         window.setMinimumWidth(need)
 
 
+def fit_screen(window: QWidget) -> None:
+    """A window no larger than the room its screen has (a small laptop, or 125 % display
+    scaling), keeping what its layout needs at least."""
+    screen = window.screen()
+    if screen is None:
+        return
+    room = screen.availableGeometry().size()
+    # the title bar and borders the window manager adds around the window
+    room.setHeight(room.height() - window.fontMetrics().height() * 2 - 8)
+    room.setWidth(room.width() - 8)
+    size = window.size().boundedTo(room).expandedTo(window.minimumSizeHint())
+    if size != window.size():
+        window.resize(size)
+
+
 def setup_table(view: QTableView, *, stretch_column: int | None = None) -> None:
     """One look for every table: whole-row selection, compact rows, sortable headers."""
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
