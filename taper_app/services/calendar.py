@@ -32,7 +32,7 @@ from .errors import Problem, ServiceError, StaleData, ValidationError
 from .records import PatientRecord, load_patient
 from .saving import saving
 from .study import StudyInfo, load_study
-from .validation import MAX_DAILY_PEQ_MG, ValidDose
+from .validation import MAX_DAILY_PEQ_MG, ValidDose, check_length
 
 DEFAULT_WEEKS = 4
 MAX_WEEKS = 26
@@ -341,6 +341,7 @@ def plan_returned_calendar(study: StudyInfo, record: PatientRecord, calendar: Do
         if differs(d) and not d.reason.strip():
             problems.append(Problem(d.date.isoformat(), "differs from the calendar's dose: "
                                                         "a reason is required"))
+        problems += check_length(d.reason, d.date.isoformat())
     records: list[PlannedRecord] = []
     i, n = 0, len(ordered)
     while i < n:

@@ -14,6 +14,7 @@ from .audit import AuditTrail
 from .context import ServiceContext
 from .errors import Problem, ValidationError
 from .saving import saving
+from .validation import check_reason
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,9 @@ def set_setting(ctx: ServiceContext, key: str, value: str, reason: str) -> None:
     if not setting.minimum <= number <= setting.maximum:
         raise ValidationError([Problem("value", f"must be from {setting.minimum} to "
                                                 f"{setting.maximum}")])
-    if not reason.strip():
-        raise ValidationError([Problem("reason", "a reason is required")])
+    problems = check_reason(reason)
+    if problems:
+        raise ValidationError(problems)
     with UnitOfWork(ctx.db) as uow:
         audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
         row = uow.session.get(AppSetting, key)
