@@ -61,6 +61,24 @@ def lock_patient(session: Session, actor: Actor, *, subject_id: str | None = Non
     return patient
 
 
+def lock_patients(session: Session, actor: Actor, subject_ids: Sequence[str]) -> dict[
+        str, Patient]:
+    """Lock many patients' rows at once, in subject order (so two writers locking several
+    never wait on each other in a circle), checking the user's site for each."""
+    wanted = sorted(set(subject_ids))
+    locked: dict[str, Patient] = {}
+    for start in range(0, len(wanted), 500):  # bounded IN lists
+        chunk = wanted[start:start + 500]
+        for patient in session.scalars(select(Patient).where(Patient.subject_id.in_(chunk))
+                                       .order_by(Patient.subject_id).with_for_update()):
+            actor.require_site(patient.site_code)
+            locked[patient.subject_id] = patient
+    missing = [s for s in wanted if s not in locked]
+    if missing:
+        raise NotFound(f"no patient {missing[0]!r}")
+    return locked
+
+
 def touch(patient: Patient) -> None:
     """Every change to a patient's record moves its version on."""
     patient.version = patient.version + 1
@@ -211,11 +229,16 @@ def over_daily_limit(session: Session, study: StudyInfo, patient: Patient,
         window = series.actual[lo:(last(row) - series.first_date).days + 1]
         if window.size and float(window.max()) > limit:
             worst = lo + int(window.argmax())
-            over[row.id] = (f"with the patient's other records, "
-                            f"{series.date_at(worst).isoformat()} would total "
-                            f"{float(series.actual[worst]):,.1f} mg prednisone-equivalent; "
-                            f"over {MAX_DAILY_PEQ_MG:,} mg in one day is not plausible")
+            over[row.id] = daily_limit_message(series.date_at(worst),
+                                               float(series.actual[worst]))
     return over
+
+
+def daily_limit_message(day: date, total_mg: float) -> str:
+    """Why a day over the plausible PEQ is refused (the form's and the import's words)."""
+    return (f"with the patient's other records, {day.isoformat()} would total "
+            f"{total_mg:,.1f} mg prednisone-equivalent; over {MAX_DAILY_PEQ_MG:,} mg in one "
+            "day is not plausible")
 
 
 def refuse_over_daily_limit(session: Session, study: StudyInfo, patient: Patient,
@@ -234,7 +257,8 @@ def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
 
     A one-off (ONCE) or one-day dose never closes the ongoing record: it comes on top.
     An ongoing dose that repeats the ongoing record (same drug, amount, frequency and
-    route) writes nothing: the patient is still on it (``SavedDose.unchanged``).
+    route) writes nothing: the patient is still on it (``SavedDose.unchanged``); with a
+    comment or reason typed it is refused instead, so the note is not silently lost.
     """
     ctx.actor.require("record_dose")
     dose, problems = check_dose(fields, study.equivalence, ctx.today())
@@ -246,6 +270,12 @@ def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
                                expected_version=patient_version)
         same = _repeated_ongoing(uow.session, patient, dose)
         if same is not None:
+            if dose.comment or dose.deviation_reason:  # never drop what was typed
+                raise ValidationError([Problem(
+                    "comment" if dose.comment else "deviation_reason",
+                    "the patient is already on this dose, so there is nothing new to "
+                    "record and this note would be lost: leave it empty, or correct the "
+                    "ongoing record to add it")])
             return SavedDose(same, (), unchanged=True)
         touch(patient)
         closed: list[int] = []
@@ -401,7 +431,7 @@ def amend_in_session(session: Session, audit: AuditTrail, study: StudyInfo, subj
     session.flush()
     old_rows = session.scalars(select(ScheduleStepRow).where(
         ScheduleStepRow.patient_id == patient.id, ScheduleStepRow.superseded_by_id.is_(None),
-        ScheduleStepRow.day >= day)).all()
+        ScheduleStepRow.retired_by_id.is_(None), ScheduleStepRow.day >= day)).all()
     for row in old_rows:
         row.superseded_by_id = amendment.id
     for step in steps:
