@@ -197,19 +197,22 @@ def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: Path | None
     with UnitOfWork(ctx.db) as uow:
         audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
         now = ctx.clock()
-        for e in enrollments:
-            enroll_in_session(uow.session, audit, study, e, ctx.actor.username, now)
-            result.patients += 1
-        # Lock every existing patient this import changes, in subject order (no deadlock
-        # with another writer), so a concurrent save cannot slip between read and write.
+        # Lock every existing patient this import changes, in subject order and before the
+        # first audit row takes the chain's head (services/lock_order.py: no deadlock with
+        # a dose save), so a concurrent save cannot slip between read and write.
         changed = sorted({subject for _line, subject, _dose in dose_rows}
                          | {row[1] for row in amendment_rows})
         cache: dict[str, Patient] = {}
         for subject in changed:
-            cache[subject] = (lock_patient(uow.session, ctx.actor, subject_id=subject)
-                              if subject in existing else find_patient_row(uow.session, subject))
             if subject in existing:
+                cache[subject] = lock_patient(uow.session, ctx.actor, subject_id=subject)
                 touch(cache[subject])
+        for e in enrollments:
+            enroll_in_session(uow.session, audit, study, e, ctx.actor.username, now)
+            result.patients += 1
+        for subject in changed:
+            if subject not in existing:  # enrolled just now, by this import
+                cache[subject] = find_patient_row(uow.session, subject)
         added: dict[str, list[tuple[int, DoseRecordRow]]] = {}
         for line, subject, valid_dose in dose_rows:
             row = add_dose_in_session(uow.session, audit, cache[subject], valid_dose,
