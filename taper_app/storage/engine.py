@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["Database", "DatabaseError", "DatabaseNotFound", "DatabaseTooNew",
-           "DatabaseUnreachable", "copy_sqlite_file", "open_database", "resolve_url",
-           "shown_location", "sqlite_path"]
+           "DatabaseUnreachable", "copy_sqlite_file", "open_database", "reserve_ids",
+           "resolve_url", "shown_location", "sqlite_path"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
@@ -337,3 +337,24 @@ def _check_and_migrate(engine: Engine, path: Path | None, *, create: bool, migra
         copy_sqlite_file(path, copy)
         log.info("copied %s to %s before migrating %s -> %s", path, copy, current, head)
     command.upgrade(_alembic_config(engine), "head")
+
+
+def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:
+    """``count`` new values of ``table``'s integer ``id`` for rows inserted together by one
+    executemany, which returns no ids (a bulk import needs them first, for the audit rows).
+
+    Only inside a writing unit of work. On SQLite that holds the file's write lock (BEGIN
+    IMMEDIATE), so nobody else can insert: the ids after the largest are free. PostgreSQL
+    hands them out from the column's own sequence, so other writers' rows never clash.
+    """
+    if count <= 0:
+        return []
+    column = table.c.id
+    if connection.dialect.name == "sqlite":
+        if not connection.get_execution_options().get("taper_write"):
+            raise RuntimeError("ids can be reserved only in a writing unit of work")
+        largest = connection.execute(select(func.max(column))).scalar_one_or_none() or 0
+        return list(range(largest + 1, largest + 1 + count))
+    sequence = func.pg_get_serial_sequence(table.name, column.name)
+    return list(connection.execute(
+        select(func.nextval(sequence)).select_from(func.generate_series(1, count))).scalars())
