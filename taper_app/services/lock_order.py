@@ -44,18 +44,17 @@ def _held(session: Session) -> _Held:
     return held
 
 
-def before_patient_lock(session: Session) -> None:
-    """Called before a patient row is locked: refused once the chain head is held."""
-    if _held(session).head:
-        raise LockOrderBroken("a patient row was about to be locked after the audit chain's "
-                              "head; lock the patients first (services/lock_order.py)")
-
-
 def patient_locked(session: Session, patient_id: int, subject_id: str) -> None:
-    """Called once a patient row is locked: several patients go in subject order."""
+    """Called once a patient row is locked: a patient the transaction did not hold yet is
+    refused after the chain's head, and several patients go in subject order. (Checked
+    once the lock is taken: a test, which runs one transaction at a time, then fails
+    instead of hanging; a patient held already may be locked again at any time.)"""
     held = _held(session)
     if patient_id in held.patients:
         return
+    if held.head:
+        raise LockOrderBroken(f"patient {subject_id} was locked after the audit chain's head; "
+                              "lock the patients first (services/lock_order.py)")
     later = [s for s in held.patients.values() if s > subject_id]
     if later:
         raise LockOrderBroken(f"patient {subject_id} was locked after {max(later)}; lock "

@@ -25,7 +25,7 @@ from .auth import Actor
 from .context import ServiceContext
 from .entry import closes_ongoing_record
 from .errors import NotFound, Problem, ServiceError, StaleData, ValidationError
-from .lock_order import before_patient_lock, patient_locked, require_patient_held
+from .lock_order import patient_locked, require_patient_held
 from .records import PatientRecord, find_patient_row, load_patient
 from .saving import saving
 from .study import StudyInfo
@@ -51,7 +51,6 @@ def lock_patient(session: Session, actor: Actor, *, subject_id: str | None = Non
 
     The first lock of a transaction (services/lock_order.py): before any of the patient's
     other rows and before the audit chain's head; several patients in subject order."""
-    before_patient_lock(session)
     stmt = select(Patient).with_for_update()
     stmt = (stmt.where(Patient.subject_id == subject_id) if subject_id is not None
             else stmt.where(Patient.id == patient_id))
@@ -71,7 +70,6 @@ def lock_patients(session: Session, actor: Actor, subject_ids: Sequence[str]) ->
         str, Patient]:
     """Lock many patients' rows at once, in subject order (so two writers locking several
     never wait on each other in a circle), checking the user's site for each."""
-    before_patient_lock(session)
     wanted = sorted(set(subject_ids))
     locked: dict[str, Patient] = {}
     for start in range(0, len(wanted), 500):  # bounded IN lists

@@ -27,11 +27,12 @@ from taper_app.services.patients import (
     record_dose,
     void_dose,
 )
+from taper_app.services.signatures import sign_records
 from taper_app.services.study import StudyInfo
 from taper_app.storage.engine import Database
 from taper_app.storage.models import DoseRecordRow, Patient
 from taper_app.storage.uow import UnitOfWork
-from tests.conftest import context, fixed_clock
+from tests.conftest import PASSWORD, TODAY, context, fixed_clock
 
 DOSE = {"drug": "prednisone", "dose_mg": "20", "frequency": "QD", "route": "PO",
         "start_date": "2026-01-05", "end_date": "", "source": "clinic"}
@@ -159,6 +160,35 @@ def test_voiding_a_record_while_a_new_dose_closes_it_never_deadlocks(
     _chain_ok(db)
 
 
+@pytest.mark.postgres_only
+def test_signing_several_patients_and_a_dose_save_together_never_deadlock(
+        db: Database, study: StudyInfo, backend: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A batch signing (the second patient listed first) queues first, a dose save for
+    its first-listed patient second. The old batch signed one patient at a time: it held
+    the chain's head from the first signature while it waited for the next patient."""
+    caplog.set_level(logging.INFO)
+    _enroll(db, study, "101-001", "101-002")
+    signing = _Call(lambda: sign_records(context(db, "investigator"),
+                                         [("101-001", None), ("101-002", None)], TODAY,
+                                         "reviewed", PASSWORD))
+    saving = _Call(lambda: record_dose(context(db, "nurse"), study, "101-002", dict(DOSE)))
+    with db.engine.connect() as holder:
+        holder.exec_driver_sql("SELECT * FROM audit_head FOR UPDATE")
+        signing.start()
+        _wait_for_waiters(db, 1)
+        saving.start()
+        _wait_for_waiters(db, 2)
+        holder.rollback()
+        signing.join()
+        saving.join()
+    assert _retries(caplog) == [], "the server ended one of them (a deadlock)"
+    assert signing.error is None, signing.error
+    assert saving.error is None, saving.error
+    assert [view.meaning for view in signing.result] == ["reviewed", "reviewed"]
+    _chain_ok(db)
+
+
 # ------------------------------------------------------------------ the order is checked
 
 
@@ -168,7 +198,7 @@ def test_a_patient_locked_after_the_chain_head_is_a_program_fault(
     nurse = context(db, "nurse")
     with UnitOfWork(db) as uow:
         AuditTrail(uow.session, "nurse", fixed_clock).add("test", "x", 1, "f", None, 1)
-        with pytest.raises(LockOrderBroken, match="after the audit chain's head"):
+        with pytest.raises(LockOrderBroken, match="locked after the audit chain's head"):
             lock_patient(uow.session, nurse.actor, subject_id="101-001")
 
 
