@@ -144,10 +144,11 @@ class StudyFileInUse(DatabaseBusy):
 
     def __init__(self, path: Path, holders: list[Holder],
                  unnamed: str = "a program that is opening it just now") -> None:
-        who = "; ".join(h.describe() for h in holders) if holders else unnamed
-        super().__init__(f"{path.name} is open in another window or program: {who}. Close "
-                         "it there first (or wait for it to finish), then restore. Nothing "
-                         "was changed.")
+        who = "\n".join(f"- {h.describe()}" for h in holders) if holders else f"- {unnamed}"
+        it = "them" if len(holders) > 1 else "it"
+        super().__init__(f"{path.name} is open in another window or program:\n{who}\nClose "
+                         f"{it} there first (or wait for {it} to finish), then restore. "
+                         "Nothing was changed.")
         self.path = path
         self.holders = holders
 
