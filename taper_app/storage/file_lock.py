@@ -143,11 +143,12 @@ class StudyFileInUse(DatabaseBusy):
     cannot be replaced; nothing was changed."""
 
     def __init__(self, path: Path, holders: list[Holder],
-                 unnamed: str = "a program that is opening it just now") -> None:
+                 unnamed: str = "a program that is opening it just now",
+                 then: str = "restore") -> None:
         who = "\n".join(f"- {h.describe()}" for h in holders) if holders else f"- {unnamed}"
         it = "them" if len(holders) > 1 else "it"
         super().__init__(f"{path.name} is open in another window or program:\n{who}\nClose "
-                         f"{it} there first (or wait for {it} to finish), then restore. "
+                         f"{it} there first (or wait for {it} to finish), then {then}. "
                          "Nothing was changed.")
         self.path = path
         self.holders = holders
@@ -245,14 +246,15 @@ def holders(db_path: Path) -> list[Holder]:
 
 
 @contextmanager
-def sole_use(db_path: Path) -> Iterator[None]:
+def sole_use(db_path: Path, *, then: str = "restore") -> Iterator[None]:
     """Hold the file exclusively (no connection of any program open, none opening) for
-    the block; :class:`StudyFileInUse`, naming them, when some program has it open."""
+    the block; :class:`StudyFileInUse`, naming them, when some program has it open
+    (``then``: what to do once they are closed, for the message)."""
     folder = lock_folder(db_path)
     folder.mkdir(exist_ok=True)
     with open(folder / "lock", "a+b") as lock:
         if not _try_lock(lock, exclusive=True):
-            raise StudyFileInUse(db_path, holders(db_path))
+            raise StudyFileInUse(db_path, holders(db_path), then=then)
         try:
             for left in folder.glob("*.json"):  # nobody holds a note while we hold this
                 left.unlink(missing_ok=True)
