@@ -25,6 +25,7 @@ import secrets
 import socket
 import sys
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -158,13 +159,24 @@ def lock_folder(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".in-use")
 
 
+def _drop_note(note: IO[bytes], note_path: Path) -> None:
+    try:
+        note.close()  # closing drops its lock too
+        note_path.unlink(missing_ok=True)
+    except OSError as exc:
+        log.info("in-use note %s not removed (%s); the next restore clears it", note_path, exc)
+
+
 class ConnectionLock:
-    """The shared lock and the note of one connection; :meth:`release` when it closes."""
+    """The shared lock and the note of one connection; :meth:`release` when it closes.
+
+    A program that ends without closing its connections (a command's last act) removes
+    its notes at exit, and keeps the lock itself until the process is gone."""
 
     def __init__(self, lock: IO[bytes], note: IO[bytes], note_path: Path) -> None:
         self._lock: IO[bytes] | None = lock
-        self._note = note
-        self._note_path = note_path
+        # Runs on release, when this object is collected unreleased, or at exit.
+        self._forget_note = weakref.finalize(self, _drop_note, note, note_path)
 
     @classmethod
     def take(cls, db_path: Path, *, wait_s: float = WAIT_FOR_RESTORE_S) -> ConnectionLock | None:
@@ -208,11 +220,7 @@ class ConnectionLock:
         if self._lock is None:
             return
         try:
-            self._note.close()  # closing drops its lock too
-            self._note_path.unlink(missing_ok=True)
-        except OSError as exc:
-            log.info("in-use note %s not removed (%s); the next restore clears it",
-                     self._note_path, exc)
+            self._forget_note()
         finally:
             self._lock.close()
             self._lock = None
