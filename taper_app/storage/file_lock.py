@@ -135,6 +135,8 @@ class Holder:
     since_utc: str
 
     def describe(self) -> str:
+        if not self.pid:
+            return self.program
         return (f"{self.program} (process {self.pid}, user {self.user} on {self.host}, "
                 f"open since {self.since_utc})")
 
@@ -206,14 +208,18 @@ class ConnectionLock:
             _unlock(lock)
             lock.close()
             return None
+        held = cls(lock, note, note_path)
         _try_lock(note, exclusive=True)  # a new file: nobody else has it
-        note.write(json.dumps({
-            "program": this_program(), "pid": os.getpid(), "user": _user(),
-            "host": socket.gethostname(),
-            "since_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        }).encode())
-        note.flush()
-        return cls(lock, note, note_path)
+        try:
+            note.write(json.dumps({
+                "program": this_program(), "pid": os.getpid(), "user": _user(),
+                "host": socket.gethostname(),
+                "since_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            }).encode())
+            note.flush()
+        except OSError as exc:  # a full disk, say: the lock holds all the same, unnamed
+            log.warning("%s: the in-use note cannot be written (%s)", db_path, exc)
+        return held
 
     def release(self) -> None:
         """The connection closed: its note goes first, then its share of the lock."""
@@ -237,6 +243,9 @@ def _read_note(path: Path) -> Holder | None:
     except (OSError, ValueError) as exc:
         log.info("in-use note %s unreadable (%s)", path, exc)
         return None
+    if not data:
+        return Holder("a program (its note is not written yet, or could not be)", 0, "?", "?",
+                      "?")
     return Holder(str(data.get("program", "a program")), int(data.get("pid", 0)),
                   str(data.get("user", "?")), str(data.get("host", "?")),
                   str(data.get("since_utc", "?")))
