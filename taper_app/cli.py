@@ -882,8 +882,8 @@ def cmd_settings(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def cmd_db(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .storage.copy import CopyError, copy_database
     from .storage.engine import open_database, shown_location
+    from .storage.study_transfer import CopyError, copy_database
 
     if args.db_command == "grant":
         db = open_database(_db_location(args))
