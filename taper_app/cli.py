@@ -663,10 +663,13 @@ def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         wanted = AuditFilter(args.subject, args.by, args.entity,
                              _date_or_none(args.since, "--from"),
                              _date_or_none(args.until, "--to"))
+        from .services.audit import head_of
+
         _user_needed_on_a_server(args, db)
-        rows = (read_audit(_signed_in(args, db, stdin), wanted) if args.user
-                else query_audit(db, wanted))
-        export_audit_csv(rows, args.out)
+        ctx = _signed_in(args, db, stdin) if args.user else None
+        head = head_of(db)  # read before the rows: the trail holds it whatever is saved next
+        rows = read_audit(ctx, wanted) if ctx is not None else query_audit(db, wanted)
+        export_audit_csv(rows, args.out, head=head)
         print(f"wrote {len(rows)} audit rows to {args.out}", file=out)
         return EXIT_OK
     expected_head = None
@@ -887,6 +890,11 @@ def run(argv: Sequence[str] | None = None, out: TextIO | None = None,
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    from .storage.file_lock import name_this_program
+
+    # How a restore names this process if it finds the study file open here.
+    name_this_program("Taper Tracker window" if args.command is None
+                      else f"taper-app {args.command}")
     if args.command is None:
         return launch_gui(args, err)
     from .services.errors import ServiceError, ValidationError

@@ -5,6 +5,7 @@ Each function is one transaction with its audit rows; a refused call writes noth
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -256,7 +257,8 @@ def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
 
     A one-off (ONCE) or one-day dose never closes the ongoing record: it comes on top.
     An ongoing dose that repeats the ongoing record (same drug, amount, frequency and
-    route) writes nothing: the patient is still on it (``SavedDose.unchanged``).
+    route) writes nothing: the patient is still on it (``SavedDose.unchanged``); with a
+    comment or reason typed it is refused instead, so the note is not silently lost.
     """
     ctx.actor.require("record_dose")
     dose, problems = check_dose(fields, study.equivalence, ctx.today())
@@ -268,6 +270,12 @@ def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
                                expected_version=patient_version)
         same = _repeated_ongoing(uow.session, patient, dose)
         if same is not None:
+            if dose.comment or dose.deviation_reason:  # never drop what was typed
+                raise ValidationError([Problem(
+                    "comment" if dose.comment else "deviation_reason",
+                    "the patient is already on this dose, so there is nothing new to "
+                    "record and this note would be lost: leave it empty, or correct the "
+                    "ongoing record to add it")])
             return SavedDose(same, (), unchanged=True)
         touch(patient)
         closed: list[int] = []
@@ -393,13 +401,15 @@ def check_amendment(fields: dict[str, object]) -> tuple[int | None, Decimal | No
     problems: list[Problem] = []
     day_raw = fields.get("day")
     day: int | None = None
-    try:
-        day = int(str(day_raw).strip())
+    day_text = str(day_raw if day_raw is not None else "").strip()
+    if re.fullmatch(r"[0-9]{1,6}", day_text):  # ASCII digits only: int() takes 1_0 and ١٠
+        day = int(day_text)
         if day < 1 or day > 3650:
             problems.append(Problem("day", f"{day} is not a study day from 1 to 3650"))
             day = None
-    except ValueError:
-        problems.append(Problem("day", f"{day_raw!r} is not a whole study day"))
+    else:
+        shown = day_text if len(day_text) <= 24 else day_text[:20] + "…"
+        problems.append(Problem("day", f"{shown!r} is not a whole study day (digits 0-9)"))
     dose = parse_amount(fields.get("dose_mg"), "dose_mg", problems)
     if dose is not None and dose > MAX_DAILY_PEQ_MG:
         problems.append(Problem("dose_mg", f"{dose} mg/day is not plausible"))

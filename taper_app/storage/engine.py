@@ -26,6 +26,7 @@ from .errors import (  # the error types callers catch are named here too, as be
     raise_translated,
     sqlite_code,
 )
+from .file_lock import ConnectionLock
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -87,9 +88,53 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+_IN_USE = "taper_in_use"
+
+
+def _hold_file_while_connected(engine: Engine, path: Path) -> None:
+    """Every connection to the file holds its in-use lock (storage/file_lock.py) from
+    before SQLite opens the file until the connection closes, so a restore can see it."""
+    detached: dict[int, ConnectionLock] = {}
+
+    def connect_holding(dialect: Any, record: Any, cargs: Any, cparams: Any) -> Any:
+        held = ConnectionLock.take(path)
+        try:
+            connection = dialect.connect(*cargs, **cparams)
+        except BaseException:
+            if held is not None:
+                held.release()
+            raise
+        if held is not None:
+            record.info[_IN_USE] = held
+        return connection
+
+    def closed(_dbapi_conn: Any, record: Any) -> None:
+        held = record.info.pop(_IN_USE, None)
+        if held is not None:
+            held.release()
+
+    def detach(dbapi_conn: Any, record: Any) -> None:
+        held = record.info.pop(_IN_USE, None)
+        if held is not None:
+            detached[id(dbapi_conn)] = held
+
+    def closed_detached(dbapi_conn: Any) -> None:
+        held = detached.pop(id(dbapi_conn), None)
+        if held is not None:
+            held.release()
+
+    event.listen(engine, "do_connect", connect_holding)
+    event.listen(engine, "close", closed)
+    event.listen(engine, "detach", detach)
+    event.listen(engine, "close_detached", closed_detached)
+
+
 def make_engine(url: str) -> Engine:
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        path = sqlite_path(url)
+        if path is not None:
+            _hold_file_while_connected(engine, path)
         event.listen(engine, "connect", _set_sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine

@@ -6,6 +6,7 @@ Amending (a flare, say) is ``services.patients.amend_patient_schedule``; the pre
 
 from __future__ import annotations
 
+from ..domain.units import decimal_point
 from ..services import patients as patient_service
 from ..services.context import ServiceContext
 from ..services.records import PatientRecord
@@ -167,7 +168,7 @@ class AmendDialog(ServiceDialog):
         self.update_preview()
 
     def fields(self) -> dict[str, object]:
-        return {"day": self.day.text(), "dose_mg": self.dose_mg.text(),
+        return {"day": self.day.text(), "dose_mg": decimal_point(self.dose_mg.text()),
                 "reason": self.reason.text()}
 
     def update_preview(self) -> None:
