@@ -80,7 +80,7 @@ def test_a_file_of_many_batches_is_written_whole_with_its_audit_rows_and_chain(
                        "took it late, day 0", "nurse", False, 1)
     assert rows[151][0] == "101-002" and rows[151][2] == 17_500 and rows[151][8] is None
     with UnitOfWork(db, write=False) as uow:
-        check = verify_chain(uow.session)  # json.dumps' canonical form checks add_many's
+        check = verify_chain(uow.session)  # json.dumps' canonical form checks add_fields_many's
         assert check.ok, check.problem
         ids = list(uow.session.scalars(select(DoseRecordRow.id).order_by(DoseRecordRow.id)))
         audited = uow.session.execute(
