@@ -431,7 +431,7 @@ def amend_in_session(session: Session, audit: AuditTrail, study: StudyInfo, subj
     session.flush()
     old_rows = session.scalars(select(ScheduleStepRow).where(
         ScheduleStepRow.patient_id == patient.id, ScheduleStepRow.superseded_by_id.is_(None),
-        ScheduleStepRow.day >= day)).all()
+        ScheduleStepRow.retired_by_id.is_(None), ScheduleStepRow.day >= day)).all()
     for row in old_rows:
         row.superseded_by_id = amendment.id
     for step in steps:
