@@ -22,11 +22,13 @@ from ..services.study import StudyInfo
 from ..storage.engine import Database
 from ..storage.errors import DatabaseError
 from . import messages
+from .admin import SettingsDialog, UsersDialog
 from .audit_view import AuditDialog
 from .calendar_dialog import DosingCalendarDialog
 from .connection import ConnectionWatch
 from .corrections import CorrectEnrollmentDialog, WithdrawAmendmentDialog
 from .dashboard import StudyDashboard
+from .data_export import DataExport
 from .dialogs import DialogHost
 from .dose_form import DoseDialog, VoidDialog
 from .enroll import EnrollDialog
@@ -80,6 +82,16 @@ SHORTCUTS = (
 )
 
 
+#: The actions only some roles may take (by their permissions): hidden for the others.
+ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "enroll": ("enroll_patient",), "new_dose": ("record_dose",),
+    "returned_calendar": ("record_dose",), "correct_dose": ("record_dose", "void_dose"),
+    "void_dose": ("void_dose",), "amend": ("amend_schedule",),
+    "withdraw_amendment": ("amend_schedule",), "correct_enrollment": ("correct_enrollment",),
+    "sign": ("sign_record",), "users": ("manage_users",), "settings": ("manage_users",),
+}
+
+
 class MainWindow(QMainWindow):
     """The signed-in user's window on one study database."""
 
@@ -94,6 +106,7 @@ class MainWindow(QMainWindow):
         self.ctx = ServiceContext(db, actor, clock, today)
         self.tasks = tasks or TaskRunner(self)
         self.report_export = ReportExport(self, self.ctx, study, self.tasks)
+        self.data_export = DataExport(self, self.ctx, study, self.tasks)
         self.backups: AutomaticBackups | None = None  # SQLite only; app.py attaches them
         self._load_token = 0        # every load submitted (the list, a patient, signatures)
         self._list_token = 0        # the newest load of the whole list
@@ -212,6 +225,19 @@ class MainWindow(QMainWindow):
                                    self.report_export.export_study, "Ctrl+Shift+E"),
             "sign": action("sign", "&Sign record…", self.sign_record, "Ctrl+Shift+S",
                            "Sign the taper record up to a date (investigators)"),
+            "export_csv": action("export_csv", "Export data (&CSV)…",
+                                 lambda: self.data_export.export("csv"),
+                                 tip="Dose records and daily series as CSV into a folder "
+                                     "(taper-app export --format csv)"),
+            "export_sdtm": action("export_sdtm", "Export data (S&DTM)…",
+                                  lambda: self.data_export.export("sdtm"),
+                                  tip="The SDTM CM dataset into a folder "
+                                      "(taper-app export --format sdtm)"),
+            "users": action("users", "&Users…", self.show_users,
+                            tip="Add users, reset passwords, change roles and sites, "
+                                "deactivate (administrators)"),
+            "settings": action("settings", "&Settings…", self.show_settings,
+                               tip="Sign-in lockout, idle lock, backups (administrators)"),
             "patient_audit": action("patient_audit", "Patient &audit trail…",
                                     self.show_patient_audit),
             "study_audit": action("study_audit", "Study audit &trail…", self.show_study_audit),
@@ -229,7 +255,8 @@ class MainWindow(QMainWindow):
         a = self.actions_by_name
         menus = self.menuBar()
         study = menus.addMenu("&Study")
-        for key in ("dashboard", "study_audit", "refresh", "export_study", "quit"):
+        for key in ("dashboard", "study_audit", "refresh", "export_study", "export_csv",
+                    "export_sdtm", "quit"):
             study.addAction(a[key])
         patient = menus.addMenu("&Patient")
         for key in ("find", "enroll", "new_dose", "returned_calendar", "correct_dose",
@@ -237,6 +264,10 @@ class MainWindow(QMainWindow):
                     "calendar", "patient_audit",
                     "export_patient"):
             patient.addAction(a[key])
+        if self.actor.can("manage_users"):  # an administrator's menu, for them only
+            admin = menus.addMenu("&Administration")
+            admin.addAction(a["users"])
+            admin.addAction(a["settings"])
         help_menu = menus.addMenu("&Help")
         help_menu.addAction(a["shortcuts"])
         toolbar = self.addToolBar("Main")
@@ -382,8 +413,8 @@ class MainWindow(QMainWindow):
         a["withdraw_amendment"].setEnabled(in_force and self.actor.can("amend_schedule"))
         a["correct_enrollment"].setEnabled(has_patient
                                            and self.actor.can("correct_enrollment"))
-        for key in ("withdraw_amendment", "correct_enrollment"):
-            a[key].setVisible(self.actor.role == "investigator")
+        for key, permissions in ROLE_ACTIONS.items():  # menus show what the role may do
+            a[key].setVisible(all(self.actor.can(p) for p in permissions))
         a["export_patient"].setEnabled(has_patient)
         a["calendar"].setEnabled(has_patient)
         a["returned_calendar"].setEnabled(has_patient and self.actor.can("record_dose"))
@@ -583,6 +614,17 @@ class MainWindow(QMainWindow):
         if subject is not None:
             DialogHost.present(AuditDialog.create(self.ctx, subject, self))
 
+    def show_users(self) -> None:
+        if self.actor.can("manage_users"):
+            DialogHost.present(UsersDialog.create(self.ctx, self))
+
+    def show_settings(self) -> None:
+        if self.actor.can("manage_users"):
+            dialog = SettingsDialog.create(self.ctx, self)
+            dialog.saved.connect(lambda _s, summary: self.statusBar().showMessage(summary,
+                                                                                  10000))
+            DialogHost.present(dialog)
+
     def show_study_audit(self) -> None:
         DialogHost.present(AuditDialog.create(self.ctx, None, self))
 
@@ -613,7 +655,7 @@ class MainWindow(QMainWindow):
         """The study dashboard in a window of its own (one, raised again on Ctrl+D)."""
         if self.dashboard is None:
             self.dashboard = StudyDashboard(self.patients_model, self.study,
-                                            self.select_subject, self)
+                                            self.select_subject, self, clock=self.ctx.clock)
             self.dashboard.resize(self.size())
         if self.dashboard.isVisible():  # behind the main window: bring it to the front
             self.dashboard.raise_()
