@@ -6,7 +6,6 @@ rows of those sites' patients and their own account's rows (:func:`read_audit`).
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.sql import Select
 
+from ..reports.csv_cells import safe_writer
+from ..results import AuditHeadMark
 from ..storage.engine import Database
 from ..storage.models import AuditEntry, Patient
 from ..storage.uow import UnitOfWork
@@ -136,10 +137,27 @@ def audit_choices(ctx: ServiceContext) -> AuditChoices:
 AUDIT_COLUMNS = tuple(f.name for f in fields(AuditRow))
 
 
-def export_audit_csv(rows: list[AuditRow], path: Path) -> Path:
+def audit_csv_preamble(head: AuditHeadMark) -> list[str]:
+    """The audit CSV's first lines (``#`` comments, before the header row): the trail's
+    head, as ``audit verify --head`` takes it, and how formula-like cells were disarmed.
+
+    No commas in them, so a spreadsheet shows each line whole in its first cell.
+    """
+    return [f"# audit trail head: {head.short} ({head.rows} rows; last row's hash "
+            f"{head.hash}); check it later with: taper-app audit verify --head {head.short}",
+            "# a cell beginning with = + - (unless a plain number) @ tab or carriage return "
+            "and a cell beginning with ' has one ' put before it: remove that one ' to get "
+            "the stored text"]
+
+
+def export_audit_csv(rows: list[AuditRow], path: Path, *, head: AuditHeadMark) -> Path:
+    """Write ``rows`` in id order under the preamble; ``head`` is the trail's head read
+    before the rows (services.audit.head_of), so the trail holds it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
+        for line in audit_csv_preamble(head):
+            fh.write(line + "\r\n")
+        w = safe_writer(fh)
         w.writerow(AUDIT_COLUMNS)
         for r in sorted(rows, key=lambda r: r.id):
             w.writerow(["" if getattr(r, c) is None else getattr(r, c) for c in AUDIT_COLUMNS])

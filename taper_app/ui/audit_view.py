@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ..services.audit import head_of
 from ..services.audit_query import (
     AuditAction,
     AuditFilter,
@@ -392,8 +393,9 @@ class AuditDialog(QDialog):
         if path is None:
             return
         try:
+            head = head_of(self.ctx.db)  # read before the rows, so the trail holds it
             rows = read_audit(self.ctx, wanted)
-            export_audit_csv(rows, path)
+            export_audit_csv(rows, path, head=head)
         except OSError as exc:
             messages.error(self, "The audit trail was not exported",
                            f"{path}: {exc.strerror or exc}")

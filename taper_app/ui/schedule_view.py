@@ -6,6 +6,7 @@ Amending (a flare, say) is ``services.patients.amend_patient_schedule``; the pre
 
 from __future__ import annotations
 
+from ..domain.units import decimal_point
 from ..services import patients as patient_service
 from ..services.context import ServiceContext
 from ..services.records import PatientRecord
@@ -25,6 +26,7 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
+from .signed_period import confirm_change_of_signed_period
 from .widgets import ScheduleChart, em, fit_columns, line_edit, setup_table
 
 
@@ -185,7 +187,7 @@ class AmendDialog(ServiceDialog):
         self.update_preview()
 
     def fields(self) -> dict[str, object]:
-        return {"day": self.day.text(), "dose_mg": self.dose_mg.text(),
+        return {"day": self.day.text(), "dose_mg": decimal_point(self.dose_mg.text()),
                 "reason": self.reason.text()}
 
     def update_preview(self) -> None:
@@ -221,6 +223,9 @@ class AmendDialog(ServiceDialog):
                 f"{mg(dose)} mg/day, and the taper resumes from it.",
                 "Steps from that day are replaced; an amendment can only be undone by "
                 "withdrawing it (with a reason).", yes="&Amend", no="&Back to the form"):
+            return
+        if not confirm_change_of_signed_period(self, self.ctx, subject, None,
+                                               "This amendment"):
             return
         ok, seq = self.call_service("Amendment", lambda: patient_service.amend_patient_schedule(
             self.ctx, self.study, subject, fields, patient_version=version))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from taper_app.services.accounts import change_role
+from taper_app.services.audit import head_of
 from taper_app.services.audit_query import group_actions, query_audit
 from taper_app.services.study import add_user
 from taper_app.ui.audit_view import AuditActionsModel, AuditDialog
@@ -130,7 +131,10 @@ def test_export_writes_every_row_of_the_filter_to_csv(open_window, two_patients,
     view.export_button.click()
     assert asked == ["audit-101-001.csv"]
     with target.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+        first = fh.readline()
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    # the trail's head at the export, as `audit verify --head` takes it
+    assert first.startswith(f"# audit trail head: {head_of(db).short} ")
     expected = [r for r in audit_rows(db) if r.subject_id == "101-001"]
     assert [int(r["id"]) for r in rows] == [r.id for r in expected]
     assert {r["subject_id"] for r in rows} == {"101-001"}
