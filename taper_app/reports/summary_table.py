@@ -3,7 +3,6 @@ printable PDF table: the same columns and values everywhere, one patient a row."
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from collections.abc import Sequence
@@ -11,20 +10,29 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from .pdf_common import LANDSCAPE, BuildResult, PageFurniture, build_pdf, data_table, frame_size
+from .csv_cells import safe_writer
+from .pdf_common import (
+    LANDSCAPE,
+    BuildResult,
+    PageFurniture,
+    build_pdf,
+    data_table,
+    fit_widths,
+    frame_size,
+)
 
 #: (CSV column, heading in the PDF, how to read it from a summary object).
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("subject_id", "Subject"), ("site", "Site"), ("as_of", "As of"), ("as_of_day", "Day"),
-    ("baseline_mg", "Baseline"), ("actual_mg", "Dose"), ("scheduled_mg", "Sched."),
-    ("reduction_pct", "Red. %"), ("window_reduction_pct", "28-day %"),
-    ("cumulative_mg", "Cum. mg"), ("scheduled_cumulative_mg", "Sched. cum."),
-    ("cumulative_reduction_pct", "Cum. red. %"), ("spared_mg", "Spared mg"),
-    ("observed_days", "Observed"), ("missing_days", "Missing"),
+    ("baseline_mg", "Base-\nline"), ("actual_mg", "Dose"), ("scheduled_mg", "Sched."),
+    ("reduction_pct", "Red.\n%"), ("window_reduction_pct", "28-day\n%"),
+    ("cumulative_mg", "Cum.\nmg"), ("scheduled_cumulative_mg", "Sched.\ncum."),
+    ("cumulative_reduction_pct", "Cum.\nred. %"), ("spared_mg", "Spared\nmg"),
+    ("observed_days", "Obs.\ndays"), ("missing_days", "Miss.\ndays"),
     ("deviation_days_above", "Above"), ("deviation_days_below", "Below"),
-    ("deviation_episodes", "Episodes"), ("days_to_target_dose", "Days to\ntarget dose"),
+    ("deviation_episodes", "Epi-\nsodes"), ("days_to_target_dose", "Days to\ntarget\ndose"),
     ("target_status", "Target"), ("target_window_reduction_pct", "Target\n28-day %"),
-    ("participation", "Participation"), ("end_date", "End date"),
+    ("participation", "Partici-\npation"), ("end_date", "End date"),
 )
 
 
@@ -57,7 +65,7 @@ def write_summary_csv(summaries: Sequence[dict[str, Any]], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     with partial.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
+        writer = safe_writer(fh)  # a cell a spreadsheet would run as a formula is defused
         writer.writerow([key for key, _title in COLUMNS])
         writer.writerows(table_rows(summaries))
     partial.replace(path)
@@ -78,10 +86,7 @@ def summary_table_pdf(summaries: Sequence[dict[str, Any]], study_name: str, as_o
     shown = [i for i, (key, _t) in enumerate(COLUMNS) if key not in ("as_of", "end_date")]
     header = [COLUMNS[i][1] for i in shown]
     rows = [[row[i] for i in shown] for row in table_rows(summaries)]
-    weights = [1.6 if COLUMNS[i][0] in ("subject_id", "target_status", "participation")
-               else 1.0 for i in shown]
-    unit = width / sum(weights)
-    table = data_table(header, rows, [w * unit for w in weights],
+    table = data_table(header, rows, fit_widths(header, rows, width),
                        right=[n for n, i in enumerate(shown)
                               if COLUMNS[i][0] not in ("subject_id", "site", "target_status",
                                                        "participation")])

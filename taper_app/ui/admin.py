@@ -58,7 +58,7 @@ class UsersModel(RowTableModel):
                ("Role", "What the user may do"),
                ("Sites", "The sites whose patients the user works with"),
                ("State", "Active, locked, must choose a password, or deactivated"))
-    SAMPLES = {USER: "investigator", NAME: "Investigator Example", ROLE: "investigator",
+    SAMPLES = {USER: "investigator", NAME: "Ivan Investigator (demo)  ", ROLE: "investigator",
                SITES: "every site", STATE: "active, must choose a password"}
 
     def display(self, row: UserView, column: int) -> str:
