@@ -63,6 +63,7 @@ from .rows import PatientRow, history_rows, load_patient_row, load_patient_rows
 from .schedule_view import AmendDialog
 from .sign_dialog import BatchCandidate, BatchSignDialog, SignDialog
 from .tasks import TaskRunner
+from .verification import VerifyDialog
 from .widgets import StatusBadgeDelegate, em, fit_columns, setup_table
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ SHORTCUTS = (
     ("Ctrl+N", "New dose for the selected patient"),
     ("F2", "Correct the selected dose record (void it and enter the right one)"),
     ("Ctrl+Shift+V", "Void the selected dose record"),
+    ("Ctrl+Shift+R", "Mark the patient's records source-verified (monitors)"),
     ("Ctrl+Shift+N", "Enroll a patient"),
     ("Ctrl+M", "Amend the schedule (investigators)"),
     ("Ctrl+P", "Dosing calendar of the patient: preview, then Enter prints it"),
@@ -92,8 +94,8 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "returned_calendar": ("record_dose",), "correct_dose": ("record_dose", "void_dose"),
     "void_dose": ("void_dose",), "amend": ("amend_schedule",),
     "withdraw_amendment": ("amend_schedule",), "correct_enrollment": ("correct_enrollment",),
-    "sign": ("sign_record",), "sign_batch": ("sign_record",), "users": ("manage_users",),
-    "settings": ("manage_users",),
+    "sign": ("sign_record",), "sign_batch": ("sign_record",), "verify": ("verify_source",),
+    "users": ("manage_users",), "settings": ("manage_users",),
 }
 
 
@@ -256,6 +258,9 @@ class MainWindow(QMainWindow):
                                 "deactivate (administrators)"),
             "settings": action("settings", "&Settings…", self.show_settings,
                                tip="Sign-in lockout, idle lock, backups (administrators)"),
+            "verify": action("verify", "Mark source-&verified…", self.verify_source,
+                             "Ctrl+Shift+R", "Mark the patient's dose records verified "
+                             "against the source (monitors)"),
             "sign_batch": action("sign_batch", "Sign records in a &batch…", self.sign_batch,
                                  tip="Sign every patient who needs a signature, with one "
                                      "password (investigators)"),
@@ -282,7 +287,7 @@ class MainWindow(QMainWindow):
         patient = menus.addMenu("&Patient")
         for key in ("find", "enroll", "new_dose", "returned_calendar", "correct_dose",
                     "void_dose", "amend", "withdraw_amendment", "correct_enrollment", "sign",
-                    "sign_batch", "calendar", "patient_audit",
+                    "sign_batch", "verify", "calendar", "patient_audit",
                     "export_patient"):
             patient.addAction(a[key])
         if self.actor.can("manage_users"):  # an administrator's menu, for them only
@@ -429,7 +434,8 @@ class MainWindow(QMainWindow):
 
     def _show_current(self) -> None:
         row = self.current_row()
-        history = history_rows(self.study, row.record, self.ctx.today()) if row else []
+        history = (history_rows(self.study, row.record, self.ctx.today(), row.sdv)
+                   if row else [])
         self.detail.show_row(row, history, self.study, self.actor.can("record_dose"))
         self._show_signatures(row)
         self._update_actions()
@@ -449,6 +455,7 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         in_force = row is not None and any(not x.withdrawn for x in row.record.amendments)
         a["withdraw_amendment"].setEnabled(in_force and self.actor.can("amend_schedule"))
+        a["verify"].setEnabled(has_patient and self.actor.can("verify_source"))
         a["correct_enrollment"].setEnabled(has_patient
                                            and self.actor.can("correct_enrollment"))
         for key, permissions in ROLE_ACTIONS.items():  # menus show what the role may do
@@ -494,7 +501,7 @@ class MainWindow(QMainWindow):
 
     def _present(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog
                  | ReturnedCalendarDialog | CorrectEnrollmentDialog
-                 | WithdrawAmendmentDialog) -> None:
+                 | WithdrawAmendmentDialog | VerifyDialog) -> None:
         dialog.saved.connect(self.after_save)
         dialog.stale.connect(lambda subject: self._rebase(dialog, subject))
         DialogHost.present(dialog)
@@ -595,6 +602,14 @@ class MainWindow(QMainWindow):
             return
         self._present(AmendDialog.create(self.ctx, self.study, row.record,
                                          row.summary["as_of_day"], self))
+
+    def verify_source(self) -> None:
+        row = self.current_row()
+        if row is None or not self.actor.can("verify_source"):
+            return
+        chosen = self.detail.selected_history()
+        self._present(VerifyDialog.create(self.ctx, row.record,
+                                          chosen.dose if chosen is not None else None, self))
 
     def correct_enrollment(self) -> None:
         row = self.current_row()
