@@ -54,6 +54,7 @@ from .qt import (
     QSplitter,
     Qt,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -460,6 +461,10 @@ class MainWindow(QMainWindow):
                                            and self.actor.can("correct_enrollment"))
         for key, permissions in ROLE_ACTIONS.items():  # menus show what the role may do
             a[key].setVisible(all(self.actor.can(p) for p in permissions))
+        for button in self.detail.findChildren(QToolButton):  # and so do the panes' buttons
+            action = button.defaultAction()
+            if action is not None and action.objectName() in ROLE_ACTIONS:
+                button.setVisible(action.isVisible())
         a["export_patient"].setEnabled(has_patient)
         a["calendar"].setEnabled(has_patient)
         a["returned_calendar"].setEnabled(has_patient and self.actor.can("record_dose"))

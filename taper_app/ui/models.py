@@ -195,8 +195,8 @@ class PatientTableModel(RowTableModel):
 
     # Today's state and what follows from it come first: at 1366x768 the list pane shows
     # them without scrolling; the day's figures follow.
-    (SUBJECT, STATUS, MISSING, LAST_ENTRY, SIGNATURE, TARGET, STUDY_DAY, DOSE, SCHEDULED,
-     REDUCTION, SITE, VERIFIED) = range(12)
+    (SUBJECT, STATUS, MISSING, LAST_ENTRY, SIGNATURE, VERIFIED, TARGET, STUDY_DAY, DOSE,
+     SCHEDULED, REDUCTION, SITE) = range(12)
     _HEADERS = {
         SUBJECT: ("Subject", "Subject id"),
         STATUS: ("Today", "What needs attention, most urgent first: above or below the "
@@ -222,7 +222,7 @@ class PatientTableModel(RowTableModel):
                SCHEDULED: "12.75", REDUCTION: "100.0",
                STATUS: "missing · no reason · to sign mm",
                MISSING: "999", LAST_ENTRY: "2026-12-31", SIGNATURE: "never signed",
-               TARGET: "not evaluable", VERIFIED: "through 2026-12-31 · 99 changed"}
+               TARGET: "not evaluable", VERIFIED: "through 2026-12-31"}
 
     def display(self, row: PatientRow, column: int) -> str:
         s, t = row.summary, row.triage
@@ -343,7 +343,7 @@ class PatientTableModel(RowTableModel):
 class DoseHistoryModel(RowTableModel):
     """A patient's dose records, newest first; voided ones struck through with their reason."""
 
-    START, END, DRUG, DOSE, FREQUENCY, ROUTE, PEQ, SOURCE, NOTE, ENTERED_BY, SDV = range(11)
+    START, END, DRUG, DOSE, FREQUENCY, ROUTE, PEQ, SOURCE, SDV, NOTE, ENTERED_BY = range(11)
     HEADERS = (
         ("Start", "First date the record covers"),
         ("End", "Last date (ongoing: up to today)"),
@@ -353,10 +353,10 @@ class DoseHistoryModel(RowTableModel):
         ("Route", "Route"),
         ("PEQ mg/d", "Prednisone-equivalent mg per day this record adds"),
         ("Source", "Clinic chart or patient diary"),
-        ("Note", "Void reason, reason for differing from the schedule, comment"),
-        ("By", "Entered by"),
         ("SDV", "Source-data verified: by whom and when; 'changed' when the record changed "
                 "after it was verified"),
+        ("Note", "Void reason, reason for differing from the schedule, comment"),
+        ("By", "Entered by"),
     )
     NUMERIC = frozenset({DOSE, PEQ})
     SAMPLES = {START: "2026-12-31", END: "2026-12-31", DRUG: "methylprednisolone",

@@ -22,6 +22,7 @@ from taper_app.ui.dialogs import DialogHost
 from taper_app.ui.main_window import MainWindow
 from taper_app.ui.qt import QDialog
 from taper_app.ui.tasks import TaskRunner
+from taper_app.ui.verification import VerifyDialog
 from tests.gui.screenshots import DEMO_TODAY, save, settle
 
 
@@ -89,6 +90,26 @@ def main(out_dir: str) -> int:
         settle(app)
         save(audit, out / "audit-view.png")
         audit.close()
+        window.close()
+
+        monitor = authenticate(db, "monitor", DEMO_PASSWORD)
+        window = MainWindow(db, study, monitor, today=lambda: DEMO_TODAY,
+                            tasks=TaskRunner(synchronous=True))
+        window.show()
+        settle(app)
+        window.select_subject(plain.subject_id)
+        settle(app)
+        window.verify_source()
+        verify = opened[-1]
+        assert isinstance(verify, VerifyDialog)
+        verify.through.setText("2026-10-31")
+        settle(app)
+        save(verify, out / "verify-dialog.png")
+        verify.save()
+        settle(app)
+        window.select_subject(plain.subject_id)
+        settle(app)
+        save(window, out / "monitor-verified.png")
         window.close()
 
         admin = authenticate(db, "admin", DEMO_PASSWORD)
