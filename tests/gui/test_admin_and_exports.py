@@ -213,3 +213,9 @@ def test_the_dashboard_table_goes_to_csv_and_to_a_printable_pdf(
     text = "".join(page.extract_text() for page in PdfReader(tmp_path / "figures.pdf").pages)
     assert "101-001" in text and "Every patient's figures" in text
     board.close()
+
+
+def test_the_users_model_passes_the_model_tester(qtmodeltester, open_window, dialogs):
+    users = _users_dialog(open_window("admin"), dialogs)
+    assert users.model.rowCount() == 4
+    qtmodeltester.check(users.model, force_py=True)
