@@ -222,9 +222,17 @@ def change_in_words(entry: AuditEntry, record: PatientRecord,
         seq = entry.entity_id.rpartition("#")[2]
         amendment = next((a for a in record.amendments if str(a.seq) == seq), None)
         if amendment is not None:
-            return (f"Schedule amended from Day {amendment.day} to "
-                    f"{format_mg(amendment.dose_ug)} mg/day {by}")
+            what = (f"from Day {amendment.day} to {format_mg(amendment.dose_ug)} mg/day")
+            if entry.action == "withdraw_amendment":
+                reason = f" ({entry.reason})" if entry.reason else ""
+                return f"The amendment {what} withdrawn {by}{reason}"
+            return f"Schedule amended {what} {by}"
         return f"Schedule amended {by}"
+    if entry.entity == "patient" and entry.action == "correct_enrollment":
+        label = {"day1_date": "Day 1", "baseline_mg": "baseline", "template_id": "template",
+                 "schedule": "schedule"}.get(entry.field, entry.field.replace("_", " "))
+        reason = f" ({entry.reason})" if entry.reason else ""
+        return f"Enrollment corrected: {label} {entry.old_value} → {entry.new_value} {by}{reason}"
     if entry.entity == "patient":
         return f"The patient's {entry.field.replace('_', ' ')} changed {by}"
     return f"The signed record changed {by}"
