@@ -163,6 +163,19 @@ def _patient_arguments(sp: argparse.ArgumentParser) -> None:
     ap = action("reopen", "an investigator undoes the end of a patient's participation")
     ap.add_argument("--subject", required=True, metavar="ID")
     ap.add_argument("--reason", required=True, metavar="TEXT")
+    ap = action("correct", "an investigator corrects the enrollment (baseline, Day 1, "
+                           "template); the schedule is generated again")
+    ap.add_argument("--subject", required=True, metavar="ID")
+    ap.add_argument("--baseline", metavar="MG", help="the corrected baseline, mg/day PEQ")
+    ap.add_argument("--day1", metavar="DATE", help="the corrected Day 1, YYYY-MM-DD")
+    ap.add_argument("--template", metavar="ID", help="the corrected schedule template")
+    ap.add_argument("--reason", required=True, metavar="TEXT")
+    ap = action("withdraw-amendment", "an investigator withdraws an amendment; the schedule "
+                                      "resumes as if it had not been made")
+    ap.add_argument("--subject", required=True, metavar="ID")
+    ap.add_argument("--amendment", required=True, type=int, metavar="N",
+                    help="the amendment's number")
+    ap.add_argument("--reason", required=True, metavar="TEXT")
 
 
 def _sdv_arguments(sp: argparse.ArgumentParser) -> None:
@@ -233,7 +246,8 @@ _COMMAND_ARGUMENTS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], Non
     "export": ("dose data for statisticians", _export_arguments),
     "audit": ("the audit trail", _audit_arguments),
     "sign": ("an investigator signs a patient's taper record up to a date", _sign_arguments),
-    "patient": ("a patient's participation: end it, or reopen it", _patient_arguments),
+    "patient": ("a patient's participation (end, reopen), enrollment corrections and "
+                "amendment withdrawals", _patient_arguments),
     "sdv": ("a monitor marks a patient's dose records source-verified", _sdv_arguments),
     "query": ("queries to the site: open, answer, close, list", _query_arguments),
     "settings": ("administrator settings (sign-in lockout, idle lock, backups)",
@@ -663,10 +677,13 @@ def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         wanted = AuditFilter(args.subject, args.by, args.entity,
                              _date_or_none(args.since, "--from"),
                              _date_or_none(args.until, "--to"))
+        from .services.audit import head_of
+
         _user_needed_on_a_server(args, db)
-        rows = (read_audit(_signed_in(args, db, stdin), wanted) if args.user
-                else query_audit(db, wanted))
-        export_audit_csv(rows, args.out)
+        ctx = _signed_in(args, db, stdin) if args.user else None
+        head = head_of(db)  # read before the rows: the trail holds it whatever is saved next
+        rows = read_audit(ctx, wanted) if ctx is not None else query_audit(db, wanted)
+        export_audit_csv(rows, args.out, head=head)
         print(f"wrote {len(rows)} audit rows to {args.out}", file=out)
         return EXIT_OK
     expected_head = None
@@ -738,11 +755,26 @@ def cmd_sign(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services.corrections import correct_enrollment, withdraw_amendment
     from .services.participation import end_participation, reopen_participation
 
-    db, _ = _open(args)
-    ctx = _signed_in(args, db, stdin)
-    if args.patient_command == "end":
+    db, study = _open(args)
+    if not args.user:
+        raise UsageError("this command changes data: give --user NAME")
+    password = _password(args, stdin)
+    ctx = _signed_in_with(args, db, password)
+    if args.patient_command == "correct":
+        # The password signed the user in; it is also the correction's re-authentication.
+        changed = correct_enrollment(ctx, study, args.subject, {
+            "baseline_mg": args.baseline, "day1_date": args.day1,
+            "template_id": args.template, "reason": args.reason}, password)
+        print(f"corrected {args.subject}: {', '.join(changed)}", file=out)
+    elif args.patient_command == "withdraw-amendment":
+        schedule = withdraw_amendment(ctx, study, args.subject, args.amendment, args.reason,
+                                      password)
+        print(f"withdrew amendment {args.amendment} of {args.subject}; schedule now: "
+              f"{schedule}", file=out)
+    elif args.patient_command == "end":
         end = _date_or_none(args.date, "--date")
         assert end is not None
         end_participation(ctx, args.subject, end, args.disposition, args.reason)
@@ -887,6 +919,11 @@ def run(argv: Sequence[str] | None = None, out: TextIO | None = None,
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    from .storage.file_lock import name_this_program
+
+    # How a restore names this process if it finds the study file open here.
+    name_this_program("Taper Tracker window" if args.command is None
+                      else f"taper-app {args.command}")
     if args.command is None:
         return launch_gui(args, err)
     from .services.errors import ServiceError, ValidationError

@@ -68,10 +68,19 @@ class AmendmentView:
     reason: str
     created_by: str
     created_at: datetime
+    #: A withdrawn amendment stays in the record (shown as withdrawn) but no longer shapes
+    #: the schedule.
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str | None = None
+    withdraw_reason: str | None = None
 
     @property
     def dose_mg(self) -> Decimal:
         return ug_to_mg(self.dose_ug)
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
 
 @dataclass(frozen=True)

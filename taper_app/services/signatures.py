@@ -55,7 +55,11 @@ def signed_data(record: PatientRecord, through: date) -> dict[str, object]:
         "day1": record.day1_date.isoformat(), "baseline_mg": format_mg(record.baseline_ug),
         "template": record.template_id, "through": through.isoformat(),
         "schedule": [[s.day, str(s.dose_mg)] for s in record.steps],
-        "amendments": [[a.seq, a.day, format_mg(a.dose_ug), a.reason] for a in record.amendments],
+        # A withdrawal is named (only then, so signatures made before withdrawals existed
+        # keep their hash).
+        "amendments": [[a.seq, a.day, format_mg(a.dose_ug), a.reason]
+                       + ([f"withdrawn: {a.withdraw_reason}"] if a.withdrawn else [])
+                       for a in record.amendments],
         "doses": doses,
     }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from ..domain.units import decimal_point
 from ..services import patients as patient_service
 from ..services.context import ServiceContext
 from ..services.entry import (
@@ -268,7 +269,7 @@ class DoseDialog(ServiceDialog):
         """What is typed, as the services take it."""
         return {
             "drug": self.drug.currentText(),
-            "dose_mg": self.dose_mg.text(),
+            "dose_mg": decimal_point(self.dose_mg.text()),  # 7,5 as much of Europe writes it
             "frequency": self.frequency.currentData(),
             "route": self.route.currentData(),
             "start_date": self.start_date.text(),

@@ -25,6 +25,7 @@ from . import messages
 from .audit_view import AuditDialog
 from .calendar_dialog import DosingCalendarDialog
 from .connection import ConnectionWatch
+from .corrections import CorrectEnrollmentDialog, WithdrawAmendmentDialog
 from .dashboard import StudyDashboard
 from .dialogs import DialogHost
 from .dose_form import DoseDialog, VoidDialog
@@ -208,6 +209,13 @@ class MainWindow(QMainWindow):
                                 "Void the selected record with a reason"),
             "amend": action("amend", "&Amend schedule…", self.amend_schedule, "Ctrl+M",
                             "Amend the schedule from a day (investigators)"),
+            "correct_enrollment": action(
+                "correct_enrollment", "Correct en&rollment…", self.correct_enrollment,
+                tip="Correct the baseline, Day 1 or template (investigators)"),
+            "withdraw_amendment": action(
+                "withdraw_amendment", "&Withdraw amendment…", self.withdraw_amendment,
+                tip="Withdraw an amendment: the schedule resumes as if it had not been made "
+                    "(investigators)"),
             "calendar": action("calendar", "Dosing &calendar…", self.dosing_calendar,
                                QKeySequence.StandardKey.Print,
                                "Preview and print the patient's dosing calendar"),
@@ -245,7 +253,8 @@ class MainWindow(QMainWindow):
             study.addAction(a[key])
         patient = menus.addMenu("&Patient")
         for key in ("find", "enroll", "new_dose", "returned_calendar", "correct_dose",
-                    "void_dose", "amend", "sign", "sign_batch", "calendar", "patient_audit",
+                    "void_dose", "amend", "withdraw_amendment", "correct_enrollment", "sign",
+                    "sign_batch", "calendar", "patient_audit",
                     "export_patient"):
             patient.addAction(a[key])
         help_menu = menus.addMenu("&Help")
@@ -405,6 +414,13 @@ class MainWindow(QMainWindow):
                                      and self.actor.can("void_dose"))
         a["void_dose"].setEnabled(correctable and self.actor.can("void_dose"))
         a["amend"].setEnabled(has_patient and self.actor.can("amend_schedule"))
+        row = self.current_row()
+        in_force = row is not None and any(not x.withdrawn for x in row.record.amendments)
+        a["withdraw_amendment"].setEnabled(in_force and self.actor.can("amend_schedule"))
+        a["correct_enrollment"].setEnabled(has_patient
+                                           and self.actor.can("correct_enrollment"))
+        for key in ("withdraw_amendment", "correct_enrollment"):
+            a[key].setVisible(self.actor.role == "investigator")
         a["export_patient"].setEnabled(has_patient)
         a["calendar"].setEnabled(has_patient)
         a["returned_calendar"].setEnabled(has_patient and self.actor.can("record_dose"))
@@ -445,7 +461,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ actions
 
     def _present(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog
-                 | ReturnedCalendarDialog) -> None:
+                 | ReturnedCalendarDialog | CorrectEnrollmentDialog
+                 | WithdrawAmendmentDialog) -> None:
         dialog.saved.connect(self.after_save)
         dialog.stale.connect(lambda subject: self._rebase(dialog, subject))
         DialogHost.present(dialog)
@@ -475,7 +492,8 @@ class MainWindow(QMainWindow):
                                                    sites), loaded, not_loaded)
 
     def _rebase(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog | SignDialog
-                | ReturnedCalendarDialog, subject_id: str) -> None:
+                | ReturnedCalendarDialog | CorrectEnrollmentDialog | WithdrawAmendmentDialog,
+                subject_id: str) -> None:
         """Someone else changed the patient: show the fresh record, keep the form going."""
         def reloaded(row: PatientRow, is_newest: bool) -> None:
             if is_newest and self.current_subject() == subject_id:
@@ -545,6 +563,20 @@ class MainWindow(QMainWindow):
             return
         self._present(AmendDialog.create(self.ctx, self.study, row.record,
                                          row.summary["as_of_day"], self))
+
+    def correct_enrollment(self) -> None:
+        row = self.current_row()
+        if row is None or not self.actor.can("correct_enrollment"):
+            return
+        self._present(CorrectEnrollmentDialog.create(self.ctx, self.study, row.record, self))
+
+    def withdraw_amendment(self) -> None:
+        row = self.current_row()
+        if row is None or not self.actions_by_name["withdraw_amendment"].isEnabled():
+            return
+        self._present(WithdrawAmendmentDialog.create(
+            self.ctx, self.study, row.record, self.detail.schedule.selected_amendment(),
+            self))
 
     def sign_record(self) -> None:
         row = self.current_row()

@@ -488,7 +488,7 @@ class ScheduleStepsModel(RowTableModel):
 class AmendmentsModel(RowTableModel):
     """A schedule's amendments in order, each with its day, dose, reason, user and time."""
 
-    SEQ, DAY, DOSE, REASON, BY, AT = range(6)
+    SEQ, DAY, DOSE, REASON, BY, AT, STATUS = range(7)
     HEADERS = (
         ("#", "Amendment number"),
         ("From day", "The amended dose applies from this study day"),
@@ -496,19 +496,32 @@ class AmendmentsModel(RowTableModel):
         ("Reason", "Why the schedule was amended"),
         ("By", "Investigator"),
         ("At (UTC)", "When it was saved"),
+        ("Status", "In force, or withdrawn (then it no longer shapes the schedule)"),
     )
     NUMERIC = frozenset({SEQ, DAY, DOSE})
     SAMPLES = {SEQ: "99", DAY: "999", DOSE: "12.75", BY: "investigator",
-               AT: "2026-12-31 23:59"}
+               AT: "2026-12-31 23:59", STATUS: "withdrawn by investigator"}
 
     def display(self, row: AmendmentView, column: int) -> str:
+        status = "in force" if not row.withdrawn else f"withdrawn by {row.withdrawn_by}"
         values = {self.SEQ: str(row.seq), self.DAY: str(row.day), self.DOSE: mg(row.dose_mg),
                   self.REASON: row.reason, self.BY: row.created_by,
-                  self.AT: f"{row.created_at:%Y-%m-%d %H:%M}"}
+                  self.AT: f"{row.created_at:%Y-%m-%d %H:%M}", self.STATUS: status}
         return values.get(column, "")
 
     def tooltip(self, row: AmendmentView, column: int) -> str | None:
-        return f"Amendment {row.seq} by {row.created_by}: {row.reason}"
+        text = f"Amendment {row.seq} by {row.created_by}: {row.reason}"
+        if row.withdrawn and row.withdrawn_at is not None:
+            text += (f"\nWithdrawn by {row.withdrawn_by} at {row.withdrawn_at:%Y-%m-%d %H:%M} "
+                     f"UTC: {row.withdraw_reason}")
+        return text
+
+    def font(self, row: AmendmentView, column: int) -> QFont | None:
+        if row.withdrawn:  # still shown, struck through: it no longer shapes the schedule
+            font = QFont()
+            font.setStrikeOut(column != self.STATUS)
+            return font
+        return None
 
     def sort_value(self, row: AmendmentView, column: int) -> Any:
         values = {self.SEQ: row.seq, self.DAY: row.day, self.DOSE: row.dose_ug,

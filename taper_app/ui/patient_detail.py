@@ -212,6 +212,10 @@ class PatientDetail(QWidget):
 
         self.schedule = SchedulePane()
         self.schedule.amend_button.setDefaultAction(actions["amend"])
+        if "withdraw_amendment" in actions:
+            self.schedule.withdraw_button.setDefaultAction(actions["withdraw_amendment"])
+        if "correct_enrollment" in actions:
+            self.schedule.correct_button.setDefaultAction(actions["correct_enrollment"])
 
         self.charts = TaperView()
 

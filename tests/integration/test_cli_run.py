@@ -106,6 +106,23 @@ def test_a_bad_import_exits_1_with_every_problem_on_stderr(study_db: str,
     assert counts(study_db) == before
 
 
+@pytest.mark.parametrize(("cell", "words"), [
+    ("1e1000000", "has an exponent"), ("1e3", "has an exponent"), ("1_0", "has an underscore"),
+    ("-0", "has a minus sign"), ("١٠", "digits other than 0-9")])
+def test_a_baseline_not_written_in_plain_digits_exits_1_with_file_line_column(
+        study_db: str, tmp_path: Path, cell: str, words: str) -> None:
+    patients = tmp_path / "patients.csv"
+    patients.write_text(PATIENTS + f"101-002,101,2024-01-01,{cell},stepdown-a\n",
+                        encoding="utf-8")
+    before = counts(study_db)
+    status, _, err = taper("import", "--patients", str(patients), "--user", "nurse",
+                           "--db", study_db)
+    assert status == 1 and "Traceback" not in err
+    [problem] = [line for line in err.splitlines() if line.startswith(f"{patients}:")]
+    assert problem.startswith(f"{patients}:3: baseline_mg: ") and words in problem
+    assert counts(study_db) == before
+
+
 @pytest.mark.parametrize(("argv", "words"), [
     (["summary", "--json", "--as-of", "July"], "is not a date"),
     (["import", "--patients", "patients.csv", "--user", "nurse", "--password-stdin"],
