@@ -9,6 +9,7 @@ from datetime import timedelta
 from taper_app.services.signatures import sign_record, signatures_for
 from taper_app.ui.dose_form import DoseDialog, VoidDialog
 from taper_app.ui.qt import Qt
+from taper_app.ui.returned_calendar import ReturnedCalendarDialog
 from taper_app.ui.schedule_view import AmendDialog
 from tests.conftest import PASSWORD, TODAY, context
 
@@ -108,3 +109,18 @@ def test_an_amendment_of_a_signed_schedule_asks_first(open_window, patient, db, 
                                     "period signed by Investigator Example")
     assert form.isVisible() and amendment_rows(db) == []
     assert window.current_row().triage.signature.state == "signed"
+
+
+def test_a_returned_calendar_inside_the_signed_period_asks_first(
+        open_window, patient, db, keyboard, dialogs, message_log):
+    sign_record(context(db, "investigator"), "101-001", TODAY, "reviewed", PASSWORD)
+    open_window("nurse")
+    keyboard.shortcut(Qt.Key.Key_P, CTRL_SHIFT)
+    dialog = dialogs.last(ReturnedCalendarDialog)
+    assert dialog.calendar is not None and dialog.calendar.first_date <= TODAY
+    before = len(dose_rows(db))
+    keyboard.shortcut(Qt.Key.Key_S, CTRL)
+    [asked] = message_log.take("question")
+    assert asked.text.startswith("This returned calendar changes 101-001's record inside")
+    assert dialog.isVisible() and len(dose_rows(db)) == before
+    assert signatures_for(db, "101-001")[0].valid
