@@ -52,6 +52,9 @@ def _init_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--demo", action="store_true", dest="init_demo",
                     help="create the demo study instead (users and password in the README)")
     sp.add_argument("--as-of", metavar="DATE", help="demo data up to this date (default today)")
+    sp.add_argument("--app-role", metavar="ROLE",
+                    help="PostgreSQL: the application server's database role, given exactly "
+                         "the privileges it needs (docs/multi-site.md)")
 
 
 def _actions(sp: argparse.ArgumentParser, dest: str) -> Callable[..., argparse.ArgumentParser]:
@@ -214,11 +217,16 @@ def _settings_arguments(sp: argparse.ArgumentParser) -> None:
 
 
 def _db_arguments(sp: argparse.ArgumentParser) -> None:
-    dp = _actions(sp, "db_command")(
-        "copy", "copy every record, the audit trail and signatures into a new, empty database "
-                "(SQLite file or PostgreSQL URL)")
+    action = _actions(sp, "db_command")
+    dp = action("copy", "copy every record, the audit trail and signatures into a new, empty "
+                        "database (SQLite file or PostgreSQL URL); from a database server, "
+                        "an administrator's --user and password")
     dp.add_argument("--from", dest="source", required=True, metavar="PATH_OR_URL")
     dp.add_argument("--to", dest="target", required=True, metavar="PATH_OR_URL")
+    gp = action("grant", "PostgreSQL, as the tables' owner: give the application server's "
+                         "role exactly its privileges (no DELETE, no change to the audit "
+                         "trail or signatures)")
+    gp.add_argument("--role", required=True, metavar="ROLE")
 
 
 def _serve_arguments(sp: argparse.ArgumentParser) -> None:
@@ -422,13 +430,19 @@ def _user_needed_on_a_server(args: argparse.Namespace, db) -> None:  # type: ign
 # ---------------------------------------------------------------- commands
 
 def cmd_init(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .storage.engine import shown_location
+
     location = _db_location(args)
     if args.init_demo:
         from .services.demo import DEMO_PASSWORD, DEMO_USERS, create_demo
 
-        create_demo(location, _as_of(args.as_of)).dispose()
+        demo = create_demo(location, _as_of(args.as_of))
+        try:
+            _grant_app_role(args, demo, out)
+        finally:
+            demo.dispose()
         users = ", ".join(u for u, _, _ in DEMO_USERS)
-        print(f"demo study created in {location}; users admin, {users} "
+        print(f"demo study created in {shown_location(location)}; users admin, {users} "
               f"(password {DEMO_PASSWORD!r})", file=out)
         return EXIT_OK
     if not args.protocol or not args.admin:
@@ -441,9 +455,31 @@ def cmd_init(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         raise CliError(f"{args.protocol}: cannot be read ({exc})") from None
     db = create_study(location, text, args.admin, args.full_name or args.admin,
                       _password(args, stdin), protocol_source=str(args.protocol))
-    db.dispose()
-    print(f"created {location}", file=out)
+    try:
+        _grant_app_role(args, db, out)
+    finally:
+        db.dispose()
+    print(f"created {shown_location(location)}", file=out)
     return EXIT_OK
+
+
+def _grant_app_role(args: argparse.Namespace, db, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+    if args.app_role:
+        _grant(db, args.app_role, out)
+
+
+def _grant(db, role: str, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+    from .storage.grants import GrantError, grant_application_role
+
+    if db.is_sqlite:
+        raise UsageError("database roles are PostgreSQL's; a SQLite file has none")
+    try:
+        with db.engine.begin() as conn:
+            tables = grant_application_role(conn, role)
+    except GrantError as exc:
+        raise CliError(str(exc)) from None
+    print(f"granted {role} the application's privileges on {len(tables)} tables (no "
+          "DELETE or TRUNCATE; audit trail and signatures append-only)", file=out)
 
 
 def cmd_template(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -847,8 +883,22 @@ def cmd_settings(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 def cmd_db(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .storage.copy import CopyError, copy_database
-    from .storage.engine import shown_location
+    from .storage.engine import open_database, shown_location
 
+    if args.db_command == "grant":
+        db = open_database(_db_location(args))
+        try:
+            _grant(db, args.role, out)
+        finally:
+            db.dispose()
+        return EXIT_OK
+    from .remote.client import is_server_address
+
+    if is_server_address(args.source) or is_server_address(args.target):
+        raise UsageError("db copy works on database files and URLs, not through the "
+                         "application server; IT runs it on the server (docs/multi-site.md)")
+    if "://" in args.source and not args.source.startswith("sqlite"):
+        _administrator_signs_in(args, args.source, stdin)
     try:
         result = copy_database(args.source, args.target)
     except CopyError as exc:
@@ -858,6 +908,22 @@ def cmd_db(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
           f"{result.rows.get('audit_log', 0)} audit rows) to {shown_location(args.target)}",
           file=out)
     return EXIT_OK
+
+
+def _administrator_signs_in(args: argparse.Namespace, source: str, stdin: TextIO) -> None:
+    """A copy out of a database server holds every site's data: only an administrator who
+    works for every site may take it, signed in on that server, and it is audited there."""
+    from .services.study import record_study_copy
+    from .storage.engine import open_database, shown_location
+
+    if not args.user:
+        raise UsageError("db copy from a database server needs an administrator: give "
+                         "--user NAME (and the password)")
+    db = open_database(source, migrate=False)
+    try:
+        record_study_copy(_signed_in(args, db, stdin), shown_location(args.target))
+    finally:
+        db.dispose()
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:

@@ -39,6 +39,7 @@ from .errors import (
     AuthenticationFailed,
     FirstPasswordNotChanged,
     NotFound,
+    PermissionDenied,
     Problem,
     ServiceError,
     ValidationError,
@@ -211,6 +212,20 @@ def record_sign_out(db: Database, username: str, how: str,
     with UnitOfWork(db) as uow:
         AuditTrail(uow.session, username, clock).add("sign_out", "user", username, "sign_out",
                                                      None, how)
+        uow.commit()
+
+
+@saving("record a copy of the study")
+def record_study_copy(ctx: ServiceContext, target: str) -> None:
+    """An administrator who works for every site copies the whole study out (``db copy``
+    from a database server): refused for anyone else, and audited before the copy."""
+    ctx.actor.require("manage_users")
+    if ctx.actor.sites is not None:
+        raise PermissionDenied(f"{ctx.actor.username} works for some sites only and may not "
+                               "copy every site's data")
+    with UnitOfWork(ctx.db) as uow:
+        AuditTrail(uow.session, ctx.actor.username, ctx.clock).add(
+            "copy_study", "study", 1, "copied_to", None, target)
         uow.commit()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 
 from .engine import Database, open_database, resolve_url, sqlite_path
 from .models import AuditHead, Base
@@ -64,9 +64,9 @@ def _new_target(url: str) -> Database:
 def _copy(source: Database, target: Database) -> CopyResult:
     counts: dict[str, int] = {}
     with source.engine.connect() as src, target.engine.begin() as dst:
-        # The migration wrote the chain's genesis head: it is replaced by the source's.
-        dst.execute(delete(AuditHead))
         for table in Base.metadata.sorted_tables:
+            if table is AuditHead.__table__:
+                continue  # the migration wrote the genesis head: moved on after the rows
             counts[table.name] = 0
             result = src.execution_options(yield_per=BATCH).execute(
                 select(table).order_by(*table.primary_key.columns))
@@ -74,6 +74,13 @@ def _copy(source: Database, target: Database) -> CopyResult:
                 rows = [dict(r) for r in chunk]
                 dst.execute(insert(table), rows)
                 counts[table.name] += len(rows)
+        # The head row is never deleted or added (migration 0010_head): it moves to the
+        # source's head, which the copied trail's last row now matches.
+        heads = src.execute(select(AuditHead.last_id, AuditHead.last_hash)).all()
+        for last_id, last_hash in heads:
+            dst.execute(update(AuditHead).where(AuditHead.id == 1).values(
+                last_id=last_id, last_hash=last_hash))
+        counts[AuditHead.__tablename__] = len(heads)
         if target.engine.dialect.name == "postgresql":
             _reset_sequences(dst)
     return CopyResult(counts)

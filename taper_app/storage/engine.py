@@ -337,6 +337,14 @@ def _check_and_migrate(engine: Engine, path: Path | None, *, create: bool, migra
         copy_sqlite_file(path, copy)
         log.info("copied %s to %s before migrating %s -> %s", path, copy, current, head)
     command.upgrade(_alembic_config(engine), "head")
+    if engine.dialect.name == "postgresql" and current is not None:
+        from .grants import refresh_grants
+
+        # A migration's new tables reach the application's role too, and nothing more.
+        with engine.begin() as conn:
+            roles = refresh_grants(conn)
+        if roles:
+            log.info("privileges of %s set again after the migration", ", ".join(roles))
 
 
 def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:

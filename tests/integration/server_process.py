@@ -16,6 +16,39 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def application_role(owner_url: str) -> Iterator[str]:
+    """Make a login role for the study at ``owner_url``, grant it the application's
+    privileges with ``taper-app db grant``; yield its URL; drop it afterwards."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    url = make_url(owner_url)
+    role = f"app_{url.database}"
+
+    def sql(statement: str) -> None:
+        engine = create_engine(owner_url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql(statement)
+        finally:
+            engine.dispose()
+
+    sql(f"CREATE ROLE {role} LOGIN")
+    try:
+        import io
+
+        from taper_app import cli
+
+        err = io.StringIO()
+        if cli.run(["db", "grant", "--role", role, "--db", owner_url], out=io.StringIO(),
+                   err=err) != 0:
+            raise RuntimeError(f"db grant failed: {err.getvalue()}")
+        yield url.set(username=role).render_as_string(hide_password=False)
+    finally:
+        sql(f"DROP OWNED BY {role}")
+        sql(f"DROP ROLE {role}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

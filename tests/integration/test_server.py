@@ -21,7 +21,7 @@ from taper_app.storage.engine import Database
 from taper_app.storage.models import User
 from taper_app.storage.uow import UnitOfWork
 from tests.conftest import PASSWORD, context
-from tests.integration.server_process import running_server
+from tests.integration.server_process import application_role, running_server
 from tests.unit.services.test_patients import dump
 
 pytestmark = pytest.mark.postgres_only
@@ -47,9 +47,16 @@ def _set_up(db: Database) -> None:
 
 
 @pytest.fixture
-def server(db: Database, db_url: str, tmp_path: Path) -> Iterator[str]:
+def app_role_url(db_url: str) -> Iterator[str]:
+    """The server's own database role, as IT sets it up (docs/multi-site.md): a login
+    that owns nothing, given the application's privileges by ``taper-app db grant``."""
+    yield from application_role(db_url)
+
+
+@pytest.fixture
+def server(db: Database, app_role_url: str, tmp_path: Path) -> Iterator[str]:
     _set_up(db)
-    with running_server(db_url, tmp_path / "server.log") as url:
+    with running_server(app_role_url, tmp_path / "server.log") as url:
         yield url
 
 
