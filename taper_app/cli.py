@@ -1020,10 +1020,20 @@ def launch_gui(args: argparse.Namespace, err: TextIO) -> int:
     if args.demo:
         from .paths import data_dir
         from .services.demo import DEMO_PASSWORD, create_demo
+        from .storage.file_lock import StudyFileInUse, sole_use
 
         demo = data_dir() / "demo.sqlite"
-        for stale in (demo, demo.with_name(demo.name + "-wal"), demo.with_name(demo.name + "-shm")):
-            stale.unlink(missing_ok=True)
+        demo.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # A demo window still open would go on saving into a deleted file.
+            with sole_use(demo, then="start the demo again"):
+                for stale in (demo, demo.with_name(demo.name + "-wal"),
+                              demo.with_name(demo.name + "-shm")):
+                    stale.unlink(missing_ok=True)
+        except StudyFileInUse as exc:
+            print(f"taper-app --demo: the demo study is made afresh each time, and the old "
+                  f"one is in use. {exc}", file=err)
+            return EXIT_INVALID
         create_demo(demo, date.today()).dispose()
         location = str(demo)
         print(f"demo study ready in {demo}: sign in as 'nurse', 'investigator', 'monitor' or "

@@ -17,6 +17,7 @@ from .context import ServiceContext
 from .errors import AuthenticationFailed, NotFound, Problem, ServiceError, ValidationError
 from .saving import saving
 from .study import check_password_in_session
+from .validation import check_reason
 
 
 @dataclass(frozen=True)
@@ -121,5 +122,6 @@ def deactivate_user(ctx: ServiceContext, username: str, reason: str) -> None:
 
 
 def _require_reason(reason: str) -> None:
-    if not reason.strip():
-        raise ValidationError([Problem("reason", "a reason is required")])
+    problems = check_reason(reason)
+    if problems:
+        raise ValidationError(problems)

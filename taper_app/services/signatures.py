@@ -26,7 +26,7 @@ from ..storage.uow import UnitOfWork
 from .audit import AuditTrail, format_utc, row_hash_at
 from .context import ServiceContext
 from .errors import AuthenticationFailed, Problem, ValidationError
-from .patients import lock_patient
+from .patients import lock_patient, lock_patients
 from .records import PatientRecord, find_patient_row, load_patient
 from .saving import saving
 from .study import check_password_in_session
@@ -134,6 +134,9 @@ def _sign_records(ctx: ServiceContext, patients: Sequence[tuple[str, int | None]
         if refused is not None:
             uow.commit()
             raise AuthenticationFailed(f"{refused}; nothing was signed")
+        # Every patient first, in subject order, before the first signature's audit row
+        # takes the chain's head (services/lock_order.py); signed in the order given.
+        lock_patients(uow.session, ctx.actor, [subject_id for subject_id, _ in patients])
         views = [_sign_in_session(uow.session, ctx, user, subject_id, through, meaning,
                                   version) for subject_id, version in patients]
         uow.commit()

@@ -11,6 +11,7 @@ import contextlib
 from datetime import date
 
 from ..domain.schedule import ScheduleStep
+from ..domain.units import decimal_point
 from ..services import corrections
 from ..services.context import ServiceContext
 from ..services.errors import AuthenticationFailed, Problem, ServiceError, ValidationError
@@ -161,8 +162,8 @@ class CorrectEnrollmentDialog(ServiceDialog):
         """Only what differs from the enrolled values is sent as a correction."""
         r = self.record
         values: dict[str, object] = {"reason": self.reason.text()}
-        if self.baseline.text().strip() != mg(r.baseline_mg):
-            values["baseline_mg"] = self.baseline.text()
+        if decimal_point(self.baseline.text()).strip() != mg(r.baseline_mg):
+            values["baseline_mg"] = decimal_point(self.baseline.text())
         if self.day1.text().strip() != iso(r.day1_date):
             values["day1_date"] = self.day1.text()
         if self.template.currentData() != r.template_id:
@@ -171,7 +172,8 @@ class CorrectEnrollmentDialog(ServiceDialog):
 
     def _preview(self) -> list[ScheduleStep]:
         problems: list[Problem] = []
-        baseline = parse_amount(self.baseline.text(), "baseline_mg", problems, positive=True)
+        baseline = parse_amount(decimal_point(self.baseline.text()), "baseline_mg", problems,
+                                positive=True)
         template = str(self.template.currentData())
         if baseline is None or baseline > MAX_DAILY_PEQ_MG:
             return list(self.record.steps)
