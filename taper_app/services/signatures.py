@@ -197,6 +197,11 @@ def _when(at_utc: str) -> str:
     return f"{at_utc[:16].replace('T', ' ')} UTC"
 
 
+#: A patient's stored fields as the trial calls them.
+_PATIENT_FIELDS = {"day1_date": "Day 1 date", "baseline_mg": "baseline",
+                   "template_id": "schedule template", "schedule": "schedule"}
+
+
 def change_in_words(entry: AuditEntry, record: PatientRecord,
                     full_names: dict[str, str]) -> str:
     """What an audit row did to the signed record, in the trial's words (who, when, which
@@ -234,7 +239,12 @@ def change_in_words(entry: AuditEntry, record: PatientRecord,
         reason = f" ({entry.reason})" if entry.reason else ""
         return f"Enrollment corrected: {label} {entry.old_value} → {entry.new_value} {by}{reason}"
     if entry.entity == "patient":
-        return f"The patient's {entry.field.replace('_', ' ')} changed {by}"
+        what = _PATIENT_FIELDS.get(entry.field, entry.field.replace("_", " "))
+        if entry.field in ("day1_date", "baseline_mg", "template_id"):
+            unit = " mg/day" if entry.field == "baseline_mg" else ""
+            return (f"The patient's {what} changed from {entry.old_value}{unit} to "
+                    f"{entry.new_value}{unit} {by}")
+        return f"The patient's {what} changed {by}"
     return f"The signed record changed {by}"
 
 

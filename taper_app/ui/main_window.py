@@ -134,7 +134,7 @@ class MainWindow(QMainWindow):
 
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("patient_filter")
-        self.filter_edit.setPlaceholderText("Find patient (Ctrl+F): subject, site or status")
+        self.filter_edit.setPlaceholderText("Find (Ctrl+F): subject, site, missing, to sign…")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self.patients_proxy.setFilterFixedString)
         self.filter_edit.textChanged.connect(lambda _text: self._update_count())
