@@ -284,7 +284,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         description="Steroid Taper Tracker. With no command, opens the window.")
     p.add_argument("--version", action="version", version=f"taper-app {__version__}")
     p.add_argument("--demo", action="store_true",
-                   help="open the window on a freshly made demo study (no server needed)")
+                   help="open the window on the demo study (no server needed); it is kept "
+                        "between launches in the per-user data folder")
+    p.add_argument("--reset-demo", action="store_true",
+                   help="with --demo: rebuild the demo study first (what was entered is lost)")
     _common(p, suppress=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, (help_text, add_arguments) in _COMMAND_ARGUMENTS.items():
@@ -297,7 +300,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 #: The top-level options, and whether each takes a value (not --help and --version: they
 #: print the whole parser's text, whatever follows them).
-_TOP_OPTIONS = {"--demo": False, "--password-stdin": False, "--db": True, "--user": True}
+_TOP_OPTIONS = {"--demo": False, "--reset-demo": False, "--password-stdin": False,
+                "--db": True, "--user": True}
 
 
 def command_named(argv: Sequence[str]) -> str | None:
@@ -1035,26 +1039,29 @@ def run(argv: Sequence[str] | None = None, out: TextIO | None = None,
 def launch_gui(args: argparse.Namespace, err: TextIO) -> int:
     """Open the window (on the demo study with ``--demo``)."""
     location = _db_location(args)
+    reset_demo: Callable[[], None] | None = None
+    if args.reset_demo and not args.demo:
+        print("taper-app: --reset-demo goes with --demo", file=err)
+        return EXIT_USAGE
     if args.demo:
-        from .paths import data_dir
-        from .services.demo import DEMO_PASSWORD, create_demo
-        from .storage.file_lock import StudyFileInUse, sole_use
+        from .services.demo import DEMO_PASSWORD, demo_database, prepare_demo
+        from .storage.file_lock import StudyFileInUse
 
-        demo = data_dir() / "demo.sqlite"
-        demo.parent.mkdir(parents=True, exist_ok=True)
+        demo = demo_database()
         try:
-            # A demo window still open would go on saving into a deleted file.
-            with sole_use(demo, then="start the demo again"):
-                for stale in (demo, demo.with_name(demo.name + "-wal"),
-                              demo.with_name(demo.name + "-shm")):
-                    stale.unlink(missing_ok=True)
+            built = prepare_demo(demo, date.today(), reset=args.reset_demo)
         except StudyFileInUse as exc:
-            print(f"taper-app --demo: the demo study is made afresh each time, and the old "
-                  f"one is in use. {exc}", file=err)
+            print(f"taper-app --demo: the demo study is in use, so it was not rebuilt. {exc}",
+                  file=err)
             return EXIT_INVALID
-        create_demo(demo, date.today()).dispose()
         location = str(demo)
-        print(f"demo study ready in {demo}: sign in as 'nurse', 'investigator', 'monitor' or "
+
+        def reset_demo() -> None:  # Study > Reset the demo study, in the window
+            prepare_demo(demo, date.today(), reset=True)
+
+        state = ("built" if built else "kept from the last launch (--reset-demo, or Study > "
+                 "Reset the demo study, rebuilds it)")
+        print(f"demo study {state}: {demo}; sign in as 'nurse', 'investigator', 'monitor' or "
               f"'admin' with password {DEMO_PASSWORD!r}", file=err)
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
             or os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("win32", "darwin")):
@@ -1071,4 +1078,4 @@ def launch_gui(args: argparse.Namespace, err: TextIO) -> int:
         print(f"taper-app: the window is not available in this build ({exc}); use the "
               "command line: taper-app --help", file=err)
         return EXIT_USAGE
-    return run_gui(location)
+    return run_gui(location, reset_demo=reset_demo)

@@ -315,8 +315,8 @@ def _close_ongoing(session: Session, audit: AuditTrail, patient: Patient,
     for row in rows:
         if row.start_date >= new_start:
             raise ValidationError([Problem(
-                "start_date", f"record {row.id} starts on {row.start_date.isoformat()}, not "
-                "before this dose, so it cannot be closed the day before")])
+                "start_date", f"the ongoing record ({_described(row)}) does not start before "
+                "this dose, so it cannot be closed the day before")])
         end = new_start - timedelta(days=1)
         row.end_date = end
         audit.add("close_dose", "dose_record", row.id, "end_date", None, end.isoformat(),
@@ -337,15 +337,20 @@ def _locked_dose(session: Session, row: DoseRecordRow,
                  expected_version: int | None) -> DoseRecordRow:
     """Lock a record of a patient this transaction holds, and read it again under the lock."""
     require_patient_held(session, row.patient_id)
-    record_id = row.id
     session.refresh(row, with_for_update=True)
     if expected_version is not None and row.version != expected_version:
-        raise StaleData(f"dose record {record_id} was changed by someone else since you opened "
-                        "it; reload the patient and try again (your input is kept)")
+        raise StaleData(f"the dose record {_described(row)} was changed by someone else since "
+                        "you opened it; reload the patient and try again (your input is kept)")
     if row.voided:
-        raise ServiceError(f"dose record {record_id} is already voided "
+        raise ServiceError(f"the dose record {_described(row)} is already voided "
                            f"({row.void_reason}); it cannot be changed")
     return row
+
+
+def _described(row: DoseRecordRow) -> str:
+    """A dose record in the words of the chart (never its internal number)."""
+    return (f"{row.drug} {format_mg(row.dose_ug)} mg {row.frequency} from "
+            f"{row.start_date.isoformat()}")
 
 
 def _void_in_session(session: Session, audit: AuditTrail, row: DoseRecordRow, reason: str,

@@ -285,8 +285,8 @@ class StudyDashboard(QWidget):
         top.setStretchFactor(1, 0)
         top.setChildrenCollapsible(False)
         self.top_splitter = top
-        figures_box = QGroupBox("Every patient's figures (as taper-app summary --json prints "
-                                "them; click a heading to sort)")
+        figures_box = QGroupBox("Every patient's figures (the same as in the reports and "
+                                "exports; click a heading to sort)")
         QVBoxLayout(figures_box).addWidget(self.figures_view)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)

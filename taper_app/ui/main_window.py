@@ -18,7 +18,7 @@ from ..services.context import ServiceContext
 from ..services.errors import ServiceError
 from ..services.settings import load_settings
 from ..services.signatures import SignatureView, missing_signatures, signatures_for
-from ..services.study import StudyInfo
+from ..services.study import StudyInfo, record_sign_out
 from ..storage.engine import Database
 from ..storage.errors import DatabaseError
 from . import messages
@@ -34,11 +34,14 @@ from .dose_form import DoseDialog, VoidDialog
 from .enroll import EnrollDialog
 from .file_safety import AutomaticBackups
 from .formatting import signature_state_text
+from .forms import ServiceDialog
+from .help_viewer import HelpViewer
 from .idle_lock import IdleLock
 from .models import PATIENT_FILTERS, PatientListProxy, PatientTableModel
 from .patient_detail import PatientDetail
 from .qt import (
     QAction,
+    QApplication,
     QCloseEvent,
     QComboBox,
     QEvent,
@@ -81,12 +84,24 @@ SHORTCUTS = (
     ("Ctrl+Shift+P", "Enter a returned dosing calendar (the patient's diary), week by week"),
     ("Ctrl+Shift+S", "Sign the patient's taper record (investigators); Patient > Sign "
                      "records in a batch signs every patient who needs it"),
-    ("Alt+D / Alt+S / Alt+H", "Doses, Schedule and Charts tabs"),
+    ("Alt+D / Alt+C / Alt+A", "Doses, Schedule and Charts tabs"),
     ("Ctrl+D", "Study dashboard: every patient, target attainment and completeness per site"),
     ("F5", "Reload every patient from the database"),
     ("Ctrl+E / Ctrl+Shift+E", "Export the patient's / the study's report (PDF)"),
-    ("Enter / Esc", "In a form: save / cancel. Ctrl+S also saves."),
+    ("Enter / Esc", "In a form: save / cancel (Esc asks first if you typed something). "
+                    "Ctrl+S also saves."),
+    ("T / Y / Up / Down", "In a date field: today, yesterday, a day later, a day earlier; "
+                          "Alt+Down opens a calendar"),
+    ("Ctrl+L", "Lock the window now (your password opens it again, forms kept)"),
+    ("F1", "The user guide (Help menu: these shortcuts)"),
 )
+
+#: What comes after a window closes: nothing (the program ends) or the sign-in again.
+QUIT, SIGN_IN_AGAIN, RESET_DEMO = "quit", "sign_in_again", "reset_demo"
+
+
+def shortcuts_text() -> str:
+    return "\n".join(f"{keys}:  {what}" for keys, what in SHORTCUTS)
 
 
 #: The actions only some roles may take (by their permissions): hidden for the others.
@@ -106,8 +121,10 @@ class MainWindow(QMainWindow):
     def __init__(self, db: Database, study: StudyInfo, actor: Actor, *,
                  today: Callable[[], date] = date.today,
                  clock: Callable[[], datetime] = utc_now,
-                 tasks: TaskRunner | None = None, parent: QWidget | None = None) -> None:
+                 tasks: TaskRunner | None = None, demo: bool = False,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.demo = demo  # the demo study: it can be rebuilt from the Study menu
         self.db = db
         self.study = study
         self.actor = actor
@@ -125,6 +142,10 @@ class MainWindow(QMainWindow):
         self._say_after_load = ""  # shown once the list has reloaded (a batch signing)
         self._as_of = today()
         self.dashboard: StudyDashboard | None = None
+        self.help_viewer: HelpViewer | None = None
+        #: After this window closes: QUIT, or SIGN_IN_AGAIN (Switch user, a sign-out at
+        #: the lock) for run_gui to ask who is working next.
+        self.next_step = QUIT
         self.setWindowTitle(f"{study.name} – {actor.full_name} ({actor.role}) – Taper Tracker")
 
         self.actions_by_name = self._make_actions()
@@ -198,6 +219,8 @@ class MainWindow(QMainWindow):
         self.connection = ConnectionWatch(self, self.refresh)
         self.refresh()
         self.idle_lock = IdleLock(self, db, actor, load_settings(db)["idle_lock_minutes"], clock)
+        self.idle_lock.signed_out.connect(self._signed_out_at_lock)
+        self.idle_lock.lock_keys = self.actions_by_name["lock"].shortcut()
 
     # ------------------------------------------------------------ set-up
 
@@ -273,8 +296,22 @@ class MainWindow(QMainWindow):
                                 "completeness per site"),
             "refresh": action("refresh", "&Reload", self.refresh,
                               QKeySequence.StandardKey.Refresh),
-            "shortcuts": action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts,
-                                QKeySequence.StandardKey.HelpContents),
+            "user_guide": action("user_guide", "&User guide", self.show_user_guide,
+                                 QKeySequence.StandardKey.HelpContents,
+                                 "The user guide: the nurse's and the investigator's tasks, "
+                                 "step by step"),
+            "shortcuts": action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts),
+            "lock": action("lock", "&Lock now", self.lock_now, "Ctrl+L",
+                           "Lock the window now: your password opens it again, with open "
+                           "forms kept"),
+            "switch_user": action("switch_user", "S&witch user…", self.switch_user, None,
+                                  "Sign out and let someone else sign in: nothing of yours "
+                                  "stays on screen"),
+            "sign_out": action("sign_out", "Sign &out", self.sign_out, None,
+                               "Sign out and close Taper Tracker"),
+            "reset_demo": action("reset_demo", "Reset the d&emo study…", self.reset_demo,
+                                 None, "Rebuild the demo study as new (what was entered in "
+                                 "it is lost)"),
             "quit": action("quit", "&Quit", self.close, QKeySequence.StandardKey.Quit),
         }
 
@@ -283,8 +320,14 @@ class MainWindow(QMainWindow):
         menus = self.menuBar()
         study = menus.addMenu("&Study")
         for key in ("dashboard", "study_audit", "refresh", "export_study", "export_csv",
-                    "export_sdtm", "quit"):
+                    "export_sdtm"):
             study.addAction(a[key])
+        study.addSeparator()
+        for key in ("lock", "switch_user", "sign_out"):
+            study.addAction(a[key])
+        if self.demo:
+            study.addAction(a["reset_demo"])
+        study.addAction(a["quit"])
         patient = menus.addMenu("&Patient")
         for key in ("find", "enroll", "new_dose", "returned_calendar", "correct_dose",
                     "void_dose", "amend", "withdraw_amendment", "correct_enrollment", "sign",
@@ -296,6 +339,7 @@ class MainWindow(QMainWindow):
             admin.addAction(a["users"])
             admin.addAction(a["settings"])
         help_menu = menus.addMenu("&Help")
+        help_menu.addAction(a["user_guide"])
         help_menu.addAction(a["shortcuts"])
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
@@ -499,8 +543,17 @@ class MainWindow(QMainWindow):
         return super().eventFilter(watched, event)
 
     def show_shortcuts(self) -> None:
-        text = "\n".join(f"{keys}:  {what}" for keys, what in SHORTCUTS)
-        messages.inform(self, "Keyboard shortcuts", text)
+        messages.inform(self, "Keyboard shortcuts", shortcuts_text())
+
+    def show_user_guide(self) -> None:
+        """F1: the user guide in its own window (one, raised again on the next F1)."""
+        if self.help_viewer is None:
+            self.help_viewer = HelpViewer.open_guide(shortcuts_text(), self)
+            if self.help_viewer is None:
+                return
+        self.help_viewer.show()
+        self.help_viewer.raise_()
+        self.help_viewer.activateWindow()
 
     # ------------------------------------------------------------ actions
 
@@ -738,9 +791,74 @@ class MainWindow(QMainWindow):
         self.dashboard.show()
         self.dashboard.activateWindow()
 
+    # ------------------------------------------------------------ the session
+
+    def lock_now(self) -> None:
+        """Ctrl+L: the idle lock at once (a nurse called away from a shared laptop)."""
+        self.idle_lock.lock(now=True)
+
+    def _open_forms(self) -> list[ServiceDialog]:
+        return [d for d in self.findChildren(ServiceDialog) if d.isVisible()]
+
+    def end_session(self, next_step: str) -> bool:
+        """Sign out: open forms closed unsaved (after asking, if anything was typed in
+        them), the sign-out audited, every window of this user closed; False if the user
+        chose to keep editing."""
+        typed = [d for d in self._open_forms() if d.has_typed_input()]
+        if typed and not messages.ask(
+                self, "Discard what you typed?",
+                f"{len(typed)} open form{'s have' if len(typed) != 1 else ' has'} input that "
+                "is not saved. Sign out and discard it?",
+                yes="Sign out and &discard", no="&Keep editing"):
+            return False
+        how = {SIGN_IN_AGAIN: "switch user", RESET_DEMO: "reset the demo"}.get(next_step,
+                                                                             "sign out")
+        try:
+            record_sign_out(self.db, self.actor.username, how, self.ctx.clock)
+        except (ServiceError, DatabaseError) as exc:
+            log.warning("sign-out not audited: %s", exc)
+        for form in self._open_forms():
+            form.discard()
+        for other in QApplication.topLevelWidgets():  # the dashboard, an audit trail...
+            if other is not self and other.isVisible() and self._owns(other):
+                other.close()
+        self.idle_lock.stop()
+        self.next_step = next_step
+        self.close()
+        return True
+
+    def _owns(self, widget: QWidget) -> bool:
+        parent = widget.parentWidget()
+        while parent is not None:
+            if parent is self:
+                return True
+            parent = parent.parentWidget()
+        return False
+
+    def switch_user(self) -> None:
+        self.end_session(SIGN_IN_AGAIN)
+
+    def sign_out(self) -> None:
+        self.end_session(QUIT)
+
+    def reset_demo(self) -> None:
+        """Rebuild the demo study (asked first); everyone signs in again on the new one."""
+        if not self.demo or not messages.ask(
+                self, "Reset the demo study",
+                "Rebuild the demo study as new? Everything entered in it since it was made "
+                "is lost, and you sign in again.", yes="&Reset the demo", no="&Cancel"):
+            return
+        self.end_session(RESET_DEMO)
+
+    def _signed_out_at_lock(self) -> None:
+        """Someone signed the user out at the lock: the next person signs in."""
+        self.next_step = SIGN_IN_AGAIN
+
     # ------------------------------------------------------------ closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.dashboard is not None:
+            self.dashboard.close()  # its own window: it goes with this one
         self.report_export.stop()  # a report being built stops rather than hold up the close
         self.tasks.wait(3000)
         if self.backups is not None:

@@ -396,14 +396,20 @@ class DoseHistoryModel(RowTableModel):
             return f"✓ {mark.verified_by} {mark.verified_at_utc[:10]}"
         return ""
 
-    @staticmethod
-    def note(row: HistoryRow) -> str:
+    def set_rows(self, rows: list[Any]) -> None:
+        # A correction names the record it replaces by what it said, never by its number.
+        self._doses = {r.dose.id: r.dose for r in rows}
+        super().set_rows(rows)
+
+    def note(self, row: HistoryRow) -> str:
         d = row.dose
         parts = []
         if d.voided:
             parts.append(f"VOIDED: {d.void_reason}")
         if d.replaces_id is not None:
-            parts.append(f"corrects #{d.replaces_id}")
+            old = getattr(self, "_doses", {}).get(d.replaces_id)
+            parts.append(f"corrects {old.drug} {mg(old.dose_mg)} mg from {iso(old.start_date)}"
+                         if old is not None else "corrects an earlier record")
         if d.deviation_reason:
             parts.append(f"differs: {d.deviation_reason}")
         if d.comment:
@@ -434,7 +440,7 @@ class DoseHistoryModel(RowTableModel):
 
     def tooltip(self, row: HistoryRow, column: int) -> str | None:
         d = row.dose
-        text = f"Record #{d.id}, entered by {d.created_by} at {d.created_at:%Y-%m-%d %H:%M} UTC"
+        text = f"Entered by {d.created_by} at {d.created_at:%Y-%m-%d %H:%M} UTC"
         if row.sdv is not None:
             text += (f"\nSource-verified by {row.sdv.verified_by} at "
                      f"{row.sdv.verified_at_utc[:16].replace('T', ' ')} UTC"
