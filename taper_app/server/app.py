@@ -44,8 +44,9 @@ from .usecases import USE_CASES, BadArguments, Call, checked_arguments
 
 log = logging.getLogger(__name__)
 
-#: The largest request body accepted (a CSV import's files are the largest expected).
-MAX_BODY = 1 << 20
+#: The largest request body accepted: a CSV import's files (base64, a third larger) are
+#: the largest expected.
+MAX_BODY = 8 << 20
 
 _KINDS: tuple[tuple[type[Exception], str, int], ...] = (
     (FirstPasswordNotChanged, "FirstPasswordNotChanged", 401),

@@ -47,26 +47,38 @@ class ImportResult:
     amendments: int = 0
 
 
+@dataclass(frozen=True)
+class CsvUpload:
+    """A CSV file's name and bytes, read elsewhere (a laptop sending it to the application
+    server): problems are reported against ``name`` as for a file read here."""
+
+    name: str
+    content: bytes
+
+
 @dataclass
 class _Rows:
     name: str
     rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
 
 
-def read_csv(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]],
+def read_csv(path: Path | CsvUpload, columns: tuple[tuple[str, ...], tuple[str, ...]],
              problems: list[Problem]) -> _Rows:
     """Read a UTF-8 CSV with a header; check its columns; keep each row's line number."""
-    name = str(path)
+    name = path.name if isinstance(path, CsvUpload) else str(path)
     out = _Rows(name)
 
     def bad(line: int, column: str, message: str) -> None:
         problems.append(Problem(column, message, line, name))
 
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        bad(1, "file", f"cannot be read ({exc.strerror or exc})")
-        return out
+    if isinstance(path, CsvUpload):
+        raw = path.content
+    else:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            bad(1, "file", f"cannot be read ({exc.strerror or exc})")
+            return out
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -116,8 +128,10 @@ def read_csv(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]],
 
 
 @saving("import files")
-def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: Path | None = None,
-                 doses: Path | None = None, amendments: Path | None = None) -> ImportResult:
+def import_files(ctx: ServiceContext, study: StudyInfo, *,
+                 patients: Path | CsvUpload | None = None,
+                 doses: Path | CsvUpload | None = None,
+                 amendments: Path | CsvUpload | None = None) -> ImportResult:
     """Import the given files together; with any bad row nothing at all is written."""
     if patients is not None or doses is not None:
         ctx.actor.require("import_clinical_data")

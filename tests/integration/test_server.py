@@ -129,7 +129,7 @@ def test_serve_refuses_plain_http_off_the_loopback(db_url):
 
 
 def test_a_command_not_yet_through_the_server_says_so(server):
-    code, _, err = _run("import", "--db", server, "--user", "nora", "--doses", "x.csv")
+    code, _, err = _run("template", "import", "x.toml", "--db", server, "--user", "admin")
     assert code == 2 and "not available through the application server" in err
 
 
@@ -256,7 +256,7 @@ def test_a_revoked_session_is_refused(server, nora):
     (b'{"args": {"subject_id": "101-001", "fields": {}, "close_ongoing": "yes", '
      b'"patient_version": null}}', "wrong type"),
     (b'{"args": {}, "user": "admin"}', "body is"),
-    (b'{"args": "' + b"x" * (2 << 20) + b'"}', "too large"),
+    (b'{"args": "' + b"x" * (9 << 20) + b'"}', "too large"),
 ])
 def test_malformed_and_oversized_bodies_are_refused(nora, db, server, body, words):
     before = dump(db)
