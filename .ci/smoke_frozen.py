@@ -178,7 +178,7 @@ def smoke(s: Smoke, work: Path) -> None:
 
     # init, with the example protocol shipped inside the bundle
     bundle = s.program.parent / "_internal"
-    protocol = bundle / "resources" / "protocols" / "example-iim.toml"
+    protocol = bundle / "taper_app" / "resources" / "protocols" / "example-iim.toml"
     s.check("example protocol shipped", protocol.is_file(), str(protocol))
     study = work / "study.sqlite"
     r = s.run("init", "--db", str(study), "--protocol", str(protocol), "--admin", "admin",

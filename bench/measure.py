@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 
 
 @dataclass
@@ -119,6 +120,27 @@ def _os_name() -> str:
     return f"{name or platform.system()} (kernel {platform.release()})"
 
 
+LOCK = Path(__file__).resolve().parent.parent / "requirements" / "lock.txt"
+
+
+def unlocked_versions(lock: Path = LOCK) -> list[str]:
+    """Installed packages whose version is not requirements/lock.txt's (``.ci/setup``
+    installs the lock; a benchmark run anywhere else says how it differs). Packages the lock
+    has and this environment lacks (PyInstaller, for the build) do not count."""
+    differ = []
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        name, sep, locked = line.split("#")[0].strip().partition("==")
+        if not sep:
+            continue
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:  # the build tools (.ci/build installs them)
+            continue
+        if installed != locked:
+            differ.append(f"{name} {installed} (locked {locked})")
+    return differ
+
+
 def machine() -> dict[str, str]:
     """What the figures were measured on: hardware, system and the versions that matter."""
     info = {"CPU": _cpu_model(), "cores": str(os.cpu_count()), "RAM": _ram_gib(),
@@ -134,4 +156,7 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     info["executable"] = sys.executable
+    differ = unlocked_versions()
+    info["versions"] = ("as requirements/lock.txt" if not differ
+                        else "NOT the lock's: " + ", ".join(differ))
     return info

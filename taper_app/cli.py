@@ -166,6 +166,19 @@ def _patient_arguments(sp: argparse.ArgumentParser) -> None:
     ap = action("reopen", "an investigator undoes the end of a patient's participation")
     ap.add_argument("--subject", required=True, metavar="ID")
     ap.add_argument("--reason", required=True, metavar="TEXT")
+    ap = action("correct", "an investigator corrects the enrollment (baseline, Day 1, "
+                           "template); the schedule is generated again")
+    ap.add_argument("--subject", required=True, metavar="ID")
+    ap.add_argument("--baseline", metavar="MG", help="the corrected baseline, mg/day PEQ")
+    ap.add_argument("--day1", metavar="DATE", help="the corrected Day 1, YYYY-MM-DD")
+    ap.add_argument("--template", metavar="ID", help="the corrected schedule template")
+    ap.add_argument("--reason", required=True, metavar="TEXT")
+    ap = action("withdraw-amendment", "an investigator withdraws an amendment; the schedule "
+                                      "resumes as if it had not been made")
+    ap.add_argument("--subject", required=True, metavar="ID")
+    ap.add_argument("--amendment", required=True, type=int, metavar="N",
+                    help="the amendment's number")
+    ap.add_argument("--reason", required=True, metavar="TEXT")
 
 
 def _sdv_arguments(sp: argparse.ArgumentParser) -> None:
@@ -241,7 +254,8 @@ _COMMAND_ARGUMENTS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], Non
     "export": ("dose data for statisticians", _export_arguments),
     "audit": ("the audit trail", _audit_arguments),
     "sign": ("an investigator signs a patient's taper record up to a date", _sign_arguments),
-    "patient": ("a patient's participation: end it, or reopen it", _patient_arguments),
+    "patient": ("a patient's participation (end, reopen), enrollment corrections and "
+                "amendment withdrawals", _patient_arguments),
     "sdv": ("a monitor marks a patient's dose records source-verified", _sdv_arguments),
     "query": ("queries to the site: open, answer, close, list", _query_arguments),
     "settings": ("administrator settings (sign-in lockout, idle lock, backups)",
@@ -745,9 +759,10 @@ def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             since = _date_or_none(args.since, "--from")
             until = _date_or_none(args.until, "--to")
             with _remote(args, stdin) as remote:
-                rows = remote.call("audit_rows", subject_id=args.subject, username=args.by,
-                                   entity=args.entity, since=since, until=until)
-            export_audit_csv(rows, args.out)
+                head, rows = remote.call("audit_rows", subject_id=args.subject,
+                                         username=args.by, entity=args.entity, since=since,
+                                         until=until)
+            export_audit_csv(rows, args.out, head=head)
             print(f"wrote {len(rows)} audit rows to {args.out}", file=out)
             return EXIT_OK
         with _remote(args, stdin) as remote:
@@ -763,12 +778,15 @@ def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         )
 
         wanted = AuditFilter(args.subject, args.by, args.entity,
-                             _date_or_none(args.since, "--from"),
-                             _date_or_none(args.until, "--to"))
+                             since=_date_or_none(args.since, "--from"),
+                             until=_date_or_none(args.until, "--to"))
+        from .services.audit import head_of
+
         _user_needed_on_a_server(args, db)
-        rows = (read_audit(_signed_in(args, db, stdin), wanted) if args.user
-                else query_audit(db, wanted))
-        export_audit_csv(rows, args.out)
+        ctx = _signed_in(args, db, stdin) if args.user else None
+        head = head_of(db)  # read before the rows: the trail holds it whatever is saved next
+        rows = read_audit(ctx, wanted) if ctx is not None else query_audit(db, wanted)
+        export_audit_csv(rows, args.out, head=head)
         print(f"wrote {len(rows)} audit rows to {args.out}", file=out)
         return EXIT_OK
     expected_head = None
@@ -840,9 +858,14 @@ def cmd_sign(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services.corrections import correct_enrollment, withdraw_amendment
     from .services.participation import end_participation, reopen_participation
 
     if _on_server(args):
+        if args.patient_command not in ("end", "reopen"):
+            raise UsageError(f"patient {args.patient_command} is not available through the "
+                             "application server yet; run it on the server "
+                             "(docs/multi-site.md)")
         end = _date_or_none(args.date, "--date") if args.patient_command == "end" else None
         with _remote(args, stdin, changes=True) as remote:
             if end is not None:
@@ -856,9 +879,23 @@ def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         else:
             print(f"reopened {args.subject}'s participation", file=out)
         return EXIT_OK
-    db, _ = _open(args)
-    ctx = _signed_in(args, db, stdin)
-    if args.patient_command == "end":
+    db, study = _open(args)
+    if not args.user:
+        raise UsageError("this command changes data: give --user NAME")
+    password = _password(args, stdin)
+    ctx = _signed_in_with(args, db, password)
+    if args.patient_command == "correct":
+        # The password signed the user in; it is also the correction's re-authentication.
+        changed = correct_enrollment(ctx, study, args.subject, {
+            "baseline_mg": args.baseline, "day1_date": args.day1,
+            "template_id": args.template, "reason": args.reason}, password)
+        print(f"corrected {args.subject}: {', '.join(changed)}", file=out)
+    elif args.patient_command == "withdraw-amendment":
+        schedule = withdraw_amendment(ctx, study, args.subject, args.amendment, args.reason,
+                                      password)
+        print(f"withdrew amendment {args.amendment} of {args.subject}; schedule now: "
+              f"{schedule}", file=out)
+    elif args.patient_command == "end":
         end = _date_or_none(args.date, "--date")
         assert end is not None
         end_participation(ctx, args.subject, end, args.disposition, args.reason)
@@ -1053,6 +1090,11 @@ def run(argv: Sequence[str] | None = None, out: TextIO | None = None,
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    from .storage.file_lock import name_this_program
+
+    # How a restore names this process if it finds the study file open here.
+    name_this_program("Taper Tracker window" if args.command is None
+                      else f"taper-app {args.command}")
     if args.command is None:
         return launch_gui(args, err)
     from .services.errors import ServiceError, ValidationError
@@ -1091,6 +1133,15 @@ def launch_gui(args: argparse.Namespace, err: TextIO) -> int:
         location = str(demo)
         print(f"demo study ready in {demo}: sign in as 'nurse', 'investigator', 'monitor' or "
               f"'admin' with password {DEMO_PASSWORD!r}", file=err)
+    from .remote.client import is_server_address
+
+    if is_server_address(location):
+        # Said before anything else: the window would otherwise try the address as a
+        # database URL. The command line works through the server (docs/multi-site.md).
+        print(f"taper-app: the window does not work through the application server yet "
+              f"({location}); use the command line there (taper-app summary --db "
+              f"{location} --user NAME), or open a study file", file=err)
+        return EXIT_USAGE
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
             or os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("win32", "darwin")):
         print("taper-app: no display: the window needs a desktop session (DISPLAY or "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib.resources import files
 from pathlib import Path
 
 import platformdirs
@@ -16,47 +17,31 @@ def is_frozen() -> bool:
     return bool(getattr(sys, "frozen", False)) and hasattr(sys, "_MEIPASS")
 
 
-def bundle_dir() -> Path:
-    """The packaged program's own folder of files (``_internal`` beside ``taper-app``).
+def package_data(*parts: str) -> Path:
+    """A file shipped inside the package (``package_data("resources", "protocols")``),
+    found with ``importlib.resources``: beside the modules in a source checkout, in
+    site-packages after any install (editable, ``pip install .``, ``--user``, a wheel), and
+    in the packaged program, whose modules are plain files in the bundle (build.spec
+    copies the package data to the same relative places).
 
-    Only meaningful when frozen: from source there is no bundle, hence the error.
+    Only a package on the file system can hand out real paths, which Alembic (it reads its
+    scripts as files) and the callers here need; a zipped install is refused clearly.
     """
-    if not is_frozen():
-        raise RuntimeError("not the packaged program: there is no bundle folder")
-    return Path(getattr(sys, "_MEIPASS"))  # noqa: B009 (set by PyInstaller's bootloader)
-
-
-#: Where a wheel (``pip install .``, not editable) puts ``resources/``, under the
-#: environment's prefix: pyproject.toml's ``[tool.setuptools.data-files]``.
-INSTALLED_RESOURCES = ("share", APP_NAME, "resources")
+    found = files("taper_app").joinpath(*parts)
+    if not isinstance(found, Path):
+        raise RuntimeError(f"taper_app is not installed as files on disk ({found!r}); "
+                           "install it with pip, not as a zip")
+    return found
 
 
 def resources_dir() -> Path:
-    """The shipped ``resources/`` folder: inside a PyInstaller bundle; beside the package
-    from a source checkout (or an editable install of one); else where an installed wheel
-    put it, under the environment's prefix.
-
-    build.spec copies ``resources/`` into the bundle at the same relative place as in the
-    source tree, so this is the one place that knows the difference.
-    """
-    if is_frozen():
-        return bundle_dir() / "resources"
-    beside = Path(__file__).resolve().parent.parent / "resources"
-    if beside.is_dir():
-        return beside
-    return Path(sys.prefix).joinpath(*INSTALLED_RESOURCES)
+    """The shipped ``taper_app/resources/`` folder: protocols/ and icons/."""
+    return package_data("resources")
 
 
 def resource(*parts: str) -> Path:
     """A file under ``resources/`` (``resource("protocols", "example-iim.toml")``)."""
     return resources_dir().joinpath(*parts)
-
-
-def package_data(*parts: str) -> Path:
-    """A data file shipped inside the package, such as the Alembic migrations: beside the
-    modules from source, at the same relative place in the bundle (build.spec)."""
-    base = bundle_dir() / "taper_app" if is_frozen() else Path(__file__).resolve().parent
-    return base.joinpath(*parts)
 
 
 def migrations_dir() -> Path:

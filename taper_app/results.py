@@ -68,10 +68,19 @@ class AmendmentView:
     reason: str
     created_by: str
     created_at: datetime
+    #: A withdrawn amendment stays in the record (shown as withdrawn) but no longer shapes
+    #: the schedule.
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str | None = None
+    withdraw_reason: str | None = None
 
     @property
     def dose_mg(self) -> Decimal:
         return ug_to_mg(self.dose_ug)
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
 
 @dataclass(frozen=True)
@@ -233,6 +242,53 @@ class SignatureManifestation:
     note: str | None = None
     #: The audit trail's head the signature was made at (None for one made before 0008).
     audit_head: AuditHeadMark | None = None
+
+
+@dataclass(frozen=True)
+class SignatureState:
+    """Where a patient's record stands with signatures, for the patient list.
+
+    ``unsigned``: never signed; ``changed``: the latest signature no longer holds (its
+    period changed); ``new_data``: the latest signature holds but a dose record starts
+    after its date; ``signed``: signed and nothing new since. ``why`` says it in words.
+    """
+
+    state: str
+    signed_through: date | None = None
+    signed_by: str | None = None
+    why: str = ""
+
+    @property
+    def needs_signature(self) -> bool:
+        return self.state != "signed"
+
+
+#: What the patient list flags, most urgent first (the badge rule, docs/figures.md).
+TRIAGE_FLAGS = ("above", "below", "missing", "pulse", "reason", "signature")
+
+
+@dataclass(frozen=True)
+class Triage:
+    """What needs attention for one patient as of the figures' date (services/triage.py):
+    each figure by its own function there; the window only formats them."""
+
+    #: Today against the schedule: on_schedule, above, below or missing.
+    today: str
+    #: The flags that apply, in :data:`TRIAGE_FLAGS` order.
+    flags: tuple[str, ...]
+    missing_days: int
+    pulse_today: bool
+    #: Deviation days (domain.md §5) that no record's reason explains.
+    days_needing_reason: int
+    #: The date the last dose record was entered (UTC), None if none was.
+    last_entry: date | None
+    signature: SignatureState
+    target_status: str
+
+    @property
+    def badge(self) -> str:
+        """The most urgent flag, or ``on_schedule`` when nothing needs attention."""
+        return self.flags[0] if self.flags else "on_schedule"
 
 
 # ------------------------------------------------------------------ a dosing calendar

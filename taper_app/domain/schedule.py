@@ -177,6 +177,17 @@ def amend_schedule(steps: Sequence[ScheduleStep], template: Template, baseline_m
     return kept + new
 
 
+def replay_schedule(template: Template, baseline_mg: Decimal,
+                    amendments: Sequence[tuple[int, Amendment]]) -> list[ScheduleStep]:
+    """The schedule generated from the template and B, then each ``(seq, amendment)``
+    applied in order: what a patient's stored schedule is with those amendments in force
+    (a withdrawn one is simply left out)."""
+    steps = generate_schedule(template, baseline_mg)
+    for seq, amendment in amendments:
+        steps = amend_schedule(steps, template, baseline_mg, amendment, seq)
+    return steps
+
+
 def scheduled_doses(steps: Sequence[ScheduleStep], baseline_mg: float,
                     days: np.ndarray) -> np.ndarray:
     """S(d) for each study day in ``days``: the last step on or before d, else B."""

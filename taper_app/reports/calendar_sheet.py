@@ -6,7 +6,6 @@ and site only. The page furniture (header, footer, page numbers) is the other re
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date, datetime
 
@@ -16,6 +15,7 @@ from reportlab.platypus import Flowable, KeepTogether, Paragraph, Table, TableSt
 
 from ..domain.calendar import format_mg
 from ..results import AuditHeadMark, CalendarLine, DosingCalendar
+from .csv_cells import safe_writer
 from .pdf_common import (
     ACCENT,
     FONT,
@@ -256,7 +256,7 @@ def build_calendar_pdf(calendar: DosingCalendar, *, printed_at: datetime, printe
 def calendar_csv(calendar: DosingCalendar) -> str:
     """The calendar's days with the columns of interfaces.md (one row a day)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = safe_writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for line in calendar.lines:
         writer.writerow([line.date.isoformat(), line.study_day,

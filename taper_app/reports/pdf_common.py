@@ -181,9 +181,20 @@ def markup_cell(markup: str, style: ParagraphStyle | None = None) -> Paragraph:
 
 class DataTable(Table):
     """A table that, when split over pages, never leaves fewer than ``MIN_ROWS`` body rows on
-    either side (a lone row under a repeated header reads as a mistake)."""
+    either side (a lone row under a repeated header reads as a mistake).
+
+    A row taller than the room left (a 5,000-character reason fills more than a page) is
+    split inside itself, its cells' lines continuing on the next page under the repeated
+    header (ReportLab's ``splitInRow``: at least ``MIN_SPLIT_HEIGHT`` points either side).
+    """
 
     MIN_ROWS = 3
+    #: The least height (points) of a row's part on either side of a split inside it.
+    MIN_SPLIT_HEIGHT = 30
+
+    def __init__(self, data: Sequence[Sequence[Any]], **options: Any) -> None:
+        options.setdefault("splitInRow", self.MIN_SPLIT_HEIGHT)
+        super().__init__(data, **options)
 
     def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
         parts = super().split(availWidth, availHeight)
@@ -192,13 +203,22 @@ class DataTable(Table):
         header = self.repeatRows if isinstance(self.repeatRows, int) else 0
         first = len(parts[0]._cellvalues) - header
         rest = len(parts[1]._cellvalues) - header
+        if first + rest > len(self._cellvalues) - header:
+            return parts  # a row was split inside itself: each part holds a piece of it
         if rest >= self.MIN_ROWS:
             return parts
         keep = first - (self.MIN_ROWS - rest)
         if keep < self.MIN_ROWS:
-            return []  # too little room here: start the table on the next page
+            # Too few rows for both sides: start the table on the next page, if it fits
+            # whole on any page; a taller one (long text in a few rows) splits as it can.
+            return [] if self._height <= _smallest_frame_height() else parts
         height = sum(self._rowHeights[:header + keep])
         return super().split(availWidth, height + 0.01)
+
+
+def _smallest_frame_height() -> float:
+    """The height of the smallest frame of any page template (build_pdf's)."""
+    return min(frame_size(PORTRAIT)[1], frame_size(LANDSCAPE)[1])
 
 
 #: The padding of every data-table cell (points).

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..remote.wire import ExportedFiles
 from ..services import accounts, queries
-from ..services.audit import verify_chain
+from ..services.audit import head_of, verify_chain
 from ..services.audit_query import AuditFilter, read_audit
 from ..services.calendar import print_dosing_calendar
 from ..services.context import ServiceContext
@@ -166,7 +166,10 @@ def _export(c: Call, format: str, as_of: date) -> ExportedFiles:
 
 def _audit_rows(c: Call, subject_id: str | None, username: str | None, entity: str | None,
                 since: date | None, until: date | None) -> Any:
-    return read_audit(c.ctx, AuditFilter(subject_id, username, entity, since, until))
+    # The head is read before the rows, so the trail holds it whatever is saved next.
+    head = head_of(c.ctx.db)
+    return head, read_audit(c.ctx, AuditFilter(subject_id, username, entity, since=since,
+                                               until=until))
 
 
 def _handout(c: Call, subject_id: str, first_date: date | None, weeks: int,

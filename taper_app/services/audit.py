@@ -6,20 +6,23 @@ transaction, so the data and its audit rows are written together or not at all.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from ..results import AuditHeadMark
 from ..storage.engine import Database
 from ..storage.models import AuditEntry, AuditHead
 from ..storage.uow import UnitOfWork
+from ..storage.writing import insert_rows
 
 GENESIS_HASH = "0" * 64
 HASHED_FIELDS = ("id", "at_utc", "username", "action", "entity", "entity_id", "subject_id",
@@ -43,8 +46,67 @@ def row_hash(prev_hash: str, values: dict[str, object]) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
+#: One JSON string literal, exactly as ``json.dumps(..., ensure_ascii=False)`` writes it.
+_json_string = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _json_value(value: object) -> str:
+    if value is None:
+        return "null"
+    if type(value) is str:
+        return _json_string(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))  # not met in practice
+
+
+#: Most values repeat row after row (actions, fields, drugs, dates, subjects): their JSON
+#: is looked up rather than written again; bounded, so a file of unique comments is too.
+_json_cached = functools.lru_cache(maxsize=8192, typed=True)(_json_value)
+
+
+def canonical_form(values: dict[str, object]) -> str:
+    """The text :func:`row_hash` hashes, written field by field rather than by ``json.dumps``.
+
+    Character for character what ``json.dumps(..., sort_keys=True, ensure_ascii=False,
+    separators=(",", ":"))`` gives for the hashed fields (a property test holds the two
+    together), several times faster: a bulk import hashes hundreds of thousands of rows.
+    :func:`row_hash`, and so the chain check, keep ``json.dumps``: every row written this
+    way is checked by the other.
+    """
+    return _canonical(values["action"], _json_cached(values["at_utc"]), values["entity"],
+                      values["entity_id"], values["field"], values["id"], values["new_value"],
+                      values["old_value"], values["reason"], values["subject_id"],
+                      _json_cached(values["username"]))
+
+
+def _canonical(action: object, at_json: str, entity: object, entity_id: object,
+               field: object, row_id: object, new: object, old: object, reason: object,
+               subject_id: object, username_json: str) -> str:
+    return "".join((
+        '{"action":', _json_cached(action),
+        ',"at_utc":', at_json,
+        ',"entity":', _json_cached(entity),
+        ',"entity_id":', _json_cached(entity_id),
+        ',"field":', _json_cached(field),
+        ',"id":', str(row_id) if type(row_id) is int else _json_value(row_id),
+        ',"new_value":', _json_cached(new),
+        ',"old_value":', _json_cached(old),
+        ',"reason":', _json_cached(reason),
+        ',"subject_id":', _json_cached(subject_id),
+        ',"username":', username_json,
+        "}"))
+
+
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+_AUDIT_LOG = cast(Table, AuditEntry.__table__)
+_AUDIT_COLUMNS = ("id", "at_utc", "username", "action", "entity", "entity_id", "subject_id",
+                  "field", "old_value", "new_value", "reason", "prev_hash", "row_hash")
+
+#: One audit row as :meth:`AuditTrail.add_many` takes it: action, entity, entity_id,
+#: field, old, new, reason, subject_id (the arguments of :meth:`AuditTrail.add`).
+AuditRow = tuple[str, str, object, str, object, object, str | None, str | None]
 
 
 class AuditTrail:
@@ -83,6 +145,31 @@ class AuditTrail:
         self.session.add(AuditEntry(prev_hash=head.last_hash, row_hash=digest, **values))
         head.last_id = int(str(values["id"]))
         head.last_hash = digest
+
+    def add_many(self, rows: Iterable[AuditRow]) -> int:
+        """Append many rows in one executemany: the rows and the chain :meth:`add` would
+        write for each, in order, without an ORM object per row (an import of a hundred
+        thousand doses writes about seven hundred thousand). Returns how many."""
+        head = self._lock_head()
+        last_id, last_hash = head.last_id, head.last_hash
+        at, username = self.at, self.username
+        at_json, username_json = _json_cached(at), _json_cached(username)
+        sha256 = hashlib.sha256
+        batch: list[tuple[object, ...]] = []
+        for action, entity, entity_id, field, old, new, reason, subject_id in rows:
+            last_id += 1
+            entity_text, old_text, new_text = str(entity_id), _text(old), _text(new)
+            digest = sha256((last_hash + _canonical(
+                action, at_json, entity, entity_text, field, last_id, new_text, old_text,
+                reason, subject_id, username_json)).encode()).hexdigest()
+            batch.append((last_id, at, username, action, entity, entity_text, subject_id,
+                          field, old_text, new_text, reason, last_hash, digest))
+            last_hash = digest
+        if batch:
+            insert_rows(self.session.connection(), _AUDIT_LOG, _AUDIT_COLUMNS, batch)
+            head.last_id = last_id
+            head.last_hash = last_hash
+        return len(batch)
 
     def add_fields(self, action: str, entity: str, entity_id: object,
                    changes: Iterable[tuple[str, object, object]], reason: str | None = None,

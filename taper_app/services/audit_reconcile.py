@@ -11,7 +11,9 @@ What is replayed (the fields the services audit):
 - ``patient``: site, Day 1, baseline, template, kit number, notes, and the stored schedule
   (its steps as enrolled and as each amendment replaced them);
 - ``dose_record``: every entered field, its closing (end date) and voiding;
-- ``amendment``: day and dose;
+- ``amendment``: day, dose and its withdrawal; a withdrawn amendment is left out of the
+  replay, and the steps a correction or withdrawal retired (``retired_by_id``) too: the
+  schedule was stored again from the template and the amendments still in force;
 - ``signature``: each row matches its own ``sign`` event (meaning, date, data hash,
   signer and the audit row it was made at);
 - ``app_user``: role, printed name, active, sites; ``site``; ``app_setting``.
@@ -186,8 +188,11 @@ def _check_doses(c: _Checker, subjects: dict[int, str]) -> None:
 def _check_schedules(c: _Checker, subjects: dict[int, str]) -> None:
     """Replay each patient's stored steps: as enrolled, then each amendment in order."""
     steps: dict[int, list[ScheduleStepRow]] = defaultdict(list)
-    for s in c.session.scalars(select(ScheduleStepRow).order_by(ScheduleStepRow.day,
-                                                                ScheduleStepRow.id)):
+    # Steps retired by a correction or a withdrawal (which stored the schedule again) are
+    # kept but no longer replayed: the steps stored since are.
+    for s in c.session.scalars(select(ScheduleStepRow).where(
+            ScheduleStepRow.retired_by_id.is_(None)).order_by(ScheduleStepRow.day,
+                                                              ScheduleStepRow.id)):
         steps[s.patient_id].append(s)
     amendments: dict[int, list[Amendment]] = defaultdict(list)
     for a in c.session.scalars(select(Amendment).order_by(Amendment.seq)):
@@ -215,11 +220,19 @@ def _check_schedules(c: _Checker, subjects: dict[int, str]) -> None:
             if c.last[("schedule", key, "from_day")].reason != a.reason:
                 c.report("amendment", key, "reason", "is not the audited reason "
                          "(changed outside the application)")
+            status = c.last.get(("schedule", key, "status"))
+            withdrawn = status is not None and status.new_value == "withdrawn"
+            if withdrawn != (a.withdrawn_at is not None) or (withdrawn and status is not None and (
+                    status.reason != a.withdraw_reason or status.username != a.withdrawn_by)):
+                c.report("amendment", key, "withdrawn",
+                         "is not the audited withdrawal (changed outside the application)")
             dose = c.last.get(("schedule", key, "dose_mg"))
             if dose is None or dose.new_value is None or format_mg(a.dose_ug) != \
                     format_mg(_mg_text_to_ug(dose.new_value)):
                 c.report("amendment", key, "dose_mg", "is not the audited dose "
                          "(changed outside the application)")
+            if a.withdrawn_at is not None:
+                continue  # the schedule was stored again without it
             replaced = [r for r in active if r.day >= a.day]
             if any(r.superseded_by_id != a.id for r in replaced):
                 c.report("schedule_step", key, "superseded_by",

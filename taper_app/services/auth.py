@@ -27,6 +27,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "amend_schedule": frozenset({"investigator"}),
     "sign_record": frozenset({"investigator"}),
     "end_participation": frozenset({"investigator"}),
+    "correct_enrollment": frozenset({"investigator"}),
     "verify_source": frozenset({"monitor"}),
     "raise_query": frozenset({"monitor"}),
     "answer_query": frozenset({"nurse", "investigator"}),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import csv
+import textwrap
 from datetime import date, datetime
 from pathlib import Path
 
@@ -11,8 +11,10 @@ import numpy as np
 from ..domain.doses import peq_mg_per_day
 from ..domain.studyday import study_day
 from ..domain.units import format_mg, round_half_up
-from ..results import SdvStatus
+from ..reports.csv_cells import RULE, safe_writer
+from ..results import AuditHeadMark, SdvStatus
 from ..storage.engine import Database
+from .audit import head_of
 from .figures import analyse_all
 from .study import StudyInfo
 from .verification import sdv_marks
@@ -50,15 +52,20 @@ def _sdv_cells(mark: SdvStatus | None) -> tuple[str, str]:
 
 def export_csv(db: Database, study: StudyInfo, out_dir: Path, as_of: date,
                sites: frozenset[str] | None = None) -> list[Path]:
-    """Write ``dose_records.csv`` (every record, voided ones too) and ``daily_series.csv``
-    for the patients of ``sites`` (None: every site)."""
+    """Write ``dose_records.csv`` (every record, voided ones too), ``daily_series.csv``
+    and ``README.md`` for the patients of ``sites`` (None: every site).
+
+    The README carries the audit trail's head, read before the data (so the trail holds it
+    whatever is saved meanwhile), and the rule by which formula-like cells are disarmed.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
+    head = head_of(db)
     analyses = analyse_all(db, study, as_of, sites)
     marks = sdv_marks(db)  # empty cells when not verified, or changed since verification
     doses_path = out_dir / "dose_records.csv"
     daily_path = out_dir / "daily_series.csv"
     with doses_path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
+        w = safe_writer(fh)
         w.writerow(DOSE_RECORD_COLUMNS)
         for a in analyses:
             r = a.record
@@ -74,7 +81,7 @@ def export_csv(db: Database, study: StudyInfo, out_dir: Path, as_of: date,
                             d.void_reason or "", d.voided_by or "", _iso(d.voided_at),
                             d.replaces_id or "", *_sdv_cells(marks.get(d.id))])
     with daily_path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
+        w = safe_writer(fh)
         w.writerow(DAILY_COLUMNS)
         for a in analyses:
             c = a.curves
@@ -88,4 +95,33 @@ def export_csv(db: Database, study: StudyInfo, out_dir: Path, as_of: date,
                             _mg_text(float(c.scheduled[i])),
                             "Y" if missing else "N",
                             {1: "above", -1: "below", 0: ""}[dev]])
-    return [doses_path, daily_path]
+    readme_path = out_dir / "README.md"
+    readme_path.write_text(readme_text(study, as_of, head), encoding="utf-8")
+    return [doses_path, daily_path, readme_path]
+
+
+def readme_text(study: StudyInfo, as_of: date, head: AuditHeadMark) -> str:
+    """The README written beside the two CSV files: what they hold, the head, the cell rule."""
+    def wrap(paragraph: str) -> str:
+        return textwrap.fill(paragraph, width=90)
+
+    return "\n\n".join([
+        f"# CSV export: {study.name}",
+        wrap(f"Protocol version {study.protocol_version}; daily series up to {as_of.isoformat()}; "
+             "written by taper-app. No arm or treatment allocation is in any file: the "
+             "application never stores it."),
+        wrap(f"Audit trail head when the data was read: {head.short} ({head.rows} rows; the last "
+             f"row's hash is {head.hash}). On the database, this command exits 1 if its trail "
+             "no longer holds that row with that hash (an older copy put back, or the trail "
+             "truncated or rewritten):"),
+        f"    taper-app audit verify --head {head.short}",
+        "## Files",
+        wrap("`dose_records.csv`: every dose record, voided ones too, with the columns "
+             + ", ".join(DOSE_RECORD_COLUMNS) + "."),
+        wrap("`daily_series.csv`: each patient's days from Day 1 to the as-of date, with the "
+             "columns " + ", ".join(DAILY_COLUMNS) + "."),
+        wrap("Both are UTF-8 CSV with a header row, comma-separated; dates ISO 8601, times "
+             "UTC with a Z; milligrams to 0.001 without trailing zeros."),
+        "## Text cells",
+        wrap(RULE),
+    ]) + "\n"

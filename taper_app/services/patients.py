@@ -5,6 +5,7 @@ Each function is one transaction with its audit rows; a refused call writes noth
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -58,6 +59,24 @@ def lock_patient(session: Session, actor: Actor, *, subject_id: str | None = Non
                         "(another window or user). Nothing was saved and your entry is kept: "
                         "reload the patient, check, and save again.")
     return patient
+
+
+def lock_patients(session: Session, actor: Actor, subject_ids: Sequence[str]) -> dict[
+        str, Patient]:
+    """Lock many patients' rows at once, in subject order (so two writers locking several
+    never wait on each other in a circle), checking the user's site for each."""
+    wanted = sorted(set(subject_ids))
+    locked: dict[str, Patient] = {}
+    for start in range(0, len(wanted), 500):  # bounded IN lists
+        chunk = wanted[start:start + 500]
+        for patient in session.scalars(select(Patient).where(Patient.subject_id.in_(chunk))
+                                       .order_by(Patient.subject_id).with_for_update()):
+            actor.require_site(patient.site_code)
+            locked[patient.subject_id] = patient
+    missing = [s for s in wanted if s not in locked]
+    if missing:
+        raise NotFound(f"no patient {missing[0]!r}")
+    return locked
 
 
 def touch(patient: Patient) -> None:
@@ -210,11 +229,16 @@ def over_daily_limit(session: Session, study: StudyInfo, patient: Patient,
         window = series.actual[lo:(last(row) - series.first_date).days + 1]
         if window.size and float(window.max()) > limit:
             worst = lo + int(window.argmax())
-            over[row.id] = (f"with the patient's other records, "
-                            f"{series.date_at(worst).isoformat()} would total "
-                            f"{float(series.actual[worst]):,.1f} mg prednisone-equivalent; "
-                            f"over {MAX_DAILY_PEQ_MG:,} mg in one day is not plausible")
+            over[row.id] = daily_limit_message(series.date_at(worst),
+                                               float(series.actual[worst]))
     return over
+
+
+def daily_limit_message(day: date, total_mg: float) -> str:
+    """Why a day over the plausible PEQ is refused (the form's and the import's words)."""
+    return (f"with the patient's other records, {day.isoformat()} would total "
+            f"{total_mg:,.1f} mg prednisone-equivalent; over {MAX_DAILY_PEQ_MG:,} mg in one "
+            "day is not plausible")
 
 
 def refuse_over_daily_limit(session: Session, study: StudyInfo, patient: Patient,
@@ -233,7 +257,8 @@ def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
 
     A one-off (ONCE) or one-day dose never closes the ongoing record: it comes on top.
     An ongoing dose that repeats the ongoing record (same drug, amount, frequency and
-    route) writes nothing: the patient is still on it (``SavedDose.unchanged``).
+    route) writes nothing: the patient is still on it (``SavedDose.unchanged``); with a
+    comment or reason typed it is refused instead, so the note is not silently lost.
     """
     ctx.actor.require("record_dose")
     dose, problems = check_dose(fields, study.equivalence, ctx.today())
@@ -245,6 +270,12 @@ def record_dose(ctx: ServiceContext, study: StudyInfo, subject_id: str,
                                expected_version=patient_version)
         same = _repeated_ongoing(uow.session, patient, dose)
         if same is not None:
+            if dose.comment or dose.deviation_reason:  # never drop what was typed
+                raise ValidationError([Problem(
+                    "comment" if dose.comment else "deviation_reason",
+                    "the patient is already on this dose, so there is nothing new to "
+                    "record and this note would be lost: leave it empty, or correct the "
+                    "ongoing record to add it")])
             return SavedDose(same, (), unchanged=True)
         touch(patient)
         closed: list[int] = []
@@ -370,13 +401,15 @@ def check_amendment(fields: dict[str, object]) -> tuple[int | None, Decimal | No
     problems: list[Problem] = []
     day_raw = fields.get("day")
     day: int | None = None
-    try:
-        day = int(str(day_raw).strip())
+    day_text = str(day_raw if day_raw is not None else "").strip()
+    if re.fullmatch(r"[0-9]{1,6}", day_text):  # ASCII digits only: int() takes 1_0 and ١٠
+        day = int(day_text)
         if day < 1 or day > 3650:
             problems.append(Problem("day", f"{day} is not a study day from 1 to 3650"))
             day = None
-    except ValueError:
-        problems.append(Problem("day", f"{day_raw!r} is not a whole study day"))
+    else:
+        shown = day_text if len(day_text) <= 24 else day_text[:20] + "…"
+        problems.append(Problem("day", f"{shown!r} is not a whole study day (digits 0-9)"))
     dose = parse_amount(fields.get("dose_mg"), "dose_mg", problems)
     if dose is not None and dose > MAX_DAILY_PEQ_MG:
         problems.append(Problem("dose_mg", f"{dose} mg/day is not plausible"))
@@ -398,7 +431,7 @@ def amend_in_session(session: Session, audit: AuditTrail, study: StudyInfo, subj
     session.flush()
     old_rows = session.scalars(select(ScheduleStepRow).where(
         ScheduleStepRow.patient_id == patient.id, ScheduleStepRow.superseded_by_id.is_(None),
-        ScheduleStepRow.day >= day)).all()
+        ScheduleStepRow.retired_by_id.is_(None), ScheduleStepRow.day >= day)).all()
     for row in old_rows:
         row.superseded_by_id = amendment.id
     for step in steps:

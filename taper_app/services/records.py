@@ -101,14 +101,16 @@ _STEP_COLUMNS = (ScheduleStepRow.patient_id, ScheduleStepRow.id, ScheduleStepRow
                  ScheduleStepRow.frequency, ScheduleStepRow.administered_ug)
 _AMENDMENT_COLUMNS = (Amendment.patient_id, Amendment.id, Amendment.seq, Amendment.day,
                       Amendment.dose_ug, Amendment.reason, Amendment.created_by,
-                      Amendment.created_at)
+                      Amendment.created_at, Amendment.withdrawn_at, Amendment.withdrawn_by,
+                      Amendment.withdraw_reason)
 _PATIENT_COLUMNS = (Patient.id, Patient.subject_id, Patient.site_code, Patient.day1_date,
                     Patient.baseline_ug, Patient.template_id, Patient.kit_number, Patient.notes,
                     Patient.version, Patient.end_date, Patient.disposition,
                     Patient.end_reason)
 
 _StepRow = tuple[int, int, int, int, "int | None", str, "int | None"]
-_AmendmentRow = tuple[int, int, int, int, int, str, str, datetime]
+_AmendmentRow = tuple[int, int, int, int, int, str, str, datetime, "datetime | None",
+                      "str | None", "str | None"]
 
 
 class _StepMg(dict[int, Decimal]):
@@ -136,7 +138,7 @@ def _assemble(p: Sequence[Any], steps: Iterable[_StepRow], amendments: Iterable[
         steps=tuple(ScheduleStep(s[2], mg_of[s[3]], seq_of.get(s[4]) if s[4] else None,
                                  s[5], None if s[6] is None else mg_of[s[6]])
                     for s in current),
-        amendments=tuple(AmendmentView(a[2], a[3], a[4], a[5], a[6], a[7])
+        amendments=tuple(AmendmentView(a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10])
                          for a in amendment_list),
         doses=doses, end_date=end_date, disposition=disposition, end_reason=end_reason,
     )
@@ -268,7 +270,8 @@ def load_patient(session: Session, subject_id: str) -> PatientRecord:
         raise NotFound(f"no patient {subject_id!r}")
     pid = p[0]
     steps = session.execute(select(*_STEP_COLUMNS).where(
-        ScheduleStepRow.patient_id == pid, ScheduleStepRow.superseded_by_id.is_(None)))
+        ScheduleStepRow.patient_id == pid, ScheduleStepRow.superseded_by_id.is_(None),
+        ScheduleStepRow.retired_by_id.is_(None)))
     amendments = session.execute(select(*_AMENDMENT_COLUMNS).where(
         Amendment.patient_id == pid))
     by_patient, converters = _dose_rows_by_patient(session, pid)
@@ -312,7 +315,8 @@ def read_all_patients(session: Session, sites: frozenset[str] | None = None, *,
     patients = _plain(connection, stmt, _PATIENT_COLUMNS)
     steps: dict[int, list[_StepRow]] = defaultdict(list)
     for s in _plain(connection, select(*_STEP_COLUMNS).where(
-            ScheduleStepRow.superseded_by_id.is_(None)), _STEP_COLUMNS):
+            ScheduleStepRow.superseded_by_id.is_(None),
+            ScheduleStepRow.retired_by_id.is_(None)), _STEP_COLUMNS):
         steps[s[0]].append(s)
     amendments: dict[int, list[_AmendmentRow]] = defaultdict(list)
     for a in _plain(connection, select(*_AMENDMENT_COLUMNS), _AMENDMENT_COLUMNS):

@@ -8,7 +8,6 @@ explains every column and mapping choice.
 
 from __future__ import annotations
 
-import csv
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,9 +16,11 @@ from pathlib import Path
 
 from ..domain.studyday import study_day
 from ..domain.units import format_mg
+from ..reports.csv_cells import RULE, safe_writer
+from ..results import AuditHeadMark
 from ..storage.engine import Database
 from ..storage.uow import UnitOfWork
-from .audit import utc_now
+from .audit import trail_head, utc_now
 from .records import DoseRecordView, PatientRecord, load_all_patients
 from .study import StudyInfo
 
@@ -114,9 +115,9 @@ def _voided_rows(studyid: str, record: PatientRecord) -> list[dict[str, object]]
 
 def _write(path: Path, columns: Sequence[str], rows: Sequence[dict[str, object]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(columns))
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = safe_writer(fh)
+        writer.writerow(columns)
+        writer.writerows([row[c] for c in columns] for row in rows)
 
 
 def export_sdtm(db: Database, study: StudyInfo, out_dir: Path, *,
@@ -130,6 +131,7 @@ def export_sdtm(db: Database, study: StudyInfo, out_dir: Path, *,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with UnitOfWork(db, write=False) as uow:
+        head = trail_head(uow.session)  # the head of the very trail the data is read with
         records = load_all_patients(uow.session, sites)
     studyid = study.name
     cm: list[dict[str, object]] = []
@@ -141,8 +143,8 @@ def export_sdtm(db: Database, study: StudyInfo, out_dir: Path, *,
                                          out_dir / "README.md")
     _write(cm_path, CM_COLUMNS, cm)
     _write(voided_path, VOIDED_COLUMNS, voided)
-    readme_path.write_text(readme_text(study, len(records), len(cm), len(voided), clock()),
-                           encoding="utf-8")
+    readme_path.write_text(readme_text(study, len(records), len(cm), len(voided), clock(),
+                                       head), encoding="utf-8")
     return SdtmExport(cm_path, voided_path, readme_path, len(cm), len(voided), len(records))
 
 
@@ -181,7 +183,7 @@ def _wrap(paragraph: str) -> str:
 
 
 def readme_text(study: StudyInfo, subjects: int, cm_count: int, voided_count: int,
-                extracted_at: datetime) -> str:
+                extracted_at: datetime, head: AuditHeadMark) -> str:
     """The README written beside the dataset: columns, mapping choices, voided records."""
     moment = extracted_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     columns = "\n".join(textwrap.fill(f"- **{name}**: {note}", width=90, subsequent_indent="  ")
@@ -198,6 +200,12 @@ def readme_text(study: StudyInfo, subjects: int, cm_count: int, voided_count: in
               "product, so they are CM and not EX/EC. Convert to SAS XPORT with your usual "
               "tools if needed. No arm or treatment allocation is in any file: the "
               "application never stores it."),
+        _wrap(f"Audit trail head when the data was read: {head.short} ({head.rows} rows; the last "
+             f"row's hash is {head.hash}). On the database, this command exits 1 if its trail "
+             "no longer holds that row with that hash (an older copy put back, or the trail "
+             "truncated or rewritten):"),
+        f"    taper-app audit verify --head {head.short}",
+        _wrap(RULE),
         "## cm.csv: one row per valid dose record (a constant-dosing interval of one drug)",
         columns,
         _wrap("Records before Day 1 (the run-in) are included, with negative study days. Rows "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..domain.units import format_mg
-from ..results import AuditHeadMark
+from ..results import AuditHeadMark, SignatureState
 from ..storage.engine import Database
 from ..storage.models import AuditEntry, AuditHead, Signature, User
 from ..storage.uow import UnitOfWork
@@ -54,7 +55,11 @@ def signed_data(record: PatientRecord, through: date) -> dict[str, object]:
         "day1": record.day1_date.isoformat(), "baseline_mg": format_mg(record.baseline_ug),
         "template": record.template_id, "through": through.isoformat(),
         "schedule": [[s.day, str(s.dose_mg)] for s in record.steps],
-        "amendments": [[a.seq, a.day, format_mg(a.dose_ug), a.reason] for a in record.amendments],
+        # A withdrawal is named (only then, so signatures made before withdrawals existed
+        # keep their hash).
+        "amendments": [[a.seq, a.day, format_mg(a.dose_ug), a.reason]
+                       + ([f"withdrawn: {a.withdraw_reason}"] if a.withdrawn else [])
+                       for a in record.amendments],
         "doses": doses,
     }
 
@@ -92,12 +97,31 @@ class SignatureView:
 def sign_record(ctx: ServiceContext, subject_id: str, through: date, meaning: str,
                 password: str, patient_version: int | None = None) -> SignatureView:
     """Sign with the password again (every signing is a full id + password signing)."""
+    return _sign_records(ctx, [(subject_id, patient_version)], through, meaning, password)[0]
+
+
+@saving("sign taper records")
+def sign_records(ctx: ServiceContext, patients: Sequence[tuple[str, int | None]],
+                 through: date, meaning: str, password: str) -> list[SignatureView]:
+    """Sign several patients' records through one date with one password entry and one
+    meaning: each patient gets a signature of its own, with its own audit row, and all of
+    them are saved together or none (``patients``: subject id and the record version the
+    signer saw, or None)."""
+    return _sign_records(ctx, patients, through, meaning, password)
+
+
+def _sign_records(ctx: ServiceContext, patients: Sequence[tuple[str, int | None]],
+                  through: date, meaning: str, password: str) -> list[SignatureView]:
     ctx.actor.require("sign_record")
     problems = []
     if meaning not in MEANINGS:
         problems.append(Problem("meaning", f"must be one of {', '.join(MEANINGS)}"))
     if through > ctx.today():
         problems.append(Problem("through", "a record cannot be signed for future dates"))
+    if not patients:
+        problems.append(Problem("patients", "choose at least one patient to sign"))
+    if len({subject for subject, _ in patients}) != len(patients):
+        problems.append(Problem("patients", "a patient is listed twice"))
     if problems:
         raise ValidationError(problems)
     with UnitOfWork(ctx.db) as uow:
@@ -110,28 +134,37 @@ def sign_record(ctx: ServiceContext, subject_id: str, through: date, meaning: st
         if refused is not None:
             uow.commit()
             raise AuthenticationFailed(f"{refused}; nothing was signed")
-        patient = lock_patient(uow.session, ctx.actor, subject_id=subject_id,
-                               expected_version=patient_version)
-        if through < patient.day1_date:
-            raise ValidationError([Problem("through", "the date is before the patient's Day 1")])
-        record = load_patient(uow.session, subject_id)
-        digest = signed_data_hash(record, through)
-        audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
-        audit.add("sign", "signature", subject_id, "meaning", None,
-                  f"{meaning} through {through.isoformat()} sha256 {digest}",
-                  subject_id=subject_id)
-        uow.session.flush()
-        head = uow.session.get(AuditHead, 1)
-        assert head is not None
-        uow.session.add(Signature(patient_id=patient.id, signed_through=through, meaning=meaning,
-                                  username=user.username, printed_name=user.full_name,
-                                  signed_at_utc=format_utc(ctx.clock()), data_sha256=digest,
-                                  audit_id_at_signing=head.last_id,
-                                  audit_head_hash=head.last_hash))
-        mark = AuditHeadMark(head.last_id, head.last_hash)
+        views = [_sign_in_session(uow.session, ctx, user, subject_id, through, meaning,
+                                  version) for subject_id, version in patients]
         uow.commit()
-        return SignatureView(user.full_name, user.username, format_utc(ctx.clock()), meaning,
-                             through, digest, True, None, mark)
+        return views
+
+
+def _sign_in_session(session: Session, ctx: ServiceContext, user: User, subject_id: str,
+                     through: date, meaning: str, patient_version: int | None
+                     ) -> SignatureView:
+    patient = lock_patient(session, ctx.actor, subject_id=subject_id,
+                           expected_version=patient_version)
+    if through < patient.day1_date:
+        raise ValidationError([Problem("through", f"{through.isoformat()} is before "
+                                       f"{subject_id}'s Day 1 "
+                                       f"({patient.day1_date.isoformat()})")])
+    record = load_patient(session, subject_id)
+    digest = signed_data_hash(record, through)
+    audit = AuditTrail(session, ctx.actor.username, ctx.clock)
+    audit.add("sign", "signature", subject_id, "meaning", None,
+              f"{meaning} through {through.isoformat()} sha256 {digest}",
+              subject_id=subject_id)
+    session.flush()
+    head = session.get(AuditHead, 1)
+    assert head is not None
+    session.add(Signature(patient_id=patient.id, signed_through=through, meaning=meaning,
+                          username=user.username, printed_name=user.full_name,
+                          signed_at_utc=format_utc(ctx.clock()), data_sha256=digest,
+                          audit_id_at_signing=head.last_id, audit_head_hash=head.last_hash))
+    mark = AuditHeadMark(head.last_id, head.last_hash)
+    return SignatureView(user.full_name, user.username, format_utc(ctx.clock()), meaning,
+                         through, digest, True, None, mark)
 
 
 def _touches_signed_data(entry: AuditEntry, record: PatientRecord, through: date) -> bool:
@@ -149,6 +182,49 @@ def _touches_signed_data(entry: AuditEntry, record: PatientRecord, through: date
             return True
     dose = next((d for d in record.doses if str(d.id) == entry.entity_id), None)
     return dose is None or dose.start_date <= through
+
+
+def _full_names(session: Session) -> dict[str, str]:
+    return {username: full_name for username, full_name in
+            session.execute(select(User.username, User.full_name))}
+
+
+def _when(at_utc: str) -> str:
+    """An audit time as people read it: ``2026-07-02 14:30 UTC``."""
+    return f"{at_utc[:16].replace('T', ' ')} UTC"
+
+
+def change_in_words(entry: AuditEntry, record: PatientRecord,
+                    full_names: dict[str, str]) -> str:
+    """What an audit row did to the signed record, in the trial's words (who, when, which
+    dose by its date), never the program's action or record numbers."""
+    who = full_names.get(entry.username, entry.username)
+    by = f"by {who} on {_when(entry.at_utc)}"
+    if entry.entity == "dose_record":
+        dose = next((d for d in record.doses if str(d.id) == entry.entity_id), None)
+        if dose is None:
+            return f"A dose record was changed {by}"
+        what = (f"Dose of {dose.start_date.isoformat()} ({dose.drug} "
+                f"{format_mg(dose.dose_ug)} mg {dose.frequency})")
+        if entry.action == "record_dose":
+            added = "entered as a correction" if dose.replaces_id is not None else "added"
+            return f"{what} {added} {by}"
+        if entry.action == "void_dose":
+            reason = f" ({entry.reason})" if entry.reason else ""
+            return f"{what} voided {by}{reason}"
+        if entry.action == "close_dose":
+            return f"{what} ended on {entry.new_value} {by}"
+        return f"{what} changed {by}"
+    if entry.entity == "schedule":
+        seq = entry.entity_id.rpartition("#")[2]
+        amendment = next((a for a in record.amendments if str(a.seq) == seq), None)
+        if amendment is not None:
+            return (f"Schedule amended from Day {amendment.day} to "
+                    f"{format_mg(amendment.dose_ug)} mg/day {by}")
+        return f"Schedule amended {by}"
+    if entry.entity == "patient":
+        return f"The patient's {entry.field.replace('_', ' ')} changed {by}"
+    return f"The signed record changed {by}"
 
 
 def _signatures(session: Session, record: PatientRecord) -> list[SignatureView]:
@@ -172,12 +248,8 @@ def _signatures(session: Session, record: PatientRecord) -> list[SignatureView]:
                 AuditEntry.action.not_in(("sign", "sign_failed"))).order_by(AuditEntry.id))
             first = next((e for e in later
                           if _touches_signed_data(e, record, s.signed_through)), None)
-            if first is not None:
-                broken_by = (f"{first.action} of {first.entity} {first.entity_id} "
-                             f"({first.field}: {first.old_value} -> {first.new_value}) by "
-                             f"{first.username} at {first.at_utc}")
-            else:
-                broken_by = "the signed data changed"
+            broken_by = ("the signed data changed" if first is None
+                         else change_in_words(first, record, _full_names(session)))
         out.append(SignatureView(s.printed_name, s.username, s.signed_at_utc, s.meaning,
                                  s.signed_through, s.data_sha256, valid, broken_by, mark))
     return out
@@ -192,6 +264,60 @@ def signatures_for(db: Database, subject_id: str) -> list[SignatureView]:
             return []  # nothing to check: the patient's records need not be read
         record = load_patient(uow.session, subject_id)
         return _signatures(uow.session, record)
+
+
+def signatures_a_change_breaks(db: Database, subject_id: str,
+                               first_changed: date | None) -> list[SignatureView]:
+    """The patient's signatures that still hold and that a change would break: those whose
+    period reaches ``first_changed``, the earliest date the change touches (None: a change
+    of the schedule or the patient, which every signature covers). The window asks this
+    before it saves, to say that the record will need signing again."""
+    return [v for v in signatures_for(db, subject_id)
+            if v.valid and (first_changed is None or first_changed <= v.signed_through)]
+
+
+def signature_states(db: Database, records: Sequence[PatientRecord]) -> dict[str, SignatureState]:
+    """Each patient's :class:`SignatureState` (by subject id), from their latest signature,
+    read for all of them at once (the patient list's load)."""
+    by_id = {r.id: r for r in records}
+    states = {r.subject_id: SignatureState("unsigned", why="never signed") for r in records}
+    with UnitOfWork(db, write=False) as uow:
+        latest: dict[int, Signature] = {}
+        for s in uow.session.scalars(select(Signature).order_by(Signature.id)):
+            if s.patient_id in by_id:
+                latest[s.patient_id] = s
+        if not latest:
+            return states
+        marks = {s.audit_id_at_signing for s in latest.values() if s.audit_head_hash}
+        hashes: dict[int, str] = {}
+        if marks:
+            hashes = {row_id: row_hash for row_id, row_hash in uow.session.execute(
+                select(AuditEntry.id, AuditEntry.row_hash).where(AuditEntry.id.in_(marks)))}
+        hashes[0] = row_hash_at(uow.session, 0) or ""
+        for patient_id, s in latest.items():
+            record = by_id[patient_id]
+            held = (s.audit_head_hash is None
+                    or hashes.get(s.audit_id_at_signing) == s.audit_head_hash)
+            through = s.signed_through.isoformat()
+            if not held or signed_data_hash(record, s.signed_through) != s.data_sha256:
+                view = _signatures(uow.session, record)[-1]  # the latest, as ``s``
+                states[record.subject_id] = SignatureState(
+                    "changed", s.signed_through, s.printed_name,
+                    f"signed through {through} by {s.printed_name}, no longer valid: "
+                    f"{view.broken_by}")
+                continue
+            later = sorted({d.start_date for d in record.valid_doses
+                            if d.start_date > s.signed_through})
+            if later:
+                states[record.subject_id] = SignatureState(
+                    "new_data", s.signed_through, s.printed_name,
+                    f"signed through {through} by {s.printed_name}; doses from "
+                    f"{later[0].isoformat()} are not signed yet")
+            else:
+                states[record.subject_id] = SignatureState(
+                    "signed", s.signed_through, s.printed_name,
+                    f"signed through {through} by {s.printed_name}")
+    return states
 
 
 def missing_signatures(db: Database, subject_id: str) -> list[str]:

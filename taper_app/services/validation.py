@@ -25,8 +25,10 @@ from ..domain.units import QuantityError, mg_to_ug, parse_mg
 from .errors import Problem
 
 MAX_DAILY_PEQ_MG = Decimal(2000)
-#: A decimal comma: one or two decimals (three would read as a thousands separator).
-DECIMAL_COMMA_RE = re.compile(r"^\d+,\d{1,2}$")
+#: The longest comment, reason, note or query text kept (characters, after trimming): a
+#: page and a half of print, more than any clinical note needs, and a bound on what one
+#: field can make a report, an export or the audit trail carry.
+MAX_TEXT_LENGTH = 5000
 EARLIEST_DATE = date(1900, 1, 1)
 SUBJECT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 SITE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
@@ -90,18 +92,11 @@ def parse_date(value: object, field: str, today: date, problems: list[Problem],
 
 def parse_amount(value: object, field: str, problems: list[Problem],
                  positive: bool = False) -> Decimal | None:
+    """An amount in mg as the strict text form of domain.units.parse_mg_text (a file, the
+    command line, a form after its decimal comma was made a point: units.decimal_point)."""
     if _blank(value):
         problems.append(Problem(field, "is required (mg)"))
         return None
-    if isinstance(value, str):
-        value = value.strip()
-        if DECIMAL_COMMA_RE.match(value):  # 7,5 as written in much of Europe
-            value = value.replace(",", ".")
-        elif "," in value:
-            problems.append(Problem(field, f"{value!r} is not a dose in mg: write a decimal "
-                                           "comma or point with at most 2 decimals after a "
-                                           "comma (7,5 or 7.5), and no thousands separator"))
-            return None
     try:
         mg = parse_mg(value if isinstance(value, (int, float, Decimal)) else str(value))
     except QuantityError as exc:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +26,7 @@ from .errors import (  # the error types callers catch are named here too, as be
     raise_translated,
     sqlite_code,
 )
+from .file_lock import ConnectionLock
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["Database", "DatabaseError", "DatabaseNotFound", "DatabaseTooNew",
-           "DatabaseUnreachable", "copy_sqlite_file", "open_database", "resolve_url",
-           "shown_location", "sqlite_path"]
+           "DatabaseUnreachable", "copy_sqlite_file", "open_database", "reserve_ids",
+           "resolve_url", "shown_location", "sqlite_path"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
@@ -87,9 +88,53 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+_IN_USE = "taper_in_use"
+
+
+def _hold_file_while_connected(engine: Engine, path: Path) -> None:
+    """Every connection to the file holds its in-use lock (storage/file_lock.py) from
+    before SQLite opens the file until the connection closes, so a restore can see it."""
+    detached: dict[int, ConnectionLock] = {}
+
+    def connect_holding(dialect: Any, record: Any, cargs: Any, cparams: Any) -> Any:
+        held = ConnectionLock.take(path)
+        try:
+            connection = dialect.connect(*cargs, **cparams)
+        except BaseException:
+            if held is not None:
+                held.release()
+            raise
+        if held is not None:
+            record.info[_IN_USE] = held
+        return connection
+
+    def closed(_dbapi_conn: Any, record: Any) -> None:
+        held = record.info.pop(_IN_USE, None)
+        if held is not None:
+            held.release()
+
+    def detach(dbapi_conn: Any, record: Any) -> None:
+        held = record.info.pop(_IN_USE, None)
+        if held is not None:
+            detached[id(dbapi_conn)] = held
+
+    def closed_detached(dbapi_conn: Any) -> None:
+        held = detached.pop(id(dbapi_conn), None)
+        if held is not None:
+            held.release()
+
+    event.listen(engine, "do_connect", connect_holding)
+    event.listen(engine, "close", closed)
+    event.listen(engine, "detach", detach)
+    event.listen(engine, "close_detached", closed_detached)
+
+
 def make_engine(url: str) -> Engine:
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        path = sqlite_path(url)
+        if path is not None:
+            _hold_file_while_connected(engine, path)
         event.listen(engine, "connect", _set_sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -300,3 +345,24 @@ def _check_and_migrate(engine: Engine, path: Path | None, *, create: bool, migra
             roles = refresh_grants(conn)
         if roles:
             log.info("privileges of %s set again after the migration", ", ".join(roles))
+
+
+def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:
+    """``count`` new values of ``table``'s integer ``id`` for rows inserted together by one
+    executemany, which returns no ids (a bulk import needs them first, for the audit rows).
+
+    Only inside a writing unit of work. On SQLite that holds the file's write lock (BEGIN
+    IMMEDIATE), so nobody else can insert: the ids after the largest are free. PostgreSQL
+    hands them out from the column's own sequence, so other writers' rows never clash.
+    """
+    if count <= 0:
+        return []
+    column = table.c.id
+    if connection.dialect.name == "sqlite":
+        if not connection.get_execution_options().get("taper_write"):
+            raise RuntimeError("ids can be reserved only in a writing unit of work")
+        largest = connection.execute(select(func.max(column))).scalar_one_or_none() or 0
+        return list(range(largest + 1, largest + 1 + count))
+    sequence = func.pg_get_serial_sequence(table.name, column.name)
+    return list(connection.execute(
+        select(func.nextval(sequence)).select_from(func.generate_series(1, count))).scalars())

@@ -106,6 +106,26 @@ class Amendment(Base):
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(String(64))
+    #: A withdrawn amendment (migration 0010) stays, shown as withdrawn; it no longer shapes
+    #: the schedule.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    withdraw_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ScheduleRevision(Base):
+    """A rebuild of a patient's stored schedule: a correction of enrollment (baseline, Day 1,
+    template) or an amendment's withdrawal (migration 0010). The steps it replaced keep
+    their rows and point to it (``ScheduleStepRow.retired_by_id``)."""
+
+    __tablename__ = "schedule_revision"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # correction, withdrawal
+    amendment_id: Mapped[int | None] = mapped_column(ForeignKey("amendment.id"), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
 
 
 class ScheduleStepRow(Base):
@@ -124,6 +144,10 @@ class ScheduleStepRow(Base):
     #: administration as written (5000 for "5 mg QOD"): the patient's calendar (migration 0007).
     frequency: Mapped[str] = mapped_column(String(8), default="QD", server_default="QD")
     administered_ug: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: The correction or withdrawal that rebuilt the schedule and so replaced this step
+    #: (migration 0010); a step in force has neither this nor ``superseded_by_id``.
+    retired_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schedule_revision.id"), nullable=True)
 
 
 class DoseRecordRow(Base):

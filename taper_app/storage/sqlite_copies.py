@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .engine import copy_sqlite_file
 from .errors import sqlite_code
+from .file_lock import StudyFileInUse, sole_use
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +91,9 @@ def newest_good_backup(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def _refuse_if_in_use(db_path: Path) -> None:
-    """Another window or command with the file open would go on writing into the file moved
-    aside, and its saves would vanish from the study: refuse while anyone holds a lock."""
+def _refuse_if_another_program_writes(db_path: Path) -> None:
+    """A program that is not Taper Tracker (a SQLite browser, say) holds no in-use lock;
+    refuse while it is in the middle of a write, which SQLite's own lock shows."""
     try:
         conn = sqlite3.connect(db_path, timeout=1, isolation_level=None)
         try:
@@ -102,24 +103,30 @@ def _refuse_if_in_use(db_path: Path) -> None:
             conn.close()
     except sqlite3.Error as exc:
         if (sqlite_code(exc) or 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            raise OSError(f"{db_path.name} is open in another window or program; close it "
-                          "there first, then restore") from None
+            raise StudyFileInUse(db_path, [], "a program writing to it that is not Taper "
+                                 "Tracker (a SQLite browser, say)") from None
         # A file too damaged to lock is not in use by this application either.
         log.info("%s could not be locked before the restore (%s): not in use", db_path, exc)
 
 
 def restore_backup(backup: Path, db_path: Path, when: datetime) -> Path:
-    """Put a backup in place of the study file; the file it replaces is kept beside it."""
+    """Put a backup in place of the study file; the file it replaces is kept beside it.
+
+    Refused with :class:`StudyFileInUse`, naming the programs, while any other window or
+    command has the file open: it would go on writing into the file moved aside, and its
+    later saves would vanish from the study. Nobody can open the file during the restore.
+    """
     if not integrity_check(backup).ok:
         raise OSError(f"{backup} is damaged too; choose another backup")
     kept = db_path.with_name(f"{db_path.stem}.replaced-{when.strftime('%Y%m%dT%H%M%SZ')}"
                              f"{db_path.suffix}")
-    if db_path.exists():
-        _refuse_if_in_use(db_path)
-        shutil.move(str(db_path), kept)
-        for suffix in ("-wal", "-shm"):
-            side = db_path.with_name(db_path.name + suffix)
-            if side.exists():
-                shutil.move(str(side), kept.with_name(kept.name + suffix))
-    copy_sqlite_file(backup, db_path)
+    with sole_use(db_path):
+        if db_path.exists():
+            _refuse_if_another_program_writes(db_path)
+            shutil.move(str(db_path), kept)
+            for suffix in ("-wal", "-shm"):
+                side = db_path.with_name(db_path.name + suffix)
+                if side.exists():
+                    shutil.move(str(side), kept.with_name(kept.name + suffix))
+        copy_sqlite_file(backup, db_path)
     return kept

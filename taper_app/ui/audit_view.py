@@ -1,77 +1,198 @@
-"""The audit trail on screen: who changed what, when (UTC) and why, filtered, and to CSV.
+"""The audit trail on screen, for people: one row per action (who, when in local time and
+UTC, what, why) with the fields it changed inside it (old → new, in words), filtered by
+patient, user, kind and date; the full values on hover and in the detail pane; and to CSV.
 
 Rows come from ``services.audit_query.read_audit`` (which applies the user's site limits)
-and the CSV is written by ``export_audit_csv``; this window only asks and shows.
+and are grouped and labelled by ``group_actions``; the CSV is ``export_audit_csv``, one
+line per audit row as before. This window only asks and shows.
 """
 
 from __future__ import annotations
 
+import html
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ..services.audit import head_of
 from ..services.audit_query import (
+    AuditAction,
     AuditFilter,
     AuditRow,
+    FieldChange,
+    action_label,
     audit_choices,
     export_audit_csv,
+    group_actions,
     read_audit,
+    value_label,
 )
 from ..services.context import ServiceContext
 from ..services.errors import Problem, ServiceError
 from ..storage.errors import DatabaseError
 from . import messages
-from .models import RowTableModel, ValueSortProxy
 from .qt import (
-    QCheckBox,
+    QAbstractItemModel,
     QComboBox,
     QDialog,
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
     QPushButton,
+    QSplitter,
     Qt,
-    QTableView,
+    QTextBrowser,
+    QTreeView,
     QVBoxLayout,
     QWidget,
 )
-from .widgets import FORM_STYLE, FieldErrors, em, fit_columns, line_edit, setup_table
+from .widgets import FORM_STYLE, FieldErrors, em, line_edit
 
-#: More rows than a person reads on screen; the CSV export always has every row.
+#: More audit rows than a person reads on screen; the CSV export always has every row.
 SHOWN_ROWS = 5000
 ALL = "(all)"
 
+_Index = QModelIndex | QPersistentModelIndex
 
-class AuditTableModel(RowTableModel):
-    """Audit rows newest first: one changed field per row."""
 
-    WHEN, USER, ACTION, ENTITY, SUBJECT, FIELD, OLD, NEW, WHY = range(9)
+def _local(action: AuditAction) -> str:
+    return f"{action.local_time():%Y-%m-%d %H:%M:%S}"
+
+
+def _utc(action: AuditAction) -> str:
+    return action.at_utc.replace("T", " ")[:19]
+
+
+class AuditActionsModel(QAbstractItemModel):
+    """Actions newest first; each action's changed fields are its child rows."""
+
+    LOCAL, UTC, USER, PATIENT, WHAT, CHANGES, WHY = range(7)
     HEADERS = (
-        ("When (UTC)", "Time of the change, UTC"),
-        ("User", "Who made the change"),
-        ("Action", "What was done"),
-        ("Entity", "What was changed (and its id)"),
-        ("Patient", "The patient the change belongs to"),
-        ("Field", "The field that changed"),
-        ("Old", "The value before"),
-        ("New", "The value after"),
+        ("When (local)", "Time of the action in this computer's time zone"),
+        ("When (UTC)", "Time of the action, UTC (as stored)"),
+        ("User", "Who did it"),
+        ("Patient", "The patient it belongs to"),
+        ("What", "The action, or (inside it) the field changed"),
+        ("Changes", "The fields it changed: old → new"),
         ("Why", "The reason given"),
     )
-    SAMPLES = {WHEN: "2026-07-02 14:30:00", USER: "investigator", ACTION: "record_dose",
-               ENTITY: "dose_record 1234", SUBJECT: "101-0000", FIELD: "deviation_reason",
-               OLD: "2026-07-02", NEW: "2026-07-02"}
+    #: The role that gives the action (or the field change) behind an index.
+    ObjectRole = Qt.ItemDataRole.UserRole + 1
 
-    def display(self, row: AuditRow, column: int) -> str:
-        values = (row.at_utc.replace("T", " ")[:19], row.username, row.action,
-                  f"{row.entity} {row.entity_id}", row.subject_id or "", row.field,
-                  row.old_value or "", row.new_value or "", row.reason or "")
-        return values[column]
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._actions: list[AuditAction] = []
 
-    def sort_value(self, row: AuditRow, column: int) -> Any:
-        return row.id if column == self.WHEN else self.display(row, column)
+    def set_actions(self, actions: list[AuditAction]) -> None:
+        self.beginResetModel()
+        self._actions = list(actions)
+        self.endResetModel()
 
-    def tooltip(self, row: AuditRow, column: int) -> str | None:
-        return f"audit row {row.id}; SHA-256 {row.row_hash}"
+    def actions(self) -> list[AuditAction]:
+        return list(self._actions)
+
+    # ------------------------------------------------------------ structure
+
+    def index(self, row: int, column: int, parent: _Index = QModelIndex()) -> QModelIndex:  # noqa: B008
+        if not self.hasIndex(row, column, parent):
+            return QModelIndex()
+        if not parent.isValid():
+            return self.createIndex(row, column, 0)  # an action
+        return self.createIndex(row, column, parent.row() + 1)  # a field of action row-1
+
+    def parent(self, child: _Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+        if not child.isValid() or child.internalId() == 0:
+            return QModelIndex()
+        return self.createIndex(child.internalId() - 1, 0, 0)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        if not parent.isValid():
+            return len(self._actions)
+        if parent.internalId() == 0 and parent.column() == 0:
+            return len(self._actions[parent.row()].changes)
+        return 0
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.HEADERS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section][0]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self.HEADERS[section][1]
+        return None
+
+    # ------------------------------------------------------------ values
+
+    def action_at(self, index: _Index) -> AuditAction:
+        row = index.row() if index.internalId() == 0 else index.internalId() - 1
+        return self._actions[row]
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        action = self.action_at(index)
+        change = None if index.internalId() == 0 else action.changes[index.row()]
+        if role == self.ObjectRole:
+            return change if change is not None else action
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(action, change, index.column())
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(action, change)
+        return None
+
+    def _display(self, action: AuditAction, change: FieldChange | None, column: int) -> str:
+        if change is not None:  # a field row: the field and its values, in full
+            if column == self.WHAT:
+                return change.label
+            if column == self.CHANGES:
+                if change.old_value is None:
+                    return value_label(change.new_value)
+                return f"{value_label(change.old_value)} → {value_label(change.new_value)}"
+            return ""
+        values = {self.LOCAL: _local(action), self.UTC: _utc(action),
+                  self.USER: action.username, self.PATIENT: action.subject_id or "",
+                  self.WHAT: action.what, self.CHANGES: action.summary,
+                  self.WHY: action.reason or ""}
+        return values.get(column, "")
+
+    def _tooltip(self, action: AuditAction, change: FieldChange | None) -> str:
+        """The full values (never cut), and the reason."""
+        changes = [change] if change is not None else list(action.changes)
+        lines = [f"<b>{html.escape(action.what)}</b> by {html.escape(action.username)}, "
+                 f"{_local(action)} local ({_utc(action)} UTC)"]
+        lines += [f"{html.escape(c.label)}: {html.escape(value_label(c.old_value))} → "
+                  f"{html.escape(value_label(c.new_value))}" if c.old_value is not None
+                  else f"{html.escape(c.label)}: {html.escape(value_label(c.new_value))}"
+                  for c in changes]
+        if action.reason:
+            lines.append(f"Why: {html.escape(action.reason)}")
+        return "<br>".join(lines)
+
+
+def action_detail_html(action: AuditAction) -> str:
+    """Everything about one action for the detail pane: full values, row ids and hashes."""
+    e = html.escape
+    head = (f"<h3>{e(action.what)}</h3><p><b>{e(action.username)}</b>, "
+            f"{_local(action)} local time ({_utc(action)} UTC)"
+            + (f"; patient <b>{e(action.subject_id)}</b>" if action.subject_id else "")
+            + "</p>")
+    why = f"<p>Why: {e(action.reason)}</p>" if action.reason else ""
+    rows = "".join(
+        f"<tr><td>{e(c.label)}</td><td>{e(value_label(c.old_value))}</td>"
+        f"<td>{e(value_label(c.new_value))}</td><td>row {c.row_id}</td></tr>"
+        for c in action.changes)
+    table = ("<table cellspacing='0' cellpadding='3' border='1'><tr><th>Field</th>"
+             f"<th>Old</th><th>New</th><th>Audit row</th></tr>{rows}</table>")
+    hashes = "<br>".join(f"row {c.row_id}: SHA-256 {c.row_hash}" for c in action.changes)
+    return (f"{head}{why}{table}<p style='color:#555'>Action code {e(action.action)} on "
+            f"{e(action.entity)} {e(action.entity_id)}.<br>{hashes}</p>")
 
 
 class AuditDialog(QDialog):
@@ -87,19 +208,17 @@ class AuditDialog(QDialog):
         self.rows: list[AuditRow] = []
         self._filter = AuditFilter()
 
-        self.this_patient = QCheckBox(f"Only patient {subject_id}" if subject_id
-                                      else "Only one patient")
-        self.this_patient.setObjectName("this_patient")
-        self.this_patient.setChecked(subject_id is not None)
-        self.this_patient.setVisible(subject_id is not None)
+        self.patient = QComboBox()
+        self.patient.setObjectName("patient_filter")
         self.user = QComboBox()
         self.user.setObjectName("user_filter")
-        self.entity = QComboBox()
-        self.entity.setObjectName("entity_filter")
+        self.kind = QComboBox()
+        self.kind.setObjectName("kind_filter")
         self.since = line_edit("from YYYY-MM-DD", "since")
         self.until = line_edit("to YYYY-MM-DD", "until")
         for edit in (self.since, self.until):
-            edit.setMinimumWidth(em(self, 10))
+            edit.setMinimumWidth(em(self, 9))
+            edit.setToolTip("A UTC date, inclusive")
         general = QLabel()
         self.errors = FieldErrors(general)
         self.apply_button = QPushButton("&Apply")
@@ -109,51 +228,70 @@ class AuditDialog(QDialog):
         self.export_button = QPushButton("&Export CSV…")
         self.export_button.setObjectName("export_csv")
         self.export_button.clicked.connect(self.export_csv)
+        self.expand_button = QPushButton("E&xpand all")
+        self.expand_button.setObjectName("expand_all")
+        self.expand_button.setCheckable(True)
+        self.expand_button.toggled.connect(self._expand_all)
         close = QPushButton("&Close")
         close.clicked.connect(self.accept)
 
-        user_label = QLabel("&User:")
-        user_label.setBuddy(self.user)
-        entity_label = QLabel("E&ntity:")
-        entity_label.setBuddy(self.entity)
         filters = QHBoxLayout()
-        filters.addWidget(self.this_patient)
-        filters.addWidget(user_label)
-        filters.addWidget(self.user)
-        filters.addWidget(entity_label)
-        filters.addWidget(self.entity)
+        for text, box in (("&Patient:", self.patient), ("&User:", self.user),
+                          ("&Kind:", self.kind)):
+            label = QLabel(text)
+            label.setBuddy(box)
+            filters.addWidget(label)
+            filters.addWidget(box)
         filters.addWidget(self.errors.field("since", self.since))
         filters.addWidget(self.errors.field("until", self.until))
         filters.addWidget(self.apply_button)
         filters.addStretch(1)
 
-        self.model = AuditTableModel(self)
-        self.proxy = ValueSortProxy(self)
-        self.proxy.setSourceModel(self.model)
-        self.table = QTableView()
-        self.table.setObjectName("audit_rows")
-        self.table.setModel(self.proxy)
-        setup_table(self.table, stretch_column=AuditTableModel.WHY)
-        self.table.setSortingEnabled(True)
-        fit_columns(self.table, AuditTableModel.SAMPLES)
+        self.model = AuditActionsModel(self)
+        self.tree = QTreeView()
+        self.tree.setObjectName("audit_actions")
+        self.tree.setModel(self.model)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionBehavior(QTreeView.SelectionBehavior.SelectRows)
+        self.tree.setMouseTracking(True)
+        widths = {AuditActionsModel.LOCAL: "2026-07-02 14:30:00 ",
+                  AuditActionsModel.UTC: "2026-07-02 14:30:00",
+                  AuditActionsModel.USER: "investigator", AuditActionsModel.PATIENT: "101-0000",
+                  AuditActionsModel.WHAT: "Dose record closed: dose record 1234",
+                  AuditActionsModel.CHANGES: "Drug: prednisone; Dose (mg): 20; Frequency: QD; "}
+        metrics = self.tree.fontMetrics()
+        for column, sample in widths.items():
+            extra = self.tree.indentation() if column == 0 else 0  # the expand arrow
+            self.tree.setColumnWidth(column, metrics.horizontalAdvance(sample) + em(self, 2)
+                                     + extra)
+        self.tree.selectionModel().currentRowChanged.connect(self._show_detail)
+        self.detail = QTextBrowser()
+        self.detail.setObjectName("audit_detail")
+        self.detail.setPlaceholderText("Select an action to see its every field in full.")
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.tree)
+        splitter.addWidget(self.detail)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
         self.count = QLabel()
         self.count.setObjectName("audit_count")
 
         bottom = QHBoxLayout()
         bottom.addWidget(self.count, 1)
+        bottom.addWidget(self.expand_button)
         bottom.addWidget(self.export_button)
         bottom.addWidget(close)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
         layout.addWidget(general)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(splitter, 1)
         layout.addLayout(bottom)
         self.setWindowTitle(self._title())
-        self.resize(em(self, 90), em(self, 40))
+        self.resize(em(self, 100), em(self, 44))
         self._fill_choices()
         self.reload()
-        # Newest first, as the service returns them: sort by time, descending.
-        self.table.sortByColumn(AuditTableModel.WHEN, Qt.SortOrder.DescendingOrder)
 
     def _title(self) -> str:
         scope = f"patient {self.subject_id}" if self.subject_id else "the whole study"
@@ -177,11 +315,18 @@ class AuditDialog(QDialog):
         except (ServiceError, DatabaseError) as exc:
             messages.error(self, "Cannot read the audit trail", str(exc))
             return
-        for box, values in ((self.user, choices.usernames), (self.entity, choices.entities)):
+        subjects = list(choices.subjects)
+        if self.subject_id is not None and self.subject_id not in subjects:
+            subjects.append(self.subject_id)
+        for box, values, labels in (
+                (self.patient, subjects, None), (self.user, choices.usernames, None),
+                (self.kind, sorted(choices.actions, key=action_label), action_label)):
             box.clear()
             box.addItem(ALL, None)
             for value in values:
-                box.addItem(value, value)
+                box.addItem(labels(value) if labels else value, value)
+        if self.subject_id is not None:
+            self.patient.setCurrentIndex(self.patient.findData(self.subject_id))
 
     def current_filter(self) -> AuditFilter | None:
         """The filters as the service takes them; None (fields marked) if a date is wrong."""
@@ -199,10 +344,10 @@ class AuditDialog(QDialog):
         self.errors.show(problems)
         if problems:
             return None
-        return AuditFilter(
-            subject_id=self.subject_id if self.this_patient.isChecked() else None,
-            username=self.user.currentData(), entity=self.entity.currentData(),
-            since=first, until=last)
+        kind = self.kind.currentData()
+        return AuditFilter(subject_id=self.patient.currentData(),
+                           username=self.user.currentData(),
+                           actions=(kind,) if kind else None, since=first, until=last)
 
     def reload(self) -> None:
         wanted = self.current_filter()
@@ -215,23 +360,42 @@ class AuditDialog(QDialog):
             return
         self._filter = wanted
         self.rows = rows[:SHOWN_ROWS]
-        self.model.set_rows(self.rows)
+        actions = group_actions(self.rows)
+        self.model.set_actions(actions)
+        if self.expand_button.isChecked():
+            self.tree.expandAll()
+        self.detail.clear()
         more = len(rows) > SHOWN_ROWS
-        self.count.setText(f"Newest {SHOWN_ROWS} rows shown; Export CSV writes them all."
-                           if more else f"{len(rows)} row{'s' * (len(rows) != 1)}")
+        n, m = len(actions), len(self.rows)
+        text = (f"{n} action{'s' * (n != 1)} ({m} audit row{'s' * (m != 1)})"
+                + ("; the newest rows only: Export CSV writes them all" if more else ""))
+        self.count.setText(text)
+
+    def _expand_all(self, on: bool) -> None:
+        if on:
+            self.tree.expandAll()
+        else:
+            self.tree.collapseAll()
+
+    def _show_detail(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not current.isValid():
+            self.detail.clear()
+            return
+        self.detail.setHtml(action_detail_html(self.model.action_at(current)))
 
     def export_csv(self) -> None:
         """Every row of the current filter (not only those shown) to a CSV file."""
         wanted = self.current_filter()
         if wanted is None:
             return
-        scope = self.subject_id if wanted.subject_id else "study"
+        scope = wanted.subject_id if wanted.subject_id else "study"
         path = self.ask_save_path(self, f"audit-{scope}.csv")
         if path is None:
             return
         try:
+            head = head_of(self.ctx.db)  # read before the rows, so the trail holds it
             rows = read_audit(self.ctx, wanted)
-            export_audit_csv(rows, path)
+            export_audit_csv(rows, path, head=head)
         except OSError as exc:
             messages.error(self, "The audit trail was not exported",
                            f"{path}: {exc.strerror or exc}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from ..domain.units import decimal_point
 from ..services import patients as patient_service
 from ..services.context import ServiceContext
 from ..services.entry import (
@@ -39,6 +40,7 @@ from .qt import (
     Signal,
 )
 from .rows import dose_fields
+from .signed_period import confirm_change_of_signed_period
 from .widgets import combo, em, hline, line_edit, repolish
 
 FREQUENCY_TEXT = {"QD": "once a day", "BID": "twice a day", "TID": "3 times a day",
@@ -267,7 +269,7 @@ class DoseDialog(ServiceDialog):
         """What is typed, as the services take it."""
         return {
             "drug": self.drug.currentText(),
-            "dose_mg": self.dose_mg.text(),
+            "dose_mg": decimal_point(self.dose_mg.text()),  # 7,5 as much of Europe writes it
             "frequency": self.frequency.currentData(),
             "route": self.route.currentData(),
             "start_date": self.start_date.text(),
@@ -365,6 +367,17 @@ class DoseDialog(ServiceDialog):
 
     # ------------------------------------------------------------ save
 
+    def _first_changed_date(self, fields: dict[str, object]) -> date | None:
+        """The earliest date a save changes: the new record's start, the day before it when
+        the ongoing record is closed, a corrected record's start."""
+        start = _parse_iso(str(fields["start_date"]))
+        dates = [] if start is None else [start]
+        if start is not None and self.closes_ongoing():
+            dates.append(start - timedelta(days=1))
+        if self.mode == self.CORRECTION and self.correcting is not None:
+            dates.append(self.correcting.start_date)
+        return min(dates) if dates else None
+
     def save(self) -> None:
         fields = self.fields()
         preview = preview_dose(self.study, self.record, fields, self.ctx.today())
@@ -374,7 +387,8 @@ class DoseDialog(ServiceDialog):
             return
         if not preview.differs_from_schedule:
             fields["deviation_reason"] = ""
-        if (self.mode == self.NEW and preview.unchanged_from is None and preview.implausible
+        # New doses and corrections alike: a correction can bring in a wrong unit too.
+        if (preview.unchanged_from is None and preview.implausible
                 and not messages.ask(
                     self, "An unusual dose",
                     f"{preview.implausible}.", "Check the dose and the unit (mg). Record it "
@@ -383,6 +397,11 @@ class DoseDialog(ServiceDialog):
             self.dose_mg.setFocus()
             return
         subject = self.record.subject_id
+        if (preview.unchanged_from is None
+                and not confirm_change_of_signed_period(
+                    self, self.ctx, subject, self._first_changed_date(fields),
+                    "This correction" if self.mode == self.CORRECTION else "This dose")):
+            return
         if self.mode == self.CORRECTION and self.correcting is not None:
             old = self.correcting
             version = self.record.version
@@ -454,6 +473,9 @@ class VoidDialog(ServiceDialog):
 
     def save(self) -> None:
         dose, version = self.dose, self.record.version
+        if not confirm_change_of_signed_period(self, self.ctx, self.record.subject_id,
+                                               dose.start_date, "Voiding this record"):
+            return
         ok, _ = self.call_service("Void", lambda: patient_service.void_dose(
             self.ctx, dose.id, self.reason.text(), expected_version=dose.version,
             patient_version=version))

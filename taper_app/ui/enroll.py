@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
+from ..domain.units import decimal_point
 from ..services import patients as patient_service
 from ..services.context import ServiceContext
 from ..services.errors import Problem, ServiceError
@@ -114,7 +115,8 @@ class EnrollDialog(ServiceDialog):
 
     def fields(self) -> dict[str, object]:
         return {"subject_id": self.subject_id.text(), "site": self.site.currentText(),
-                "day1_date": self.day1_date.text(), "baseline_mg": self.baseline_mg.text(),
+                "day1_date": self.day1_date.text(),
+                "baseline_mg": decimal_point(self.baseline_mg.text()),
                 "kit_number": self.kit_number.text(),
                 "template_id": self.template_id.currentData()}
 
@@ -122,7 +124,7 @@ class EnrollDialog(ServiceDialog):
         text = self.baseline_mg.text()
         if not text.strip():
             return None
-        return parse_amount(text, "baseline_mg", problems, positive=True)
+        return parse_amount(decimal_point(text), "baseline_mg", problems, positive=True)
 
     def _duplicate(self) -> list[Problem]:
         subject = self.subject_id.text().strip()

@@ -10,19 +10,30 @@ from datetime import date
 from decimal import Decimal
 
 from ..domain.studyday import date_of_day
+from ..results import SignatureState
 
 DASH = "–"
 
-#: The status badge of the patient list: key -> (label, colour). Colour is never the
-#: only carrier of meaning: the badge always has its words.
+#: The triage flags of the patient list (services/triage.py): key -> (label, colour), most
+#: urgent first. Colour is never the only carrier of meaning: the badge has its words.
 STATUS_BADGES: dict[str, tuple[str, str]] = {
-    "on_schedule": ("on schedule", "#2e7d32"),
     "above": ("above", "#c62828"),
     "below": ("below", "#1565c0"),
-    "missing": ("data missing", "#6d4c41"),
-    "target_met": ("target met", "#6a1b9a"),
+    "missing": ("missing", "#6d4c41"),
+    "pulse": ("pulse", "#ad1457"),
+    "reason": ("no reason", "#e65100"),
+    "signature": ("to sign", "#4527a0"),
+    "on_schedule": ("on schedule", "#2e7d32"),
 }
-STATUS_ORDER = ("above", "below", "missing", "on_schedule", "target_met")
+STATUS_ORDER = tuple(STATUS_BADGES)
+
+#: What each flag means, for tooltips and the filter's choices.
+FLAG_TEXT = {"above": "above the schedule today", "below": "below the schedule today",
+             "missing": "missing days", "pulse": "a pulse today",
+             "reason": "a deviation without a reason", "signature": "needs a signature"}
+
+SIGNATURE_LABELS = {"unsigned": "never signed", "signed": "signed", "changed": "changed",
+                    "new_data": "new data"}
 
 TARGET_LABELS = {"met": "met", "not_met": "not met", "not_evaluable": "not evaluable",
                  "pending": "pending", "discontinued": "discontinued"}
@@ -52,14 +63,26 @@ def step_date(day1: date, day: int) -> date:
     return date_of_day(day, day1)
 
 
-def status_key(last_status: str, target_status: str) -> str:
-    """The badge of a patient: reaching the target is shown above the day's status."""
-    return "target_met" if target_status == "met" else last_status
-
-
 def status_label(key: str) -> str:
     return STATUS_BADGES.get(key, (key.replace("_", " "), "#555555"))[0]
 
 
+def flags_label(flags: tuple[str, ...]) -> str:
+    """Every flag of a patient in words, most urgent first: ``above · missing · to sign``."""
+    return " · ".join(status_label(f) for f in flags) if flags else status_label("on_schedule")
+
+
 def status_colour(key: str) -> str:
     return STATUS_BADGES.get(key, ("", "#555555"))[1]
+
+
+def signature_state_text(state: SignatureState) -> str:
+    """Where a record stands with signatures, in a few words."""
+    through = iso(state.signed_through)
+    if state.state == "changed":
+        return f"changed since it was signed through {through}"
+    if state.state == "new_data":
+        return f"new data after the signed date ({through})"
+    if state.state == "signed":
+        return f"signed through {through}"
+    return "never signed"

@@ -20,6 +20,7 @@ from ..services.study import reauthenticate, record_sign_out
 from ..storage.engine import Database
 from ..storage.errors import DatabaseError
 from . import messages
+from .forms import ServiceDialog
 from .qt import (
     QApplication,
     QCloseEvent,
@@ -247,7 +248,9 @@ class IdleLock(QObject):
             log.warning("sign-out not audited: %s", exc)
         self._close_lock()
         for widget in reversed(self._hidden):
-            if widget is not self.window and isinstance(widget, QDialog):
+            if isinstance(widget, ServiceDialog):  # already confirmed: do not ask again
+                widget.discard()
+            elif widget is not self.window and isinstance(widget, QDialog):
                 widget.reject()  # Cancel: nothing of it is saved
         self._hidden = []
         self.timer.stop()

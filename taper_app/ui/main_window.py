@@ -25,19 +25,23 @@ from . import messages
 from .audit_view import AuditDialog
 from .calendar_dialog import DosingCalendarDialog
 from .connection import ConnectionWatch
+from .corrections import CorrectEnrollmentDialog, WithdrawAmendmentDialog
 from .dashboard import StudyDashboard
 from .dialogs import DialogHost
 from .dose_form import DoseDialog, VoidDialog
 from .enroll import EnrollDialog
 from .file_safety import AutomaticBackups
+from .formatting import signature_state_text
 from .idle_lock import IdleLock
-from .models import PatientTableModel, ValueSortProxy
+from .models import PATIENT_FILTERS, PatientListProxy, PatientTableModel
 from .patient_detail import PatientDetail
 from .qt import (
     QAction,
     QCloseEvent,
+    QComboBox,
     QEvent,
     QGuiApplication,
+    QHBoxLayout,
     QKeyEvent,
     QKeySequence,
     QLabel,
@@ -55,7 +59,7 @@ from .report_export import ReportExport
 from .returned_calendar import ReturnedCalendarDialog
 from .rows import PatientRow, history_rows, load_patient_row, load_patient_rows
 from .schedule_view import AmendDialog
-from .sign_dialog import SignDialog
+from .sign_dialog import BatchCandidate, BatchSignDialog, SignDialog
 from .tasks import TaskRunner
 from .widgets import StatusBadgeDelegate, em, fit_columns, setup_table
 
@@ -70,7 +74,8 @@ SHORTCUTS = (
     ("Ctrl+M", "Amend the schedule (investigators)"),
     ("Ctrl+P", "Dosing calendar of the patient: preview, then Enter prints it"),
     ("Ctrl+Shift+P", "Enter a returned dosing calendar (the patient's diary), week by week"),
-    ("Ctrl+Shift+S", "Sign the patient's taper record (investigators)"),
+    ("Ctrl+Shift+S", "Sign the patient's taper record (investigators); Patient > Sign "
+                     "records in a batch signs every patient who needs it"),
     ("Alt+D / Alt+S / Alt+H", "Doses, Schedule and Charts tabs"),
     ("Ctrl+D", "Study dashboard: every patient, target attainment and completeness per site"),
     ("F5", "Reload every patient from the database"),
@@ -100,13 +105,14 @@ class MainWindow(QMainWindow):
         #: Rows reloaded after the list load they may be newer than (a save during a load).
         self._fresher_rows: dict[str, tuple[int, PatientRow]] = {}
         self._signature_token = 0
+        self._say_after_load = ""  # shown once the list has reloaded (a batch signing)
         self._as_of = today()
         self.dashboard: StudyDashboard | None = None
         self.setWindowTitle(f"{study.name} – {actor.full_name} ({actor.role}) – Taper Tracker")
 
         self.actions_by_name = self._make_actions()
         self.patients_model = PatientTableModel(self)
-        self.patients_proxy = ValueSortProxy(self)
+        self.patients_proxy = PatientListProxy(self)
         self.patients_proxy.setSourceModel(self.patients_model)
 
         self.filter_edit = QLineEdit()
@@ -116,6 +122,14 @@ class MainWindow(QMainWindow):
         self.filter_edit.textChanged.connect(self.patients_proxy.setFilterFixedString)
         self.filter_edit.textChanged.connect(lambda _text: self._update_count())
         self.filter_edit.installEventFilter(self)
+        self.show_filter = QComboBox()
+        self.show_filter.setObjectName("patient_show")
+        self.show_filter.setToolTip("Show only the patients who need one kind of attention")
+        for label, key in PATIENT_FILTERS:
+            self.show_filter.addItem(label, key)
+        self.show_filter.currentIndexChanged.connect(self._show_filter_changed)
+        show_label = QLabel("Sho&w:")
+        show_label.setBuddy(self.show_filter)
         self.patient_view = QTableView()
         self.patient_view.setObjectName("patients")
         self.patient_view.setModel(self.patients_proxy)
@@ -133,6 +147,10 @@ class MainWindow(QMainWindow):
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(self.filter_edit)
+        show_row = QHBoxLayout()
+        show_row.addWidget(show_label)
+        show_row.addWidget(self.show_filter, 1)
+        ll.addLayout(show_row)
         ll.addWidget(self.patient_view, 1)
         ll.addWidget(self.count_label)
 
@@ -191,6 +209,13 @@ class MainWindow(QMainWindow):
                                 "Void the selected record with a reason"),
             "amend": action("amend", "&Amend schedule…", self.amend_schedule, "Ctrl+M",
                             "Amend the schedule from a day (investigators)"),
+            "correct_enrollment": action(
+                "correct_enrollment", "Correct en&rollment…", self.correct_enrollment,
+                tip="Correct the baseline, Day 1 or template (investigators)"),
+            "withdraw_amendment": action(
+                "withdraw_amendment", "&Withdraw amendment…", self.withdraw_amendment,
+                tip="Withdraw an amendment: the schedule resumes as if it had not been made "
+                    "(investigators)"),
             "calendar": action("calendar", "Dosing &calendar…", self.dosing_calendar,
                                QKeySequence.StandardKey.Print,
                                "Preview and print the patient's dosing calendar"),
@@ -204,6 +229,9 @@ class MainWindow(QMainWindow):
                                    self.report_export.export_study, "Ctrl+Shift+E"),
             "sign": action("sign", "&Sign record…", self.sign_record, "Ctrl+Shift+S",
                            "Sign the taper record up to a date (investigators)"),
+            "sign_batch": action("sign_batch", "Sign records in a &batch…", self.sign_batch,
+                                 tip="Sign every patient who needs a signature, with one "
+                                     "password (investigators)"),
             "patient_audit": action("patient_audit", "Patient &audit trail…",
                                     self.show_patient_audit),
             "study_audit": action("study_audit", "Study audit &trail…", self.show_study_audit),
@@ -225,7 +253,8 @@ class MainWindow(QMainWindow):
             study.addAction(a[key])
         patient = menus.addMenu("&Patient")
         for key in ("find", "enroll", "new_dose", "returned_calendar", "correct_dose",
-                    "void_dose", "amend", "sign", "calendar", "patient_audit",
+                    "void_dose", "amend", "withdraw_amendment", "correct_enrollment", "sign",
+                    "sign_batch", "calendar", "patient_audit",
                     "export_patient"):
             patient.addAction(a[key])
         help_menu = menus.addMenu("&Help")
@@ -254,7 +283,7 @@ class MainWindow(QMainWindow):
         wanted = sum(view.columnWidth(c) for c in range(self.patients_model.columnCount()))
         wanted += view.verticalScrollBar().sizeHint().width() + 2 * view.frameWidth() + 4
         total = max(self.width(), 1)
-        left = min(wanted, int(total * 0.4))
+        left = min(wanted, int(total * 0.46))  # the triage columns; the rest for detail
         self.splitter.setSizes([left, total - left])
 
     def show_for_screen(self) -> None:
@@ -285,6 +314,11 @@ class MainWindow(QMainWindow):
                           lambda rows: self._loaded(token, as_of, rows, keep),
                           self._load_failed)
 
+    def _refresh_then_say(self, summary: str) -> None:
+        """Reload the list after a change to many patients, then say what was done."""
+        self._say_after_load = summary
+        self.refresh()
+
     def _loaded(self, token: int, as_of: date, rows: list[PatientRow],
                 keep: str | None) -> None:
         if token != self._list_token:
@@ -300,6 +334,9 @@ class MainWindow(QMainWindow):
         self.patients_model.set_rows(rows)
         self._update_count()
         self.statusBar().clearMessage()
+        if self._say_after_load:
+            self.statusBar().showMessage(self._say_after_load, 15000)
+            self._say_after_load = ""
         self.connection.reached()
         if not (keep and self.select_subject(keep)) and self.patients_proxy.rowCount():
             self.patient_view.selectRow(0)
@@ -315,6 +352,14 @@ class MainWindow(QMainWindow):
                            "Press F5 to try again.")
             return
         raise exc
+
+    def _show_filter_changed(self, _index: int) -> None:
+        self.patients_proxy.set_show(self.show_filter.currentData())
+        self._update_count()
+
+    def show_only(self, key: str | None) -> None:
+        """Choose a "Show" filter by its key (models.PATIENT_FILTERS)."""
+        self.show_filter.setCurrentIndex(max(self.show_filter.findData(key), 0))
 
     def _update_count(self) -> None:
         shown, total = self.patients_proxy.rowCount(), self.patients_model.rowCount()
@@ -340,6 +385,7 @@ class MainWindow(QMainWindow):
         index = self.patients_proxy.mapFromSource(self.patients_model.index(source_row, 0))
         if not index.isValid():  # filtered out: show everyone rather than hide it
             self.filter_edit.clear()
+            self.show_only(None)
             index = self.patients_proxy.mapFromSource(self.patients_model.index(source_row, 0))
         self.patient_view.setCurrentIndex(index)
         self.patient_view.selectRow(index.row())
@@ -368,12 +414,20 @@ class MainWindow(QMainWindow):
                                      and self.actor.can("void_dose"))
         a["void_dose"].setEnabled(correctable and self.actor.can("void_dose"))
         a["amend"].setEnabled(has_patient and self.actor.can("amend_schedule"))
+        row = self.current_row()
+        in_force = row is not None and any(not x.withdrawn for x in row.record.amendments)
+        a["withdraw_amendment"].setEnabled(in_force and self.actor.can("amend_schedule"))
+        a["correct_enrollment"].setEnabled(has_patient
+                                           and self.actor.can("correct_enrollment"))
+        for key in ("withdraw_amendment", "correct_enrollment"):
+            a[key].setVisible(self.actor.role == "investigator")
         a["export_patient"].setEnabled(has_patient)
         a["calendar"].setEnabled(has_patient)
         a["returned_calendar"].setEnabled(has_patient and self.actor.can("record_dose"))
         if not self.actor.can("amend_schedule"):
             a["amend"].setToolTip("Only investigators can amend a schedule")
         a["sign"].setEnabled(has_patient and self.actor.can("sign_record"))
+        a["sign_batch"].setEnabled(self.actor.can("sign_record"))
         if not self.actor.can("sign_record"):
             a["sign"].setToolTip("Only investigators can sign a record")
         a["patient_audit"].setEnabled(has_patient)
@@ -407,7 +461,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ actions
 
     def _present(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog
-                 | ReturnedCalendarDialog) -> None:
+                 | ReturnedCalendarDialog | CorrectEnrollmentDialog
+                 | WithdrawAmendmentDialog) -> None:
         dialog.saved.connect(self.after_save)
         dialog.stale.connect(lambda subject: self._rebase(dialog, subject))
         DialogHost.present(dialog)
@@ -437,7 +492,8 @@ class MainWindow(QMainWindow):
                                                    sites), loaded, not_loaded)
 
     def _rebase(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog | SignDialog
-                | ReturnedCalendarDialog, subject_id: str) -> None:
+                | ReturnedCalendarDialog | CorrectEnrollmentDialog | WithdrawAmendmentDialog,
+                subject_id: str) -> None:
         """Someone else changed the patient: show the fresh record, keep the form going."""
         def reloaded(row: PatientRow, is_newest: bool) -> None:
             if is_newest and self.current_subject() == subject_id:
@@ -508,6 +564,20 @@ class MainWindow(QMainWindow):
         self._present(AmendDialog.create(self.ctx, self.study, row.record,
                                          row.summary["as_of_day"], self))
 
+    def correct_enrollment(self) -> None:
+        row = self.current_row()
+        if row is None or not self.actor.can("correct_enrollment"):
+            return
+        self._present(CorrectEnrollmentDialog.create(self.ctx, self.study, row.record, self))
+
+    def withdraw_amendment(self) -> None:
+        row = self.current_row()
+        if row is None or not self.actions_by_name["withdraw_amendment"].isEnabled():
+            return
+        self._present(WithdrawAmendmentDialog.create(
+            self.ctx, self.study, row.record, self.detail.schedule.selected_amendment(),
+            self))
+
     def sign_record(self) -> None:
         row = self.current_row()
         if row is None or not self.actor.can("sign_record"):
@@ -515,6 +585,23 @@ class MainWindow(QMainWindow):
         dialog = SignDialog.create(self.ctx, row.record, self.ctx.today(), self)
         dialog.saved.connect(self.after_save)
         dialog.stale.connect(lambda subject: self._rebase(dialog, subject))
+        DialogHost.present(dialog)
+
+    def sign_batch(self) -> None:
+        """Every patient of the list who needs a signature, signed with one password."""
+        if not self.actor.can("sign_record"):
+            return
+        candidates = [BatchCandidate(r.subject_id, r.record.site, r.record.version,
+                                     signature_state_text(r.triage.signature),
+                                     r.triage.signature.why)
+                      for r in self.patients_model.rows() if r.triage.signature.needs_signature]
+        if not candidates:
+            messages.inform(self, "Nothing to sign",
+                            "Every patient's record is signed, with nothing new since.")
+            return
+        dialog = BatchSignDialog.create(self.ctx, candidates, self.ctx.today(), self)
+
+        dialog.signed_all.connect(lambda _subjects, summary: self._refresh_then_say(summary))
         DialogHost.present(dialog)
 
     def _show_signatures(self, row: PatientRow | None) -> None:

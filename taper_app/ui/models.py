@@ -11,10 +11,15 @@ from functools import cmp_to_key
 from typing import Any
 
 from ..domain.schedule import ScheduleStep
+from ..results import STATUSES, Triage
 from ..services.records import AmendmentView
 from .formatting import (
     DASH,
+    FLAG_TEXT,
+    SIGNATURE_LABELS,
     STATUS_ORDER,
+    TARGET_LABELS,
+    flags_label,
     iso,
     mg,
     pct,
@@ -184,24 +189,41 @@ class RowTableModel(QAbstractTableModel):
 
 
 class PatientTableModel(RowTableModel):
-    """The patient list: one row per patient with the service's figures as of today."""
+    """The patient list: one row per patient with the service's figures and triage as of
+    today. The Today column lists every flag that applies, most urgent first; the target
+    has a column of its own, so meeting it never hides today's state (docs/figures.md)."""
 
-    SUBJECT, SITE, STUDY_DAY, DOSE, SCHEDULED, REDUCTION, STATUS = range(7)
-    HEADERS = (
-        ("Subject", "Subject id"),
-        ("Site", "Site code"),
-        ("Day", "Study day today (Day 1 = first dose of study product)"),
-        ("Dose", "Actual dose today, mg prednisone-equivalent per day"),
-        ("Sched.", "Scheduled dose today, mg prednisone-equivalent per day"),
-        ("Red. %", "Reduction from baseline today, %"),
-        ("Status", "Today against the schedule, or 'target met'"),
-    )
-    NUMERIC = frozenset({STUDY_DAY, DOSE, SCHEDULED, REDUCTION})
+    # Today's state and what follows from it come first: at 1366x768 the list pane shows
+    # them without scrolling; the day's figures follow.
+    (SUBJECT, STATUS, MISSING, LAST_ENTRY, SIGNATURE, TARGET, STUDY_DAY, DOSE, SCHEDULED,
+     REDUCTION, SITE) = range(11)
+    _HEADERS = {
+        SUBJECT: ("Subject", "Subject id"),
+        STATUS: ("Today", "What needs attention, most urgent first: above or below the "
+                          "schedule today, missing days, a pulse today, a deviation without a "
+                          "reason, a signature needed"),
+        MISSING: ("Gaps", "Missing days: days from Day 1 to today with no dose recorded"),
+        LAST_ENTRY: ("Last entry", "Date the last dose record was entered"),
+        SIGNATURE: ("Signature", "Signed; never signed; changed since signing; or new data "
+                                 "after the signed date"),
+        TARGET: ("Target", "Target reduction at the target day: met, not met, not evaluable, "
+                           "pending or discontinued"),
+        STUDY_DAY: ("Day", "Study day today (Day 1 = first dose of study product)"),
+        DOSE: ("Dose", "Actual dose today, mg prednisone-equivalent per day"),
+        SCHEDULED: ("Sched.", "Scheduled dose today, mg prednisone-equivalent per day"),
+        REDUCTION: ("Red. %", "Reduction from baseline today, %"),
+        SITE: ("Site", "Site code"),
+    }
+    HEADERS = tuple(map(_HEADERS.__getitem__, range(11)))
+    NUMERIC = frozenset({STUDY_DAY, DOSE, SCHEDULED, REDUCTION, MISSING})
     SAMPLES = {SUBJECT: "101-0000", SITE: "1010", STUDY_DAY: "9999", DOSE: "12.75",
-               SCHEDULED: "12.75", REDUCTION: "100.0", STATUS: "data missing"}
+               SCHEDULED: "12.75", REDUCTION: "100.0",
+               STATUS: "missing · no reason · to sign mm",
+               MISSING: "999", LAST_ENTRY: "2026-12-31", SIGNATURE: "never signed",
+               TARGET: "not evaluable"}
 
     def display(self, row: PatientRow, column: int) -> str:
-        s = row.summary
+        s, t = row.summary, row.triage
         if column == self.SUBJECT:
             return row.subject_id
         if column == self.SITE:
@@ -215,11 +237,22 @@ class PatientTableModel(RowTableModel):
         if column == self.REDUCTION:
             return pct(s["reduction_pct"])
         if column == self.STATUS:
-            return status_label(row.status)
+            return flags_label(t.flags)
+        if column == self.MISSING:
+            return str(t.missing_days)
+        if column == self.LAST_ENTRY:
+            return iso(t.last_entry, DASH)
+        if column == self.SIGNATURE:
+            return SIGNATURE_LABELS.get(t.signature.state, t.signature.state)
+        if column == self.TARGET:
+            return TARGET_LABELS.get(t.target_status, t.target_status.replace("_", " "))
         return ""
 
     def sort_value(self, row: PatientRow, column: int) -> Any:
-        s = row.summary
+        s, t = row.summary, row.triage
+        if column == self.STATUS:  # the most urgent first, then by how many flags
+            return (STATUS_ORDER.index(row.status) if row.status in STATUS_ORDER else 99,
+                    -len(t.flags))
         values = {
             self.SUBJECT: row.subject_id.casefold(),
             self.SITE: str(s["site"]).casefold(),
@@ -227,12 +260,26 @@ class PatientTableModel(RowTableModel):
             self.DOSE: s["actual_mg"],
             self.SCHEDULED: s["scheduled_mg"],
             self.REDUCTION: s["reduction_pct"],
-            self.STATUS: STATUS_ORDER.index(row.status) if row.status in STATUS_ORDER else 99,
+            self.MISSING: t.missing_days,
+            self.LAST_ENTRY: t.last_entry,
+            self.SIGNATURE: tuple(SIGNATURE_LABELS).index(t.signature.state)
+            if t.signature.state in SIGNATURE_LABELS else 99,
+            self.TARGET: STATUSES.index(t.target_status) if t.target_status in STATUSES
+            else 99,
         }
         return values.get(column)
 
     def filter_text(self, row: PatientRow) -> str:
-        return f"{row.subject_id} {row.summary['site']} {status_label(row.status)}"
+        """What typing in the find box matches: subject, site, every flag in words (so
+        "missing" finds every patient with a gap) and the target and signature states."""
+        t = row.triage
+        words = [row.subject_id, str(row.summary["site"])]
+        words += [f"{status_label(f)} {FLAG_TEXT[f]}" for f in t.flags]
+        if not t.flags:
+            words.append(status_label("on_schedule"))
+        words.append(f"target {TARGET_LABELS.get(t.target_status, t.target_status)}")
+        words.append(SIGNATURE_LABELS.get(t.signature.state, t.signature.state))
+        return " ".join(words)
 
     def background(self, row: PatientRow, column: int) -> QColor | None:
         return QColor(status_colour(row.status)) if column == self.STATUS else None
@@ -241,10 +288,24 @@ class PatientTableModel(RowTableModel):
         return QColor("#ffffff") if column == self.STATUS else None
 
     def tooltip(self, row: PatientRow, column: int) -> str | None:
-        target = row.summary["target"]
-        return (f"{row.subject_id}: baseline {mg(row.summary['baseline_mg'])} mg/day; "
-                f"{row.summary['missing_days']} missing day(s); target at Day {target['day']}: "
-                f"{target['status'].replace('_', ' ')}")
+        s, t = row.summary, row.triage
+        target = s["target"]
+        lines = [f"{row.subject_id}: baseline {mg(s['baseline_mg'])} mg/day"]
+        lines += [f"• {FLAG_TEXT[f]}" + self._detail(t, f) for f in t.flags]
+        if not t.flags:
+            lines.append("• nothing needs attention today")
+        lines.append(f"Target at Day {target['day']}: "
+                     f"{TARGET_LABELS.get(t.target_status, t.target_status)}")
+        lines.append(f"Signature: {t.signature.why}")
+        return "\n".join(lines)
+
+    @staticmethod
+    def _detail(t: Triage, flag: str) -> str:
+        if flag == "missing":
+            return f" ({t.missing_days})"
+        if flag == "reason":
+            return f" ({t.days_needing_reason} day{'s' * (t.days_needing_reason != 1)})"
+        return ""
 
     def row_of_subject(self, subject_id: str) -> int | None:
         for i, row in enumerate(self._rows):
@@ -427,7 +488,7 @@ class ScheduleStepsModel(RowTableModel):
 class AmendmentsModel(RowTableModel):
     """A schedule's amendments in order, each with its day, dose, reason, user and time."""
 
-    SEQ, DAY, DOSE, REASON, BY, AT = range(6)
+    SEQ, DAY, DOSE, REASON, BY, AT, STATUS = range(7)
     HEADERS = (
         ("#", "Amendment number"),
         ("From day", "The amended dose applies from this study day"),
@@ -435,19 +496,32 @@ class AmendmentsModel(RowTableModel):
         ("Reason", "Why the schedule was amended"),
         ("By", "Investigator"),
         ("At (UTC)", "When it was saved"),
+        ("Status", "In force, or withdrawn (then it no longer shapes the schedule)"),
     )
     NUMERIC = frozenset({SEQ, DAY, DOSE})
     SAMPLES = {SEQ: "99", DAY: "999", DOSE: "12.75", BY: "investigator",
-               AT: "2026-12-31 23:59"}
+               AT: "2026-12-31 23:59", STATUS: "withdrawn by investigator"}
 
     def display(self, row: AmendmentView, column: int) -> str:
+        status = "in force" if not row.withdrawn else f"withdrawn by {row.withdrawn_by}"
         values = {self.SEQ: str(row.seq), self.DAY: str(row.day), self.DOSE: mg(row.dose_mg),
                   self.REASON: row.reason, self.BY: row.created_by,
-                  self.AT: f"{row.created_at:%Y-%m-%d %H:%M}"}
+                  self.AT: f"{row.created_at:%Y-%m-%d %H:%M}", self.STATUS: status}
         return values.get(column, "")
 
     def tooltip(self, row: AmendmentView, column: int) -> str | None:
-        return f"Amendment {row.seq} by {row.created_by}: {row.reason}"
+        text = f"Amendment {row.seq} by {row.created_by}: {row.reason}"
+        if row.withdrawn and row.withdrawn_at is not None:
+            text += (f"\nWithdrawn by {row.withdrawn_by} at {row.withdrawn_at:%Y-%m-%d %H:%M} "
+                     f"UTC: {row.withdraw_reason}")
+        return text
+
+    def font(self, row: AmendmentView, column: int) -> QFont | None:
+        if row.withdrawn:  # still shown, struck through: it no longer shapes the schedule
+            font = QFont()
+            font.setStrikeOut(column != self.STATUS)
+            return font
+        return None
 
     def sort_value(self, row: AmendmentView, column: int) -> Any:
         values = {self.SEQ: row.seq, self.DAY: row.day, self.DOSE: row.dose_ug,
@@ -551,3 +625,63 @@ class ValueSortProxy(QSortFilterProxyModel):
 
     def row_object(self, proxy_row: int) -> Any:
         return self.index(proxy_row, 0).data(ROW_ROLE)
+
+
+#: The patient list's "Show" choices: (label, key). A flag key keeps the patients with that
+#: flag; ``attention`` those with any; ``target:STATUS`` those with that target status.
+PATIENT_FILTERS: tuple[tuple[str, str | None], ...] = (
+    ("All patients", None),
+    ("Needs attention", "attention"),
+    ("Above the schedule today", "above"),
+    ("Below the schedule today", "below"),
+    ("Missing days", "missing"),
+    ("A pulse today", "pulse"),
+    ("Deviation without a reason", "reason"),
+    ("Needs signature", "signature"),
+    ("Target met", "target:met"),
+    ("Target not met", "target:not_met"),
+    ("Target not evaluable", "target:not_evaluable"),
+    ("Target pending", "target:pending"),
+)
+
+
+def patient_matches(row: PatientRow, key: str | None) -> bool:
+    """Whether a patient's triage matches a "Show" choice (:data:`PATIENT_FILTERS`)."""
+    t = row.triage
+    if key is None:
+        return True
+    if key == "attention":
+        return bool(t.flags)
+    if key.startswith("target:"):
+        return t.target_status == key.partition(":")[2]
+    return key in t.flags
+
+
+class PatientListProxy(ValueSortProxy):
+    """The patient list's sort and filters: the find box's text and a "Show" choice."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._show: str | None = None
+
+    def set_show(self, key: str | None) -> None:
+        # Qt 6.9 replaced invalidateFilter() with a begin/end pair around the change.
+        begin = getattr(self, "beginFilterChange", None)
+        if begin is None:
+            self._show = key
+            self.invalidateFilter()
+            return
+        begin()
+        self._show = key
+        self.endFilterChange()
+
+    @property
+    def show(self) -> str | None:
+        return self._show
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        model = self.sourceModel()
+        if (self._show is not None and isinstance(model, PatientTableModel)
+                and not patient_matches(model.row_at(source_row), self._show)):
+            return False
+        return super().filterAcceptsRow(source_row, source_parent)

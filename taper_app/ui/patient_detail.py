@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date
 
 from ..services.study import StudyInfo
-from .formatting import TARGET_LABELS, iso, mg, pct, status_colour, status_label
+from .formatting import TARGET_LABELS, flags_label, iso, mg, pct, status_colour
 from .models import DoseHistoryModel
 from .qt import (
     QAction,
@@ -212,6 +212,10 @@ class PatientDetail(QWidget):
 
         self.schedule = SchedulePane()
         self.schedule.amend_button.setDefaultAction(actions["amend"])
+        if "withdraw_amendment" in actions:
+            self.schedule.withdraw_button.setDefaultAction(actions["withdraw_amendment"])
+        if "correct_enrollment" in actions:
+            self.schedule.correct_button.setDefaultAction(actions["correct_enrollment"])
 
         self.charts = TaperView()
 
@@ -263,7 +267,7 @@ class PatientDetail(QWidget):
         r, s = row.record, row.summary
         self.title.setText(r.subject_id)
         colour = status_colour(row.status)
-        self.badge.setText(f" {status_label(row.status)} ")
+        self.badge.setText(f" {flags_label(row.triage.flags)} ")
         self.badge.setStyleSheet(f"background: {colour}; color: white; border-radius: 4px; "
                                  "padding: 1px 6px;")
         kit = f" · kit {r.kit_number}" if r.kit_number else ""

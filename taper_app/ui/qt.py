@@ -13,6 +13,7 @@ os.environ.setdefault("QT_API", "pyside6")  # matplotlib's Qt backend: the same 
 # After PySide6: matplotlib's Qt canvas picks up the binding already imported.
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QAbstractTableModel,
     QEvent,
     QModelIndex,
@@ -80,8 +81,10 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
     QTableView,
     QTabWidget,
+    QTextBrowser,
     QToolBar,
     QToolButton,
+    QTreeView,
     QVBoxLayout,
     QWidget,
 )
@@ -89,6 +92,7 @@ from PySide6.QtWidgets import (
 __all__ = [
     "FigureCanvasQTAgg",
     "NavigationToolbar2QT",
+    "QAbstractItemModel",
     "QAbstractItemView",
     "QAbstractTableModel",
     "QAction",
@@ -144,10 +148,12 @@ __all__ = [
     "QStyledItemDelegate",
     "QTabWidget",
     "QTableView",
+    "QTextBrowser",
     "QThreadPool",
     "QTimer",
     "QToolBar",
     "QToolButton",
+    "QTreeView",
     "QUrl",
     "QVBoxLayout",
     "QWidget",

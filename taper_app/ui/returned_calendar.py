@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from ..domain.calendar import format_mg
-from ..domain.units import QuantityError, parse_mg
+from ..domain.units import QuantityError, decimal_point, parse_mg
 from ..reports.calendar_sheet import dose_words, short_date
 from ..services.calendar import (
     DEFAULT_WEEKS,
@@ -377,7 +377,7 @@ class ReturnedCalendarDialog(ServiceDialog):
                 days.append(ReturnedDay(d, None, entry.reason))
                 continue
             try:
-                days.append(ReturnedDay(d, parse_mg(text), entry.reason))
+                days.append(ReturnedDay(d, parse_mg(decimal_point(text)), entry.reason))
             except QuantityError as exc:
                 bad[d] = str(exc)
                 days.append(ReturnedDay(d, None, entry.reason))

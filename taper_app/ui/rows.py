@@ -11,23 +11,27 @@ from datetime import date
 from typing import Any
 
 from ..domain.doses import peq_mg_per_day
+from ..results import Triage
 from ..services.figures import PatientAnalysis, analyse_all, analyse_patient, summary_dict
 from ..services.records import DoseRecordView, PatientRecord
 from ..services.study import StudyInfo
+from ..services.triage import triage_all
 from ..storage.engine import Database
-from .formatting import iso, status_key
+from .formatting import iso
 
 
 @dataclass(frozen=True)
 class PatientRow:
-    """One patient as of one date: the stored record, its analysis and its summary figures."""
+    """One patient as of one date: the stored record, its analysis, its summary figures
+    and its triage (what needs attention)."""
 
     analysis: PatientAnalysis
     summary: dict[str, Any]
+    triage: Triage
 
     @classmethod
-    def from_analysis(cls, analysis: PatientAnalysis) -> PatientRow:
-        return cls(analysis, summary_dict(analysis.record, analysis.figures))
+    def from_analysis(cls, analysis: PatientAnalysis, triage: Triage) -> PatientRow:
+        return cls(analysis, summary_dict(analysis.record, analysis.figures), triage)
 
     @property
     def record(self) -> PatientRecord:
@@ -39,18 +43,23 @@ class PatientRow:
 
     @property
     def status(self) -> str:
-        return status_key(self.analysis.figures.last_status, self.analysis.figures.target.status)
+        """The badge: the most urgent triage flag, or on_schedule (docs/figures.md)."""
+        return self.triage.badge
 
 
 def load_patient_rows(db: Database, study: StudyInfo, as_of: date,
                       sites: frozenset[str] | None = None) -> list[PatientRow]:
     """Every patient's row (of the user's sites), in subject order: the list's load."""
-    return [PatientRow.from_analysis(a) for a in analyse_all(db, study, as_of, sites)]
+    analyses = analyse_all(db, study, as_of, sites)
+    return [PatientRow.from_analysis(a, t)
+            for a, t in zip(analyses, triage_all(db, analyses), strict=True)]
 
 
 def load_patient_row(db: Database, study: StudyInfo, subject_id: str, as_of: date,
                      sites: frozenset[str] | None = None) -> PatientRow:
-    return PatientRow.from_analysis(analyse_patient(db, study, subject_id, as_of, sites))
+    analysis = analyse_patient(db, study, subject_id, as_of, sites)
+    [triage] = triage_all(db, [analysis])
+    return PatientRow.from_analysis(analysis, triage)
 
 
 def dose_fields(dose: DoseRecordView) -> dict[str, object]:

@@ -6,10 +6,12 @@ Amending (a flare, say) is ``services.patients.amend_patient_schedule``; the pre
 
 from __future__ import annotations
 
+from ..domain.units import decimal_point
 from ..services import patients as patient_service
 from ..services.context import ServiceContext
 from ..services.records import PatientRecord
 from ..services.study import StudyInfo
+from . import messages
 from .formatting import iso, mg, step_date
 from .forms import ServiceDialog
 from .models import AmendmentsModel, ScheduleStepsModel
@@ -24,6 +26,7 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
+from .signed_period import confirm_change_of_signed_period
 from .widgets import ScheduleChart, em, fit_columns, line_edit, setup_table
 
 
@@ -47,6 +50,12 @@ class SchedulePane(QWidget):
         self.amend_button = QToolButton()
         self.amend_button.setObjectName("amend_button")
         self.amend_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.withdraw_button = QToolButton()
+        self.withdraw_button.setObjectName("withdraw_button")
+        self.withdraw_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.correct_button = QToolButton()
+        self.correct_button.setObjectName("correct_enrollment_button")
+        self.correct_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.steps_model = ScheduleStepsModel(self)
         self.steps_view = _steps_view(self.steps_model, "schedule_steps")
         self.amendments_model = AmendmentsModel(self)
@@ -59,6 +68,8 @@ class SchedulePane(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.amend_button)
+        top.addWidget(self.withdraw_button)
+        top.addWidget(self.correct_button)
         steps_box = QGroupBox("Steps: from the day, the dose")
         QVBoxLayout(steps_box).addWidget(self.steps_view)
         view = self.steps_view
@@ -78,6 +89,13 @@ class SchedulePane(QWidget):
         layout.addWidget(self.amendments_box)
         layout.addLayout(steps_row, 1)
 
+    def selected_amendment(self) -> int | None:
+        """The number of the amendment selected in the list, if any."""
+        index = self.amendments_view.currentIndex()
+        if not index.isValid():
+            return None
+        return self.amendments_model.row_object(index.row()).seq
+
     def show_record(self, record: PatientRecord | None, study: StudyInfo) -> None:
         if record is None:
             self.summary.clear()
@@ -92,7 +110,9 @@ class SchedulePane(QWidget):
         self.steps_model.set_schedule(record.steps, record.day1_date)
         self.amendments_model.set_rows(list(record.amendments))
         count = len(record.amendments)
-        self.amendments_box.setTitle(f"Amendments: {count}" if count else "Amendments: none")
+        withdrawn = sum(1 for a in record.amendments if a.withdrawn)
+        title = f"Amendments: {count}" if count else "Amendments: none"
+        self.amendments_box.setTitle(title + (f" ({withdrawn} withdrawn)" if withdrawn else ""))
         self.amendments_view.setVisible(bool(count))
 
 
@@ -167,7 +187,7 @@ class AmendDialog(ServiceDialog):
         self.update_preview()
 
     def fields(self) -> dict[str, object]:
-        return {"day": self.day.text(), "dose_mg": self.dose_mg.text(),
+        return {"day": self.day.text(), "dose_mg": decimal_point(self.dose_mg.text()),
                 "reason": self.reason.text()}
 
     def update_preview(self) -> None:
@@ -190,11 +210,23 @@ class AmendDialog(ServiceDialog):
 
     def save(self) -> None:
         fields = self.fields()
-        _day, _dose, _reason, problems = patient_service.check_amendment(fields)
+        day, dose, _reason, problems = patient_service.check_amendment(fields)
         if problems:
             self.refuse(problems)
             return
+        assert day is not None and dose is not None
         subject, version = self.record.subject_id, self.record.version
+        when = iso(step_date(self.record.day1_date, day))
+        if not messages.ask(
+                self, "Amend the schedule?",
+                f"{subject}: from Day {day} ({when}) the scheduled dose becomes "
+                f"{mg(dose)} mg/day, and the taper resumes from it.",
+                "Steps from that day are replaced; an amendment can only be undone by "
+                "withdrawing it (with a reason).", yes="&Amend", no="&Back to the form"):
+            return
+        if not confirm_change_of_signed_period(self, self.ctx, subject, None,
+                                               "This amendment"):
+            return
         ok, seq = self.call_service("Amendment", lambda: patient_service.amend_patient_schedule(
             self.ctx, self.study, subject, fields, patient_version=version))
         if ok:

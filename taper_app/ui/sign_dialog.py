@@ -8,12 +8,13 @@ whether each still holds and, if not, the change that broke it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from ..services.context import ServiceContext
 from ..services.errors import AuthenticationFailed, Problem, ValidationError
 from ..services.records import PatientRecord
-from ..services.signatures import MEANINGS, SignatureView, sign_record
+from ..services.signatures import MEANINGS, SignatureView, sign_record, sign_records
 from .formatting import iso
 from .forms import ServiceDialog
 from .qt import (
@@ -23,10 +24,13 @@ from .qt import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     Qt,
     QToolButton,
     QVBoxLayout,
     QWidget,
+    Signal,
 )
 from .widgets import em, line_edit
 
@@ -159,8 +163,8 @@ class SignatureBox(QGroupBox):
             if v.valid:
                 self._add(f"✔ {v.manifestation}", valid=True)
             else:
-                self._add(f"✘ NO LONGER VALID: {v.manifestation}. Broken by "
-                          f"{v.broken_by}", valid=False)
+                self._add(f"✘ NO LONGER VALID: {v.manifestation}.\nWhy: {v.broken_by}. "
+                          "The record needs a new signature.", valid=False)
         self.setTitle(f"Signatures ({len(views)})" if views else "Signatures")
 
     def show_checking(self) -> None:
@@ -185,3 +189,135 @@ class SignatureBox(QGroupBox):
 
     def texts(self) -> list[str]:
         return [label.text() for label in self.labels]
+
+
+@dataclass(frozen=True)
+class BatchCandidate:
+    """A patient offered for signing in a batch: why they need it, and the record
+    version the signer sees (a change meanwhile refuses the batch)."""
+
+    subject_id: str
+    site: str
+    version: int
+    #: In a few words: never signed, changed since signing, new data after a date.
+    state: str
+    why: str
+
+
+class BatchSignDialog(ServiceDialog):
+    """Sign several patients' records through one date, with one password and one meaning;
+    each patient gets a signature (and audit row) of their own."""
+
+    signed_all = Signal(list, str)
+
+    def __init__(self, ctx: ServiceContext, candidates: list[BatchCandidate], through: date,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.candidates = candidates
+        self.setWindowTitle("Sign taper records")
+        self.save_button.setText("&Sign")
+        intro = QLabel(f"Patients whose record needs a signature ({len(candidates)}). "
+                       "Untick any you do not sign now (Space ticks and unticks).")
+        intro.setWordWrap(True)
+        self.patients = QListWidget()
+        self.patients.setObjectName("patients")
+        for c in candidates:
+            item = QListWidgetItem(f"{c.subject_id} (site {c.site}): {c.state}")
+            item.setData(Qt.ItemDataRole.UserRole, c.subject_id)
+            item.setToolTip(c.why)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
+            self.patients.addItem(item)
+        if candidates:
+            self.patients.setCurrentRow(0)
+        self.patients.itemChanged.connect(lambda _item: self._describe())
+        self.through = line_edit("YYYY-MM-DD", "through")
+        self.through.setText(iso(through))
+        self.meaning = QComboBox()
+        self.meaning.setObjectName("meaning")
+        for code in MEANINGS:
+            self.meaning.addItem(MEANING_TEXT.get(code, code), code)
+        self.password = line_edit("your password, again", "password")
+        self.password.setEchoMode(self.password.EchoMode.Password)
+        self.summary = QLabel()
+        self.summary.setObjectName("sign_summary")
+        self.summary.setWordWrap(True)
+        self.summary.setProperty("role", "readout")
+        notice = QLabel("Signing with your password is the legally binding equivalent of your "
+                        "handwritten signature, for each patient ticked. A later change to a "
+                        "signed period shows that patient's signature as no longer valid.")
+        notice.setWordWrap(True)
+        e = self.errors
+        form = QFormLayout()
+        form.addRow("Record &through:", e.field("through", self.through,
+                                                "the last day the signatures cover"))
+        form.addRow("&Meaning:", e.field("meaning", self.meaning))
+        form.addRow("&Password:", e.field("password", self.password))
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(e.field("patients", self.patients), 1)
+        layout.addWidget(self.summary)
+        layout.addLayout(form)
+        layout.addWidget(notice)
+        layout.addWidget(self.general_error)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(em(self, 44))
+        self.patients.setMinimumHeight(em(self, 14))
+        self.through.textChanged.connect(self._describe)
+        self.meaning.currentIndexChanged.connect(self._describe)
+        self._describe()
+        self.password.setFocus()
+
+    @classmethod
+    def create(cls, ctx: ServiceContext, candidates: list[BatchCandidate], through: date,
+               parent: QWidget | None = None) -> BatchSignDialog:
+        return cls(ctx, candidates, through, parent)
+
+    def chosen(self) -> list[BatchCandidate]:
+        ticked = {self.patients.item(i).data(Qt.ItemDataRole.UserRole)
+                  for i in range(self.patients.count())
+                  if self.patients.item(i).checkState() == Qt.CheckState.Checked}
+        return [c for c in self.candidates if c.subject_id in ticked]
+
+    def _through_date(self) -> date | None:
+        try:
+            return date.fromisoformat(self.through.text().strip())
+        except ValueError:
+            return None
+
+    def _describe(self) -> None:
+        through = self._through_date()
+        n = len(self.chosen())
+        span = f"through {iso(through)}" if through else "(enter the last day to sign)"
+        self.summary.setText(
+            f"<b>{n} patient{'s' * (n != 1)}</b>: each taper record from Day 1 {span} – "
+            "schedule, amendments and every dose record in that period, one signature each."
+            f"<br>Signed by <b>{self.ctx.actor.full_name}</b> ({self.ctx.actor.username}), "
+            f"meaning <b>{self.meaning.currentData()}</b>.")
+
+    def save(self) -> None:
+        through = self._through_date()
+        if through is None:
+            self.refuse([Problem("through", "enter a date as YYYY-MM-DD")])
+            return
+        chosen = self.chosen()
+        if not chosen:
+            self.refuse([Problem("patients", "tick at least one patient to sign")])
+            return
+        meaning, password = str(self.meaning.currentData()), self.password.text()
+
+        def sign() -> list[SignatureView]:
+            try:
+                return sign_records(self.ctx, [(c.subject_id, c.version) for c in chosen],
+                                    through, meaning, password)
+            except AuthenticationFailed as exc:
+                raise ValidationError([Problem("password", str(exc))]) from None
+
+        ok, views = self.call_service("Signatures", sign)
+        self.password.clear()
+        if ok:
+            subjects = [c.subject_id for c in chosen]
+            self.signed_all.emit(subjects, f"{len(views)} record{'s' * (len(views) != 1)} "
+                                 f"signed through {iso(through)} ({meaning}): "
+                                 f"{', '.join(subjects)}")
+            self.accept()

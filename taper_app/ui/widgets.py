@@ -224,6 +224,10 @@ class StatusBadgeDelegate(QStyledItemDelegate):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         metrics = option.fontMetrics
         pad = max(2, metrics.height() // 6)
+        # A narrowed column ends the words with "…" rather than cut a letter in half (the
+        # tooltip has them all).
+        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight,
+                                  max(0, option.rect.width() - 6 * pad))
         width = min(option.rect.width() - 2 * pad, metrics.horizontalAdvance(text) + 4 * pad)
         pill = option.rect.adjusted(pad, pad, 0, -pad)
         pill.setWidth(max(0, width))

@@ -140,6 +140,8 @@ INVALID = [
     ("dose_mg", "-5", "is negative"),
     ("dose_mg", "5000", "not plausible"),
     ("dose_mg", "ten", "is not a number"),
+    ("dose_mg", "1e3", "has an exponent"),
+    ("dose_mg", "-0", "has a minus sign"),
     ("dose_mg", "", "is required"),
     ("drug", "aspirin", "unknown drug"),
     ("drug", "budesonide", "out of scope"),
@@ -377,6 +379,21 @@ def test_enter_through_the_form_records_nothing_when_the_dose_goes_on(
     assert len(dose_rows(db)) == 2 and dose_rows(db)[1].end_date is None
     assert len(audit_rows(db)) == before_audit
     assert "nothing new was recorded" in window.statusBar().currentMessage()
+
+
+def test_a_note_typed_on_an_unchanged_dose_is_not_silently_dropped(
+        open_window, patient, db, keyboard, dialogs):
+    """The dose goes on, but the nurse typed a comment: nothing is saved, the form stays
+    open with the note, and she is told why (not 'saved' with the note thrown away)."""
+    open_window("nurse")
+    form = open_dose_form(keyboard, dialogs)
+    form.comment.setFocus()
+    keyboard.type("diary: took it with food")
+    before_audit = len(audit_rows(db))
+    keyboard.enter()
+    assert form.isVisible() and form.comment.text() == "diary: took it with food"
+    assert "already on this dose" in form.errors.message("comment")
+    assert len(dose_rows(db)) == 2 and len(audit_rows(db)) == before_audit
 
 
 def test_the_decimal_comma_is_read_as_a_decimal(open_window, patient, db, keyboard, dialogs):

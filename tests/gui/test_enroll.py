@@ -129,6 +129,7 @@ IMPOSSIBLE = [
     ("baseline_mg", "-10", "is negative"),
     ("baseline_mg", "2500", "not plausible"),
     ("baseline_mg", "twenty", "is not a number"),
+    ("baseline_mg", "1_0", "has an underscore"),
 ]
 
 

@@ -333,6 +333,7 @@ def test_a_file_held_by_another_writer_is_busy_not_damaged(db, db_path, message_
 def test_a_restore_is_refused_while_another_program_is_writing(db, db_path):
     import sqlite3
 
+    from taper_app.storage.file_lock import StudyFileInUse
     from taper_app.storage.sqlite_copies import restore_backup
 
     good = automatic_backup(db, "start", fixed_clock, keep=10)
@@ -340,7 +341,7 @@ def test_a_restore_is_refused_while_another_program_is_writing(db, db_path):
     holder = sqlite3.connect(db_path, isolation_level=None, timeout=0)
     holder.execute("BEGIN IMMEDIATE")  # a window saving right now
     try:
-        with pytest.raises(OSError, match="open in another window"):
+        with pytest.raises(StudyFileInUse, match="open in another window"):
             restore_backup(good, db_path, NOW)
         assert list(db_path.parent.glob("*.replaced-*")) == []
     finally:

@@ -121,7 +121,9 @@ def test_a_record_is_corrected_in_one_action(open_window, patient, db, keyboard,
     assert voided.id < min(a.id for a in replaced)
     assert ("replaces_id", str(wrong.id)) in {(a.field, a.new_value) for a in replaced}
     assert all(a.reason == "transcription error: 13 mg on the chart" for a in replaced)
-    assert f"#{wrong.id} voided and replaced by #{new.id}" in window.statusBar().currentMessage()
+    message = window.statusBar().currentMessage()
+    assert "16 mg QD PO from 2026-06-01 ongoing was corrected" in message
+    assert "#" not in message, "no internal record numbers on screen"
 
 
 def test_double_click_or_f2_on_a_record_opens_its_correction(

@@ -35,15 +35,21 @@ def test_the_title_names_the_study_the_user_and_the_role(open_window, db):
 def test_the_list_shows_the_services_figures_and_status(open_window, patient, db, study):
     window = open_window("nurse")
     [expected] = summary(db, study, TODAY)
-    row = [window.patients_proxy.index(0, c).data() for c in range(P.STATUS + 1)]
-    assert row == ["101-001", "101", "60", "16", "10.5", "20.0", "above"]
+    row = [window.patients_proxy.index(0, c).data() for c in (
+        P.SUBJECT, P.SITE, P.STUDY_DAY, P.DOSE, P.SCHEDULED, P.REDUCTION, P.STATUS, P.MISSING,
+        P.LAST_ENTRY, P.SIGNATURE, P.TARGET)]
+    # Above today, its records give no reason for differing, never signed; the target
+    # is pending in its own column. The records were entered at the fixed clock's date.
+    assert row == ["101-001", "101", "60", "16", "10.5", "20.0",
+                   "above · no reason · to sign", "0", "2026-07-02", "never signed",
+                   "pending"]
     assert (expected["as_of_day"], expected["actual_mg"], expected["scheduled_mg"],
             expected["reduction_pct"]) == (60, 16.0, 10.5, 20.0)
     labels = window.detail.figure_labels
     assert labels["day"].text() == "Day 60"
     assert labels["dose"].text() == "16 mg/day (scheduled 10.5)"
     assert labels["missing"].text() == "0 of 60"
-    assert window.detail.badge.text().strip() == "above"
+    assert window.detail.badge.text().strip() == "above · no reason · to sign"
     assert "pending" in labels["target"].text()
 
 

@@ -11,6 +11,7 @@ from taper_app.services.audit import AuditTrail
 from taper_app.services.figures import summary
 from taper_app.services.patients import add_dose_in_session, enroll_in_session
 from taper_app.services.records import find_patient_row
+from taper_app.services.signatures import sign_records
 from taper_app.services.study import load_study
 from taper_app.services.validation import check_dose, check_enrollment
 from taper_app.storage.engine import copy_sqlite_file, open_database
@@ -18,7 +19,7 @@ from taper_app.storage.uow import UnitOfWork
 from taper_app.ui.main_window import MainWindow
 from taper_app.ui.qt import QApplication, Qt
 from taper_app.ui.tasks import TaskRunner
-from tests.conftest import NOW, TODAY, fixed_clock
+from tests.conftest import NOW, PASSWORD, TODAY, context, fixed_clock
 
 PATIENTS = 150
 
@@ -113,8 +114,32 @@ def test_every_status_badge_and_gap_comes_from_the_services(open_window, db, stu
     window = open_window("nurse")
     expected = {r["subject_id"]: r for r in summary(db, study, TODAY)}
     statuses = {row.status for row in window.patients_model.rows()}
-    assert statuses <= {"on_schedule", "above", "below", "missing", "target_met"}
+    assert statuses <= {"on_schedule", "above", "below", "missing", "pulse", "reason",
+                        "signature"}
     assert len(statuses) >= 2
     for row in window.patients_model.rows()[:10]:
         assert row.summary == expected[row.subject_id]
         assert [g[0] for g in row.analysis.gaps]  # the 2-day gap after Day 28
+
+
+def test_missing_and_needs_signature_find_every_such_patient(qtbot, db, study, nurse):
+    """150 patients, ten of them signed today: "missing" finds every patient with a gap
+    (the summary's missing days), "Needs signature" every one not signed."""
+    signed = [f"{101 + i % 3}-{i:03d}" for i in range(0, 30, 3)]
+    sign_records(context(db, "investigator"), [(s, None) for s in signed], TODAY,
+                 "reviewed", PASSWORD)
+    window = MainWindow(db, study, nurse.actor, today=lambda: TODAY, clock=fixed_clock,
+                        tasks=TaskRunner(synchronous=True))
+    qtbot.addWidget(window)
+    window.show()
+    with_gaps = {r["subject_id"] for r in summary(db, study, TODAY) if r["missing_days"]}
+    window.filter_edit.setText("missing")
+    shown = {window.patients_proxy.row_object(r).subject_id
+             for r in range(window.patients_proxy.rowCount())}
+    assert shown == with_gaps and len(shown) == PATIENTS
+    window.filter_edit.clear()
+    window.show_only("signature")
+    shown = {window.patients_proxy.row_object(r).subject_id
+             for r in range(window.patients_proxy.rowCount())}
+    assert len(shown) == PATIENTS - 10 and shown.isdisjoint(signed)
+    assert window.count_label.text() == f"{PATIENTS - 10} of {PATIENTS} patients"

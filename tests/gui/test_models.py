@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taper_app.ui.formatting import mg, pct, status_key, status_label
+from taper_app.ui.formatting import flags_label, mg, pct
 from taper_app.ui.models import (
     ROW_ROLE,
     SORT_ROLE,
@@ -84,7 +84,7 @@ def test_rows_are_objects_and_sort_values_are_values(loaded):
     missing = model.index(1, PatientTableModel.DOSE)
     assert missing.data(SORT_ROLE) is None and missing.data() == "–"
     status = model.index(1, PatientTableModel.STATUS)
-    assert status.data() == "data missing"
+    assert status.data() == "missing · to sign"
     assert isinstance(status.data(Qt.ItemDataRole.BackgroundRole), QColor)
 
 
@@ -131,10 +131,10 @@ def test_percentages_read_to_a_tenth():
     assert (pct(None), pct(50.0), pct(-12.25)) == ("–", "50.0", "-12.2")
 
 
-def test_meeting_the_target_is_the_badge_whatever_the_day():
-    assert status_label(status_key("above", "met")) == "target met"
-    assert status_label(status_key("missing", "pending")) == "data missing"
-    assert status_label(status_key("on_schedule", "not_met")) == "on schedule"
+def test_the_today_column_lists_every_flag_most_urgent_first():
+    assert flags_label(("above", "missing", "pulse", "reason", "signature")) == (
+        "above · missing · pulse · no reason · to sign")
+    assert flags_label(()) == "on schedule"
 
 
 @settings(max_examples=200, deadline=None)

@@ -29,7 +29,7 @@ def test_the_schedule_tab_lists_the_steps_with_their_dates(open_window, patient,
 
 
 def test_an_investigator_amends_the_schedule_after_a_flare(
-        open_window, patient, study, db, keyboard, dialogs):
+        open_window, patient, study, db, keyboard, dialogs, message_log):
     window = open_window("investigator")
     record = window.current_row().record
     keyboard.shortcut(Qt.Key.Key_M, CTRL)
@@ -48,6 +48,12 @@ def test_an_investigator_amends_the_schedule_after_a_flare(
     assert "a reason is required" in form.errors.message("reason")
     assert amendment_rows(db) == []
     keyboard.type("flare: CK up, MMT-8 down")
+    message_log.answers.append(False)  # asked to confirm: back to the form
+    keyboard.enter()
+    [question] = message_log.take("question")
+    assert "from Day 55 (2026-06-27) the scheduled dose becomes 20 mg/day" in question.text
+    assert form.isVisible() and amendment_rows(db) == []
+    message_log.answers.append(True)
     keyboard.enter()
 
     assert not form.isVisible()
@@ -90,6 +96,7 @@ def test_a_nurse_cannot_amend_a_schedule(open_window, patient, study, db, keyboa
     keyboard.type("20")
     keyboard.tab()
     keyboard.type("flare")
+    message_log.answers.append(True)  # confirmed; the service still refuses
     keyboard.enter()
     [refused] = message_log.take("error")
     assert "may not amend schedule" in refused.text

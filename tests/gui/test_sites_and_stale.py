@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from taper_app.services.patients import record_dose
 from taper_app.services.study import add_user, authenticate
 from taper_app.ui.dose_form import DoseDialog
 from taper_app.ui.enroll import EnrollDialog
@@ -13,7 +14,7 @@ from taper_app.ui.qt import Qt
 from taper_app.ui.tasks import TaskRunner
 from tests.conftest import PASSWORD, TODAY, fixed_clock
 
-from .conftest import DAY1, activate, dose, dose_rows, enroll
+from .conftest import DAY1, activate, dose_rows, enroll
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 
@@ -48,7 +49,10 @@ def test_a_dose_saved_elsewhere_meanwhile_is_not_overwritten(
     typed = form.fields()
 
     # Meanwhile, at another computer: the ongoing 16 mg record is closed by a new dose.
-    dose(nurse, study, patient, "13", DAY1 + timedelta(days=42))
+    record_dose(nurse, study, patient, {
+        "drug": "prednisone", "dose_mg": "13", "frequency": "QD", "route": "PO",
+        "start_date": (DAY1 + timedelta(days=42)).isoformat(), "end_date": "",
+        "source": "clinic"}, close_ongoing=True)
     keyboard.enter()
 
     [warned] = message_log.take("warning")
@@ -59,5 +63,11 @@ def test_a_dose_saved_elsewhere_meanwhile_is_not_overwritten(
     assert window.detail.history_model.rowCount() == 3
     assert form.record.version == window.current_row().record.version
     keyboard.enter()
+    # 16 mg against 10.5 scheduled (the form kept the dose she was on): a reason first.
+    assert "a reason is required" in form.errors.message("deviation_reason")
+    assert keyboard.focus is form.deviation_reason
+    keyboard.type("kept on 16 mg by the investigator")
+    keyboard.enter()
     assert not form.isVisible()
     assert dose_rows(db)[-1].comment == "typed before the other save"
+

@@ -116,8 +116,10 @@ def test_a_later_change_inside_the_signed_period_shows_the_signature_invalid(
     window.refresh()
     [line] = window.detail.signatures.texts()
     assert line.startswith("✘ NO LONGER VALID: Investigator Example (investigator), reviewed")
-    assert f"Broken by void_dose of dose_record {first_record.id} (voided: False -> True) " \
-           "by nurse" in line
+    assert (f"Why: Dose of {DAY1.isoformat()} (prednisone 20 mg QD) voided by Nurse "
+            "Example on 2026-07-02 14:30 UTC (entered for the wrong patient). The record "
+            "needs a new signature.") in line
+    assert "dose_record" not in line and "void_dose" not in line
     [label] = window.detail.signatures.labels
     assert label.objectName() == "signature_invalid"
 

@@ -66,3 +66,15 @@ def test_every_benchmark_runs_once_on_tiny_sizes_and_writes_the_page(tmp_path: P
     rows = [line for line in page.splitlines() if line.startswith("| ") and "**" in line]
     assert len(rows) == 12
     assert all(("**pass**" in r) or ("**miss**" in r) or ("**-**" in r) for r in rows)
+
+
+def test_the_benchmarks_say_which_versions_differ_from_the_lock(tmp_path: Path) -> None:
+    from importlib import metadata
+
+    from bench.measure import unlocked_versions
+
+    numpy = metadata.version("numpy")
+    lock = tmp_path / "lock.txt"
+    lock.write_text(f"# comment\nnumpy=={numpy}\npytest==0.0.1\nno-such-package-here==1.0\n",
+                    encoding="utf-8")
+    assert unlocked_versions(lock) == [f"pytest {metadata.version('pytest')} (locked 0.0.1)"]

@@ -106,6 +106,23 @@ def test_a_bad_import_exits_1_with_every_problem_on_stderr(study_db: str,
     assert counts(study_db) == before
 
 
+@pytest.mark.parametrize(("cell", "words"), [
+    ("1e1000000", "has an exponent"), ("1e3", "has an exponent"), ("1_0", "has an underscore"),
+    ("-0", "has a minus sign"), ("١٠", "digits other than 0-9")])
+def test_a_baseline_not_written_in_plain_digits_exits_1_with_file_line_column(
+        study_db: str, tmp_path: Path, cell: str, words: str) -> None:
+    patients = tmp_path / "patients.csv"
+    patients.write_text(PATIENTS + f"101-002,101,2024-01-01,{cell},stepdown-a\n",
+                        encoding="utf-8")
+    before = counts(study_db)
+    status, _, err = taper("import", "--patients", str(patients), "--user", "nurse",
+                           "--db", study_db)
+    assert status == 1 and "Traceback" not in err
+    [problem] = [line for line in err.splitlines() if line.startswith(f"{patients}:")]
+    assert problem.startswith(f"{patients}:3: baseline_mg: ") and words in problem
+    assert counts(study_db) == before
+
+
 @pytest.mark.parametrize(("argv", "words"), [
     (["summary", "--json", "--as-of", "July"], "is not a date"),
     (["import", "--patients", "patients.csv", "--user", "nurse", "--password-stdin"],
@@ -171,3 +188,12 @@ def test_the_database_may_come_from_taper_db(study_db: str,
     status, out, _ = taper("audit", "verify")
     assert status == 0
     assert "intact" in out
+
+
+def test_the_window_through_the_application_server_says_it_is_not_there_yet(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAPER_DB", "https://taper.example.org:8443")
+    status, out, err = taper()
+    assert status == 2 and out == ""
+    assert "the window does not work through the application server yet" in err
+    assert "taper-app summary --db https://taper.example.org:8443 --user NAME" in err

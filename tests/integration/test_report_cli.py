@@ -132,5 +132,5 @@ def test_export_csv_still_works(study_db: str, tmp_path: Path):
     status, _out, err = taper("export", "--format", "csv", "--out", str(tmp_path / "csv"),
                              "--as-of", "2026-07-02", "--db", study_db)
     assert (status, err) == (0, "")
-    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == ["daily_series.csv",
-                                                                   "dose_records.csv"]
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == [
+        "README.md", "daily_series.csv", "dose_records.csv"]

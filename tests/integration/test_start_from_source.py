@@ -73,3 +73,34 @@ def test_smoke_hook_is_ignored_outside_the_offscreen_platform(tmp_path, study_fi
     assert done.returncode == 2
     assert "TAPER_SMOKE_QUIT_MS ignored" in done.stderr and "no display" in done.stderr
     assert "smoke:" not in done.stdout
+
+
+@pytest.mark.slow
+def test_a_non_editable_install_finds_its_shipped_protocol(tmp_path):
+    """`pip install .` (no checkout beside it, as with `--user` or a wheel) carries the
+    example protocol as package data: `init --demo` reads it from the installed package."""
+    target = tmp_path / "site"
+    built = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                            "--target", str(target), str(ROOT)],
+                           capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    assert built.returncode == 0, built.stderr
+    assert not (target / "resources").exists()  # nothing outside the package
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TAPER_", "QT_", "XDG_", "PYTHON"))}
+    env.update(PYTHONPATH=str(target), HOME=str(tmp_path / "home"),
+               XDG_DATA_HOME=str(tmp_path / "data"), XDG_STATE_HOME=str(tmp_path / "state"),
+               XDG_CACHE_HOME=str(tmp_path / "cache"), TAPER_PASSWORD=PASSWORD)
+    where = subprocess.run(
+        [sys.executable, "-c", "import taper_app.paths as p; print(p.__file__); "
+         "print(p.resource('protocols', 'example-iim.toml'))"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    module, protocol = where.stdout.split()
+    assert Path(module).is_relative_to(target)  # the install, not the checkout
+    assert Path(protocol) == target / "taper_app" / "resources" / "protocols" / "example-iim.toml"
+    demo = tmp_path / "demo.sqlite"
+    done = subprocess.run([sys.executable, "-m", "taper_app", "init", "--demo", "--db",
+                           str(demo), "--as-of", "2024-02-11"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert demo.is_file()

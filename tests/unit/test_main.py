@@ -1,27 +1,27 @@
-"""Start-up: the packaging smoke hook is only ever armed on Qt's offscreen platform."""
+"""Start-up of the packaged program: matplotlib's settings folder lasts between runs."""
 
 from __future__ import annotations
 
-import pytest
+import os
+import sys
 
-from taper_app.__main__ import SMOKE_QUIT_MAX_MS, smoke_quit_ms
-
-
-@pytest.mark.parametrize(("environ", "expected"), [
-    ({"TAPER_SMOKE_QUIT_MS": "4000", "QT_QPA_PLATFORM": "offscreen"}, 4000),
-    ({"TAPER_SMOKE_QUIT_MS": " 250 ", "QT_QPA_PLATFORM": "offscreen:fontengine=freetype"}, 250),
-    ({"TAPER_SMOKE_QUIT_MS": "4000"}, None),                                  # a screen
-    ({"TAPER_SMOKE_QUIT_MS": "4000", "QT_QPA_PLATFORM": "xcb"}, None),
-    ({"TAPER_SMOKE_QUIT_MS": "4000", "QT_QPA_PLATFORM": "windows"}, None),
-    ({"TAPER_SMOKE_QUIT_MS": "soon", "QT_QPA_PLATFORM": "offscreen"}, None),
-    ({"TAPER_SMOKE_QUIT_MS": "-5", "QT_QPA_PLATFORM": "offscreen"}, None),
-    ({"QT_QPA_PLATFORM": "offscreen"}, None),                                 # normal use
-])
-def test_the_smoke_hook_is_armed_only_when_asked_for_on_the_offscreen_platform(
-        environ: dict[str, str], expected: int | None):
-    assert smoke_quit_ms(environ) == expected
+from taper_app import __main__
 
 
-def test_a_smoke_tested_window_never_stays_open_longer_than_the_cap():
-    environ = {"TAPER_SMOKE_QUIT_MS": "999999999", "QT_QPA_PLATFORM": "offscreen"}
-    assert smoke_quit_ms(environ) == SMOKE_QUIT_MAX_MS
+def test_frozen_matplotlib_keeps_its_font_list_in_the_per_user_cache(tmp_path, monkeypatch):
+    """PyInstaller's run-time hook sets a throw-away folder first; the program replaces it."""
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path / "bundle"), raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "_MEI-throw-away"))
+    __main__.use_lasting_matplotlib_cache()
+    if sys.platform.startswith("linux"):
+        assert os.environ["MPLCONFIGDIR"] == str(
+            tmp_path / "cache" / "taper-app" / "matplotlib")
+
+
+def test_from_source_matplotlibs_own_settings_folder_is_left_alone(tmp_path, monkeypatch):
+    monkeypatch.delattr(sys, "frozen", raising=False)
+    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "mine"))
+    __main__.use_lasting_matplotlib_cache()
+    assert os.environ["MPLCONFIGDIR"] == str(tmp_path / "mine")

@@ -1,5 +1,7 @@
-"""Shipped files are found through one helper, from the source tree and in the packaged
-program (PyInstaller's ``sys.frozen`` and ``sys._MEIPASS``, imitated here)."""
+"""Shipped files are package data found through one helper (importlib.resources), from the
+source tree and any install; whether this is the packaged program (PyInstaller's
+``sys.frozen`` and ``sys._MEIPASS``, imitated here). A real non-editable install is
+checked in tests/integration/test_start_from_source.py."""
 
 from __future__ import annotations
 
@@ -22,9 +24,9 @@ def frozen_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_from_source_the_resources_are_the_source_trees():
+def test_from_source_the_resources_are_the_packages_data():
     assert not paths.is_frozen()
-    assert paths.resources_dir() == ROOT / "resources"
+    assert paths.resources_dir() == ROOT / "taper_app" / "resources"
     assert paths.resource("protocols", "example-iim.toml").is_file()
 
 
@@ -34,32 +36,25 @@ def test_from_source_the_migrations_are_the_ones_the_engine_runs():
     assert list((paths.migrations_dir() / "versions").glob("0001_*.py"))
 
 
-def test_from_source_there_is_no_bundle_folder():
-    with pytest.raises(RuntimeError, match="not the packaged program"):
-        paths.bundle_dir()
-
-
-def test_frozen_the_resources_are_inside_the_bundle(frozen_bundle: Path):
+def test_frozen_is_pyinstallers_bundle(frozen_bundle: Path):
     assert paths.is_frozen()
-    assert paths.bundle_dir() == frozen_bundle
-    assert paths.resources_dir() == frozen_bundle / "resources"
-    assert paths.resource("protocols", "example-iim.toml") == (
-        frozen_bundle / "resources" / "protocols" / "example-iim.toml")
-    assert paths.app_icon() == frozen_bundle / "resources" / "icons" / "taper-app.png"
-
-
-def test_frozen_the_migrations_are_at_the_source_trees_place_in_the_bundle(frozen_bundle: Path):
-    assert paths.migrations_dir() == frozen_bundle / "taper_app" / "storage" / "migrations"
-    # The same relative place as from source, which build.spec relies on.
-    assert (paths.migrations_dir().relative_to(frozen_bundle)
-            == engine.MIGRATIONS_DIR.relative_to(ROOT))
 
 
 def test_another_freezer_without_a_bundle_folder_counts_as_source(monkeypatch):
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.delattr(sys, "_MEIPASS", raising=False)
     assert not paths.is_frozen()
-    assert paths.resources_dir() == ROOT / "resources"
+
+
+def test_a_package_that_is_not_on_disk_is_refused_clearly(monkeypatch):
+    """A zipped install cannot hand Alembic its scripts as files: say so, not a bare error."""
+    class InZip:  # what a zip importer's resources look like: a Traversable, not a Path
+        def joinpath(self, *_parts: str) -> InZip:
+            return self
+
+    monkeypatch.setattr(paths, "files", lambda _package: InZip())
+    with pytest.raises(RuntimeError, match="not installed as files on disk"):
+        paths.resource("protocols", "example-iim.toml")
 
 
 @pytest.mark.parametrize(("name", "magic"), [
@@ -81,26 +76,16 @@ def test_per_user_folders_are_made_under_the_platforms_places(tmp_path, monkeypa
     assert paths.cache_dir().is_dir() and paths.data_dir().is_dir()
 
 
-def test_an_installed_wheel_finds_the_resources_under_the_environments_prefix(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """`pip install .` (not editable) puts the package in site-packages, without the
-    checkout's resources/ beside it, and resources/ under <prefix>/share/taper-app."""
-    site_packages = tmp_path / "lib" / "site-packages"
-    package = site_packages / "taper_app"
-    package.mkdir(parents=True)
-    monkeypatch.setattr(paths, "__file__", str(package / "paths.py"))
-    monkeypatch.setattr(sys, "prefix", str(tmp_path))
-    assert paths.resources_dir() == tmp_path / "share" / "taper-app" / "resources"
-
-
 def test_pyproject_ships_every_resource_the_program_reads():
+    """Every file under taper_app/resources/ that the program reads is package data (so a
+    wheel carries it), and nothing else is needed: the example protocol and the icons."""
     import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    data_files = config["tool"]["setuptools"]["data-files"]
-    shipped = {Path(target).relative_to(Path(*paths.INSTALLED_RESOURCES)) / Path(f).name
-               for target, patterns in data_files.items() for pattern in patterns
-               for f in ROOT.glob(pattern)}
+    patterns = config["tool"]["setuptools"]["package-data"]["taper_app"]
+    shipped = {f.relative_to(paths.resources_dir()) for pattern in patterns
+               for f in (ROOT / "taper_app").glob(pattern)
+               if paths.resources_dir() in f.parents}
     assert Path("protocols/example-iim.toml") in shipped
     for icon in ("taper-app.png", "taper-app.ico", "taper-app.icns"):
         assert Path("icons") / icon in shipped

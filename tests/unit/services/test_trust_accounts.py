@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from taper_app.services import accounts
+from taper_app.services.audit import head_of
 from taper_app.services.audit_query import AuditFilter, export_audit_csv, query_audit
 from taper_app.services.errors import AuthenticationFailed, ServiceError, ValidationError
 from taper_app.services.settings import load_settings, set_setting
@@ -79,10 +80,11 @@ def test_role_change_is_audited_with_old_and_new_role(db, admin):
 def test_audit_export_writes_filtered_rows_in_order(db, admin, tmp_path):
     accounts.change_role(admin, "monitor", "nurse", "site work")
     rows = query_audit(db, AuditFilter(username="admin", since=NOW.date(), until=NOW.date()))
-    path = export_audit_csv(rows, tmp_path / "audit.csv")
+    path = export_audit_csv(rows, tmp_path / "audit.csv", head=head_of(db))
     lines = path.read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("id,at_utc,username,action")
-    assert len(lines) == len(rows) + 1
+    assert lines[0].startswith(f"# audit trail head: {head_of(db).short} ")
+    assert lines[2].startswith("id,at_utc,username,action")
+    assert len(lines) == len(rows) + 3
     assert query_audit(db, AuditFilter(since=datetime(2030, 1, 1, tzinfo=UTC).date())) == []
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from taper_app.services import accounts, settings
 from taper_app.services.errors import PermissionDenied
 from taper_app.services.imports import import_files
+from taper_app.services.participation import end_participation, reopen_participation
 from taper_app.services.patients import (
     amend_patient_schedule,
     correct_dose,
@@ -19,8 +20,10 @@ from taper_app.services.patients import (
     record_dose,
     void_dose,
 )
+from taper_app.services.queries import answer_query, close_query, open_query
 from taper_app.services.signatures import sign_record
 from taper_app.services.study import add_user, import_templates
+from taper_app.services.verification import verify_source
 from taper_app.storage import models
 from taper_app.storage.uow import UnitOfWork
 from tests.conftest import PASSWORD, context
@@ -45,7 +48,22 @@ def enrolled(db, nurse, study):
                                   "day1_date": "2026-03-01", "baseline_mg": "20",
                                   "template_id": "stepdown-a"})
     saved = record_dose(nurse, study, "101-001", DOSE)
+    open_query(context(db, "monitor"), "101-001", "Please check the March dose")
     return saved.record_id
+
+
+def _query_id(ctx) -> int:
+    with UnitOfWork(ctx.db, write=False) as uow:
+        return uow.session.scalars(select(models.DataQuery.id)).one()
+
+
+def _ended(db) -> None:
+    end_participation(context(db, "investigator"), "101-001", "2026-04-15",
+                      "withdrawal_by_subject", "withdrew consent")
+
+
+#: What an action needs in place first (done by an allowed role, before the counts).
+SETUP: dict[str, Callable] = {"reopen_participation": _ended}
 
 
 def _patients_csv(tmp: Path) -> Path:
@@ -94,13 +112,24 @@ def actions(study, record_id: int, tmp: Path) -> dict[str, tuple[set[str], Calla
             c, "monitor", "left the study")),
         "change_setting": ({"admin"}, lambda c: settings.set_setting(
             c, "lockout_minutes", "30", "site policy")),
+        "end_participation": ({"investigator"}, lambda c: end_participation(
+            c, "101-001", "2026-04-15", "withdrawal_by_subject", "withdrew consent")),
+        "reopen_participation": ({"investigator"}, lambda c: reopen_participation(
+            c, "101-001", "ended by mistake")),
+        "verify_source": ({"monitor"}, lambda c: verify_source(
+            c, "101-001", through=date(2026, 3, 31))),
+        "raise_query": ({"monitor"}, lambda c: open_query(c, "101-001", "Diary missing?")),
+        "answer_query": ({"nurse", "investigator"}, lambda c: answer_query(
+            c, _query_id(c), "The diary is in the binder")),
+        "close_query": ({"monitor"}, lambda c: close_query(c, _query_id(c), "resolved")),
     }
 
 
 def _counts(db) -> dict[str, int]:
     tables = (models.Patient, models.DoseRecordRow, models.Amendment, models.ScheduleStepRow,
               models.AuditEntry, models.User, models.ScheduleTemplate, models.Signature,
-              models.AppSetting)
+              models.AppSetting, models.SdvMark, models.DataQuery,
+              models.DataQueryMessage)
     with UnitOfWork(db, write=False) as uow:
         counts = {t.__tablename__: uow.session.scalar(select(func.count()).select_from(t))
                   for t in tables}
@@ -113,13 +142,17 @@ def _counts(db) -> dict[str, int]:
 
 ACTION_NAMES = ("enroll", "record_dose", "void_dose", "correct_dose", "amend", "sign",
                 "import_patients", "import_amendments", "add_template", "add_user",
-                "reset_password", "change_role", "deactivate_user", "change_setting")
+                "reset_password", "change_role", "deactivate_user", "change_setting",
+                "end_participation", "reopen_participation", "verify_source", "raise_query",
+                "answer_query", "close_query")
 
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("action", ACTION_NAMES)
 def test_every_action_is_allowed_only_to_its_roles(db, study, enrolled, tmp_path, role, action):
     allowed, call = actions(study, enrolled, tmp_path)[action]
+    if action in SETUP:
+        SETUP[action](db)
     ctx = context(db, role)
     before = _counts(db)
     if role in allowed:
@@ -136,4 +169,5 @@ def test_the_matrix_covers_every_permission_in_the_table():
 
     assert set(PERMISSIONS) == {"enroll_patient", "record_dose", "void_dose",
                                 "import_clinical_data", "amend_schedule", "sign_record",
-                                "add_template", "manage_users"}
+                                "add_template", "manage_users", "end_participation",
+                                "verify_source", "raise_query", "answer_query"}

@@ -106,4 +106,5 @@ def test_the_breaking_change_named_is_inside_the_signed_period(investigator, nur
     [sig] = signatures_for(investigator.db, "101-001")
     assert not sig.valid
     assert sig.broken_by is not None
-    assert sig.broken_by.startswith(f"record_dose of dose_record {backdated.record_id} ")
+    assert sig.broken_by.startswith("Dose of 2026-03-29 (prednisone 16 mg QD) added by ")
+    assert str(backdated.record_id) not in sig.broken_by.split(" on ")[0]

@@ -166,7 +166,9 @@ def test_a_database_from_a_newer_version_is_refused_and_left_byte_for_byte(
         open_database(path)
     assert sha256(path) == before
     assert alembic_version(path) == "9999"
-    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    # No -wal or -shm (never switched to WAL); only the in-use lock of the connection
+    # that read its version, which is not the file (storage/file_lock.py).
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, f"{path.name}.in-use"]
 
 
 def test_a_database_that_is_not_ours_is_refused_and_left_byte_for_byte(

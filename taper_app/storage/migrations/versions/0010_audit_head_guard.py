@@ -9,14 +9,14 @@ rows (the application's append path). On SQLite a trigger refuses DELETE (whoeve
 a SQLite file can change anything in it; `audit verify` reports what they did).
 
 Revision ID: 0010_head
-Revises: 0008 (main's head when written)
+Revises: 0010 (the schedule revisions; written after 0008, re-chained at the merge)
 Create Date: 2026-12-04 19:00:00
 """
 
 from alembic import op
 
 revision = '0010_head'
-down_revision = '0008'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -1,9 +1,9 @@
 """Draw the application icon: a descending dose staircase (the taper) on a rounded tile.
 
 Run from the repository root with the project's environment; it rewrites the committed
-files beside this script:
+files in taper_app/resources/icons/:
 
-    .venv/bin/python resources/icons/make_icon.py
+    .venv/bin/python tools/make_icon.py
 
 taper-app.png (512 px, for the window and Linux), taper-app.ico (16-256 px, Windows
 program icon) and taper-app.icns (macOS bundle icon). Uses matplotlib's Agg renderer and
@@ -19,7 +19,7 @@ from matplotlib.figure import Figure  # a bare Figure saves through Agg; no GUI 
 from matplotlib.patches import FancyBboxPatch
 from PIL import Image
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "taper_app" / "resources" / "icons"
 SIZE = 512
 TILE = "#1f5f8b"  # deep blue
 STEP = "#ffffff"
