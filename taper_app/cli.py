@@ -551,8 +551,14 @@ def cmd_user(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 def _user_through_the_server(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if args.user_command == "passwd":
-        raise UsageError("user passwd is not available through the application server yet; "
-                         "an administrator can reset the password")
+        from .remote.client import RemoteStudy
+
+        if not args.user:
+            raise UsageError("give --user NAME (the account whose password changes)")
+        with RemoteStudy(_db_location(args)) as remote:
+            remote.change_password(args.user, _password(args, stdin), _new_password(args.user))
+        print(f"password changed for {args.user}", file=out)
+        return EXIT_OK
     with _remote(args, stdin) as remote:
         if args.user_command == "list":
             for u in remote.call("user_list"):
