@@ -754,7 +754,7 @@ def cmd_handout(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .services.audit import holds_head, parse_head, verify_chain
+    from .services.audit import holds_head, verify_chain
     from .services.audit_reconcile import reconcile
     from .storage.uow import UnitOfWork
 
@@ -771,9 +771,10 @@ def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             export_audit_csv(rows, args.out, head=head)
             print(f"wrote {len(rows)} audit rows to {args.out}", file=out)
             return EXIT_OK
+        expected = _expected_head(args)
         with _remote(args, stdin) as remote:
-            check = remote.call("audit_verify")
-        return _print_audit_verdict(check, [], None, True, out)
+            check, found, held = remote.call("audit_check", head=expected)
+        return _print_audit_verdict(check, found, expected, held, out)
     db, _ = _open(args)
     if args.audit_command == "export":
         from .services.audit_query import (
@@ -795,18 +796,24 @@ def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         export_audit_csv(rows, args.out, head=head)
         print(f"wrote {len(rows)} audit rows to {args.out}", file=out)
         return EXIT_OK
-    expected_head = None
-    if args.head:
-        try:
-            expected_head = parse_head(args.head)
-        except ValueError as e:
-            raise CliError(f"--head: {e}") from None
+    expected_head = _expected_head(args)
     with UnitOfWork(db, write=False) as uow:
         check = verify_chain(uow.session)
         found = reconcile(uow.session) if check.ok else []
         held = (holds_head(uow.session, *expected_head) if expected_head is not None
                 else True)
     return _print_audit_verdict(check, [str(d) for d in found], expected_head, held, out)
+
+
+def _expected_head(args: argparse.Namespace) -> tuple[int, str] | None:
+    from .services.audit import parse_head
+
+    if not args.head:
+        return None
+    try:
+        return parse_head(args.head)
+    except ValueError as e:
+        raise CliError(f"--head: {e}") from None
 
 
 def _print_audit_verdict(check: Any, problems: list[str],

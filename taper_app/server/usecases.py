@@ -17,8 +17,9 @@ from typing import Any
 
 from ..remote.wire import ExportedFiles
 from ..services import accounts, queries
-from ..services.audit import head_of, verify_chain
+from ..services.audit import head_of, holds_head, verify_chain
 from ..services.audit_query import AuditFilter, read_audit
+from ..services.audit_reconcile import reconcile
 from ..services.calendar import print_dosing_calendar
 from ..services.context import ServiceContext
 from ..services.errors import PermissionDenied
@@ -104,6 +105,20 @@ def _record_dose(c: Call, subject_id: str, fields: dict[str, object], close_ongo
 def _audit_verify(c: Call) -> Any:
     with UnitOfWork(c.ctx.db, write=False) as uow:
         return verify_chain(uow.session)
+
+
+def _audit_check(c: Call, head: tuple[int, str] | None) -> Any:
+    """What ``audit verify`` checks on a file, here: the chain, that the data agree with
+    it, and (with ``head``) that the trail still holds that row with that hash."""
+    with UnitOfWork(c.ctx.db, write=False) as uow:
+        check = verify_chain(uow.session)
+        found = [str(d) for d in reconcile(uow.session)] if check.ok else []
+        held = holds_head(uow.session, *head) if head is not None else True
+    return check, found, held
+
+
+def _is_head(v: Any) -> bool:
+    return (isinstance(v, tuple) and len(v) == 2 and _is_int(v[0]) and isinstance(v[1], str))
 
 
 def _settings_set(c: Call, key: str, value: str, reason: str) -> Any:
@@ -208,6 +223,7 @@ USE_CASES: Mapping[str, UseCase] = {u.name: u for u in (
     UseCase("record_dose", {"subject_id": S, "fields": _is_fields, "close_ongoing": B,
                             "patient_version": _optional(N)}, _record_dose),
     UseCase("audit_verify", {}, _audit_verify),
+    UseCase("audit_check", {"head": _optional(_is_head)}, _audit_check),
     UseCase("settings_show", {}, lambda c: load_settings(c.ctx.db)),
     UseCase("settings_set", {"key": S, "value": S, "reason": S}, _settings_set),
     UseCase("user_list", {}, _user_list),

@@ -8,6 +8,7 @@ The server is a real ``taper-app serve`` process on the granted application role
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -262,3 +263,38 @@ def test_plain_http_off_the_loopback_is_refused_before_anything_starts(db_url, c
         db.dispose()
     code, _, err = _run("serve", "--db", db_url, "--host", "192.168.1.10", "--port", "9")
     assert code == 2 and "plain HTTP is allowed only on a loopback address" in err
+
+
+# ------------------------------------------------------------------ audit verify
+
+def test_audit_verify_through_the_server_checks_the_data_and_a_given_head(
+        server, db_url, db, doses, monkeypatch):
+    monkeypatch.setenv("TAPER_PASSWORD", PASSWORD)
+
+    def verify(*extra: str, where: str) -> tuple[int, list[str], str]:
+        code, out, err = _run("audit", "verify", *extra, "--db", where, "--user", "nora")
+        lines = out.splitlines()
+        assert lines[0].startswith("head: ")
+        # Each sign-in through the server adds audit rows: the count is compared apart.
+        return code, [re.sub(r"^audit trail intact: \d+ rows", "audit trail intact: N rows", x)
+                      for x in lines[1:]], err
+
+    code, out, err = _run("audit", "verify", "--db", server, "--user", "nora")
+    assert code == 0 and "audit trail intact" in out, err
+    rows, digest = out.splitlines()[0].split()[1:]
+    held = f"{rows}:{digest[:16]}"
+    assert verify("--head", held, where=server) == verify("--head", held, where=db_url)
+    assert verify("--head", held, where=server)[0] == 0
+    bogus = f"{rows}:{'0' * 16}"
+    refused = verify("--head", bogus, where=server)
+    assert refused == verify("--head", bogus, where=db_url)
+    assert refused[0] == 1 and "no longer holds row" in "".join(refused[1])
+    nonsense = ["audit", "verify", "--head", "nonsense", "--user", "nora"]
+    assert _run(*nonsense, "--db", server) == _run(*nonsense, "--db", db_url)
+    assert _run(*nonsense, "--db", server)[0] == 1
+    with db.engine.begin() as conn:  # behind the application's back, as the owner could
+        conn.execute(text("UPDATE dose_record SET dose_ug = 5000 WHERE id = "
+                          "(SELECT min(id) FROM dose_record)"))
+    tampered = verify(where=server)
+    assert tampered == verify(where=db_url)
+    assert tampered[0] == 1 and "does NOT agree" in tampered[2]
