@@ -350,7 +350,8 @@ def _password(args: argparse.Namespace, stdin: TextIO) -> str:
 
 #: The commands that work through the application server (``--db https://HOST:PORT``).
 THROUGH_THE_SERVER = frozenset({"summary", "audit", "settings", "sign", "user", "import",
-                                "report", "export", "handout", "patient", "sdv", "query"})
+                                "report", "export", "handout", "patient", "sdv", "query",
+                                "template"})
 
 
 def _on_server(args: argparse.Namespace) -> bool:
@@ -485,16 +486,27 @@ def _grant(db, role: str, out: TextIO) -> None:  # type: ignore[no-untyped-def]
           "DELETE or TRUNCATE; audit trail and signatures append-only)", file=out)
 
 
+def _template_text(args: argparse.Namespace) -> str:
+    try:
+        return str(args.file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{args.file}: cannot be read ({exc})") from None
+
+
 def cmd_template(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.study import import_templates
 
+    if _on_server(args):
+        if not args.user:
+            raise UsageError("this command changes data: give --user NAME")
+        text = _template_text(args)
+        with _remote(args, stdin, changes=True) as remote:
+            ids = remote.call("template_import", text=text, source=str(args.file))
+        print(f"added templates: {', '.join(ids)}", file=out)
+        return EXIT_OK
     db, _ = _open(args)
     ctx = _signed_in(args, db, stdin)
-    try:
-        text = args.file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"{args.file}: cannot be read ({exc})") from None
-    ids = import_templates(ctx, text, str(args.file))
+    ids = import_templates(ctx, _template_text(args), str(args.file))
     print(f"added templates: {', '.join(ids)}", file=out)
     return EXIT_OK
 

@@ -32,7 +32,7 @@ from ..services.reporting import cohort_report, patient_report
 from ..services.sdtm import export_sdtm
 from ..services.settings import load_settings, set_setting
 from ..services.signatures import sign_record
-from ..services.study import add_user, load_study
+from ..services.study import add_user, import_templates, load_study
 from ..services.verification import verify_source
 from ..storage.uow import UnitOfWork
 from .sessions import SessionStore
@@ -223,6 +223,8 @@ USE_CASES: Mapping[str, UseCase] = {u.name: u for u in (
     UseCase("record_dose", {"subject_id": S, "fields": _is_fields, "close_ongoing": B,
                             "patient_version": _optional(N)}, _record_dose),
     UseCase("audit_verify", {}, _audit_verify),
+    UseCase("template_import", {"text": S, "source": S},
+            lambda c, text, source: import_templates(c.ctx, text, source)),
     UseCase("audit_check", {"head": _optional(_is_head)}, _audit_check),
     UseCase("settings_show", {}, lambda c: load_settings(c.ctx.db)),
     UseCase("settings_set", {"key": S, "value": S, "reason": S}, _settings_set),

@@ -129,7 +129,7 @@ def test_serve_refuses_plain_http_off_the_loopback(db_url):
 
 
 def test_a_command_not_yet_through_the_server_says_so(server):
-    code, _, err = _run("template", "import", "x.toml", "--db", server, "--user", "admin")
+    code, _, err = _run("backup", "--out", "x.sqlite", "--db", server, "--user", "admin")
     assert code == 2 and "not available through the application server" in err
 
 

@@ -298,3 +298,19 @@ def test_audit_verify_through_the_server_checks_the_data_and_a_given_head(
     tampered = verify(where=server)
     assert tampered == verify(where=db_url)
     assert tampered[0] == 1 and "does NOT agree" in tampered[2]
+
+
+def test_template_import_through_the_server(server, db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("TAPER_PASSWORD", PASSWORD)
+    templates = tmp_path / "templates.toml"
+    templates.write_text('[[template]]\nid = "new-slow"\nname = "New"\nkind = "table"\n'
+                         '  [[template.step]]\n  day = 29\n  dose_mg = 10\n', encoding="utf-8")
+    argv = ["template", "import", str(templates)]
+    assert _run(*argv, "--db", server, "--user", "nora") == \
+        _run(*argv, "--db", db_url, "--user", "nora")  # a nurse may not
+    assert _run(*argv, "--db", server, "--user", "admin") == (
+        0, "added templates: new-slow\n", "")
+    again = _run(*argv, "--db", server, "--user", "admin")
+    assert again == _run(*argv, "--db", db_url, "--user", "admin") and again[0] == 1
+    missing = ["template", "import", str(tmp_path / "none.toml"), "--user", "admin"]
+    assert _run(*missing, "--db", server) == _run(*missing, "--db", db_url)
