@@ -314,3 +314,22 @@ def test_template_import_through_the_server(server, db_url, tmp_path, monkeypatc
     assert again == _run(*argv, "--db", db_url, "--user", "admin") and again[0] == 1
     missing = ["template", "import", str(tmp_path / "none.toml"), "--user", "admin"]
     assert _run(*missing, "--db", server) == _run(*missing, "--db", db_url)
+
+
+def test_the_server_never_shows_its_database_password(db, app_role_url, tmp_path,
+                                                       monkeypatch):
+    from sqlalchemy.engine import make_url
+
+    _set_up(db)
+    with_password = make_url(app_role_url).set(password="s3cret-pw").render_as_string(
+        hide_password=False)  # trust authentication: the test server does not ask for it
+    log = tmp_path / "server.log"
+    with running_server(with_password, log) as url:
+        monkeypatch.setenv("TAPER_PASSWORD", "wrong-password-1")
+        refused = _run("summary", "--db", url, "--user", "nora")
+        monkeypatch.setenv("TAPER_PASSWORD", PASSWORD)
+        fine = _run("summary", "--db", url, "--user", "nora", "--as-of", "2026-02-01")
+    assert refused[0] == 1 and fine[0] == 0
+    shown = log.read_text() + refused[1] + refused[2] + fine[1] + fine[2]
+    assert "serving postgresql+psycopg://app_" in shown and ":***@" in shown
+    assert "s3cret-pw" not in shown
