@@ -199,3 +199,12 @@ def test_the_database_may_come_from_taper_db(study_db: str,
     status, out, _ = taper("audit", "verify")
     assert status == 0
     assert "intact" in out
+
+
+def test_the_window_through_the_application_server_says_it_is_not_there_yet(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAPER_DB", "https://taper.example.org:8443")
+    status, out, err = taper()
+    assert status == 2 and out == ""
+    assert "the window does not work through the application server yet" in err
+    assert "taper-app summary --db https://taper.example.org:8443 --user NAME" in err
