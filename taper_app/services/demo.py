@@ -22,6 +22,7 @@ from ..domain.studyday import date_of_day
 from ..domain.units import mg_to_ug
 from ..paths import data_dir, resource
 from ..storage.engine import Database
+from ..storage.file_lock import sole_use
 from ..storage.models import User
 from ..storage.sqlite_copies import backup_folder
 from ..storage.uow import UnitOfWork
@@ -107,9 +108,13 @@ def prepare_demo(path: Path, today: date, *, reset: bool = False,
     an old backup would look like a newer copy of the study). True when built now."""
     if path.exists() and not reset:
         return False
-    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        stale.unlink(missing_ok=True)
-    shutil.rmtree(backup_folder(path), ignore_errors=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A demo window still open would go on saving into a deleted file: StudyFileInUse.
+    with sole_use(path, then="reset the demo again"):
+        for stale in (path, path.with_name(path.name + "-wal"),
+                      path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        shutil.rmtree(backup_folder(path), ignore_errors=True)
     create_demo(path, today, clock).dispose()
     return True
 

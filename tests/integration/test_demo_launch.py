@@ -64,3 +64,26 @@ def test_reset_demo_without_demo_is_a_usage_error(tmp_path):
                           capture_output=True, text=True, timeout=120,
                           env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")})
     assert done.returncode == 2 and "--reset-demo goes with --demo" in done.stderr
+
+
+def test_the_demo_is_not_rebuilt_while_a_demo_window_has_it_open(tmp_path):
+    """--reset-demo deletes the demo file and makes it again: not under a window still
+    using it (that window would go on saving into a deleted file)."""
+    from taper_app.storage.file_lock import ConnectionLock
+
+    assert _launch(tmp_path).returncode == 2  # built; no display for the window
+    [made] = (tmp_path / "data").rglob("demo.sqlite")
+    before = made.read_bytes()
+    window = ConnectionLock.take(made)  # this process: a demo window left open
+    assert window is not None
+    try:
+        done = _launch(tmp_path, "--reset-demo")
+        kept = _launch(tmp_path)  # opening it as it is: fine while another window has it
+    finally:
+        window.release()
+    assert done.returncode == 1
+    assert "in use" in done.stderr and f"process {os.getpid()}" in done.stderr
+    assert "then reset the demo again" in done.stderr
+    assert made.read_bytes() == before, "the open demo file was left alone"
+    assert kept.returncode == 2 and "kept from the last launch" in kept.stderr
+    assert "demo study built" in _launch(tmp_path, "--reset-demo").stderr  # once closed
