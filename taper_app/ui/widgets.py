@@ -25,6 +25,7 @@ from .qt import (
     QPainter,
     QPersistentModelIndex,
     QResizeEvent,
+    QSize,
     QSizePolicy,
     QStyle,
     QStyledItemDelegate,
@@ -64,25 +65,30 @@ FIELD_WORDS = {"dose_mg": "Dose", "baseline_mg": "Baseline", "day1_date": "Day 1
                "day_date": "Date", "deviation_reason": "Reason for differing"}
 
 
-class ErrorLine(QLabel):
-    """A field's one reserved message line. A message longer than the line is cut with
-    "…" here (its whole text in the tooltip, and FieldErrors repeats it below the form),
-    so a message never makes the row taller and never moves the fields below."""
+class OneLine(QLabel):
+    """Plain text on one line that takes the width it is given: cut with "…" when the
+    line is shorter than the text (the whole text in the tooltip). It never needs more
+    height on a narrow screen, so it never squeezes what is below it."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self.full = ""
+        self.setTextFormat(Qt.TextFormat.PlainText)
         self.setWordWrap(False)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.setFixedHeight(self.fontMetrics().height())
+        self.set_full(text)
 
-    def set_message(self, text: str) -> None:
+    def set_full(self, text: str) -> None:
         self.full = text
         self.setToolTip(text)
         self._elide()
 
     def is_cut(self) -> bool:
         return bool(self.full) and self.text() != self.full
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, self.fontMetrics().height())
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -94,6 +100,15 @@ class ErrorLine(QLabel):
             self.full, Qt.TextElideMode.ElideRight, width)
         if shown != self.text():
             self.setText(shown)
+
+
+class ErrorLine(OneLine):
+    """A field's one reserved message line. A message longer than the line is cut with
+    "…" here (its whole text in the tooltip, and FieldErrors repeats it below the form),
+    so a message never makes the row taller and never moves the fields below."""
+
+    def set_message(self, text: str) -> None:
+        self.set_full(text)
 
 
 class FieldErrors:
