@@ -435,7 +435,7 @@ def enter_returned_calendar(ctx: ServiceContext, subject_id: str, first_date: da
         first_day = min(d.date for d in days)
         for row_id in plan.closes_record_ids:
             row = uow.session.get(DoseRecordRow, row_id, with_for_update=True)
-            assert row is not None and row.end_date is None
+            assert row is not None and row.end_date is None and row.patient_id == patient.id
             row.end_date = first_day - timedelta(days=1)
             audit.add("close_dose", "dose_record", row.id, "end_date", None,
                       row.end_date.isoformat(), reason="closed when a returned dosing "

@@ -33,6 +33,7 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
+from .signed_period import confirm_change_of_signed_period
 from .widgets import ScheduleChart, em, fit_columns, line_edit, setup_table
 
 NOTE_STYLE = "color: #8a4b00;"
@@ -193,6 +194,9 @@ class CorrectEnrollmentDialog(ServiceDialog):
         fields = self.fields()
         password = self.password.text()
         subject, version = self.record.subject_id, self.record.version
+        if not confirm_change_of_signed_period(self, self.ctx, subject, None,
+                                               "Correcting the enrollment"):
+            return
         ok, changed = self.call_service("Correction", _reauthenticated(
             lambda: corrections.correct_enrollment(self.ctx, self.study, subject, fields,
                                                    password, patient_version=version)))
@@ -278,6 +282,9 @@ class WithdrawAmendmentDialog(ServiceDialog):
             return
         reason, password = self.reason.text(), self.password.text()
         subject, version = self.record.subject_id, self.record.version
+        if not confirm_change_of_signed_period(self, self.ctx, subject, None,
+                                               "Withdrawing the amendment"):
+            return
         ok, _schedule = self.call_service("Withdrawal", _reauthenticated(
             lambda: corrections.withdraw_amendment(self.ctx, self.study, subject, int(seq),
                                                    reason, password,
