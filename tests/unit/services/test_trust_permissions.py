@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from taper_app.services import accounts, settings
-from taper_app.services.errors import PermissionDenied
 from taper_app.services.corrections import correct_enrollment
+from taper_app.services.errors import PermissionDenied
 from taper_app.services.imports import import_files
 from taper_app.services.participation import end_participation, reopen_participation
 from taper_app.services.patients import (
