@@ -96,6 +96,10 @@ def _user_arguments(sp: argparse.ArgumentParser) -> None:
     up.add_argument("name", metavar="NAME")
     up.add_argument("role", choices=ROLES)
     up.add_argument("--reason", required=True, metavar="TEXT")
+    up = action("sites", "an admin sets the sites a user works for (no --site: every site)")
+    up.add_argument("name", metavar="NAME")
+    up.add_argument("--site", action="append", metavar="CODE", help="a site (repeat)")
+    up.add_argument("--reason", required=True, metavar="TEXT")
 
 
 def _import_arguments(sp: argparse.ArgumentParser) -> None:
@@ -517,7 +521,9 @@ def cmd_user(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if args.user_command == "list":
         for u in accounts.list_users(db):
             state = "active" if u.active else "inactive"
-            print(f"{u.username:<16} {u.role:<13} {state:<9} {u.full_name}", file=out)
+            where = ", ".join(u.sites) or "every site"
+            print(f"{u.username:<16} {u.role:<13} {state:<9} {u.full_name} ({where})",
+                  file=out)
         return EXIT_OK
     if args.user_command == "passwd":
         if not args.user:
@@ -543,6 +549,10 @@ def cmd_user(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     elif args.user_command == "role":
         accounts.change_role(ctx, args.name, args.role, args.reason)
         print(f"{args.name} is now {args.role}", file=out)
+    elif args.user_command == "sites":
+        accounts.set_user_sites(ctx, args.name, args.site or [], args.reason)
+        print(f"{args.name} works for "
+              f"{'site(s) ' + ', '.join(args.site) if args.site else 'every site'}", file=out)
     return EXIT_OK
 
 
@@ -554,7 +564,9 @@ def _user_through_the_server(args: argparse.Namespace, out: TextIO, stdin: TextI
         if args.user_command == "list":
             for u in remote.call("user_list"):
                 state = "active" if u.active else "inactive"
-                print(f"{u.username:<16} {u.role:<13} {state:<9} {u.full_name}", file=out)
+                where = ", ".join(u.sites) or "every site"
+                print(f"{u.username:<16} {u.role:<13} {state:<9} {u.full_name} ({where})",
+                      file=out)
         elif args.user_command == "add":
             remote.call("user_add", name=args.name, role=args.role, full_name=args.full_name,
                         password=_new_password(args.name), sites=args.site)
@@ -572,6 +584,12 @@ def _user_through_the_server(args: argparse.Namespace, out: TextIO, stdin: TextI
         elif args.user_command == "role":
             remote.call("user_role", name=args.name, role=args.role, reason=args.reason)
             print(f"{args.name} is now {args.role}", file=out)
+        elif args.user_command == "sites":
+            remote.call("user_sites", name=args.name, sites=args.site or [],
+                        reason=args.reason)
+            print(f"{args.name} works for "
+                  f"{'site(s) ' + ', '.join(args.site) if args.site else 'every site'}",
+                  file=out)
     return EXIT_OK
 
 
@@ -882,8 +900,8 @@ def cmd_settings(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def cmd_db(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .storage.copy import CopyError, copy_database
     from .storage.engine import open_database, shown_location
+    from .storage.study_transfer import CopyError, copy_database
 
     if args.db_command == "grant":
         db = open_database(_db_location(args))
@@ -1020,10 +1038,20 @@ def launch_gui(args: argparse.Namespace, err: TextIO) -> int:
     if args.demo:
         from .paths import data_dir
         from .services.demo import DEMO_PASSWORD, create_demo
+        from .storage.file_lock import StudyFileInUse, sole_use
 
         demo = data_dir() / "demo.sqlite"
-        for stale in (demo, demo.with_name(demo.name + "-wal"), demo.with_name(demo.name + "-shm")):
-            stale.unlink(missing_ok=True)
+        demo.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # A demo window still open would go on saving into a deleted file.
+            with sole_use(demo, then="start the demo again"):
+                for stale in (demo, demo.with_name(demo.name + "-wal"),
+                              demo.with_name(demo.name + "-shm")):
+                    stale.unlink(missing_ok=True)
+        except StudyFileInUse as exc:
+            print(f"taper-app --demo: the demo study is made afresh each time, and the old "
+                  f"one is in use. {exc}", file=err)
+            return EXIT_INVALID
         create_demo(demo, date.today()).dispose()
         location = str(demo)
         print(f"demo study ready in {demo}: sign in as 'nurse', 'investigator', 'monitor' or "

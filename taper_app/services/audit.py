@@ -23,6 +23,7 @@ from ..storage.engine import Database
 from ..storage.models import AuditEntry, AuditHead
 from ..storage.uow import UnitOfWork
 from ..storage.writing import insert_rows
+from .lock_order import chain_head_locked
 
 GENESIS_HASH = "0" * 64
 HASHED_FIELDS = ("id", "at_utc", "username", "action", "entity", "entity_id", "subject_id",
@@ -117,7 +118,8 @@ AuditRecord = tuple[str, str, object, Iterable[tuple[str, object, object]], str 
 
 
 class AuditTrail:
-    """Appends chained rows inside one session; locks the chain head on first use."""
+    """Appends chained rows inside one session; locks the chain head on first use, the
+    last lock of the transaction (services/lock_order.py)."""
 
     def __init__(self, session: Session, username: str, clock: Callable[[], datetime]) -> None:
         self.session = session
@@ -129,6 +131,7 @@ class AuditTrail:
         if self._head is None:
             head = self.session.scalars(
                 select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+            chain_head_locked(self.session)
             self._head = head
         return self._head
 

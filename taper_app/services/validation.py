@@ -152,6 +152,8 @@ def check_dose(raw: dict[str, object], table: EquivalenceTable, today: date) -> 
     source_text = None if _blank(source) else str(source).strip().lower()
     if source_text is not None and source_text not in SOURCES:
         problems.append(Problem("source", f"{source!r} is not one of {', '.join(SOURCES)}"))
+    problems += check_length(raw.get("comment"), "comment")
+    problems += check_length(raw.get("deviation_reason"), "deviation_reason")
     if drug is not None and dose is not None and frequency:
         # The most taken on any one day: the daily amount, or one whole administration
         # (3,000 mg every other day is 3,000 mg on the days it is taken).
@@ -200,13 +202,26 @@ def check_enrollment(raw: dict[str, object], template_ids: set[str], today: date
     if kit is not None and len(kit) > 64:
         problems.append(Problem("kit_number", "at most 64 characters"))
     notes = None if _blank(raw.get("notes")) else str(raw["notes"]).strip()
+    problems += check_length(notes, "notes")
     if problems:
         return None, problems
     assert day1 is not None and baseline is not None
     return ValidEnrollment(subject, site, day1, mg_to_ug(baseline), template, kit, notes), []
 
 
+def check_length(value: object, field: str) -> list[Problem]:
+    """A comment, reason, note or query text longer than MAX_TEXT_LENGTH (after trimming)."""
+    if value is None:
+        return []
+    n = len(str(value).strip())
+    if n <= MAX_TEXT_LENGTH:
+        return []
+    return [Problem(field, f"is {n:,} characters long; at most {MAX_TEXT_LENGTH:,} are "
+                           "allowed: shorten it (a longer document belongs in the site file)")]
+
+
 def check_reason(value: object, field: str = "reason") -> list[Problem]:
+    """A required reason: not blank, and at most MAX_TEXT_LENGTH characters."""
     if _blank(value):
         return [Problem(field, "a reason is required")]
-    return []
+    return check_length(value, field)

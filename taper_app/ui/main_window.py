@@ -22,11 +22,13 @@ from ..services.study import StudyInfo
 from ..storage.engine import Database
 from ..storage.errors import DatabaseError
 from . import messages
+from .admin import SettingsDialog, UsersDialog
 from .audit_view import AuditDialog
 from .calendar_dialog import DosingCalendarDialog
 from .connection import ConnectionWatch
 from .corrections import CorrectEnrollmentDialog, WithdrawAmendmentDialog
 from .dashboard import StudyDashboard
+from .data_export import DataExport
 from .dialogs import DialogHost
 from .dose_form import DoseDialog, VoidDialog
 from .enroll import EnrollDialog
@@ -52,6 +54,7 @@ from .qt import (
     QSplitter,
     Qt,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -61,6 +64,7 @@ from .rows import PatientRow, history_rows, load_patient_row, load_patient_rows
 from .schedule_view import AmendDialog
 from .sign_dialog import BatchCandidate, BatchSignDialog, SignDialog
 from .tasks import TaskRunner
+from .verification import VerifyDialog
 from .widgets import StatusBadgeDelegate, em, fit_columns, setup_table
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,7 @@ SHORTCUTS = (
     ("Ctrl+N", "New dose for the selected patient"),
     ("F2", "Correct the selected dose record (void it and enter the right one)"),
     ("Ctrl+Shift+V", "Void the selected dose record"),
+    ("Ctrl+Shift+R", "Mark the patient's records source-verified (monitors)"),
     ("Ctrl+Shift+N", "Enroll a patient"),
     ("Ctrl+M", "Amend the schedule (investigators)"),
     ("Ctrl+P", "Dosing calendar of the patient: preview, then Enter prints it"),
@@ -82,6 +87,17 @@ SHORTCUTS = (
     ("Ctrl+E / Ctrl+Shift+E", "Export the patient's / the study's report (PDF)"),
     ("Enter / Esc", "In a form: save / cancel. Ctrl+S also saves."),
 )
+
+
+#: The actions only some roles may take (by their permissions): hidden for the others.
+ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "enroll": ("enroll_patient",), "new_dose": ("record_dose",),
+    "returned_calendar": ("record_dose",), "correct_dose": ("record_dose", "void_dose"),
+    "void_dose": ("void_dose",), "amend": ("amend_schedule",),
+    "withdraw_amendment": ("amend_schedule",), "correct_enrollment": ("correct_enrollment",),
+    "sign": ("sign_record",), "sign_batch": ("sign_record",), "verify": ("verify_source",),
+    "users": ("manage_users",), "settings": ("manage_users",),
+}
 
 
 class MainWindow(QMainWindow):
@@ -98,6 +114,7 @@ class MainWindow(QMainWindow):
         self.ctx = ServiceContext(db, actor, clock, today)
         self.tasks = tasks or TaskRunner(self)
         self.report_export = ReportExport(self, self.ctx, study, self.tasks)
+        self.data_export = DataExport(self, self.ctx, study, self.tasks)
         self.backups: AutomaticBackups | None = None  # SQLite only; app.py attaches them
         self._load_token = 0        # every load submitted (the list, a patient, signatures)
         self._list_token = 0        # the newest load of the whole list
@@ -117,7 +134,7 @@ class MainWindow(QMainWindow):
 
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("patient_filter")
-        self.filter_edit.setPlaceholderText("Find patient (Ctrl+F): subject, site or status")
+        self.filter_edit.setPlaceholderText("Find (Ctrl+F): subject, site, missing, to sign…")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self.patients_proxy.setFilterFixedString)
         self.filter_edit.textChanged.connect(lambda _text: self._update_count())
@@ -229,6 +246,22 @@ class MainWindow(QMainWindow):
                                    self.report_export.export_study, "Ctrl+Shift+E"),
             "sign": action("sign", "&Sign record…", self.sign_record, "Ctrl+Shift+S",
                            "Sign the taper record up to a date (investigators)"),
+            "export_csv": action("export_csv", "Export data (&CSV)…",
+                                 lambda: self.data_export.export("csv"),
+                                 tip="Dose records and daily series as CSV into a folder "
+                                     "(taper-app export --format csv)"),
+            "export_sdtm": action("export_sdtm", "Export data (S&DTM)…",
+                                  lambda: self.data_export.export("sdtm"),
+                                  tip="The SDTM CM dataset into a folder "
+                                      "(taper-app export --format sdtm)"),
+            "users": action("users", "&Users…", self.show_users,
+                            tip="Add users, reset passwords, change roles and sites, "
+                                "deactivate (administrators)"),
+            "settings": action("settings", "&Settings…", self.show_settings,
+                               tip="Sign-in lockout, idle lock, backups (administrators)"),
+            "verify": action("verify", "Mark source-&verified…", self.verify_source,
+                             "Ctrl+Shift+R", "Mark the patient's dose records verified "
+                             "against the source (monitors)"),
             "sign_batch": action("sign_batch", "Sign records in a &batch…", self.sign_batch,
                                  tip="Sign every patient who needs a signature, with one "
                                      "password (investigators)"),
@@ -249,14 +282,19 @@ class MainWindow(QMainWindow):
         a = self.actions_by_name
         menus = self.menuBar()
         study = menus.addMenu("&Study")
-        for key in ("dashboard", "study_audit", "refresh", "export_study", "quit"):
+        for key in ("dashboard", "study_audit", "refresh", "export_study", "export_csv",
+                    "export_sdtm", "quit"):
             study.addAction(a[key])
         patient = menus.addMenu("&Patient")
         for key in ("find", "enroll", "new_dose", "returned_calendar", "correct_dose",
                     "void_dose", "amend", "withdraw_amendment", "correct_enrollment", "sign",
-                    "sign_batch", "calendar", "patient_audit",
+                    "sign_batch", "verify", "calendar", "patient_audit",
                     "export_patient"):
             patient.addAction(a[key])
+        if self.actor.can("manage_users"):  # an administrator's menu, for them only
+            admin = menus.addMenu("&Administration")
+            admin.addAction(a["users"])
+            admin.addAction(a["settings"])
         help_menu = menus.addMenu("&Help")
         help_menu.addAction(a["shortcuts"])
         toolbar = self.addToolBar("Main")
@@ -397,7 +435,8 @@ class MainWindow(QMainWindow):
 
     def _show_current(self) -> None:
         row = self.current_row()
-        history = history_rows(self.study, row.record, self.ctx.today()) if row else []
+        history = (history_rows(self.study, row.record, self.ctx.today(), row.sdv)
+                   if row else [])
         self.detail.show_row(row, history, self.study, self.actor.can("record_dose"))
         self._show_signatures(row)
         self._update_actions()
@@ -417,10 +456,15 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         in_force = row is not None and any(not x.withdrawn for x in row.record.amendments)
         a["withdraw_amendment"].setEnabled(in_force and self.actor.can("amend_schedule"))
+        a["verify"].setEnabled(has_patient and self.actor.can("verify_source"))
         a["correct_enrollment"].setEnabled(has_patient
                                            and self.actor.can("correct_enrollment"))
-        for key in ("withdraw_amendment", "correct_enrollment"):
-            a[key].setVisible(self.actor.role == "investigator")
+        for key, permissions in ROLE_ACTIONS.items():  # menus show what the role may do
+            a[key].setVisible(all(self.actor.can(p) for p in permissions))
+        for button in self.detail.findChildren(QToolButton):  # and so do the panes' buttons
+            action = button.defaultAction()
+            if action is not None and action.objectName() in ROLE_ACTIONS:
+                button.setVisible(action.isVisible())
         a["export_patient"].setEnabled(has_patient)
         a["calendar"].setEnabled(has_patient)
         a["returned_calendar"].setEnabled(has_patient and self.actor.can("record_dose"))
@@ -462,7 +506,7 @@ class MainWindow(QMainWindow):
 
     def _present(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog
                  | ReturnedCalendarDialog | CorrectEnrollmentDialog
-                 | WithdrawAmendmentDialog) -> None:
+                 | WithdrawAmendmentDialog | VerifyDialog) -> None:
         dialog.saved.connect(self.after_save)
         dialog.stale.connect(lambda subject: self._rebase(dialog, subject))
         DialogHost.present(dialog)
@@ -564,6 +608,14 @@ class MainWindow(QMainWindow):
         self._present(AmendDialog.create(self.ctx, self.study, row.record,
                                          row.summary["as_of_day"], self))
 
+    def verify_source(self) -> None:
+        row = self.current_row()
+        if row is None or not self.actor.can("verify_source"):
+            return
+        chosen = self.detail.selected_history()
+        self._present(VerifyDialog.create(self.ctx, row.record,
+                                          chosen.dose if chosen is not None else None, self))
+
     def correct_enrollment(self) -> None:
         row = self.current_row()
         if row is None or not self.actor.can("correct_enrollment"):
@@ -638,6 +690,17 @@ class MainWindow(QMainWindow):
         if subject is not None:
             DialogHost.present(AuditDialog.create(self.ctx, subject, self))
 
+    def show_users(self) -> None:
+        if self.actor.can("manage_users"):
+            DialogHost.present(UsersDialog.create(self.ctx, self))
+
+    def show_settings(self) -> None:
+        if self.actor.can("manage_users"):
+            dialog = SettingsDialog.create(self.ctx, self)
+            dialog.saved.connect(lambda _s, summary: self.statusBar().showMessage(summary,
+                                                                                  10000))
+            DialogHost.present(dialog)
+
     def show_study_audit(self) -> None:
         DialogHost.present(AuditDialog.create(self.ctx, None, self))
 
@@ -668,7 +731,7 @@ class MainWindow(QMainWindow):
         """The study dashboard in a window of its own (one, raised again on Ctrl+D)."""
         if self.dashboard is None:
             self.dashboard = StudyDashboard(self.patients_model, self.study,
-                                            self.select_subject, self)
+                                            self.select_subject, self, clock=self.ctx.clock)
             self.dashboard.resize(self.size())
         if self.dashboard.isVisible():  # behind the main window: bring it to the front
             self.dashboard.raise_()

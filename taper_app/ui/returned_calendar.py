@@ -45,6 +45,7 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
+from .signed_period import confirm_change_of_signed_period
 from .tasks import TaskRunner
 from .widgets import em, repolish
 
@@ -496,6 +497,12 @@ class ReturnedCalendarDialog(ServiceDialog):
         subject, version = self.record.subject_id, self.record.version
         first, weeks, drug = calendar.first_date, calendar.weeks, calendar.drug
         close = self.close_ongoing.isChecked()
+        entered = [d.date for d in days if d.taken_mg is not None]
+        if close:
+            entered.append(first - timedelta(days=1))
+        if entered and not confirm_change_of_signed_period(
+                self, self.ctx, subject, min(entered), "This returned calendar"):
+            return
         ok, saved = self.call_service("Returned calendar", lambda: enter_returned_calendar(
             self.ctx, subject, first, weeks, drug, days, close_ongoing=close,
             patient_version=version))

@@ -124,3 +124,26 @@ def test_an_amendment_from_an_impossible_day_is_refused(
     assert (form.steps_model.index(0, ScheduleStepsModel.DAY).data(),
             form.steps_model.index(0, ScheduleStepsModel.DATE).data()) == (
         "29", (DAY1 + timedelta(days=28)).isoformat())
+
+
+def test_an_amendment_reason_over_5000_characters_is_marked_and_nothing_is_saved(
+        open_window, patient, db, keyboard, dialogs, message_log):
+    open_window("investigator")
+    keyboard.shortcut(Qt.Key.Key_M, CTRL)
+    form = dialogs.last(AmendDialog)
+    keyboard.replace("60")
+    keyboard.tab()
+    keyboard.type("7,5")  # a decimal comma, as the form takes it
+    keyboard.tab()
+    form.reason.setText("r" * 5001)  # pasted
+    message_log.answers.append(True)  # the day and dose confirmed; the service refuses
+    keyboard.enter()
+    message_log.take("question")
+    assert "is 5,001 characters long" in form.errors.message("reason")
+    assert amendment_rows(db) == []
+    form.reason.setText("flare")
+    message_log.answers.append(True)
+    keyboard.enter()
+    [question] = message_log.take("question")
+    assert "becomes 7.5 mg/day" in question.text
+    assert [a.dose_ug for a in amendment_rows(db)] == [7_500]
