@@ -237,7 +237,9 @@ def change_in_words(entry: AuditEntry, record: PatientRecord,
         label = {"day1_date": "Day 1", "baseline_mg": "baseline", "template_id": "template",
                  "schedule": "schedule"}.get(entry.field, entry.field.replace("_", " "))
         reason = f" ({entry.reason})" if entry.reason else ""
-        return f"Enrollment corrected: {label} {entry.old_value} → {entry.new_value} {by}{reason}"
+        unit = " mg/day" if entry.field == "baseline_mg" else ""
+        return (f"Enrollment corrected: {label} {entry.old_value}{unit} → "
+                f"{entry.new_value}{unit} {by}{reason}")
     if entry.entity == "patient":
         what = _PATIENT_FIELDS.get(entry.field, entry.field.replace("_", " "))
         if entry.field in ("day1_date", "baseline_mg", "template_id"):

@@ -365,7 +365,7 @@ class MainWindow(QMainWindow):
         wanted = sum(view.columnWidth(c) for c in range(self.patients_model.columnCount()))
         wanted += view.verticalScrollBar().sizeHint().width() + 2 * view.frameWidth() + 4
         total = max(self.width(), 1)
-        left = min(wanted, int(total * 0.46))  # the triage columns; the rest for detail
+        left = min(wanted, int(total * 0.47))  # the triage columns; the rest for detail
         self.splitter.setSizes([left, total - left])
 
     def show_for_screen(self) -> None:

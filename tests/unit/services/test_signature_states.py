@@ -148,5 +148,5 @@ def test_a_corrected_enrollment_is_said_in_words(investigator, study, patients):
     correct_enrollment(investigator, study, "101-001",
                        {"baseline_mg": "25", "reason": "baseline misread"}, PASSWORD)
     [sig] = signatures_for(investigator.db, "101-001")
-    assert sig.broken_by == ("The patient's baseline changed from 20 mg/day to 25 mg/day "
-                             "by Investigator Example on 2026-07-02 14:30 UTC")
+    assert sig.broken_by == ("Enrollment corrected: baseline 20 mg/day → 25 mg/day by "
+                             "Investigator Example on 2026-07-02 14:30 UTC (baseline misread)")
