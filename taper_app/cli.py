@@ -96,6 +96,10 @@ def _user_arguments(sp: argparse.ArgumentParser) -> None:
     up.add_argument("name", metavar="NAME")
     up.add_argument("role", choices=ROLES)
     up.add_argument("--reason", required=True, metavar="TEXT")
+    up = action("sites", "an admin sets the sites a user works for (no --site: every site)")
+    up.add_argument("name", metavar="NAME")
+    up.add_argument("--site", action="append", metavar="CODE", help="a site (repeat)")
+    up.add_argument("--reason", required=True, metavar="TEXT")
 
 
 def _import_arguments(sp: argparse.ArgumentParser) -> None:
@@ -280,7 +284,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         description="Steroid Taper Tracker. With no command, opens the window.")
     p.add_argument("--version", action="version", version=f"taper-app {__version__}")
     p.add_argument("--demo", action="store_true",
-                   help="open the window on a freshly made demo study (no server needed)")
+                   help="open the window on the demo study (no server needed); it is kept "
+                        "between launches in the per-user data folder")
+    p.add_argument("--reset-demo", action="store_true",
+                   help="with --demo: rebuild the demo study first (what was entered is lost)")
     _common(p, suppress=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, (help_text, add_arguments) in _COMMAND_ARGUMENTS.items():
@@ -293,7 +300,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 #: The top-level options, and whether each takes a value (not --help and --version: they
 #: print the whole parser's text, whatever follows them).
-_TOP_OPTIONS = {"--demo": False, "--password-stdin": False, "--db": True, "--user": True}
+_TOP_OPTIONS = {"--demo": False, "--reset-demo": False, "--password-stdin": False,
+                "--db": True, "--user": True}
 
 
 def command_named(argv: Sequence[str]) -> str | None:
@@ -532,7 +540,9 @@ def cmd_user(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if args.user_command == "list":
         for u in accounts.list_users(db):
             state = "active" if u.active else "inactive"
-            print(f"{u.username:<16} {u.role:<13} {state:<9} {u.full_name}", file=out)
+            where = ", ".join(u.sites) or "every site"
+            print(f"{u.username:<16} {u.role:<13} {state:<9} {u.full_name} ({where})",
+                  file=out)
         return EXIT_OK
     if args.user_command == "passwd":
         if not args.user:
@@ -558,6 +568,10 @@ def cmd_user(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     elif args.user_command == "role":
         accounts.change_role(ctx, args.name, args.role, args.reason)
         print(f"{args.name} is now {args.role}", file=out)
+    elif args.user_command == "sites":
+        accounts.set_user_sites(ctx, args.name, args.site or [], args.reason)
+        print(f"{args.name} works for "
+              f"{'site(s) ' + ', '.join(args.site) if args.site else 'every site'}", file=out)
     return EXIT_OK
 
 
@@ -575,7 +589,9 @@ def _user_through_the_server(args: argparse.Namespace, out: TextIO, stdin: TextI
         if args.user_command == "list":
             for u in remote.call("user_list"):
                 state = "active" if u.active else "inactive"
-                print(f"{u.username:<16} {u.role:<13} {state:<9} {u.full_name}", file=out)
+                where = ", ".join(u.sites) or "every site"
+                print(f"{u.username:<16} {u.role:<13} {state:<9} {u.full_name} ({where})",
+                      file=out)
         elif args.user_command == "add":
             remote.call("user_add", name=args.name, role=args.role, full_name=args.full_name,
                         password=_new_password(args.name), sites=args.site)
@@ -593,6 +609,12 @@ def _user_through_the_server(args: argparse.Namespace, out: TextIO, stdin: TextI
         elif args.user_command == "role":
             remote.call("user_role", name=args.name, role=args.role, reason=args.reason)
             print(f"{args.name} is now {args.role}", file=out)
+        elif args.user_command == "sites":
+            remote.call("user_sites", name=args.name, sites=args.site or [],
+                        reason=args.reason)
+            print(f"{args.name} works for "
+                  f"{'site(s) ' + ', '.join(args.site) if args.site else 'every site'}",
+                  file=out)
     return EXIT_OK
 
 
@@ -1019,8 +1041,8 @@ def cmd_settings(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def cmd_db(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .storage.copy import CopyError, copy_database
     from .storage.engine import open_database, shown_location
+    from .storage.study_transfer import CopyError, copy_database
 
     if args.db_command == "grant":
         db = open_database(_db_location(args))
@@ -1154,16 +1176,29 @@ def run(argv: Sequence[str] | None = None, out: TextIO | None = None,
 def launch_gui(args: argparse.Namespace, err: TextIO) -> int:
     """Open the window (on the demo study with ``--demo``)."""
     location = _db_location(args)
+    reset_demo: Callable[[], None] | None = None
+    if args.reset_demo and not args.demo:
+        print("taper-app: --reset-demo goes with --demo", file=err)
+        return EXIT_USAGE
     if args.demo:
-        from .paths import data_dir
-        from .services.demo import DEMO_PASSWORD, create_demo
+        from .services.demo import DEMO_PASSWORD, demo_database, prepare_demo
+        from .storage.file_lock import StudyFileInUse
 
-        demo = data_dir() / "demo.sqlite"
-        for stale in (demo, demo.with_name(demo.name + "-wal"), demo.with_name(demo.name + "-shm")):
-            stale.unlink(missing_ok=True)
-        create_demo(demo, date.today()).dispose()
+        demo = demo_database()
+        try:
+            built = prepare_demo(demo, date.today(), reset=args.reset_demo)
+        except StudyFileInUse as exc:
+            print(f"taper-app --demo: the demo study is in use, so it was not rebuilt. {exc}",
+                  file=err)
+            return EXIT_INVALID
         location = str(demo)
-        print(f"demo study ready in {demo}: sign in as 'nurse', 'investigator', 'monitor' or "
+
+        def reset_demo() -> None:  # Study > Reset the demo study, in the window
+            prepare_demo(demo, date.today(), reset=True)
+
+        state = ("built" if built else "kept from the last launch (--reset-demo, or Study > "
+                 "Reset the demo study, rebuilds it)")
+        print(f"demo study {state}: {demo}; sign in as 'nurse', 'investigator', 'monitor' or "
               f"'admin' with password {DEMO_PASSWORD!r}", file=err)
     from .remote.client import is_server_address
 
@@ -1189,4 +1224,4 @@ def launch_gui(args: argparse.Namespace, err: TextIO) -> int:
         print(f"taper-app: the window is not available in this build ({exc}); use the "
               "command line: taper-app --help", file=err)
         return EXIT_USAGE
-    return run_gui(location)
+    return run_gui(location, reset_demo=reset_demo)

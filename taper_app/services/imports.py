@@ -34,7 +34,7 @@ from ..storage.engine import reserve_ids
 from ..storage.models import DoseRecordRow, Patient
 from ..storage.uow import UnitOfWork
 from ..storage.writing import insert_rows
-from .audit import AuditRow, AuditTrail
+from .audit import AuditRecord, AuditTrail
 from .context import ServiceContext
 from .errors import Problem, ValidationError
 from .patients import (
@@ -403,17 +403,17 @@ def _write_doses(connection: Connection, audit: AuditTrail, spool: _DoseSpool,
     for batch in spool.batches():
         ids = reserve_ids(connection, table, len(batch))
         rows: list[tuple[object, ...]] = []
-        audit_rows: list[AuditRow] = []
+        audited: list[AuditRecord] = []
         for record_id, (_line, subject, dose) in zip(ids, batch, strict=True):
             rows.append((record_id, patient_ids[subject], dose.drug, dose.dose_ug,
                          dose.frequency, dose.route, dose.start_date, dose.end_date,
                          dose.source, dose.comment, dose.deviation_reason, created_at,
                          username, False, None, None, None, None, 1))
-            audit_rows.extend(("record_dose", "dose_record", record_id, name, old, new,
-                               "import", subject)
-                              for name, old, new in _dose_fields(dose) if new is not None)
+            audited.append(("record_dose", "dose_record", record_id,
+                            [f for f in _dose_fields(dose) if f[2] is not None], "import",
+                            subject))
         insert_rows(connection, table, _DOSE_COLUMNS, rows)
-        audit.add_many(audit_rows)
+        audit.add_fields_many(audited)
         written += len(rows)
     return written
 

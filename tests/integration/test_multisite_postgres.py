@@ -17,9 +17,9 @@ from taper_app.services.patients import enroll_patient, record_dose
 from taper_app.services.records import load_patient
 from taper_app.services.signatures import sign_record, signatures_for
 from taper_app.services.study import load_study
-from taper_app.storage.copy import copy_database
 from taper_app.storage.engine import open_database
 from taper_app.storage.models import DoseRecordRow, User
+from taper_app.storage.study_transfer import copy_database
 from taper_app.storage.uow import UnitOfWork
 from tests.conftest import PASSWORD, TODAY, _pg_exec, fixed_clock
 
@@ -135,7 +135,7 @@ def test_db_copy_sqlite_to_postgres_and_back_keeps_figures_chain_and_signatures(
 
 
 def test_copy_refuses_a_target_that_already_holds_a_study(db, tmp_path):
-    from taper_app.storage.copy import CopyError
+    from taper_app.storage.study_transfer import CopyError
 
     other = tmp_path / "other.sqlite"
     copy_database(db.url, str(other))
