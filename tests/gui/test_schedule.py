@@ -133,7 +133,7 @@ def test_an_amendment_reason_over_5000_characters_is_marked_and_nothing_is_saved
     keyboard.shortcut(Qt.Key.Key_M, CTRL)
     form = dialogs.last(AmendDialog)
     keyboard.replace("60")
-    keyboard.tab()
+    keyboard.tab(2)  # past the date, to the dose
     keyboard.type("7,5")  # a decimal comma, as the form takes it
     keyboard.tab()
     form.reason.setText("r" * 5001)  # pasted
