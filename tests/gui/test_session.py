@@ -81,7 +81,7 @@ def test_the_cursor_comes_back_in_the_main_window_too(open_window, patient, keyb
 def test_switch_user_keeps_nothing_of_the_previous_user_on_screen(
         open_window, patient, keyboard, dialogs, db, message_log, qtbot):
     window = open_window("nurse")
-    audit = AuditDialog.create(window.ctx, patient, window)
+    audit = AuditDialog.build(window.ctx, patient, window)
     dialogs.present(audit)
     window.show_dashboard()
     activate(qtbot, window)
