@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import os
 import random
@@ -183,6 +184,8 @@ def child_raw(db_path: str, csv_path: str) -> dict[str, float]:
     last_id, last_hash = con.execute(
         "SELECT last_id, last_hash FROM audit_head WHERE id = 1").fetchone()
     at = NOW.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text_json = functools.lru_cache(maxsize=8192)(json.JSONEncoder(ensure_ascii=False).encode)
+    at_json = text_json(at)
     created = NOW.replace(tzinfo=None).isoformat(sep=" ")
     dose_sql = ("INSERT INTO dose_record (id, patient_id, drug, dose_ug, frequency, route, "
                 "start_date, end_date, source, comment, created_at, created_by, voided, "
@@ -216,13 +219,16 @@ def child_raw(db_path: str, csv_path: str) -> dict[str, float]:
                 if new is None:
                     continue
                 last_id += 1
-                entry = {"id": last_id, "at_utc": at, "username": "nurse",
-                         "action": "record_dose", "entity": "dose_record",
-                         "entity_id": str(next_id), "subject_id": row["subject_id"],
-                         "field": field, "old_value": None, "new_value": new,
-                         "reason": "import"}
-                canonical = json.dumps(entry, sort_keys=True, ensure_ascii=False,
-                                       separators=(",", ":"))
+                # The trail's canonical form (services/audit.py): sorted keys, compact
+                # separators, as json.dumps writes it, built by hand with each string's
+                # JSON looked up once (the least work the same hash needs).
+                canonical = "".join((
+                    '{"action":"record_dose","at_utc":', at_json,
+                    ',"entity":"dose_record","entity_id":"', str(next_id),
+                    '","field":"', field, '","id":', str(last_id),
+                    ',"new_value":', text_json(new), ',"old_value":null,"reason":"import"',
+                    ',"subject_id":', text_json(row["subject_id"]),
+                    ',"username":"nurse"}'))
                 digest = hashlib.sha256((last_hash + canonical).encode()).hexdigest()
                 audits.append((last_id, at, "nurse", "record_dose", "dose_record",
                                str(next_id), row["subject_id"], field, None, new, "import",

@@ -24,6 +24,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import benchmarks as b
+from bench.bench_import import bench_import
 from bench.measure import Result, machine
 from bench.synthetic import CACHE, TrialShape, cached_study, generation_seconds
 from taper_app.storage.engine import open_database
@@ -49,15 +50,20 @@ class Plan:
     cohort_runs: int
     startup_runs: int
     memory_runs: int
+    #: Rows of each doses.csv imported (bench/bench_import.py) and runs of each.
+    import_rows: tuple[int, ...] = ()
+    import_runs: tuple[int, ...] = ()
 
 
 FULL = Plan(TrialShape(150, THREE_YEARS, daily_every=10),
             TrialShape(1000, THREE_YEARS, daily_every=10),
             switch_runs=9, save_runs=15, summary_runs=7, large_summary_runs=5, pdf_runs=5,
-            diary_pdf_runs=3, cohort_runs=3, startup_runs=5, memory_runs=3)
+            diary_pdf_runs=3, cohort_runs=3, startup_runs=5, memory_runs=3,
+            import_rows=(100_000, 300_000), import_runs=(3, 1))
 QUICK = Plan(TrialShape(6, 60, daily_every=3), TrialShape(10, 60, daily_every=3),
              switch_runs=1, save_runs=1, summary_runs=1, large_summary_runs=1, pdf_runs=1,
-             diary_pdf_runs=1, cohort_runs=1, startup_runs=1, memory_runs=1)
+             diary_pdf_runs=1, cohort_runs=1, startup_runs=1, memory_runs=1,
+             import_rows=(300, 900), import_runs=(1, 1))
 
 
 def _say(out: TextIO, text: str) -> None:
@@ -111,6 +117,8 @@ def run(plan: Plan, folder: Path, out: TextIO = sys.stdout,
     for startup in startups:
         add(startup)
     add(b.bench_memory(large, AS_OF, plan.memory_runs))
+    for imported in bench_import(folder / "import", plan.import_rows, plan.import_runs):
+        add(imported)
     return results, phases, generated
 
 

@@ -96,6 +96,10 @@ def _user_arguments(sp: argparse.ArgumentParser) -> None:
     up.add_argument("name", metavar="NAME")
     up.add_argument("role", choices=ROLES)
     up.add_argument("--reason", required=True, metavar="TEXT")
+    up = action("sites", "an admin sets the sites a user works for (no --site: every site)")
+    up.add_argument("name", metavar="NAME")
+    up.add_argument("--site", action="append", metavar="CODE", help="a site (repeat)")
+    up.add_argument("--reason", required=True, metavar="TEXT")
 
 
 def _import_arguments(sp: argparse.ArgumentParser) -> None:
@@ -280,7 +284,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         description="Steroid Taper Tracker. With no command, opens the window.")
     p.add_argument("--version", action="version", version=f"taper-app {__version__}")
     p.add_argument("--demo", action="store_true",
-                   help="open the window on a freshly made demo study (no server needed)")
+                   help="open the window on the demo study (no server needed); it is kept "
+                        "between launches in the per-user data folder")
+    p.add_argument("--reset-demo", action="store_true",
+                   help="with --demo: rebuild the demo study first (what was entered is lost)")
     _common(p, suppress=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, (help_text, add_arguments) in _COMMAND_ARGUMENTS.items():
@@ -293,7 +300,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 #: The top-level options, and whether each takes a value (not --help and --version: they
 #: print the whole parser's text, whatever follows them).
-_TOP_OPTIONS = {"--demo": False, "--password-stdin": False, "--db": True, "--user": True}
+_TOP_OPTIONS = {"--demo": False, "--reset-demo": False, "--password-stdin": False,
+                "--db": True, "--user": True}
 
 
 def command_named(argv: Sequence[str]) -> str | None:
@@ -349,7 +357,9 @@ def _password(args: argparse.Namespace, stdin: TextIO) -> str:
 # ---------------------------------------------------------------- the application server
 
 #: The commands that work through the application server (``--db https://HOST:PORT``).
-THROUGH_THE_SERVER = frozenset({"summary", "audit", "settings", "sign", "user"})
+THROUGH_THE_SERVER = frozenset({"summary", "audit", "settings", "sign", "user", "import",
+                                "report", "export", "handout", "patient", "sdv", "query",
+                                "template"})
 
 
 def _on_server(args: argparse.Namespace) -> bool:
@@ -359,14 +369,16 @@ def _on_server(args: argparse.Namespace) -> bool:
 
 
 @contextlib.contextmanager
-def _remote(args: argparse.Namespace, stdin: TextIO, password: str | None = None
-            ):  # type: ignore[no-untyped-def]
-    """A session on the application server as ``--user`` (signed out at the end)."""
+def _remote(args: argparse.Namespace, stdin: TextIO, password: str | None = None, *,
+            changes: bool = False):  # type: ignore[no-untyped-def]
+    """A session on the application server as ``--user`` (signed out at the end); without
+    ``--user``, the usage message the same command gives on a database URL."""
     from .remote.client import RemoteStudy
     from .services.errors import FirstPasswordNotChanged
 
     if not args.user:
-        raise UsageError("on a database server, give --user NAME (and the password): "
+        raise UsageError("this command changes data: give --user NAME" if changes else
+                         "on a database server, give --user NAME (and the password): "
                          "you see the patients of your sites")
     remote = RemoteStudy(_db_location(args))
     try:
@@ -482,16 +494,27 @@ def _grant(db, role: str, out: TextIO) -> None:  # type: ignore[no-untyped-def]
           "DELETE or TRUNCATE; audit trail and signatures append-only)", file=out)
 
 
+def _template_text(args: argparse.Namespace) -> str:
+    try:
+        return str(args.file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{args.file}: cannot be read ({exc})") from None
+
+
 def cmd_template(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.study import import_templates
 
+    if _on_server(args):
+        if not args.user:
+            raise UsageError("this command changes data: give --user NAME")
+        text = _template_text(args)
+        with _remote(args, stdin, changes=True) as remote:
+            ids = remote.call("template_import", text=text, source=str(args.file))
+        print(f"added templates: {', '.join(ids)}", file=out)
+        return EXIT_OK
     db, _ = _open(args)
     ctx = _signed_in(args, db, stdin)
-    try:
-        text = args.file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"{args.file}: cannot be read ({exc})") from None
-    ids = import_templates(ctx, text, str(args.file))
+    ids = import_templates(ctx, _template_text(args), str(args.file))
     print(f"added templates: {', '.join(ids)}", file=out)
     return EXIT_OK
 
@@ -517,7 +540,9 @@ def cmd_user(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if args.user_command == "list":
         for u in accounts.list_users(db):
             state = "active" if u.active else "inactive"
-            print(f"{u.username:<16} {u.role:<13} {state:<9} {u.full_name}", file=out)
+            where = ", ".join(u.sites) or "every site"
+            print(f"{u.username:<16} {u.role:<13} {state:<9} {u.full_name} ({where})",
+                  file=out)
         return EXIT_OK
     if args.user_command == "passwd":
         if not args.user:
@@ -543,18 +568,30 @@ def cmd_user(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     elif args.user_command == "role":
         accounts.change_role(ctx, args.name, args.role, args.reason)
         print(f"{args.name} is now {args.role}", file=out)
+    elif args.user_command == "sites":
+        accounts.set_user_sites(ctx, args.name, args.site or [], args.reason)
+        print(f"{args.name} works for "
+              f"{'site(s) ' + ', '.join(args.site) if args.site else 'every site'}", file=out)
     return EXIT_OK
 
 
 def _user_through_the_server(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if args.user_command == "passwd":
-        raise UsageError("user passwd is not available through the application server yet; "
-                         "an administrator can reset the password")
+        from .remote.client import RemoteStudy
+
+        if not args.user:
+            raise UsageError("give --user NAME (the account whose password changes)")
+        with RemoteStudy(_db_location(args)) as remote:
+            remote.change_password(args.user, _password(args, stdin), _new_password(args.user))
+        print(f"password changed for {args.user}", file=out)
+        return EXIT_OK
     with _remote(args, stdin) as remote:
         if args.user_command == "list":
             for u in remote.call("user_list"):
                 state = "active" if u.active else "inactive"
-                print(f"{u.username:<16} {u.role:<13} {state:<9} {u.full_name}", file=out)
+                where = ", ".join(u.sites) or "every site"
+                print(f"{u.username:<16} {u.role:<13} {state:<9} {u.full_name} ({where})",
+                      file=out)
         elif args.user_command == "add":
             remote.call("user_add", name=args.name, role=args.role, full_name=args.full_name,
                         password=_new_password(args.name), sites=args.site)
@@ -572,7 +609,26 @@ def _user_through_the_server(args: argparse.Namespace, out: TextIO, stdin: TextI
         elif args.user_command == "role":
             remote.call("user_role", name=args.name, role=args.role, reason=args.reason)
             print(f"{args.name} is now {args.role}", file=out)
+        elif args.user_command == "sites":
+            remote.call("user_sites", name=args.name, sites=args.site or [],
+                        reason=args.reason)
+            print(f"{args.name} works for "
+                  f"{'site(s) ' + ', '.join(args.site) if args.site else 'every site'}",
+                  file=out)
     return EXIT_OK
+
+
+def _upload(path: Path | None) -> tuple[str, bytes] | None:
+    """A file to send to the server: its name as given, and its bytes (read here)."""
+    from .services.errors import Problem, ValidationError
+
+    if path is None:
+        return None
+    try:
+        return str(path), path.read_bytes()
+    except OSError as exc:  # the same problem the import reports for a file it cannot read
+        raise ValidationError([Problem("file", f"cannot be read ({exc.strerror or exc})", 1,
+                                       str(path))]) from None
 
 
 def cmd_import(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -580,10 +636,16 @@ def cmd_import(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
     if not (args.patients or args.doses or args.amendments):
         raise UsageError("import needs at least one of --patients, --doses, --amendments")
-    db, study = _open(args)
-    ctx = _signed_in(args, db, stdin)
-    result = import_files(ctx, study, patients=args.patients, doses=args.doses,
-                          amendments=args.amendments)
+    if _on_server(args):
+        with _remote(args, stdin, changes=True) as remote:
+            result = remote.call("import_files", patients=_upload(args.patients),
+                                 doses=_upload(args.doses),
+                                 amendments=_upload(args.amendments))
+    else:
+        db, study = _open(args)
+        ctx = _signed_in(args, db, stdin)
+        result = import_files(ctx, study, patients=args.patients, doses=args.doses,
+                              amendments=args.amendments)
     print(f"imported {result.patients} patients, {result.doses} dose records, "
           f"{result.amendments} amendments", file=out)
     return EXIT_OK
@@ -619,6 +681,8 @@ def cmd_summary(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    if _on_server(args):
+        return _export_through_the_server(args, out, stdin)
     if args.format == "sdtm":
         from .services.sdtm import export_sdtm
 
@@ -642,6 +706,30 @@ def cmd_export(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return EXIT_OK
 
 
+def _export_through_the_server(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .services.errors import ServiceError
+    from .services.reporting import write_files
+
+    as_of = _as_of(args.as_of) if args.format == "csv" else date.today()
+    with _remote(args, stdin) as remote:
+        made = remote.call("export", format=args.format, as_of=as_of)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_files({args.out / name: data for name, data in made.files})
+    except OSError as exc:
+        raise CliError(f"{args.out}: cannot be written ({exc.strerror or exc})") from None
+    except ServiceError as exc:
+        if args.format == "sdtm":
+            raise CliError(str(exc)) from None
+        raise
+    for name, _ in made.files:
+        print(f"wrote {args.out / name}", file=out)
+    if args.format == "sdtm":
+        print(f"{made.cm_rows} CM records for {made.subjects} subjects; "
+              f"{made.voided_rows} voided records listed apart", file=out)
+    return EXIT_OK
+
+
 def cmd_report(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.reporting import cohort_report, patient_report, write_report
 
@@ -650,12 +738,17 @@ def cmd_report(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if not args.out:
         raise UsageError("report needs --out FILE.pdf")
     as_of = _as_of(args.as_of)
-    db, study = _open(args)
-    sites = _reader_sites(args, db, stdin)
-    if args.cohort:
-        report = cohort_report(db, study, as_of, sites=sites)
+    if _on_server(args):
+        with _remote(args, stdin) as remote:
+            report = remote.call("report", subject_id=None if args.cohort else args.subject,
+                                 as_of=as_of)
     else:
-        report = patient_report(db, study, args.subject, as_of, sites=sites)
+        db, study = _open(args)
+        sites = _reader_sites(args, db, stdin)
+        if args.cohort:
+            report = cohort_report(db, study, as_of, sites=sites)
+        else:
+            report = patient_report(db, study, args.subject, as_of, sites=sites)
     written = write_report(report, args.out)
     print(f"wrote {written.path} ({written.pages} pages; data SHA-256 {written.fingerprint})",
           file=out)
@@ -667,9 +760,14 @@ def cmd_handout(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.reporting import write_files
 
     first = _date_or_none(args.first, "--from")
-    db, _ = _open(args)
-    ctx = _signed_in(args, db, stdin)  # printing a calendar is audited: who, which dates
-    printout = print_dosing_calendar(ctx, args.subject, first, args.weeks, args.drug)
+    if _on_server(args):
+        with _remote(args, stdin, changes=True) as remote:
+            printout = remote.call("handout", subject_id=args.subject, first_date=first,
+                                   weeks=args.weeks, drug=args.drug)
+    else:
+        db, _ = _open(args)
+        ctx = _signed_in(args, db, stdin)  # printing a calendar is audited: who, which dates
+        printout = print_dosing_calendar(ctx, args.subject, first, args.weeks, args.drug)
     files: dict[Path, bytes] = {args.out: printout.pdf}
     if args.csv:
         files[args.csv] = printout.csv.encode("utf-8")
@@ -690,17 +788,27 @@ def cmd_handout(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .services.audit import holds_head, parse_head, verify_chain
+    from .services.audit import holds_head, verify_chain
     from .services.audit_reconcile import reconcile
     from .storage.uow import UnitOfWork
 
     if _on_server(args):
-        if args.audit_command != "verify":
-            raise UsageError("audit export is not available through the application "
-                             "server yet; run it on the server")
+        if args.audit_command == "export":
+            from .services.audit_query import export_audit_csv
+
+            since = _date_or_none(args.since, "--from")
+            until = _date_or_none(args.until, "--to")
+            with _remote(args, stdin) as remote:
+                head, rows = remote.call("audit_rows", subject_id=args.subject,
+                                         username=args.by, entity=args.entity, since=since,
+                                         until=until)
+            export_audit_csv(rows, args.out, head=head)
+            print(f"wrote {len(rows)} audit rows to {args.out}", file=out)
+            return EXIT_OK
+        expected = _expected_head(args)
         with _remote(args, stdin) as remote:
-            check = remote.call("audit_verify")
-        return _print_audit_verdict(check, [], None, True, out)
+            check, found, held = remote.call("audit_check", head=expected)
+        return _print_audit_verdict(check, found, expected, held, out)
     db, _ = _open(args)
     if args.audit_command == "export":
         from .services.audit_query import (
@@ -711,8 +819,8 @@ def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         )
 
         wanted = AuditFilter(args.subject, args.by, args.entity,
-                             _date_or_none(args.since, "--from"),
-                             _date_or_none(args.until, "--to"))
+                             since=_date_or_none(args.since, "--from"),
+                             until=_date_or_none(args.until, "--to"))
         from .services.audit import head_of
 
         _user_needed_on_a_server(args, db)
@@ -722,18 +830,24 @@ def cmd_audit(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         export_audit_csv(rows, args.out, head=head)
         print(f"wrote {len(rows)} audit rows to {args.out}", file=out)
         return EXIT_OK
-    expected_head = None
-    if args.head:
-        try:
-            expected_head = parse_head(args.head)
-        except ValueError as e:
-            raise CliError(f"--head: {e}") from None
+    expected_head = _expected_head(args)
     with UnitOfWork(db, write=False) as uow:
         check = verify_chain(uow.session)
         found = reconcile(uow.session) if check.ok else []
         held = (holds_head(uow.session, *expected_head) if expected_head is not None
                 else True)
     return _print_audit_verdict(check, [str(d) for d in found], expected_head, held, out)
+
+
+def _expected_head(args: argparse.Namespace) -> tuple[int, str] | None:
+    from .services.audit import parse_head
+
+    if not args.head:
+        return None
+    try:
+        return parse_head(args.head)
+    except ValueError as e:
+        raise CliError(f"--head: {e}") from None
 
 
 def _print_audit_verdict(check: Any, problems: list[str],
@@ -794,6 +908,24 @@ def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.corrections import correct_enrollment, withdraw_amendment
     from .services.participation import end_participation, reopen_participation
 
+    if _on_server(args):
+        if args.patient_command not in ("end", "reopen"):
+            raise UsageError(f"patient {args.patient_command} is not available through the "
+                             "application server yet; run it on the server "
+                             "(docs/multi-site.md)")
+        end = _date_or_none(args.date, "--date") if args.patient_command == "end" else None
+        with _remote(args, stdin, changes=True) as remote:
+            if end is not None:
+                remote.call("patient_end", subject_id=args.subject, end_date=end,
+                            disposition=args.disposition, reason=args.reason)
+            else:
+                remote.call("patient_reopen", subject_id=args.subject, reason=args.reason)
+        if end is not None:
+            print(f"ended {args.subject}'s participation on {end.isoformat()} "
+                  f"({args.disposition})", file=out)
+        else:
+            print(f"reopened {args.subject}'s participation", file=out)
+        return EXIT_OK
     db, study = _open(args)
     if not args.user:
         raise UsageError("this command changes data: give --user NAME")
@@ -826,9 +958,14 @@ def cmd_sdv(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.verification import verify_source
 
     through = _date_or_none(args.through, "--through")
-    db, _ = _open(args)
-    ctx = _signed_in(args, db, stdin)
-    marked = verify_source(ctx, args.subject, through, args.record)
+    if _on_server(args):
+        with _remote(args, stdin, changes=True) as remote:
+            marked = remote.call("sdv", subject_id=args.subject, through=through,
+                                 record_id=args.record)
+    else:
+        db, _ = _open(args)
+        ctx = _signed_in(args, db, stdin)
+        marked = verify_source(ctx, args.subject, through, args.record)
     which = (f"through {through.isoformat()}" if through is not None
              else f"record {args.record}")
     print(f"{args.subject}: {marked} dose record(s) marked source-verified ({which})",
@@ -839,6 +976,21 @@ def cmd_sdv(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 def cmd_query(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services import queries
 
+    if _on_server(args):
+        with _remote(args, stdin, changes=args.query_command != "list") as remote:
+            if args.query_command == "list":
+                print(queries.queries_json(remote.call("query_list", subject_id=args.subject,
+                                                       state=args.state)), file=out)
+            elif args.query_command == "open":
+                print(remote.call("query_open", subject_id=args.subject, text=args.text,
+                                  record_id=args.record), file=out)
+            elif args.query_command == "answer":
+                remote.call("query_answer", query_id=args.id, text=args.text)
+                print(f"answered query {args.id}", file=out)
+            else:
+                remote.call("query_close", query_id=args.id, text=args.text)
+                print(f"closed query {args.id}", file=out)
+        return EXIT_OK
     db, _ = _open(args)
     if args.query_command == "list":
         from .services.auth import Actor
@@ -1017,17 +1169,39 @@ def run(argv: Sequence[str] | None = None, out: TextIO | None = None,
 def launch_gui(args: argparse.Namespace, err: TextIO) -> int:
     """Open the window (on the demo study with ``--demo``)."""
     location = _db_location(args)
+    reset_demo: Callable[[], None] | None = None
+    if args.reset_demo and not args.demo:
+        print("taper-app: --reset-demo goes with --demo", file=err)
+        return EXIT_USAGE
     if args.demo:
-        from .paths import data_dir
-        from .services.demo import DEMO_PASSWORD, create_demo
+        from .services.demo import DEMO_PASSWORD, demo_database, prepare_demo
+        from .storage.file_lock import StudyFileInUse
 
-        demo = data_dir() / "demo.sqlite"
-        for stale in (demo, demo.with_name(demo.name + "-wal"), demo.with_name(demo.name + "-shm")):
-            stale.unlink(missing_ok=True)
-        create_demo(demo, date.today()).dispose()
+        demo = demo_database()
+        try:
+            built = prepare_demo(demo, date.today(), reset=args.reset_demo)
+        except StudyFileInUse as exc:
+            print(f"taper-app --demo: the demo study is in use, so it was not rebuilt. {exc}",
+                  file=err)
+            return EXIT_INVALID
         location = str(demo)
-        print(f"demo study ready in {demo}: sign in as 'nurse', 'investigator', 'monitor' or "
+
+        def reset_demo() -> None:  # Study > Reset the demo study, in the window
+            prepare_demo(demo, date.today(), reset=True)
+
+        state = ("built" if built else "kept from the last launch (--reset-demo, or Study > "
+                 "Reset the demo study, rebuilds it)")
+        print(f"demo study {state}: {demo}; sign in as 'nurse', 'investigator', 'monitor' or "
               f"'admin' with password {DEMO_PASSWORD!r}", file=err)
+    from .remote.client import is_server_address
+
+    if is_server_address(location):
+        # Said before anything else: the window would otherwise try the address as a
+        # database URL. The command line works through the server (docs/multi-site.md).
+        print(f"taper-app: the window does not work through the application server yet "
+              f"({location}); use the command line there (taper-app summary --db "
+              f"{location} --user NAME), or open a study file", file=err)
+        return EXIT_USAGE
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
             or os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("win32", "darwin")):
         print("taper-app: no display: the window needs a desktop session (DISPLAY or "
@@ -1043,4 +1217,4 @@ def launch_gui(args: argparse.Namespace, err: TextIO) -> int:
         print(f"taper-app: the window is not available in this build ({exc}); use the "
               "command line: taper-app --help", file=err)
         return EXIT_USAGE
-    return run_gui(location)
+    return run_gui(location, reset_demo=reset_demo)

@@ -55,6 +55,30 @@ def app_icon() -> Path:
     return resource("icons", "taper-app.png")
 
 
+def docs_dir() -> Path:
+    """The user guide's folder, with its screenshots: package data
+    (``taper_app/resources/guide``, links to ``docs/`` in the source tree that a wheel and
+    build.spec copy as files), or ``docs/`` of the checkout itself where the links were
+    not made (a Windows checkout without symbolic links)."""
+    shipped = resources_dir() / "guide"
+    if _is_guide(shipped / "user-guide.md"):
+        return shipped
+    checkout = Path(__file__).resolve().parent.parent / "docs"
+    return checkout if _is_guide(checkout / "user-guide.md") else shipped
+
+
+def _is_guide(path: Path) -> bool:
+    try:
+        return path.is_file() and path.read_text(encoding="utf-8").startswith("# ")
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def user_guide() -> Path:
+    """The user guide (Markdown) that F1 opens."""
+    return docs_dir() / "user-guide.md"
+
+
 def data_dir() -> Path:
     path = Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
     path.mkdir(parents=True, exist_ok=True)

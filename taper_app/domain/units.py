@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
@@ -127,8 +128,11 @@ def ug_to_mg(ug: int) -> Decimal:
     return mg.quantize(Decimal(1)) if mg == mg.to_integral() else mg.normalize()
 
 
+@functools.lru_cache(maxsize=4096, typed=True)
 def format_mg(ug: int) -> str:
-    """Micrograms as plain milligram text without exponent: 2500 -> '2.5', 20000 -> '20'."""
+    """Micrograms as plain milligram text without exponent: 2500 -> '2.5', 20000 -> '20'.
+
+    Remembered (a pure function of an integer): an import audits every dose's amount."""
     return f"{ug_to_mg(ug):f}"
 
 

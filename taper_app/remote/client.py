@@ -80,6 +80,11 @@ class RemoteStudy:
         self.actor = actor
         return actor
 
+    def change_password(self, username: str, old_password: str, new_password: str) -> None:
+        """The user's own new password (no session needed: the current one proves it)."""
+        self._post("/v1/change-password", {"username": username, "old_password": old_password,
+                                           "new_password": new_password})
+
     def unlock(self, password: str) -> Actor:
         actor = decode(self._post("/v1/unlock", {"password": password})["actor"])
         assert isinstance(actor, Actor)

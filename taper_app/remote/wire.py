@@ -7,22 +7,42 @@ never as a float, and an unknown type is an error on both sides rather than a gu
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..results import AuditHeadMark
+from ..results import AuditHeadMark, CalendarLine, DosingCalendar, QueryMessage, QueryView
 from ..services.accounts import UserView
 from ..services.audit import ChainCheck
+from ..services.audit_query import AuditRow
 from ..services.auth import Actor
+from ..services.calendar import CalendarPrintout
+from ..services.imports import ImportResult
 from ..services.patients import SavedDose
+from ..services.reporting import Report
 from ..services.signatures import SignatureView
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportedFiles:
+    """An export made on the server: each file's name (no folder) and bytes, in the order
+    the export writes them; for SDTM also its counts (else 0)."""
+
+    files: tuple[tuple[str, bytes], ...]
+    cm_rows: int = 0
+    voided_rows: int = 0
+    subjects: int = 0
+
 
 #: The result types that may cross the wire, by name (the same on both sides).
 RESULT_TYPES: Mapping[str, type] = {t.__name__: t for t in (
-    Actor, AuditHeadMark, ChainCheck, SavedDose, SignatureView, UserView)}
+    Actor, AuditHeadMark, AuditRow, CalendarLine, CalendarPrintout, ChainCheck,
+    DosingCalendar, ExportedFiles, ImportResult, QueryMessage, QueryView, Report, SavedDose,
+    SignatureView, UserView)}
 
 
 class WireError(ValueError):
@@ -35,6 +55,8 @@ def encode(value: Any) -> Any:
         return value
     if isinstance(value, float):
         return value
+    if isinstance(value, bytes):
+        return {"$bytes": base64.b64encode(value).decode("ascii")}
     if isinstance(value, Decimal):
         return {"$decimal": str(value)}
     if isinstance(value, datetime):  # before date: a datetime is a date
@@ -76,6 +98,8 @@ def decode(value: Any) -> Any:
         raise WireError("a tagged value has exactly one tag")
     ((tag, inner),) = value.items()
     try:
+        if tag == "$bytes" and isinstance(inner, str):
+            return base64.b64decode(inner.encode("ascii"), validate=True)
         if tag == "$decimal" and isinstance(inner, str):
             return Decimal(inner)
         if tag == "$datetime" and isinstance(inner, str):
@@ -86,7 +110,7 @@ def decode(value: Any) -> Any:
             return tuple(decode(v) for v in inner)
         if tag == "$frozenset" and isinstance(inner, list):
             return frozenset(decode(v) for v in inner)
-    except (ValueError, InvalidOperation, TypeError) as exc:
+    except (ValueError, InvalidOperation, TypeError, binascii.Error) as exc:
         raise WireError(f"{tag}: {exc}") from None
     raise WireError(f"unknown tag {tag!r}")
 

@@ -1,9 +1,11 @@
 """The HTTP side of the application server (Starlette on uvicorn).
 
-Three routes: ``POST /v1/sign-in`` (makes a session), ``POST /v1/sign-out`` and
-``POST /v1/call/{use case}`` (the session's bearer token; the use case from
-server/usecases.py's explicit list). Every refusal is a JSON ``{"error": {kind, message,
-problems}}`` with the services' own message; nothing else is ever run.
+The routes: ``POST /v1/sign-in`` (makes a session), ``POST /v1/sign-out``,
+``POST /v1/unlock`` (the idle lock's password), ``POST /v1/change-password`` (a user's own,
+proven by the current one) and ``POST /v1/call/{use case}`` (the session's bearer token;
+the use case from server/usecases.py's explicit list). Every refusal is a JSON
+``{"error": {kind, message, problems}}`` with the services' own message; nothing else is
+ever run.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..remote.wire import WireError, decode, encode
+from ..services import accounts
 from ..services.audit import utc_now
 from ..services.context import ServiceContext, local_today
 from ..services.errors import (
@@ -44,8 +47,9 @@ from .usecases import USE_CASES, BadArguments, Call, checked_arguments
 
 log = logging.getLogger(__name__)
 
-#: The largest request body accepted (a CSV import's files are the largest expected).
-MAX_BODY = 1 << 20
+#: The largest request body accepted: a CSV import's files (base64, a third larger) are
+#: the largest expected.
+MAX_BODY = 8 << 20
 
 _KINDS: tuple[tuple[type[Exception], str, int], ...] = (
     (FirstPasswordNotChanged, "FirstPasswordNotChanged", 401),
@@ -142,6 +146,25 @@ def make_app(db: Database, *, clock: Callable[[], datetime] = utc_now,
             return error("DatabaseError", str(exc), 503)
         return JSONResponse({"token": sessions.open(actor.username), "actor": encode(actor)})
 
+    async def change_password(request: Request) -> JSONResponse:
+        """A user's own new password, proven by the current one (as ``user passwd`` on a
+        file): counted and locked out like a sign-in; no session is made or needed."""
+        try:
+            body = await _body(request)
+            names = ("username", "old_password", "new_password")
+            if set(body) != set(names) or not all(isinstance(body[n], str) for n in names):
+                raise _Malformed("a password change takes the username, the current "
+                                 "password and the new one")
+            await run_in_threadpool(accounts.change_password, db, body["username"],
+                                    body["old_password"], body["new_password"], clock)
+        except _Malformed as exc:
+            return error("Malformed", str(exc), 400)
+        except ServiceError as exc:
+            return _service_error(exc)
+        except DatabaseError as exc:
+            return error("DatabaseError", str(exc), 503)
+        return JSONResponse({"ok": True})
+
     async def sign_out(request: Request) -> JSONResponse:
         token = _bearer(request)
         session = sessions.close(token) if token else None
@@ -203,6 +226,7 @@ def make_app(db: Database, *, clock: Callable[[], datetime] = utc_now,
     return Starlette(exception_handlers={404: not_found, 405: not_allowed}, routes=[
         Route("/v1/sign-in", sign_in, methods=["POST"]),
         Route("/v1/sign-out", sign_out, methods=["POST"]),
+        Route("/v1/change-password", change_password, methods=["POST"]),
         Route("/v1/unlock", unlock, methods=["POST"]),
         Route("/v1/call/{name}", call, methods=["POST"]),
     ])

@@ -8,20 +8,32 @@ and sites exactly as for the window on a file.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from ..services import accounts
-from ..services.audit import verify_chain
+from ..remote.wire import ExportedFiles
+from ..services import accounts, queries
+from ..services.audit import head_of, holds_head, verify_chain
+from ..services.audit_query import AuditFilter, read_audit
+from ..services.audit_reconcile import reconcile
+from ..services.calendar import print_dosing_calendar
 from ..services.context import ServiceContext
 from ..services.errors import PermissionDenied
+from ..services.exports import export_csv
 from ..services.figures import summary
+from ..services.imports import CsvUpload, import_files
+from ..services.participation import end_participation, reopen_participation
 from ..services.patients import record_dose
+from ..services.reporting import cohort_report, patient_report
+from ..services.sdtm import export_sdtm
 from ..services.settings import load_settings, set_setting
 from ..services.signatures import sign_record
-from ..services.study import add_user, load_study
+from ..services.study import add_user, import_templates, load_study
+from ..services.verification import verify_source
 from ..storage.uow import UnitOfWork
 from .sessions import SessionStore
 
@@ -59,6 +71,12 @@ def _is_names(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(x, str) for x in v)
 
 
+def _is_upload(v: Any) -> bool:
+    """A CSV file sent by the client: (its name as the user gave it, its bytes)."""
+    return (isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str)
+            and isinstance(v[1], bytes))
+
+
 @dataclass(frozen=True)
 class UseCase:
     name: str
@@ -89,6 +107,20 @@ def _audit_verify(c: Call) -> Any:
         return verify_chain(uow.session)
 
 
+def _audit_check(c: Call, head: tuple[int, str] | None) -> Any:
+    """What ``audit verify`` checks on a file, here: the chain, that the data agree with
+    it, and (with ``head``) that the trail still holds that row with that hash."""
+    with UnitOfWork(c.ctx.db, write=False) as uow:
+        check = verify_chain(uow.session)
+        found = [str(d) for d in reconcile(uow.session)] if check.ok else []
+        held = holds_head(uow.session, *head) if head is not None else True
+    return check, found, held
+
+
+def _is_head(v: Any) -> bool:
+    return (isinstance(v, tuple) and len(v) == 2 and _is_int(v[0]) and isinstance(v[1], str))
+
+
 def _settings_set(c: Call, key: str, value: str, reason: str) -> Any:
     set_setting(c.ctx, key, value, reason)
     return load_settings(c.ctx.db)
@@ -113,12 +145,87 @@ def _user_list(c: Call) -> Any:
     return accounts.list_users(c.ctx.db)
 
 
+def _import(c: Call, patients: tuple[str, bytes] | None, doses: tuple[str, bytes] | None,
+            amendments: tuple[str, bytes] | None) -> Any:
+    def upload(sent: tuple[str, bytes] | None) -> CsvUpload | None:
+        return None if sent is None else CsvUpload(*sent)
+
+    return import_files(c.ctx, load_study(c.ctx.db), patients=upload(patients),
+                        doses=upload(doses), amendments=upload(amendments))
+
+
+def _report(c: Call, subject_id: str | None, as_of: date) -> Any:
+    # The PDF is made here, for the session's user's sites, exactly as on a file.
+    study, sites = load_study(c.ctx.db), c.ctx.actor.sites
+    if subject_id is None:
+        return cohort_report(c.ctx.db, study, as_of, sites=sites)
+    return patient_report(c.ctx.db, study, subject_id, as_of, sites=sites)
+
+
+def _files_of(paths: list[Path]) -> tuple[tuple[str, bytes], ...]:
+    return tuple((p.name, p.read_bytes()) for p in paths)
+
+
+def _export(c: Call, format: str, as_of: date) -> ExportedFiles:
+    study, sites = load_study(c.ctx.db), c.ctx.actor.sites
+    with tempfile.TemporaryDirectory(prefix="taper-export-") as folder:
+        out = Path(folder)
+        if format == "sdtm":
+            made = export_sdtm(c.ctx.db, study, out, sites=sites, clock=c.ctx.clock)
+            return ExportedFiles(_files_of(made.paths), made.cm_rows, made.voided_rows,
+                                 made.subjects)
+        if format == "csv":
+            return ExportedFiles(_files_of(export_csv(c.ctx.db, study, out, as_of, sites)))
+    raise BadArguments("export: format is csv or sdtm")
+
+
+def _audit_rows(c: Call, subject_id: str | None, username: str | None, entity: str | None,
+                since: date | None, until: date | None) -> Any:
+    # The head is read before the rows, so the trail holds it whatever is saved next.
+    head = head_of(c.ctx.db)
+    return head, read_audit(c.ctx, AuditFilter(subject_id, username, entity, since=since,
+                                               until=until))
+
+
+def _handout(c: Call, subject_id: str, first_date: date | None, weeks: int,
+             drug: str | None) -> Any:
+    return print_dosing_calendar(c.ctx, subject_id, first_date, weeks, drug)
+
+
 S, N, B, D = _is_str, _is_int, _is_bool, _is_date
+OS, ON, OD, UP = _optional(S), _optional(N), _optional(D), _optional(_is_upload)
 USE_CASES: Mapping[str, UseCase] = {u.name: u for u in (
-    UseCase("summary", {"as_of": D, "subject_id": _optional(S)}, _summary),
+    UseCase("import_files", {"patients": UP, "doses": UP, "amendments": UP}, _import),
+    UseCase("report", {"subject_id": OS, "as_of": D}, _report),
+    UseCase("export", {"format": S, "as_of": D}, _export),
+    UseCase("audit_rows", {"subject_id": OS, "username": OS, "entity": OS, "since": OD,
+                           "until": OD}, _audit_rows),
+    UseCase("handout", {"subject_id": S, "first_date": OD, "weeks": N, "drug": OS},
+            _handout),
+    UseCase("patient_end", {"subject_id": S, "end_date": D, "disposition": S, "reason": S},
+            lambda c, subject_id, end_date, disposition, reason: end_participation(
+                c.ctx, subject_id, end_date, disposition, reason)),
+    UseCase("patient_reopen", {"subject_id": S, "reason": S},
+            lambda c, subject_id, reason: reopen_participation(c.ctx, subject_id, reason)),
+    UseCase("sdv", {"subject_id": S, "through": OD, "record_id": ON},
+            lambda c, subject_id, through, record_id: verify_source(c.ctx, subject_id,
+                                                                     through, record_id)),
+    UseCase("query_open", {"subject_id": S, "text": S, "record_id": ON},
+            lambda c, subject_id, text, record_id: queries.open_query(c.ctx, subject_id, text,
+                                                                      record_id)),
+    UseCase("query_answer", {"query_id": N, "text": S},
+            lambda c, query_id, text: queries.answer_query(c.ctx, query_id, text)),
+    UseCase("query_close", {"query_id": N, "text": OS},
+            lambda c, query_id, text: queries.close_query(c.ctx, query_id, text)),
+    UseCase("query_list", {"subject_id": OS, "state": OS},
+            lambda c, subject_id, state: queries.list_queries(c.ctx, subject_id, state)),
+    UseCase("summary", {"as_of": D, "subject_id": OS}, _summary),
     UseCase("record_dose", {"subject_id": S, "fields": _is_fields, "close_ongoing": B,
                             "patient_version": _optional(N)}, _record_dose),
     UseCase("audit_verify", {}, _audit_verify),
+    UseCase("template_import", {"text": S, "source": S},
+            lambda c, text, source: import_templates(c.ctx, text, source)),
+    UseCase("audit_check", {"head": _optional(_is_head)}, _audit_check),
     UseCase("settings_show", {}, lambda c: load_settings(c.ctx.db)),
     UseCase("settings_set", {"key": S, "value": S, "reason": S}, _settings_set),
     UseCase("user_list", {}, _user_list),
@@ -126,6 +233,9 @@ USE_CASES: Mapping[str, UseCase] = {u.name: u for u in (
                          "sites": _optional(_is_names)}, _user_add),
     UseCase("user_role", {"name": S, "role": S, "reason": S},
             lambda c, name, role, reason: accounts.change_role(c.ctx, name, role, reason)),
+    UseCase("user_sites", {"name": S, "sites": _is_names, "reason": S},
+            lambda c, name, sites, reason: accounts.set_user_sites(c.ctx, name, sites,
+                                                                   reason)),
     UseCase("user_deactivate", {"name": S, "reason": S},
             lambda c, name, reason: accounts.deactivate_user(c.ctx, name, reason)),
     UseCase("user_reset", {"name": S, "password": S, "reason": S},

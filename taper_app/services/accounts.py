@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from ..storage.engine import Database
-from ..storage.models import User
+from ..storage.models import User, UserSite
 from ..storage.uow import UnitOfWork
 from .audit import AuditTrail, utc_now
 from .auth import ROLES, check_password_rules, hash_password
@@ -17,6 +17,7 @@ from .context import ServiceContext
 from .errors import AuthenticationFailed, NotFound, Problem, ServiceError, ValidationError
 from .saving import saving
 from .study import check_password_in_session
+from .validation import check_reason
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,17 @@ class UserView:
     active: bool
     must_change_password: bool
     locked_until: datetime | None
+    #: The sites the user works for; empty: every site.
+    sites: tuple[str, ...] = ()
 
 
 def list_users(db: Database) -> list[UserView]:
     with UnitOfWork(db, write=False) as uow:
+        sites: dict[int, list[str]] = {}
+        for link in uow.session.scalars(select(UserSite).order_by(UserSite.site_code)):
+            sites.setdefault(link.user_id, []).append(link.site_code)
         return [UserView(u.username, u.full_name, u.role, u.active, u.must_change_password,
-                         u.locked_until)
+                         u.locked_until, tuple(sites.get(u.id, ())))
                 for u in uow.session.scalars(select(User).order_by(User.username))]
 
 
@@ -120,6 +126,30 @@ def deactivate_user(ctx: ServiceContext, username: str, reason: str) -> None:
         uow.commit()
 
 
+@saving("change a user's sites")
+def set_user_sites(ctx: ServiceContext, username: str, sites: list[str],
+                   reason: str) -> None:
+    """The sites ``username`` works for (none: every site); audited with the reason."""
+    ctx.actor.require("manage_users")
+    _require_reason(reason)
+    wanted = sorted({s.strip() for s in sites if s.strip()})
+    with UnitOfWork(ctx.db) as uow:
+        user = _user(uow, username)
+        current = sorted(uow.session.scalars(select(UserSite.site_code).where(
+            UserSite.user_id == user.id)))
+        if current == wanted:
+            raise ServiceError(f"{username} already works for "
+                               f"{', '.join(wanted) if wanted else 'every site'}")
+        uow.session.execute(delete(UserSite).where(UserSite.user_id == user.id))
+        for site in wanted:
+            uow.session.add(UserSite(user_id=user.id, site_code=site))
+        AuditTrail(uow.session, ctx.actor.username, ctx.clock).add(
+            "set_sites", "user", username, "sites", ", ".join(current) or "(all)",
+            ", ".join(wanted) or "(all)", reason=reason.strip())
+        uow.commit()
+
+
 def _require_reason(reason: str) -> None:
-    if not reason.strip():
-        raise ValidationError([Problem("reason", "a reason is required")])
+    problems = check_reason(reason)
+    if problems:
+        raise ValidationError(problems)

@@ -23,6 +23,7 @@ from ..storage.engine import Database
 from ..storage.models import AuditEntry, AuditHead
 from ..storage.uow import UnitOfWork
 from ..storage.writing import insert_rows
+from .lock_order import chain_head_locked
 
 GENESIS_HASH = "0" * 64
 HASHED_FIELDS = ("id", "at_utc", "username", "action", "entity", "entity_id", "subject_id",
@@ -51,6 +52,7 @@ _json_string = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _json_value(value: object) -> str:
+    """``value`` as ``json.dumps(..., ensure_ascii=False)`` writes it."""
     if value is None:
         return "null"
     if type(value) is str:
@@ -64,36 +66,41 @@ _json_cached = functools.lru_cache(maxsize=8192, typed=True)(_json_value)
 
 
 def canonical_form(values: dict[str, object]) -> str:
-    """The text :func:`row_hash` hashes, written field by field rather than by ``json.dumps``.
+    """The text :func:`row_hash` hashes, written piece by piece rather than by ``json.dumps``.
 
     Character for character what ``json.dumps(..., sort_keys=True, ensure_ascii=False,
     separators=(",", ":"))`` gives for the hashed fields (a property test holds the two
-    together), several times faster: a bulk import hashes hundreds of thousands of rows.
+    together), several times faster: a bulk import hashes hundreds of thousands of rows,
+    and the pieces that are the same for every field of one record are written once.
     :func:`row_hash`, and so the chain check, keep ``json.dumps``: every row written this
     way is checked by the other.
     """
-    return _canonical(values["action"], _json_cached(values["at_utc"]), values["entity"],
-                      values["entity_id"], values["field"], values["id"], values["new_value"],
-                      values["old_value"], values["reason"], values["subject_id"],
-                      _json_cached(values["username"]))
+    return (_canonical_head(values["action"], _json_cached(values["at_utc"]),
+                            values["entity"], values["entity_id"])
+            + _canonical_field(values["field"], values["id"], values["new_value"],
+                               values["old_value"])
+            + _canonical_tail(values["reason"], values["subject_id"],
+                              _json_cached(values["username"])))
 
 
-def _canonical(action: object, at_json: str, entity: object, entity_id: object,
-               field: object, row_id: object, new: object, old: object, reason: object,
-               subject_id: object, username_json: str) -> str:
-    return "".join((
-        '{"action":', _json_cached(action),
-        ',"at_utc":', at_json,
-        ',"entity":', _json_cached(entity),
-        ',"entity_id":', _json_cached(entity_id),
-        ',"field":', _json_cached(field),
-        ',"id":', str(row_id) if type(row_id) is int else _json_value(row_id),
-        ',"new_value":', _json_cached(new),
-        ',"old_value":', _json_cached(old),
-        ',"reason":', _json_cached(reason),
-        ',"subject_id":', _json_cached(subject_id),
-        ',"username":', username_json,
-        "}"))
+# The hashed fields in key order: action, at_utc, entity, entity_id | field, id, new_value,
+# old_value | reason, subject_id, username. The first and last groups are one record's.
+
+def _canonical_head(action: object, at_json: str, entity: object, entity_id: object) -> str:
+    return "".join(('{"action":', _json_cached(action), ',"at_utc":', at_json, ',"entity":',
+                    _json_cached(entity), ',"entity_id":', _json_cached(entity_id),
+                    ',"field":'))
+
+
+def _canonical_field(field: object, row_id: object, new: object, old: object) -> str:
+    return "".join((_json_cached(field), ',"id":',
+                    str(row_id) if type(row_id) is int else _json_value(row_id),
+                    ',"new_value":', _json_cached(new), ',"old_value":', _json_cached(old)))
+
+
+def _canonical_tail(reason: object, subject_id: object, username_json: str) -> str:
+    return "".join((',"reason":', _json_cached(reason), ',"subject_id":',
+                    _json_cached(subject_id), ',"username":', username_json, "}"))
 
 
 def _text(value: object) -> str | None:
@@ -104,13 +111,15 @@ _AUDIT_LOG = cast(Table, AuditEntry.__table__)
 _AUDIT_COLUMNS = ("id", "at_utc", "username", "action", "entity", "entity_id", "subject_id",
                   "field", "old_value", "new_value", "reason", "prev_hash", "row_hash")
 
-#: One audit row as :meth:`AuditTrail.add_many` takes it: action, entity, entity_id,
-#: field, old, new, reason, subject_id (the arguments of :meth:`AuditTrail.add`).
-AuditRow = tuple[str, str, object, str, object, object, str | None, str | None]
+#: One record's changes as :meth:`AuditTrail.add_fields_many` takes them: action, entity,
+#: entity_id, the (field, old, new) changes, reason, subject_id (as for ``add_fields``).
+AuditRecord = tuple[str, str, object, Iterable[tuple[str, object, object]], str | None,
+                    str | None]
 
 
 class AuditTrail:
-    """Appends chained rows inside one session; locks the chain head on first use."""
+    """Appends chained rows inside one session; locks the chain head on first use, the
+    last lock of the transaction (services/lock_order.py)."""
 
     def __init__(self, session: Session, username: str, clock: Callable[[], datetime]) -> None:
         self.session = session
@@ -122,6 +131,7 @@ class AuditTrail:
         if self._head is None:
             head = self.session.scalars(
                 select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+            chain_head_locked(self.session)
             self._head = head
         return self._head
 
@@ -146,25 +156,29 @@ class AuditTrail:
         head.last_id = int(str(values["id"]))
         head.last_hash = digest
 
-    def add_many(self, rows: Iterable[AuditRow]) -> int:
-        """Append many rows in one executemany: the rows and the chain :meth:`add` would
-        write for each, in order, without an ORM object per row (an import of a hundred
-        thousand doses writes about seven hundred thousand). Returns how many."""
+    def add_fields_many(self, records: Iterable[AuditRecord]) -> int:
+        """:meth:`add_fields` for many records in one executemany: the same rows and chain,
+        in order, without an ORM object per row (an import of a hundred thousand doses
+        writes about seven hundred thousand rows). Returns how many rows."""
         head = self._lock_head()
         last_id, last_hash = head.last_id, head.last_hash
         at, username = self.at, self.username
         at_json, username_json = _json_cached(at), _json_cached(username)
         sha256 = hashlib.sha256
         batch: list[tuple[object, ...]] = []
-        for action, entity, entity_id, field, old, new, reason, subject_id in rows:
-            last_id += 1
-            entity_text, old_text, new_text = str(entity_id), _text(old), _text(new)
-            digest = sha256((last_hash + _canonical(
-                action, at_json, entity, entity_text, field, last_id, new_text, old_text,
-                reason, subject_id, username_json)).encode()).hexdigest()
-            batch.append((last_id, at, username, action, entity, entity_text, subject_id,
-                          field, old_text, new_text, reason, last_hash, digest))
-            last_hash = digest
+        for action, entity, entity_id, changes, reason, subject_id in records:
+            entity_text = str(entity_id)
+            head_text = _canonical_head(action, at_json, entity, entity_text)
+            tail_text = _canonical_tail(reason, subject_id, username_json)
+            for field, old, new in changes:
+                last_id += 1
+                old_text, new_text = _text(old), _text(new)
+                canonical = (head_text + _canonical_field(field, last_id, new_text, old_text)
+                             + tail_text)
+                digest = sha256((last_hash + canonical).encode()).hexdigest()
+                batch.append((last_id, at, username, action, entity, entity_text, subject_id,
+                              field, old_text, new_text, reason, last_hash, digest))
+                last_hash = digest
         if batch:
             insert_rows(self.session.connection(), _AUDIT_LOG, _AUDIT_COLUMNS, batch)
             head.last_id = last_id

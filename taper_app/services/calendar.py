@@ -32,7 +32,7 @@ from .errors import Problem, ServiceError, StaleData, ValidationError
 from .records import PatientRecord, load_patient
 from .saving import saving
 from .study import StudyInfo, load_study
-from .validation import MAX_DAILY_PEQ_MG, ValidDose
+from .validation import MAX_DAILY_PEQ_MG, ValidDose, check_length
 
 DEFAULT_WEEKS = 4
 MAX_WEEKS = 26
@@ -341,6 +341,7 @@ def plan_returned_calendar(study: StudyInfo, record: PatientRecord, calendar: Do
         if differs(d) and not d.reason.strip():
             problems.append(Problem(d.date.isoformat(), "differs from the calendar's dose: "
                                                         "a reason is required"))
+        problems += check_length(d.reason, d.date.isoformat())
     records: list[PlannedRecord] = []
     i, n = 0, len(ordered)
     while i < n:
@@ -434,7 +435,7 @@ def enter_returned_calendar(ctx: ServiceContext, subject_id: str, first_date: da
         first_day = min(d.date for d in days)
         for row_id in plan.closes_record_ids:
             row = uow.session.get(DoseRecordRow, row_id, with_for_update=True)
-            assert row is not None and row.end_date is None
+            assert row is not None and row.end_date is None and row.patient_id == patient.id
             row.end_date = first_day - timedelta(days=1)
             audit.add("close_dose", "dose_record", row.id, "end_date", None,
                       row.end_date.isoformat(), reason="closed when a returned dosing "

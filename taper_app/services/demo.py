@@ -8,6 +8,7 @@ methylprednisolone pulse, some have diary gaps and a few take other steroids.
 from __future__ import annotations
 
 import random
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,9 +20,11 @@ from sqlalchemy import select
 from ..domain.schedule import ScheduleStep
 from ..domain.studyday import date_of_day
 from ..domain.units import mg_to_ug
-from ..paths import resource
+from ..paths import data_dir, resource
 from ..storage.engine import Database
+from ..storage.file_lock import sole_use
 from ..storage.models import User
+from ..storage.sqlite_copies import backup_folder
 from ..storage.uow import UnitOfWork
 from .audit import AuditTrail, utc_now
 from .auth import Actor
@@ -92,6 +95,30 @@ def _follow(steps: list[ScheduleStep], baseline: Decimal, day1: date, last: date
 
 
 @saving("create the demo study")
+def demo_database() -> Path:
+    """Where ``taper-app --demo`` keeps its study: the per-user data folder."""
+    return data_dir() / "demo.sqlite"
+
+
+def prepare_demo(path: Path, today: date, *, reset: bool = False,
+                 clock: Callable[[], datetime] = utc_now) -> bool:
+    """The demo study at ``path``, kept between launches (what was entered stays): built
+    when there is none, or rebuilt with data up to ``today`` when ``reset`` (the file, its
+    journal and its automatic backups removed first: a demo has nothing worth keeping, and
+    an old backup would look like a newer copy of the study). True when built now."""
+    if path.exists() and not reset:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A demo window still open would go on saving into a deleted file: StudyFileInUse.
+    with sole_use(path, then="reset the demo again"):
+        for stale in (path, path.with_name(path.name + "-wal"),
+                      path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        shutil.rmtree(backup_folder(path), ignore_errors=True)
+    create_demo(path, today, clock).dispose()
+    return True
+
+
 def create_demo(path: str | Path, today: date,
                 clock: Callable[[], datetime] = utc_now) -> Database:
     """Create the demo study at ``path`` with data up to ``today``."""

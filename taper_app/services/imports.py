@@ -34,7 +34,7 @@ from ..storage.engine import reserve_ids
 from ..storage.models import DoseRecordRow, Patient
 from ..storage.uow import UnitOfWork
 from ..storage.writing import insert_rows
-from .audit import AuditRow, AuditTrail
+from .audit import AuditRecord, AuditTrail
 from .context import ServiceContext
 from .errors import Problem, ValidationError
 from .patients import (
@@ -74,6 +74,27 @@ class ImportResult:
     amendments: int = 0
 
 
+@dataclass(frozen=True)
+class CsvUpload:
+    """A CSV file's name and bytes, read elsewhere (a laptop sending it to the application
+    server): problems are reported against ``name`` as for a file read here."""
+
+    name: str
+    content: bytes
+
+
+#: What an import reads: a file here, or one a laptop sent.
+CsvSource = Path | CsvUpload
+
+
+def source_name(source: CsvSource) -> str:
+    return source.name if isinstance(source, CsvUpload) else str(source)
+
+
+def _open_source(source: CsvSource) -> IO[bytes]:
+    return io.BytesIO(source.content) if isinstance(source, CsvUpload) else source.open("rb")
+
+
 @dataclass
 class _Rows:
     name: str
@@ -84,7 +105,7 @@ class _NulByte(Exception):
     """A NUL byte in the file: it is not CSV text."""
 
 
-def _first_bad_utf8(path: Path) -> tuple[int, int]:
+def _first_bad_utf8(path: CsvSource) -> tuple[int, int]:
     """The line and the byte (both from 1) of the file's first byte that is not UTF-8.
 
     Read in chunks, so a large file is not held in memory to say where it went wrong.
@@ -92,7 +113,7 @@ def _first_bad_utf8(path: Path) -> tuple[int, int]:
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0      # bytes of the file before ``chunk``
     newlines = 0    # line breaks in them
-    with path.open("rb") as fh:
+    with _open_source(path) as fh:
         while True:
             chunk = fh.read(1 << 16)
             pending = decoder.getstate()[0]  # the undecoded tail of the last chunk
@@ -115,7 +136,7 @@ def _text_lines(text: IO[str]) -> Iterator[str]:
         yield line
 
 
-def iter_csv(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]],
+def iter_csv(path: CsvSource, columns: tuple[tuple[str, ...], tuple[str, ...]],
              problems: list[Problem]) -> Iterator[tuple[int, dict[str, str]]]:
     """The rows of a UTF-8 CSV with a header, one at a time, each with its line number.
 
@@ -123,13 +144,13 @@ def iter_csv(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]],
     CSV, NUL bytes) are added to ``problems`` where they are met, and end the rows. Only
     one row is held at a time, whatever the file's length.
     """
-    name = str(path)
+    name = source_name(path)
 
     def bad(line: int, column: str, message: str) -> None:
         problems.append(Problem(column, message, line, name))
 
     try:
-        raw = path.open("rb")
+        raw = _open_source(path)
     except OSError as exc:
         bad(1, "file", f"cannot be read ({exc.strerror or exc})")
         return
@@ -183,10 +204,10 @@ def iter_csv(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]],
             bad(1, "file", "is not a CSV text file (it holds NUL bytes)")
 
 
-def read_csv(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]],
+def read_csv(path: CsvSource, columns: tuple[tuple[str, ...], tuple[str, ...]],
              problems: list[Problem]) -> _Rows:
     """Every row of a (small) file at once: patients and amendments."""
-    return _Rows(str(path), list(iter_csv(path, columns, problems)))
+    return _Rows(source_name(path), list(iter_csv(path, columns, problems)))
 
 
 _dose_values = operator.attrgetter(*(f.name for f in fields(ValidDose)))
@@ -240,8 +261,9 @@ def _last_date(dose: ValidDose, today: date) -> date:
 
 
 @saving("import files")
-def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: Path | None = None,
-                 doses: Path | None = None, amendments: Path | None = None) -> ImportResult:
+def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: CsvSource | None = None,
+                 doses: CsvSource | None = None, amendments: CsvSource | None = None
+                 ) -> ImportResult:
     """Import the given files together; with any bad row nothing at all is written."""
     if patients is not None or doses is not None:
         ctx.actor.require("import_clinical_data")
@@ -254,8 +276,9 @@ def import_files(ctx: ServiceContext, study: StudyInfo, *, patients: Path | None
         spool.close()
 
 
-def _import(ctx: ServiceContext, study: StudyInfo, spool: _DoseSpool, patients: Path | None,
-            doses: Path | None, amendments: Path | None) -> ImportResult:
+def _import(ctx: ServiceContext, study: StudyInfo, spool: _DoseSpool,
+            patients: CsvSource | None, doses: CsvSource | None,
+            amendments: CsvSource | None) -> ImportResult:
     today = ctx.today()
     problems: list[Problem] = []
     with UnitOfWork(ctx.db, write=False) as uow:
@@ -296,7 +319,7 @@ def _import(ctx: ServiceContext, study: StudyInfo, spool: _DoseSpool, patients: 
     # Each patient's new doses span these dates (first start, last date covered): the
     # daily limit is checked over them once the rows are written. One entry per patient.
     spans: dict[str, tuple[date, date]] = {}
-    doses_name = str(doses)
+    doses_name = "" if doses is None else source_name(doses)
     if doses is not None:
         equivalence = study.equivalence
         for line, raw in iter_csv(doses, DOSE_COLUMNS, problems):
@@ -380,17 +403,17 @@ def _write_doses(connection: Connection, audit: AuditTrail, spool: _DoseSpool,
     for batch in spool.batches():
         ids = reserve_ids(connection, table, len(batch))
         rows: list[tuple[object, ...]] = []
-        audit_rows: list[AuditRow] = []
+        audited: list[AuditRecord] = []
         for record_id, (_line, subject, dose) in zip(ids, batch, strict=True):
             rows.append((record_id, patient_ids[subject], dose.drug, dose.dose_ug,
                          dose.frequency, dose.route, dose.start_date, dose.end_date,
                          dose.source, dose.comment, dose.deviation_reason, created_at,
                          username, False, None, None, None, None, 1))
-            audit_rows.extend(("record_dose", "dose_record", record_id, name, old, new,
-                               "import", subject)
-                              for name, old, new in _dose_fields(dose) if new is not None)
+            audited.append(("record_dose", "dose_record", record_id,
+                            [f for f in _dose_fields(dose) if f[2] is not None], "import",
+                            subject))
         insert_rows(connection, table, _DOSE_COLUMNS, rows)
-        audit.add_many(audit_rows)
+        audit.add_fields_many(audited)
         written += len(rows)
     return written
 

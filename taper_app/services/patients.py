@@ -25,6 +25,7 @@ from .auth import Actor
 from .context import ServiceContext
 from .entry import closes_ongoing_record
 from .errors import NotFound, Problem, ServiceError, StaleData, ValidationError
+from .lock_order import patient_locked, require_patient_held
 from .records import PatientRecord, find_patient_row, load_patient
 from .saving import saving
 from .study import StudyInfo
@@ -46,13 +47,17 @@ def _naive(moment: datetime) -> datetime:
 def lock_patient(session: Session, actor: Actor, *, subject_id: str | None = None,
                  patient_id: int | None = None, expected_version: int | None = None) -> Patient:
     """Lock the patient's row for this transaction, check the user's site and, when the
-    caller read the record at ``expected_version``, that nobody changed it since."""
+    caller read the record at ``expected_version``, that nobody changed it since.
+
+    The first lock of a transaction (services/lock_order.py): before any of the patient's
+    other rows and before the audit chain's head; several patients in subject order."""
     stmt = select(Patient).with_for_update()
     stmt = (stmt.where(Patient.subject_id == subject_id) if subject_id is not None
             else stmt.where(Patient.id == patient_id))
     patient = session.scalars(stmt).first()
     if patient is None:
         raise NotFound(f"no patient {subject_id!r}")
+    patient_locked(session, patient.id, patient.subject_id)
     actor.require_site(patient.site_code)
     if expected_version is not None and patient.version != expected_version:
         raise StaleData(f"{patient.subject_id} was changed by someone else since you opened it "
@@ -71,6 +76,7 @@ def lock_patients(session: Session, actor: Actor, subject_ids: Sequence[str]) ->
         chunk = wanted[start:start + 500]
         for patient in session.scalars(select(Patient).where(Patient.subject_id.in_(chunk))
                                        .order_by(Patient.subject_id).with_for_update()):
+            patient_locked(session, patient.id, patient.subject_id)
             actor.require_site(patient.site_code)
             locked[patient.subject_id] = patient
     missing = [s for s in wanted if s not in locked]
@@ -309,8 +315,8 @@ def _close_ongoing(session: Session, audit: AuditTrail, patient: Patient,
     for row in rows:
         if row.start_date >= new_start:
             raise ValidationError([Problem(
-                "start_date", f"record {row.id} starts on {row.start_date.isoformat()}, not "
-                "before this dose, so it cannot be closed the day before")])
+                "start_date", f"the ongoing record ({_described(row)}) does not start before "
+                "this dose, so it cannot be closed the day before")])
         end = new_start - timedelta(days=1)
         row.end_date = end
         audit.add("close_dose", "dose_record", row.id, "end_date", None, end.isoformat(),
@@ -319,17 +325,32 @@ def _close_ongoing(session: Session, audit: AuditTrail, patient: Patient,
     return closed
 
 
-def _locked_dose(session: Session, record_id: int, expected_version: int | None) -> DoseRecordRow:
-    row = session.get(DoseRecordRow, record_id, with_for_update=True)
+def _dose_record(session: Session, record_id: int) -> DoseRecordRow:
+    """The record, not yet locked: its patient is locked first (services/lock_order.py)."""
+    row = session.get(DoseRecordRow, record_id)
     if row is None:
         raise NotFound(f"no dose record {record_id}")
+    return row
+
+
+def _locked_dose(session: Session, row: DoseRecordRow,
+                 expected_version: int | None) -> DoseRecordRow:
+    """Lock a record of a patient this transaction holds, and read it again under the lock."""
+    require_patient_held(session, row.patient_id)
+    session.refresh(row, with_for_update=True)
     if expected_version is not None and row.version != expected_version:
-        raise StaleData(f"dose record {record_id} was changed by someone else since you opened "
-                        "it; reload the patient and try again (your input is kept)")
+        raise StaleData(f"the dose record {_described(row)} was changed by someone else since "
+                        "you opened it; reload the patient and try again (your input is kept)")
     if row.voided:
-        raise ServiceError(f"dose record {record_id} is already voided "
+        raise ServiceError(f"the dose record {_described(row)} is already voided "
                            f"({row.void_reason}); it cannot be changed")
     return row
+
+
+def _described(row: DoseRecordRow) -> str:
+    """A dose record in the words of the chart (never its internal number)."""
+    return (f"{row.drug} {format_mg(row.dose_ug)} mg {row.frequency} from "
+            f"{row.start_date.isoformat()}")
 
 
 def _void_in_session(session: Session, audit: AuditTrail, row: DoseRecordRow, reason: str,
@@ -354,9 +375,11 @@ def void_dose(ctx: ServiceContext, record_id: int, reason: str,
         raise ValidationError(problems)
     with UnitOfWork(ctx.db) as uow:
         audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
-        row = _locked_dose(uow.session, record_id, expected_version)
-        touch(lock_patient(uow.session, ctx.actor, patient_id=row.patient_id,
-                           expected_version=patient_version))
+        row = _dose_record(uow.session, record_id)
+        patient = lock_patient(uow.session, ctx.actor, patient_id=row.patient_id,
+                               expected_version=patient_version)
+        row = _locked_dose(uow.session, row, expected_version)
+        touch(patient)
         _void_in_session(uow.session, audit, row, reason.strip(), ctx.actor.username, ctx.clock())
         uow.commit()
 
@@ -374,9 +397,10 @@ def correct_dose(ctx: ServiceContext, study: StudyInfo, record_id: int, reason: 
         raise ValidationError(problems)
     with UnitOfWork(ctx.db) as uow:
         audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
-        row = _locked_dose(uow.session, record_id, expected_version)
+        row = _dose_record(uow.session, record_id)
         patient = lock_patient(uow.session, ctx.actor, patient_id=row.patient_id,
                                expected_version=patient_version)
+        row = _locked_dose(uow.session, row, expected_version)
         touch(patient)
         _void_in_session(uow.session, audit, row, reason.strip(), ctx.actor.username, ctx.clock())
         new = add_dose_in_session(uow.session, audit, patient, dose, ctx.actor.username,

@@ -21,6 +21,7 @@ from .context import ServiceContext
 from .errors import NotFound, Problem, ValidationError
 from .patients import lock_patient
 from .saving import saving
+from .validation import check_length
 
 STATES = ("open", "answered", "closed")
 
@@ -31,6 +32,9 @@ def _text(value: str | None, required: bool = True) -> str | None:
         if required:
             raise ValidationError([Problem("text", "the text is required")])
         return None
+    too_long = check_length(text, "text")
+    if too_long:
+        raise ValidationError(too_long)
     return text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from .audit import AuditTrail
 from .context import ServiceContext
 from .errors import Problem, ValidationError
 from .saving import saving
+from .validation import check_reason
 
 
 @dataclass(frozen=True)
@@ -55,15 +57,18 @@ def set_setting(ctx: ServiceContext, key: str, value: str, reason: str) -> None:
     if setting is None:
         raise ValidationError([Problem("key", f"unknown setting {key!r}; known: "
                                               f"{', '.join(_BY_KEY)}")])
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValidationError([Problem("value", f"{value!r} is not a whole number")]) from None
+    text = str(value).strip()
+    if not re.fullmatch(r"[0-9]{1,9}", text):  # int() also takes 1_0, ١٠ and +5
+        shown = text if len(text) <= 24 else text[:20] + "…"
+        raise ValidationError([Problem("value", f"{shown!r} is not a whole number "
+                                                "(digits 0-9)")])
+    number = int(text)
     if not setting.minimum <= number <= setting.maximum:
         raise ValidationError([Problem("value", f"must be from {setting.minimum} to "
                                                 f"{setting.maximum}")])
-    if not reason.strip():
-        raise ValidationError([Problem("reason", "a reason is required")])
+    problems = check_reason(reason)
+    if problems:
+        raise ValidationError(problems)
     with UnitOfWork(ctx.db) as uow:
         audit = AuditTrail(uow.session, ctx.actor.username, ctx.clock)
         row = uow.session.get(AppSetting, key)

@@ -26,7 +26,7 @@ from ..storage.uow import UnitOfWork
 from .audit import AuditTrail, format_utc, row_hash_at
 from .context import ServiceContext
 from .errors import AuthenticationFailed, Problem, ValidationError
-from .patients import lock_patient
+from .patients import lock_patient, lock_patients
 from .records import PatientRecord, find_patient_row, load_patient
 from .saving import saving
 from .study import check_password_in_session
@@ -134,6 +134,9 @@ def _sign_records(ctx: ServiceContext, patients: Sequence[tuple[str, int | None]
         if refused is not None:
             uow.commit()
             raise AuthenticationFailed(f"{refused}; nothing was signed")
+        # Every patient first, in subject order, before the first signature's audit row
+        # takes the chain's head (services/lock_order.py); signed in the order given.
+        lock_patients(uow.session, ctx.actor, [subject_id for subject_id, _ in patients])
         views = [_sign_in_session(uow.session, ctx, user, subject_id, through, meaning,
                                   version) for subject_id, version in patients]
         uow.commit()
@@ -194,6 +197,11 @@ def _when(at_utc: str) -> str:
     return f"{at_utc[:16].replace('T', ' ')} UTC"
 
 
+#: A patient's stored fields as the trial calls them.
+_PATIENT_FIELDS = {"day1_date": "Day 1 date", "baseline_mg": "baseline",
+                   "template_id": "schedule template", "schedule": "schedule"}
+
+
 def change_in_words(entry: AuditEntry, record: PatientRecord,
                     full_names: dict[str, str]) -> str:
     """What an audit row did to the signed record, in the trial's words (who, when, which
@@ -219,11 +227,26 @@ def change_in_words(entry: AuditEntry, record: PatientRecord,
         seq = entry.entity_id.rpartition("#")[2]
         amendment = next((a for a in record.amendments if str(a.seq) == seq), None)
         if amendment is not None:
-            return (f"Schedule amended from Day {amendment.day} to "
-                    f"{format_mg(amendment.dose_ug)} mg/day {by}")
+            what = (f"from Day {amendment.day} to {format_mg(amendment.dose_ug)} mg/day")
+            if entry.action == "withdraw_amendment":
+                reason = f" ({entry.reason})" if entry.reason else ""
+                return f"The amendment {what} withdrawn {by}{reason}"
+            return f"Schedule amended {what} {by}"
         return f"Schedule amended {by}"
+    if entry.entity == "patient" and entry.action == "correct_enrollment":
+        label = {"day1_date": "Day 1", "baseline_mg": "baseline", "template_id": "template",
+                 "schedule": "schedule"}.get(entry.field, entry.field.replace("_", " "))
+        reason = f" ({entry.reason})" if entry.reason else ""
+        unit = " mg/day" if entry.field == "baseline_mg" else ""
+        return (f"Enrollment corrected: {label} {entry.old_value}{unit} → "
+                f"{entry.new_value}{unit} {by}{reason}")
     if entry.entity == "patient":
-        return f"The patient's {entry.field.replace('_', ' ')} changed {by}"
+        what = _PATIENT_FIELDS.get(entry.field, entry.field.replace("_", " "))
+        if entry.field in ("day1_date", "baseline_mg", "template_id"):
+            unit = " mg/day" if entry.field == "baseline_mg" else ""
+            return (f"The patient's {what} changed from {entry.old_value}{unit} to "
+                    f"{entry.new_value}{unit} {by}")
+        return f"The patient's {what} changed {by}"
     return f"The signed record changed {by}"
 
 

@@ -7,6 +7,7 @@ can report ``FILE:LINE: column: message``.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -62,6 +63,18 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+@functools.lru_cache(maxsize=4096)
+def _iso_date(text: str) -> date | str:
+    """The date ``text`` names, or why it names none (remembered: an imported diary repeats
+    the same few hundred days patient after patient)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return f"{text!r} is not a date (YYYY-MM-DD)"
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return f"{text!r} is not a real date"
+
+
 def parse_date(value: object, field: str, today: date, problems: list[Problem],
                required: bool = True) -> date | None:
     if _blank(value):
@@ -71,15 +84,11 @@ def parse_date(value: object, field: str, today: date, problems: list[Problem],
     if isinstance(value, date):
         d = value
     else:
-        text = str(value).strip()
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            problems.append(Problem(field, f"{text!r} is not a date (YYYY-MM-DD)"))
+        found = _iso_date(str(value).strip())
+        if isinstance(found, str):
+            problems.append(Problem(field, found))
             return None
-        try:
-            d = date.fromisoformat(text)
-        except ValueError:
-            problems.append(Problem(field, f"{text!r} is not a real date"))
-            return None
+        d = found
     if d < EARLIEST_DATE:
         problems.append(Problem(field, f"{d.isoformat()} is before 1900"))
         return None
@@ -143,11 +152,12 @@ def check_dose(raw: dict[str, object], table: EquivalenceTable, today: date) -> 
     source_text = None if _blank(source) else str(source).strip().lower()
     if source_text is not None and source_text not in SOURCES:
         problems.append(Problem("source", f"{source!r} is not one of {', '.join(SOURCES)}"))
+    problems += check_length(raw.get("comment"), "comment")
+    problems += check_length(raw.get("deviation_reason"), "deviation_reason")
     if drug is not None and dose is not None and frequency:
         # The most taken on any one day: the daily amount, or one whole administration
         # (3,000 mg every other day is 3,000 mg on the days it is taken).
-        factor = table.factor(drug)
-        in_one_day = max(Fraction(dose) * per_day(frequency), Fraction(dose)) * factor
+        in_one_day = _most_in_one_day(table.factor(drug), dose, frequency)
         if in_one_day > MAX_DAILY_PEQ_MG:
             problems.append(Problem("dose_mg", f"{dose} mg {drug} {frequency} is "
                                     f"{float(in_one_day):,.1f} mg prednisone-equivalent in one "
@@ -160,6 +170,13 @@ def check_dose(raw: dict[str, object], table: EquivalenceTable, today: date) -> 
     return ValidDose(drug, mg_to_ug(dose), frequency, route, start,
                      None if frequency == "ONCE" else end, source_text, comment,
                      None if _blank(reason) else str(reason).strip()), []
+
+
+@functools.lru_cache(maxsize=4096)
+def _most_in_one_day(factor: Fraction, dose: Decimal, frequency: str) -> Fraction:
+    """The PEQ of a record's busiest day, exactly (remembered: an import of a hundred
+    thousand diary rows holds a few hundred distinct amounts)."""
+    return max(Fraction(dose) * per_day(frequency), Fraction(dose)) * factor
 
 
 def check_enrollment(raw: dict[str, object], template_ids: set[str], today: date) -> tuple[
@@ -185,13 +202,26 @@ def check_enrollment(raw: dict[str, object], template_ids: set[str], today: date
     if kit is not None and len(kit) > 64:
         problems.append(Problem("kit_number", "at most 64 characters"))
     notes = None if _blank(raw.get("notes")) else str(raw["notes"]).strip()
+    problems += check_length(notes, "notes")
     if problems:
         return None, problems
     assert day1 is not None and baseline is not None
     return ValidEnrollment(subject, site, day1, mg_to_ug(baseline), template, kit, notes), []
 
 
+def check_length(value: object, field: str) -> list[Problem]:
+    """A comment, reason, note or query text longer than MAX_TEXT_LENGTH (after trimming)."""
+    if value is None:
+        return []
+    n = len(str(value).strip())
+    if n <= MAX_TEXT_LENGTH:
+        return []
+    return [Problem(field, f"is {n:,} characters long; at most {MAX_TEXT_LENGTH:,} are "
+                           "allowed: shorten it (a longer document belongs in the site file)")]
+
+
 def check_reason(value: object, field: str = "reason") -> list[Problem]:
+    """A required reason: not blank, and at most MAX_TEXT_LENGTH characters."""
     if _blank(value):
         return [Problem(field, "a reason is required")]
-    return []
+    return check_length(value, field)

@@ -98,6 +98,18 @@ def sdv_marks(db: Database, subject_id: str | None = None) -> dict[int, SdvStatu
         return marks_in_session(uow.session, patient_id)
 
 
+def marks_by_patient(db: Database) -> dict[int, dict[int, SdvStatus]]:
+    """Every patient's marks (patient id -> record id -> latest mark), in one read: the
+    window's list load."""
+    with UnitOfWork(db, write=False) as uow:
+        owners = {record_id: patient_id for record_id, patient_id in uow.session.execute(
+            select(SdvMark.dose_record_id, SdvMark.patient_id))}
+        out: dict[int, dict[int, SdvStatus]] = {}
+        for record_id, mark in marks_in_session(uow.session).items():
+            out.setdefault(owners[record_id], {})[record_id] = mark
+        return out
+
+
 def verified_through(marks: dict[int, SdvStatus]) -> date | None:
     """The latest date a patient's records were verified through, among marks still valid
     (the list's "verified through …"); None when nothing was verified through a date."""

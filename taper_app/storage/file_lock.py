@@ -25,6 +25,7 @@ import secrets
 import socket
 import sys
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -134,6 +135,8 @@ class Holder:
     since_utc: str
 
     def describe(self) -> str:
+        if not self.pid:
+            return self.program
         return (f"{self.program} (process {self.pid}, user {self.user} on {self.host}, "
                 f"open since {self.since_utc})")
 
@@ -143,11 +146,13 @@ class StudyFileInUse(DatabaseBusy):
     cannot be replaced; nothing was changed."""
 
     def __init__(self, path: Path, holders: list[Holder],
-                 unnamed: str = "a program that is opening it just now") -> None:
-        who = "; ".join(h.describe() for h in holders) if holders else unnamed
-        super().__init__(f"{path.name} is open in another window or program: {who}. Close "
-                         "it there first (or wait for it to finish), then restore. Nothing "
-                         "was changed.")
+                 unnamed: str = "a program that is opening it just now",
+                 then: str = "restore") -> None:
+        who = "\n".join(f"- {h.describe()}" for h in holders) if holders else f"- {unnamed}"
+        it = "them" if len(holders) > 1 else "it"
+        super().__init__(f"{path.name} is open in another window or program:\n{who}\nClose "
+                         f"{it} there first (or wait for {it} to finish), then {then}. "
+                         "Nothing was changed.")
         self.path = path
         self.holders = holders
 
@@ -156,13 +161,24 @@ def lock_folder(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".in-use")
 
 
+def _drop_note(note: IO[bytes], note_path: Path) -> None:
+    try:
+        note.close()  # closing drops its lock too
+        note_path.unlink(missing_ok=True)
+    except OSError as exc:
+        log.info("in-use note %s not removed (%s); the next restore clears it", note_path, exc)
+
+
 class ConnectionLock:
-    """The shared lock and the note of one connection; :meth:`release` when it closes."""
+    """The shared lock and the note of one connection; :meth:`release` when it closes.
+
+    A program that ends without closing its connections (a command's last act) removes
+    its notes at exit, and keeps the lock itself until the process is gone."""
 
     def __init__(self, lock: IO[bytes], note: IO[bytes], note_path: Path) -> None:
         self._lock: IO[bytes] | None = lock
-        self._note = note
-        self._note_path = note_path
+        # Runs on release, when this object is collected unreleased, or at exit.
+        self._forget_note = weakref.finalize(self, _drop_note, note, note_path)
 
     @classmethod
     def take(cls, db_path: Path, *, wait_s: float = WAIT_FOR_RESTORE_S) -> ConnectionLock | None:
@@ -192,25 +208,25 @@ class ConnectionLock:
             _unlock(lock)
             lock.close()
             return None
+        held = cls(lock, note, note_path)
         _try_lock(note, exclusive=True)  # a new file: nobody else has it
-        note.write(json.dumps({
-            "program": this_program(), "pid": os.getpid(), "user": _user(),
-            "host": socket.gethostname(),
-            "since_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        }).encode())
-        note.flush()
-        return cls(lock, note, note_path)
+        try:
+            note.write(json.dumps({
+                "program": this_program(), "pid": os.getpid(), "user": _user(),
+                "host": socket.gethostname(),
+                "since_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            }).encode())
+            note.flush()
+        except OSError as exc:  # a full disk, say: the lock holds all the same, unnamed
+            log.warning("%s: the in-use note cannot be written (%s)", db_path, exc)
+        return held
 
     def release(self) -> None:
         """The connection closed: its note goes first, then its share of the lock."""
         if self._lock is None:
             return
         try:
-            self._note.close()  # closing drops its lock too
-            self._note_path.unlink(missing_ok=True)
-        except OSError as exc:
-            log.info("in-use note %s not removed (%s); the next restore clears it",
-                     self._note_path, exc)
+            self._forget_note()
         finally:
             self._lock.close()
             self._lock = None
@@ -227,6 +243,9 @@ def _read_note(path: Path) -> Holder | None:
     except (OSError, ValueError) as exc:
         log.info("in-use note %s unreadable (%s)", path, exc)
         return None
+    if not data:
+        return Holder("a program (its note is not written yet, or could not be)", 0, "?", "?",
+                      "?")
     return Holder(str(data.get("program", "a program")), int(data.get("pid", 0)),
                   str(data.get("user", "?")), str(data.get("host", "?")),
                   str(data.get("since_utc", "?")))
@@ -244,14 +263,15 @@ def holders(db_path: Path) -> list[Holder]:
 
 
 @contextmanager
-def sole_use(db_path: Path) -> Iterator[None]:
+def sole_use(db_path: Path, *, then: str = "restore") -> Iterator[None]:
     """Hold the file exclusively (no connection of any program open, none opening) for
-    the block; :class:`StudyFileInUse`, naming them, when some program has it open."""
+    the block; :class:`StudyFileInUse`, naming them, when some program has it open
+    (``then``: what to do once they are closed, for the message)."""
     folder = lock_folder(db_path)
     folder.mkdir(exist_ok=True)
     with open(folder / "lock", "a+b") as lock:
         if not _try_lock(lock, exclusive=True):
-            raise StudyFileInUse(db_path, holders(db_path))
+            raise StudyFileInUse(db_path, holders(db_path), then=then)
         try:
             for left in folder.glob("*.json"):  # nobody holds a note while we hold this
                 left.unlink(missing_ok=True)

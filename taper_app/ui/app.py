@@ -29,7 +29,7 @@ from ..storage.errors import DatabaseError
 from . import messages
 from .file_safety import AutomaticBackups, check_before_opening
 from .login import LoginDialog
-from .main_window import MainWindow
+from .main_window import RESET_DEMO, SIGN_IN_AGAIN, MainWindow
 from .qt import QApplication, QIcon, QtMsgType, qInstallMessageHandler
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,13 @@ def show_previous_crashes(folder: Path) -> int:
 
 
 def run_gui(location: str, *, today: Callable[[], date] = date.today,
-            clock: Callable[[], datetime] = utc_now, log_folder: Path | None = None) -> int:
+            clock: Callable[[], datetime] = utc_now, log_folder: Path | None = None,
+            reset_demo: Callable[[], None] | None = None) -> int:
     """Open the study at ``location``, ask who is working, show the window; exit status.
 
     A fatal crash of an earlier run (the trace faulthandler left in ``log_folder``, the
-    log folder unless given) is shown first."""
+    log folder unless given) is shown first. ``reset_demo``: the study is the demo, and
+    this rebuilds it (the window's Study > Reset the demo study)."""
     app = application()
     previous_handler = qInstallMessageHandler(_qt_message)
     previous_hook = sys.excepthook
@@ -113,21 +115,37 @@ def run_gui(location: str, *, today: Callable[[], date] = date.today,
             if db.is_sqlite:  # a server's own backups cover PostgreSQL (docs/multi-site.md)
                 backups = AutomaticBackups(db, clock)
                 backups.backup_now("start")
-            actor = LoginDialog.ask(db, study, clock)
-            if actor is None:
-                if restored is not None:  # nobody signed in: recorded as the application
-                    record_restore(ServiceContext(db, SYSTEM, clock, today), restored)
+            status: int | None = None  # no window yet
+            while True:  # one session a turn: Switch user comes back to the sign-in
+                actor = LoginDialog.ask(db, study, clock)
+                if actor is None:
+                    if restored is not None:  # nobody signed in: recorded as the application
+                        record_restore(ServiceContext(db, SYSTEM, clock, today), restored)
+                    if backups is not None and status is None:  # (a window's close made one)
+                        backups.backup_now("close")
+                    return status or 0
+                if restored is not None:
+                    record_restore(ServiceContext(db, actor, clock, today), restored)
+                    restored = None
+                window = MainWindow(db, study, actor, today=today, clock=clock,
+                                    demo=reset_demo is not None)
                 if backups is not None:
-                    backups.backup_now("close")
-                return 0
-            if restored is not None:
-                record_restore(ServiceContext(db, actor, clock, today), restored)
-            window = MainWindow(db, study, actor, today=today, clock=clock)
-            if backups is not None:
-                backups.attach(window, window.tasks)
-            window.show_for_screen()
-            log.info("%s (%s) signed in to %s", actor.username, actor.role, study.name)
-            return int(app.exec())
+                    backups.attach(window, window.tasks)
+                window.show_for_screen()
+                log.info("%s (%s) signed in to %s", actor.username, actor.role, study.name)
+                status = int(app.exec())
+                next_step, backups = window.next_step, None
+                # Nothing of this user's stays: the window, its forms and views go.
+                window.deleteLater()
+                if next_step not in (SIGN_IN_AGAIN, RESET_DEMO) or status != 0:
+                    return status
+                if next_step == RESET_DEMO and reset_demo is not None:
+                    db.dispose()
+                    reset_demo()
+                    db = open_database(location)
+                    study = load_study(db)
+                if db.is_sqlite:  # the next user's window backs up as the first did
+                    backups = AutomaticBackups(db, clock)
         except (DatabaseError, ServiceError) as exc:
             messages.error(None, "Cannot open the study", str(exc))
             return 1

@@ -31,6 +31,7 @@ from ..services.context import ServiceContext
 from ..services.errors import Problem, ServiceError
 from ..storage.errors import DatabaseError
 from . import messages
+from .inputs import DateField
 from .qt import (
     QAbstractItemModel,
     QComboBox,
@@ -49,7 +50,7 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
-from .widgets import FORM_STYLE, FieldErrors, em, line_edit
+from .widgets import FORM_STYLE, FieldErrors, em
 
 #: More audit rows than a person reads on screen; the CSV export always has every row.
 SHOWN_ROWS = 5000
@@ -214,8 +215,8 @@ class AuditDialog(QDialog):
         self.user.setObjectName("user_filter")
         self.kind = QComboBox()
         self.kind.setObjectName("kind_filter")
-        self.since = line_edit("from YYYY-MM-DD", "since")
-        self.until = line_edit("to YYYY-MM-DD", "until")
+        self.since = DateField(ctx.today, "from YYYY-MM-DD", "since")
+        self.until = DateField(ctx.today, "to YYYY-MM-DD", "until")
         for edit in (self.since, self.until):
             edit.setMinimumWidth(em(self, 9))
             edit.setToolTip("A UTC date, inclusive")

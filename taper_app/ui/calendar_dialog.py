@@ -32,6 +32,7 @@ from ..services.study import StudyInfo
 from ..storage.errors import DatabaseError
 from . import messages
 from .dialogs import DialogHost
+from .inputs import DateField
 from .models import RowTableModel
 from .qt import (
     QColor,
@@ -41,7 +42,6 @@ from .qt import (
     QFont,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QObject,
     QPushButton,
     Qt,
@@ -141,10 +141,9 @@ class DosingCalendarDialog(QDialog):
         self._token = 0  # the newest preview asked for
         self.setWindowTitle(f"Dosing calendar – {subject_id}")
 
-        self.first_date = QLineEdit(ctx.today().isoformat())
-        self.first_date.setObjectName("calendar_from")
-        self.first_date.setPlaceholderText("YYYY-MM-DD")
-        self.first_date.setMaximumWidth(em(self, 9))
+        self.first_date = DateField(ctx.today, name="calendar_from")
+        self.first_date.setText(ctx.today().isoformat())
+        self.first_date.setMaximumWidth(em(self, 11))
         self.weeks = QComboBox()
         self.weeks.setObjectName("calendar_weeks")
         for n in range(1, MAX_WEEKS + 1):

@@ -11,6 +11,7 @@ import contextlib
 from datetime import date
 
 from ..domain.schedule import ScheduleStep
+from ..domain.units import decimal_point
 from ..services import corrections
 from ..services.context import ServiceContext
 from ..services.errors import AuthenticationFailed, Problem, ServiceError, ValidationError
@@ -32,6 +33,7 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
+from .signed_period import confirm_change_of_signed_period
 from .widgets import ScheduleChart, em, fit_columns, line_edit, setup_table
 
 NOTE_STYLE = "color: #8a4b00;"
@@ -160,8 +162,8 @@ class CorrectEnrollmentDialog(ServiceDialog):
         """Only what differs from the enrolled values is sent as a correction."""
         r = self.record
         values: dict[str, object] = {"reason": self.reason.text()}
-        if self.baseline.text().strip() != mg(r.baseline_mg):
-            values["baseline_mg"] = self.baseline.text()
+        if decimal_point(self.baseline.text()).strip() != mg(r.baseline_mg):
+            values["baseline_mg"] = decimal_point(self.baseline.text())
         if self.day1.text().strip() != iso(r.day1_date):
             values["day1_date"] = self.day1.text()
         if self.template.currentData() != r.template_id:
@@ -170,7 +172,8 @@ class CorrectEnrollmentDialog(ServiceDialog):
 
     def _preview(self) -> list[ScheduleStep]:
         problems: list[Problem] = []
-        baseline = parse_amount(self.baseline.text(), "baseline_mg", problems, positive=True)
+        baseline = parse_amount(decimal_point(self.baseline.text()), "baseline_mg", problems,
+                                positive=True)
         template = str(self.template.currentData())
         if baseline is None or baseline > MAX_DAILY_PEQ_MG:
             return list(self.record.steps)
@@ -191,6 +194,9 @@ class CorrectEnrollmentDialog(ServiceDialog):
         fields = self.fields()
         password = self.password.text()
         subject, version = self.record.subject_id, self.record.version
+        if not confirm_change_of_signed_period(self, self.ctx, subject, None,
+                                               "Correcting the enrollment"):
+            return
         ok, changed = self.call_service("Correction", _reauthenticated(
             lambda: corrections.correct_enrollment(self.ctx, self.study, subject, fields,
                                                    password, patient_version=version)))
@@ -276,6 +282,9 @@ class WithdrawAmendmentDialog(ServiceDialog):
             return
         reason, password = self.reason.text(), self.password.text()
         subject, version = self.record.subject_id, self.record.version
+        if not confirm_change_of_signed_period(self, self.ctx, subject, None,
+                                               "Withdrawing the amendment"):
+            return
         ok, _schedule = self.call_service("Withdrawal", _reauthenticated(
             lambda: corrections.withdraw_amendment(self.ctx, self.study, subject, int(seq),
                                                    reason, password,

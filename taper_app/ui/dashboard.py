@@ -9,13 +9,19 @@ It shows the rows the main window loaded (``PatientRow``: the analysis and its
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
+from .. import __version__
+from ..reports.summary_table import summary_table_pdf, write_summary_csv
 from ..reports.taper_chart import dashboard_figure
 from ..results import STATUSES, Attainment, Completeness, StudyInfo
 from ..services.cohort import attainment, completeness
+from . import messages
+from .dialogs import DialogHost
 from .formatting import DASH, TARGET_LABELS, pct
 from .models import ROW_ROLE, PatientTableModel, RowTableModel, ValueSortProxy
 from .qt import (
@@ -25,6 +31,7 @@ from .qt import (
     QHBoxLayout,
     QLabel,
     QModelIndex,
+    QPushButton,
     QShowEvent,
     QSizePolicy,
     QSplitter,
@@ -33,6 +40,7 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
+from .report_export import ReportExport
 from .rows import PatientRow
 from .widgets import em, fit_columns, setup_table
 
@@ -222,8 +230,10 @@ class StudyDashboard(QWidget):
     """
 
     def __init__(self, patients: PatientTableModel, study: StudyInfo,
-                 show_patient: Callable[[str], object], parent: QWidget | None = None) -> None:
+                 show_patient: Callable[[str], object], parent: QWidget | None = None, *,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         super().__init__(parent, Qt.WindowType.Window)
+        self.clock = clock  # the time printed in the table's PDF footer
         self.setObjectName("dashboard")
         self.setWindowTitle(f"Study dashboard – {study.name} (blinded)")
         self.patients = patients
@@ -275,8 +285,8 @@ class StudyDashboard(QWidget):
         top.setStretchFactor(1, 0)
         top.setChildrenCollapsible(False)
         self.top_splitter = top
-        figures_box = QGroupBox("Every patient's figures (as taper-app summary --json prints "
-                                "them; click a heading to sort)")
+        figures_box = QGroupBox("Every patient's figures (the same as in the reports and "
+                                "exports; click a heading to sort)")
         QVBoxLayout(figures_box).addWidget(self.figures_view)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
@@ -287,6 +297,17 @@ class StudyDashboard(QWidget):
         layout = QVBoxLayout(self)
         heading_row = QHBoxLayout()
         heading_row.addWidget(self.heading, 1)
+        self.export_button = QPushButton("Export table (&CSV)…")
+        self.export_button.setObjectName("export_table_csv")
+        self.export_button.setToolTip("Every patient's figures, as the table shows them, "
+                                      "to a CSV file")
+        self.export_button.clicked.connect(self.export_table_csv)
+        self.print_button = QPushButton("&Print table…")
+        self.print_button.setObjectName("print_table")
+        self.print_button.setToolTip("The table as a PDF (landscape A4), opened to print")
+        self.print_button.clicked.connect(self.print_table)
+        heading_row.addWidget(self.export_button)
+        heading_row.addWidget(self.print_button)
         layout.addLayout(heading_row)
         layout.addWidget(self.splitter, 1)
 
@@ -336,6 +357,47 @@ class StudyDashboard(QWidget):
         if self._stale:
             self.refresh()
 
+
+    # ------------------------------------------------------------ the table out
+
+    def _as_of(self) -> date:
+        dates = sorted({s["as_of"] for s in self.summaries()})
+        return date.fromisoformat(dates[-1]) if dates else date.today()
+
+    def export_table_csv(self) -> Path | None:
+        path = DialogHost.save_file(self, "Export the patients' figures (CSV)",
+                                    Path.home() / f"figures-{self._as_of().isoformat()}.csv",
+                                    "CSV files (*.csv)")
+        if path is None:
+            return None
+        try:
+            write_summary_csv(self.summaries(), path)
+        except OSError as exc:
+            messages.error(self, "The table was not exported", f"{path}: {exc.strerror or exc}")
+            return None
+        messages.inform(self, "Table exported",
+                        f"{len(self.summaries())} patients written to {path}")
+        return path
+
+    def print_table(self) -> Path | None:
+        """The table as a PDF, then opened in the viewer to print (as the reports are)."""
+        path = DialogHost.save_file(self, "Print the patients' figures (PDF)",
+                                    Path.home() / f"figures-{self._as_of().isoformat()}.pdf")
+        if path is None:
+            return None
+        try:
+            built = summary_table_pdf(self.summaries(), self.study.name, self._as_of(),
+                                      self.clock(), __version__)
+            partial = path.with_name(path.name + ".partial")
+            partial.write_bytes(built.pdf)
+            partial.replace(path)
+        except OSError as exc:
+            messages.error(self, "The table was not printed", f"{path}: {exc.strerror or exc}")
+            return None
+        if not ReportExport.open_document(path):
+            messages.inform(self, "Table saved",
+                            f"The table is saved as {path}; no PDF viewer could open it.")
+        return path
 
     def _open_patient(self, index: QModelIndex) -> None:
         row = index.data(ROW_ROLE)  # the patient's summary object

@@ -32,3 +32,9 @@ class DialogHost:
         path = Path(name)
         return path if path.suffix.lower() == suggested.suffix.lower() else path.with_name(
             path.name + suggested.suffix)
+
+    @classmethod
+    def choose_folder(cls, parent: QWidget | None, title: str, start: Path) -> Path | None:
+        """Ask for a folder; None: the user cancelled. Tests replace this."""
+        name = QFileDialog.getExistingDirectory(parent, title, str(start))
+        return Path(name) if name else None

@@ -26,10 +26,12 @@ from ..services.validation import FREQUENCIES, ROUTES, SOURCES
 from . import messages
 from .formatting import iso, mg
 from .forms import ServiceDialog
+from .inputs import DateField, parse_iso
 from .qt import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -60,13 +62,6 @@ def _coded(codes: tuple[str, ...], text: dict[str, str], name: str) -> QComboBox
     for code in codes:
         box.addItem(f"{code} – {text.get(code, code)}", code)
     return box
-
-
-def _parse_iso(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        return None
 
 
 def _describe(dose: DoseRecordView) -> str:
@@ -112,10 +107,11 @@ class DoseDialog(ServiceDialog):
 
         self.drug = combo(study.equivalence.drugs, editable=True, name="drug")
         self.dose_mg = line_edit("mg per administration", "dose_mg")
+        self.dose_mg.setMinimumWidth(em(self, 9))
         self.frequency = _coded(FREQUENCIES, FREQUENCY_TEXT, "frequency")
         self.route = _coded(ROUTES, ROUTE_TEXT, "route")
-        self.start_date = line_edit("YYYY-MM-DD", "start_date")
-        self.end_date = line_edit("YYYY-MM-DD, empty = ongoing", "end_date")
+        self.start_date = DateField(ctx.today, name="start_date")
+        self.end_date = DateField(ctx.today, "empty: ongoing", "end_date")
         self.source = _coded(SOURCES, SOURCE_TEXT, "source")
         self.comment = line_edit("optional", "comment")
         self.readout = QLabel()
@@ -138,31 +134,47 @@ class DoseDialog(ServiceDialog):
         self.correction_reason = line_edit("why the record was wrong", "reason")
 
         e = self.errors
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.addRow("Dr&ug:", e.field("drug", self.drug, "one of the study's steroids"))
-        dose_row = QHBoxLayout()
-        dose_row.setContentsMargins(0, 0, 0, 0)
-        dose_row.addWidget(e.field("dose_mg", self.dose_mg, "mg of the drug per administration "
-                                   "(7.5 or 7,5)"), 1)
-        dose_row.addWidget(self.scheduled_hint, 0, Qt.AlignmentFlag.AlignTop)
-        dose_label = QLabel("&Dose (mg):")
-        dose_label.setBuddy(self.dose_mg)
-        form.addRow(dose_label, dose_row)
-        form.addRow("&Frequency:", e.field("frequency", self.frequency))
-        form.addRow("&Route:", e.field("route", self.route))
-        form.addRow("S&tart date:", e.field("start_date", self.start_date))
-        form.addRow("&End date:", e.field("end_date", self.end_date,
-                                          "leave empty while the dose is ongoing"))
-        form.addRow("S&ource:", e.field("source", self.source))
-        form.addRow("Co&mment:", e.field("comment", self.comment))
-        form.addRow(hline())
-        form.addRow("Per day:", self.readout)
-        form.addRow("", self.close_ongoing)
+        # Two fields a row (what, how much; how often, how given; from, to; where from,
+        # remarks), so the form fits a 1280x720 screen at 125 % with every message line
+        # reserved. Fields are added in typing order: Tab goes drug, dose, frequency...
+        form = QGridLayout()
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
+        form.setHorizontalSpacing(em(self, 0.8))
+        top_aligned = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+
+        def pair(row: int, column: int, text: str, box: QWidget, buddy: QWidget,
+                 span: int = 1) -> None:
+            label = QLabel(text)
+            label.setBuddy(buddy)
+            # level with the field's text, above its reserved message line
+            label.setContentsMargins(0, max(0, (buddy.sizeHint().height()
+                                                - label.sizeHint().height()) // 2), 0, 0)
+            form.addWidget(label, row, column, top_aligned)
+            form.addWidget(box, row, column + 1, 1, span)
+
+        pair(0, 0, "Dr&ug:", e.field("drug", self.drug, "one of the study's steroids"),
+             self.drug)
+        dose_row = e.field("dose_mg", self.dose_mg, "mg of the drug per administration "
+                           "(7.5 or 7,5)", beside=self.scheduled_hint)
+        pair(0, 2, "&Dose (mg):", dose_row, self.dose_mg)
+        pair(1, 0, "&Frequency:", e.field("frequency", self.frequency), self.frequency)
+        pair(1, 2, "&Route:", e.field("route", self.route), self.route)
+        pair(2, 0, "S&tart date:", e.field("start_date", self.start_date), self.start_date)
+        pair(2, 2, "&End date:", e.field("end_date", self.end_date,
+                                         "leave empty while the dose is ongoing"),
+             self.end_date)
+        pair(3, 0, "S&ource:", e.field("source", self.source), self.source)
+        pair(3, 2, "Co&mment:", e.field("comment", self.comment), self.comment)
+        form.addWidget(hline(), 4, 0, 1, 4)
+        form.addWidget(QLabel("Per day:"), 5, 0, top_aligned)
+        form.addWidget(self.readout, 5, 1, 1, 3)
+        form.addWidget(self.close_ongoing, 6, 1, 1, 3)
         self.deviation_row = e.field("deviation_reason", self.deviation_reason)
-        form.addRow("Reason for &differing:", self.deviation_row)
+        pair(7, 0, "Reason for &differing:", self.deviation_row, self.deviation_reason, 3)
         if mode == self.CORRECTION:
-            form.addRow("Reason for &correction:", e.field("reason", self.correction_reason))
+            pair(8, 0, "Reason for &correction:", e.field("reason", self.correction_reason),
+                 self.correction_reason, 3)
         else:
             self.correction_reason.hide()
 
@@ -185,8 +197,9 @@ class DoseDialog(ServiceDialog):
         layout.addWidget(self.context_label)
         layout.addLayout(form)
         layout.addWidget(self.general_error)
+        layout.addStretch(1)  # a taller dialog (a message below) never spreads the fields
         layout.addWidget(self.buttons)
-        self.setMinimumWidth(em(self, 34))
+        self.setMinimumWidth(em(self, 48))
 
         self._set_fields(initial)
         for edit in (self.dose_mg, self.start_date, self.end_date, self.comment,
@@ -324,9 +337,9 @@ class DoseDialog(ServiceDialog):
         return [d for d in self.record.doses if d.id in ids]
 
     def _update_ongoing_offer(self, fields: dict[str, object]) -> None:
-        start = _parse_iso(str(fields["start_date"]))
+        start = parse_iso(str(fields["start_date"]))
         ongoing = self._ongoing()
-        end_date = _parse_iso(str(fields["end_date"]))
+        end_date = parse_iso(str(fields["end_date"]))
         closable = (start is not None and bool(ongoing)
                     and all(d.start_date < start for d in ongoing)
                     and closes_ongoing_record(str(fields["frequency"]), start, end_date)
@@ -370,7 +383,7 @@ class DoseDialog(ServiceDialog):
     def _first_changed_date(self, fields: dict[str, object]) -> date | None:
         """The earliest date a save changes: the new record's start, the day before it when
         the ongoing record is closed, a corrected record's start."""
-        start = _parse_iso(str(fields["start_date"]))
+        start = parse_iso(str(fields["start_date"]))
         dates = [] if start is None else [start]
         if start is not None and self.closes_ongoing():
             dates.append(start - timedelta(days=1))

@@ -18,6 +18,7 @@ from ..services.study import StudyInfo
 from ..services.validation import check_enrollment, parse_amount
 from .formatting import mg
 from .forms import ServiceDialog
+from .inputs import DateField
 from .models import ScheduleStepsModel
 from .qt import (
     QFormLayout,
@@ -50,7 +51,7 @@ class EnrollDialog(ServiceDialog):
         choices = sorted(allowed) if allowed is not None else sorted(set(sites))
         self.site = combo(choices, editable=True, name="site")
         self.site.setEditText(choices[0] if allowed is not None and len(choices) == 1 else "")
-        self.day1_date = line_edit("YYYY-MM-DD", "day1_date")
+        self.day1_date = DateField(ctx.today, name="day1_date")
         self.day1_date.setText(ctx.today().isoformat())
         self.baseline_mg = line_edit("mg prednisone-equivalent per day", "baseline_mg")
         self.kit_number = line_edit("optional, as on the kit label", "kit_number")

@@ -28,7 +28,7 @@ from .qt import (
     QWidget,
     Signal,
 )
-from .widgets import FORM_STYLE, FieldErrors
+from .widgets import FORM_STYLE, FieldErrors, fit_screen, fit_title
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,8 @@ class ServiceDialog(QDialog):
         """Everything typed or chosen in the form's fields, to notice a change."""
         values: list[str] = []
         for child in self.findChildren(QWidget):
+            if child.window() is not self:
+                continue  # a date field's calendar pop-up: browsing months is not input
             if isinstance(child, QLineEdit) and child.parent() is not None and not isinstance(
                     child.parentWidget(), QComboBox):
                 values.append(child.text())
@@ -84,6 +86,8 @@ class ServiceDialog(QDialog):
     def showEvent(self, event: QShowEvent) -> None:
         if self._opened_with is None:
             self._opened_with = self._field_values()
+            fit_title(self)
+            fit_screen(self)
         super().showEvent(event)
 
     def has_typed_input(self) -> bool:

@@ -24,11 +24,15 @@ from .forms import ServiceDialog
 from .qt import (
     QApplication,
     QCloseEvent,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QEvent,
     QFormLayout,
+    QKeyEvent,
+    QKeySequence,
     QLabel,
+    QLineEdit,
     QObject,
     Qt,
     QTimer,
@@ -57,7 +61,7 @@ class LockDialog(QDialog):
     unlock_requested = Signal()
     sign_out_requested = Signal()
 
-    def __init__(self, actor: Actor, minutes: int, parent: QWidget | None = None) -> None:
+    def __init__(self, actor: Actor, minutes: int | None, parent: QWidget | None = None) -> None:
         # A child of the window so it goes with it, but its own window: it shows while
         # the window it covers is hidden.
         super().__init__(parent)
@@ -66,10 +70,12 @@ class LockDialog(QDialog):
         self.setStyleSheet(FORM_STYLE)
         self.setWindowModality(Qt.WindowModality.ApplicationModal)
         self._closing = False
-        intro = QLabel(f"The window locked after {minutes} minute{'s' * (minutes != 1)} "
-                       f"without use.<br><b>{actor.full_name}</b> ({actor.username}) is "
+        why = ("The window was locked." if minutes is None else
+               f"The window locked after {minutes} minute{'s' * (minutes != 1)} without use.")
+        intro = QLabel(f"{why}<br><b>{actor.full_name}</b> ({actor.username}) is "
                        "signed in: enter your password to go on. Anything you were typing "
-                       "is kept as it was.")
+                       "is kept as it was. Someone else can sign in after signing "
+                       f"{actor.full_name} out.")
         intro.setWordWrap(True)
         general = QLabel()
         self.errors = FieldErrors(general)
@@ -83,11 +89,11 @@ class LockDialog(QDialog):
         self.unlock_button.setObjectName("unlock")
         self.unlock_button.setDefault(True)
         self.sign_out_button = self.buttons.addButton(
-            "Sign &out", QDialogButtonBox.ButtonRole.DestructiveRole)
+            "Sign &out / switch user", QDialogButtonBox.ButtonRole.DestructiveRole)
         self.sign_out_button.setObjectName("sign_out")
         self.sign_out_button.setAutoDefault(False)
-        self.sign_out_button.setToolTip("Close the window without saving open forms; another "
-                                        "user can then sign in")
+        self.sign_out_button.setToolTip("Close the window without saving open forms; the "
+                                        "sign-in then asks who is working")
         self.unlock_button.clicked.connect(self.unlock_requested)
         self.sign_out_button.clicked.connect(self.sign_out_requested)
         layout = QVBoxLayout(self)
@@ -134,6 +140,12 @@ class IdleLock(QObject):
         self.dialog: LockDialog | None = None
         self._hidden: list[QWidget] = []
         self._was_active: QWidget | None = None
+        #: Where the keyboard was in each hidden window (widget, cursor position), to put
+        #: it back on unlocking with nothing selected.
+        self._focus: dict[QWidget, tuple[QWidget, int | None]] = {}
+        #: The keys that lock at once (the window's Lock now), from any of its windows:
+        #: a form open in front of the window keeps the window's own shortcut from firing.
+        self.lock_keys: QKeySequence | None = None
         app = QApplication.instance()
         assert app is not None
         app.installEventFilter(self)
@@ -147,12 +159,18 @@ class IdleLock(QObject):
         return self.dialog is not None
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (self.dialog is None and self.lock_keys is not None
+                and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
+                and isinstance(watched, QWidget) and self._belongs(watched.window())
+                and QKeySequence(event.keyCombination()) == self.lock_keys):
+            self.lock(now=True)
+            return True
         if self.dialog is None and event.type() in INPUT_EVENTS:
             self.last_input = self.now()
         elif (self.dialog is not None and watched is self.window
               and event.type() == QEvent.Type.Close):
             self._close_lock()  # the window is going away (quit, shutdown): so does the lock
-        return False  # only counts; every event goes on as before
+        return False  # only counts; every other event goes on as before
 
     def idle_seconds(self) -> float:
         return self.now() - self.last_input
@@ -172,11 +190,15 @@ class IdleLock(QObject):
             parent = parent.parentWidget()
         return False
 
-    def lock(self) -> None:
-        """Hide every window (keeping its state) and show the lock."""
+    def lock(self, *, now: bool = False) -> None:
+        """Hide every window (keeping its state) and show the lock; ``now``: asked for
+        (Ctrl+L), not after the idle minutes."""
         if self.dialog is not None:
             return
-        log.info("window locked after %s idle minutes", self.minutes)
+        if now:
+            log.info("window locked by its user")
+        else:
+            log.info("window locked after %s idle minutes", self.minutes)
         self._was_active = QApplication.activeWindow()
         windows = [w for w in QApplication.topLevelWidgets()
                    if w.isVisible() and self._belongs(w)
@@ -188,9 +210,14 @@ class IdleLock(QObject):
                                                               Qt.WindowType.ToolTip,
                                                               Qt.WindowType.Sheet):
                 widget.hide()  # an open list or tooltip is not worth bringing back
+        self._focus = {}
+        for widget in self._hidden:
+            focused = widget.focusWidget()
+            if focused is not None:
+                self._focus[widget] = (focused, _cursor_of(focused))
         for widget in reversed(self._hidden):
             widget.hide()
-        self.dialog = LockDialog(self.actor, self.minutes, self.window)
+        self.dialog = LockDialog(self.actor, None if now else self.minutes, self.window)
         self.dialog.unlock_requested.connect(self.try_unlock)
         self.dialog.sign_out_requested.connect(self.sign_out)
         self.dialog.show()
@@ -229,7 +256,9 @@ class IdleLock(QObject):
         for widget in self._hidden:
             widget.show()
         active = self._was_active if self._was_active in self._hidden else None
-        self._hidden = []
+        for focused, cursor in self._focus.values():
+            _put_back(focused, cursor)
+        self._hidden, self._focus = [], {}
         (active or self.window).activateWindow()
         self.last_input = self.now()
         self.unlocked.emit()
@@ -252,7 +281,39 @@ class IdleLock(QObject):
                 widget.discard()
             elif widget is not self.window and isinstance(widget, QDialog):
                 widget.reject()  # Cancel: nothing of it is saved
-        self._hidden = []
+        self._hidden, self._focus = [], {}
         self.timer.stop()
+        self.signed_out.emit()  # before the close: the window then knows what comes next
         self.window.close()
-        self.signed_out.emit()
+
+    def stop(self) -> None:
+        """The user signed out another way: stop watching (the window is closing)."""
+        self.timer.stop()
+        self._close_lock()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+
+
+def _line_of(widget: QWidget) -> QLineEdit | None:
+    if isinstance(widget, QLineEdit):
+        return widget
+    if isinstance(widget, QComboBox) and widget.isEditable():
+        return widget.lineEdit()
+    return None
+
+
+def _cursor_of(widget: QWidget) -> int | None:
+    line = _line_of(widget)
+    return line.cursorPosition() if line is not None else None
+
+
+def _put_back(widget: QWidget, cursor: int | None) -> None:
+    """The keyboard back on ``widget``, its cursor where it was and nothing selected (so
+    the next key typed adds to the field instead of replacing it)."""
+    widget.setFocus(Qt.FocusReason.OtherFocusReason)
+    line = _line_of(widget)
+    if line is not None:
+        line.deselect()
+        if cursor is not None:
+            line.setCursorPosition(cursor)

@@ -17,7 +17,7 @@ from ..storage.engine import Database
 from ..storage.errors import DatabaseError
 from . import messages
 from .qt import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
-from .widgets import FORM_STYLE, FieldErrors, em, line_edit
+from .widgets import FORM_STYLE, FieldErrors, em, fit_title, line_edit
 
 
 class LoginDialog(QDialog):
@@ -80,8 +80,14 @@ class LoginDialog(QDialog):
         layout.addWidget(self.change_page)
         layout.addWidget(general)
         layout.addWidget(self.buttons)
-        self.setMinimumWidth(em(self, 26))
+        self._fit_width()
         self.username.setFocus()
+
+    def _fit_width(self) -> None:
+        """Wide enough for the title bar's text and the longest line of a form (the
+        instructions wrap within it), at any scaling: measured in the dialog's font."""
+        self.setMinimumWidth(em(self, 30))
+        fit_title(self)
 
     @classmethod
     def ask(cls, db: Database, study: StudyInfo, clock: Callable[[], datetime] = utc_now,
@@ -125,6 +131,16 @@ class LoginDialog(QDialog):
                                       "first sign-in only).")
             self.change_page.show()
             self.ok_button.setText("&Save and sign in")
+            self.setWindowTitle(f"Choose your password – {self.study.name}")
+            self._fit_width()
+            # The page is taller than the one it replaced: grow to show all of it (the
+            # wrapped instructions included), never clip it.
+            layout = self.layout()
+            if layout is not None:
+                layout.activate()
+                height = (layout.totalHeightForWidth(self.width())
+                          if layout.hasHeightForWidth() else layout.totalSizeHint().height())
+                self.resize(max(self.width(), self.minimumWidth()), max(height, self.height()))
             self.new_password.setFocus()
             self.ok_button.setDefault(True)  # hiding the focused page dropped the default
             return

@@ -18,25 +18,30 @@ from ..services.context import ServiceContext
 from ..services.errors import ServiceError
 from ..services.settings import load_settings
 from ..services.signatures import SignatureView, missing_signatures, signatures_for
-from ..services.study import StudyInfo
+from ..services.study import StudyInfo, record_sign_out
 from ..storage.engine import Database
 from ..storage.errors import DatabaseError
 from . import messages
+from .admin import SettingsDialog, UsersDialog
 from .audit_view import AuditDialog
 from .calendar_dialog import DosingCalendarDialog
 from .connection import ConnectionWatch
 from .corrections import CorrectEnrollmentDialog, WithdrawAmendmentDialog
 from .dashboard import StudyDashboard
+from .data_export import DataExport
 from .dialogs import DialogHost
 from .dose_form import DoseDialog, VoidDialog
 from .enroll import EnrollDialog
 from .file_safety import AutomaticBackups
 from .formatting import signature_state_text
+from .forms import ServiceDialog
+from .help_viewer import HelpViewer
 from .idle_lock import IdleLock
 from .models import PATIENT_FILTERS, PatientListProxy, PatientTableModel
 from .patient_detail import PatientDetail
 from .qt import (
     QAction,
+    QApplication,
     QCloseEvent,
     QComboBox,
     QEvent,
@@ -52,6 +57,7 @@ from .qt import (
     QSplitter,
     Qt,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -61,6 +67,7 @@ from .rows import PatientRow, history_rows, load_patient_row, load_patient_rows
 from .schedule_view import AmendDialog
 from .sign_dialog import BatchCandidate, BatchSignDialog, SignDialog
 from .tasks import TaskRunner
+from .verification import VerifyDialog
 from .widgets import StatusBadgeDelegate, em, fit_columns, setup_table
 
 log = logging.getLogger(__name__)
@@ -70,18 +77,42 @@ SHORTCUTS = (
     ("Ctrl+N", "New dose for the selected patient"),
     ("F2", "Correct the selected dose record (void it and enter the right one)"),
     ("Ctrl+Shift+V", "Void the selected dose record"),
+    ("Ctrl+Shift+R", "Mark the patient's records source-verified (monitors)"),
     ("Ctrl+Shift+N", "Enroll a patient"),
     ("Ctrl+M", "Amend the schedule (investigators)"),
     ("Ctrl+P", "Dosing calendar of the patient: preview, then Enter prints it"),
     ("Ctrl+Shift+P", "Enter a returned dosing calendar (the patient's diary), week by week"),
     ("Ctrl+Shift+S", "Sign the patient's taper record (investigators); Patient > Sign "
                      "records in a batch signs every patient who needs it"),
-    ("Alt+D / Alt+S / Alt+H", "Doses, Schedule and Charts tabs"),
+    ("Alt+D / Alt+C / Alt+A", "Doses, Schedule and Charts tabs"),
     ("Ctrl+D", "Study dashboard: every patient, target attainment and completeness per site"),
     ("F5", "Reload every patient from the database"),
     ("Ctrl+E / Ctrl+Shift+E", "Export the patient's / the study's report (PDF)"),
-    ("Enter / Esc", "In a form: save / cancel. Ctrl+S also saves."),
+    ("Enter / Esc", "In a form: save / cancel (Esc asks first if you typed something). "
+                    "Ctrl+S also saves."),
+    ("T / Y / Up / Down", "In a date field: today, yesterday, a day later, a day earlier; "
+                          "Alt+Down opens a calendar"),
+    ("Ctrl+L", "Lock the window now (your password opens it again, forms kept)"),
+    ("F1", "The user guide (Help menu: these shortcuts)"),
 )
+
+#: What comes after a window closes: nothing (the program ends) or the sign-in again.
+QUIT, SIGN_IN_AGAIN, RESET_DEMO = "quit", "sign_in_again", "reset_demo"
+
+
+def shortcuts_text() -> str:
+    return "\n".join(f"{keys}:  {what}" for keys, what in SHORTCUTS)
+
+
+#: The actions only some roles may take (by their permissions): hidden for the others.
+ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "enroll": ("enroll_patient",), "new_dose": ("record_dose",),
+    "returned_calendar": ("record_dose",), "correct_dose": ("record_dose", "void_dose"),
+    "void_dose": ("void_dose",), "amend": ("amend_schedule",),
+    "withdraw_amendment": ("amend_schedule",), "correct_enrollment": ("correct_enrollment",),
+    "sign": ("sign_record",), "sign_batch": ("sign_record",), "verify": ("verify_source",),
+    "users": ("manage_users",), "settings": ("manage_users",),
+}
 
 
 class MainWindow(QMainWindow):
@@ -90,14 +121,17 @@ class MainWindow(QMainWindow):
     def __init__(self, db: Database, study: StudyInfo, actor: Actor, *,
                  today: Callable[[], date] = date.today,
                  clock: Callable[[], datetime] = utc_now,
-                 tasks: TaskRunner | None = None, parent: QWidget | None = None) -> None:
+                 tasks: TaskRunner | None = None, demo: bool = False,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.demo = demo  # the demo study: it can be rebuilt from the Study menu
         self.db = db
         self.study = study
         self.actor = actor
         self.ctx = ServiceContext(db, actor, clock, today)
         self.tasks = tasks or TaskRunner(self)
         self.report_export = ReportExport(self, self.ctx, study, self.tasks)
+        self.data_export = DataExport(self, self.ctx, study, self.tasks)
         self.backups: AutomaticBackups | None = None  # SQLite only; app.py attaches them
         self._load_token = 0        # every load submitted (the list, a patient, signatures)
         self._list_token = 0        # the newest load of the whole list
@@ -108,6 +142,10 @@ class MainWindow(QMainWindow):
         self._say_after_load = ""  # shown once the list has reloaded (a batch signing)
         self._as_of = today()
         self.dashboard: StudyDashboard | None = None
+        self.help_viewer: HelpViewer | None = None
+        #: After this window closes: QUIT, or SIGN_IN_AGAIN (Switch user, a sign-out at
+        #: the lock) for run_gui to ask who is working next.
+        self.next_step = QUIT
         self.setWindowTitle(f"{study.name} – {actor.full_name} ({actor.role}) – Taper Tracker")
 
         self.actions_by_name = self._make_actions()
@@ -117,7 +155,7 @@ class MainWindow(QMainWindow):
 
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("patient_filter")
-        self.filter_edit.setPlaceholderText("Find patient (Ctrl+F): subject, site or status")
+        self.filter_edit.setPlaceholderText("Find (Ctrl+F): subject, site, missing, to sign…")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self.patients_proxy.setFilterFixedString)
         self.filter_edit.textChanged.connect(lambda _text: self._update_count())
@@ -181,6 +219,8 @@ class MainWindow(QMainWindow):
         self.connection = ConnectionWatch(self, self.refresh)
         self.refresh()
         self.idle_lock = IdleLock(self, db, actor, load_settings(db)["idle_lock_minutes"], clock)
+        self.idle_lock.signed_out.connect(self._signed_out_at_lock)
+        self.idle_lock.lock_keys = self.actions_by_name["lock"].shortcut()
 
     # ------------------------------------------------------------ set-up
 
@@ -229,6 +269,22 @@ class MainWindow(QMainWindow):
                                    self.report_export.export_study, "Ctrl+Shift+E"),
             "sign": action("sign", "&Sign record…", self.sign_record, "Ctrl+Shift+S",
                            "Sign the taper record up to a date (investigators)"),
+            "export_csv": action("export_csv", "Export data (&CSV)…",
+                                 lambda: self.data_export.export("csv"),
+                                 tip="Dose records and daily series as CSV into a folder "
+                                     "(taper-app export --format csv)"),
+            "export_sdtm": action("export_sdtm", "Export data (S&DTM)…",
+                                  lambda: self.data_export.export("sdtm"),
+                                  tip="The SDTM CM dataset into a folder "
+                                      "(taper-app export --format sdtm)"),
+            "users": action("users", "&Users…", self.show_users,
+                            tip="Add users, reset passwords, change roles and sites, "
+                                "deactivate (administrators)"),
+            "settings": action("settings", "&Settings…", self.show_settings,
+                               tip="Sign-in lockout, idle lock, backups (administrators)"),
+            "verify": action("verify", "Mark source-&verified…", self.verify_source,
+                             "Ctrl+Shift+R", "Mark the patient's dose records verified "
+                             "against the source (monitors)"),
             "sign_batch": action("sign_batch", "Sign records in a &batch…", self.sign_batch,
                                  tip="Sign every patient who needs a signature, with one "
                                      "password (investigators)"),
@@ -240,8 +296,22 @@ class MainWindow(QMainWindow):
                                 "completeness per site"),
             "refresh": action("refresh", "&Reload", self.refresh,
                               QKeySequence.StandardKey.Refresh),
-            "shortcuts": action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts,
-                                QKeySequence.StandardKey.HelpContents),
+            "user_guide": action("user_guide", "&User guide", self.show_user_guide,
+                                 QKeySequence.StandardKey.HelpContents,
+                                 "The user guide: the nurse's and the investigator's tasks, "
+                                 "step by step"),
+            "shortcuts": action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts),
+            "lock": action("lock", "&Lock now", self.lock_now, "Ctrl+L",
+                           "Lock the window now: your password opens it again, with open "
+                           "forms kept"),
+            "switch_user": action("switch_user", "S&witch user…", self.switch_user, None,
+                                  "Sign out and let someone else sign in: nothing of yours "
+                                  "stays on screen"),
+            "sign_out": action("sign_out", "Sign &out", self.sign_out, None,
+                               "Sign out and close Taper Tracker"),
+            "reset_demo": action("reset_demo", "Reset the d&emo study…", self.reset_demo,
+                                 None, "Rebuild the demo study as new (what was entered in "
+                                 "it is lost)"),
             "quit": action("quit", "&Quit", self.close, QKeySequence.StandardKey.Quit),
         }
 
@@ -249,15 +319,27 @@ class MainWindow(QMainWindow):
         a = self.actions_by_name
         menus = self.menuBar()
         study = menus.addMenu("&Study")
-        for key in ("dashboard", "study_audit", "refresh", "export_study", "quit"):
+        for key in ("dashboard", "study_audit", "refresh", "export_study", "export_csv",
+                    "export_sdtm"):
             study.addAction(a[key])
+        study.addSeparator()
+        for key in ("lock", "switch_user", "sign_out"):
+            study.addAction(a[key])
+        if self.demo:
+            study.addAction(a["reset_demo"])
+        study.addAction(a["quit"])
         patient = menus.addMenu("&Patient")
         for key in ("find", "enroll", "new_dose", "returned_calendar", "correct_dose",
                     "void_dose", "amend", "withdraw_amendment", "correct_enrollment", "sign",
-                    "sign_batch", "calendar", "patient_audit",
+                    "sign_batch", "verify", "calendar", "patient_audit",
                     "export_patient"):
             patient.addAction(a[key])
+        if self.actor.can("manage_users"):  # an administrator's menu, for them only
+            admin = menus.addMenu("&Administration")
+            admin.addAction(a["users"])
+            admin.addAction(a["settings"])
         help_menu = menus.addMenu("&Help")
+        help_menu.addAction(a["user_guide"])
         help_menu.addAction(a["shortcuts"])
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
@@ -283,7 +365,7 @@ class MainWindow(QMainWindow):
         wanted = sum(view.columnWidth(c) for c in range(self.patients_model.columnCount()))
         wanted += view.verticalScrollBar().sizeHint().width() + 2 * view.frameWidth() + 4
         total = max(self.width(), 1)
-        left = min(wanted, int(total * 0.46))  # the triage columns; the rest for detail
+        left = min(wanted, int(total * 0.47))  # the triage columns; the rest for detail
         self.splitter.setSizes([left, total - left])
 
     def show_for_screen(self) -> None:
@@ -397,7 +479,8 @@ class MainWindow(QMainWindow):
 
     def _show_current(self) -> None:
         row = self.current_row()
-        history = history_rows(self.study, row.record, self.ctx.today()) if row else []
+        history = (history_rows(self.study, row.record, self.ctx.today(), row.sdv)
+                   if row else [])
         self.detail.show_row(row, history, self.study, self.actor.can("record_dose"))
         self._show_signatures(row)
         self._update_actions()
@@ -417,10 +500,15 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         in_force = row is not None and any(not x.withdrawn for x in row.record.amendments)
         a["withdraw_amendment"].setEnabled(in_force and self.actor.can("amend_schedule"))
+        a["verify"].setEnabled(has_patient and self.actor.can("verify_source"))
         a["correct_enrollment"].setEnabled(has_patient
                                            and self.actor.can("correct_enrollment"))
-        for key in ("withdraw_amendment", "correct_enrollment"):
-            a[key].setVisible(self.actor.role == "investigator")
+        for key, permissions in ROLE_ACTIONS.items():  # menus show what the role may do
+            a[key].setVisible(all(self.actor.can(p) for p in permissions))
+        for button in self.detail.findChildren(QToolButton):  # and so do the panes' buttons
+            action = button.defaultAction()
+            if action is not None and action.objectName() in ROLE_ACTIONS:
+                button.setVisible(action.isVisible())
         a["export_patient"].setEnabled(has_patient)
         a["calendar"].setEnabled(has_patient)
         a["returned_calendar"].setEnabled(has_patient and self.actor.can("record_dose"))
@@ -455,14 +543,23 @@ class MainWindow(QMainWindow):
         return super().eventFilter(watched, event)
 
     def show_shortcuts(self) -> None:
-        text = "\n".join(f"{keys}:  {what}" for keys, what in SHORTCUTS)
-        messages.inform(self, "Keyboard shortcuts", text)
+        messages.inform(self, "Keyboard shortcuts", shortcuts_text())
+
+    def show_user_guide(self) -> None:
+        """F1: the user guide in its own window (one, raised again on the next F1)."""
+        if self.help_viewer is None:
+            self.help_viewer = HelpViewer.open_guide(shortcuts_text(), self)
+            if self.help_viewer is None:
+                return
+        self.help_viewer.show()
+        self.help_viewer.raise_()
+        self.help_viewer.activateWindow()
 
     # ------------------------------------------------------------ actions
 
     def _present(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog
                  | ReturnedCalendarDialog | CorrectEnrollmentDialog
-                 | WithdrawAmendmentDialog) -> None:
+                 | WithdrawAmendmentDialog | VerifyDialog) -> None:
         dialog.saved.connect(self.after_save)
         dialog.stale.connect(lambda subject: self._rebase(dialog, subject))
         DialogHost.present(dialog)
@@ -564,6 +661,14 @@ class MainWindow(QMainWindow):
         self._present(AmendDialog.create(self.ctx, self.study, row.record,
                                          row.summary["as_of_day"], self))
 
+    def verify_source(self) -> None:
+        row = self.current_row()
+        if row is None or not self.actor.can("verify_source"):
+            return
+        chosen = self.detail.selected_history()
+        self._present(VerifyDialog.create(self.ctx, row.record,
+                                          chosen.dose if chosen is not None else None, self))
+
     def correct_enrollment(self) -> None:
         row = self.current_row()
         if row is None or not self.actor.can("correct_enrollment"):
@@ -638,6 +743,17 @@ class MainWindow(QMainWindow):
         if subject is not None:
             DialogHost.present(AuditDialog.create(self.ctx, subject, self))
 
+    def show_users(self) -> None:
+        if self.actor.can("manage_users"):
+            DialogHost.present(UsersDialog.create(self.ctx, self))
+
+    def show_settings(self) -> None:
+        if self.actor.can("manage_users"):
+            dialog = SettingsDialog.create(self.ctx, self)
+            dialog.saved.connect(lambda _s, summary: self.statusBar().showMessage(summary,
+                                                                                  10000))
+            DialogHost.present(dialog)
+
     def show_study_audit(self) -> None:
         DialogHost.present(AuditDialog.create(self.ctx, None, self))
 
@@ -668,16 +784,81 @@ class MainWindow(QMainWindow):
         """The study dashboard in a window of its own (one, raised again on Ctrl+D)."""
         if self.dashboard is None:
             self.dashboard = StudyDashboard(self.patients_model, self.study,
-                                            self.select_subject, self)
+                                            self.select_subject, self, clock=self.ctx.clock)
             self.dashboard.resize(self.size())
         if self.dashboard.isVisible():  # behind the main window: bring it to the front
             self.dashboard.raise_()
         self.dashboard.show()
         self.dashboard.activateWindow()
 
+    # ------------------------------------------------------------ the session
+
+    def lock_now(self) -> None:
+        """Ctrl+L: the idle lock at once (a nurse called away from a shared laptop)."""
+        self.idle_lock.lock(now=True)
+
+    def _open_forms(self) -> list[ServiceDialog]:
+        return [d for d in self.findChildren(ServiceDialog) if d.isVisible()]
+
+    def end_session(self, next_step: str) -> bool:
+        """Sign out: open forms closed unsaved (after asking, if anything was typed in
+        them), the sign-out audited, every window of this user closed; False if the user
+        chose to keep editing."""
+        typed = [d for d in self._open_forms() if d.has_typed_input()]
+        if typed and not messages.ask(
+                self, "Discard what you typed?",
+                f"{len(typed)} open form{'s have' if len(typed) != 1 else ' has'} input that "
+                "is not saved. Sign out and discard it?",
+                yes="Sign out and &discard", no="&Keep editing"):
+            return False
+        how = {SIGN_IN_AGAIN: "switch user", RESET_DEMO: "reset the demo"}.get(next_step,
+                                                                             "sign out")
+        try:
+            record_sign_out(self.db, self.actor.username, how, self.ctx.clock)
+        except (ServiceError, DatabaseError) as exc:
+            log.warning("sign-out not audited: %s", exc)
+        for form in self._open_forms():
+            form.discard()
+        for other in QApplication.topLevelWidgets():  # the dashboard, an audit trail...
+            if other is not self and other.isVisible() and self._owns(other):
+                other.close()
+        self.idle_lock.stop()
+        self.next_step = next_step
+        self.close()
+        return True
+
+    def _owns(self, widget: QWidget) -> bool:
+        parent = widget.parentWidget()
+        while parent is not None:
+            if parent is self:
+                return True
+            parent = parent.parentWidget()
+        return False
+
+    def switch_user(self) -> None:
+        self.end_session(SIGN_IN_AGAIN)
+
+    def sign_out(self) -> None:
+        self.end_session(QUIT)
+
+    def reset_demo(self) -> None:
+        """Rebuild the demo study (asked first); everyone signs in again on the new one."""
+        if not self.demo or not messages.ask(
+                self, "Reset the demo study",
+                "Rebuild the demo study as new? Everything entered in it since it was made "
+                "is lost, and you sign in again.", yes="&Reset the demo", no="&Cancel"):
+            return
+        self.end_session(RESET_DEMO)
+
+    def _signed_out_at_lock(self) -> None:
+        """Someone signed the user out at the lock: the next person signs in."""
+        self.next_step = SIGN_IN_AGAIN
+
     # ------------------------------------------------------------ closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.dashboard is not None:
+            self.dashboard.close()  # its own window: it goes with this one
         self.report_export.stop()  # a report being built stops rather than hold up the close
         self.tasks.wait(3000)
         if self.backups is not None:

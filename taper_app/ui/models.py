@@ -195,8 +195,8 @@ class PatientTableModel(RowTableModel):
 
     # Today's state and what follows from it come first: at 1366x768 the list pane shows
     # them without scrolling; the day's figures follow.
-    (SUBJECT, STATUS, MISSING, LAST_ENTRY, SIGNATURE, TARGET, STUDY_DAY, DOSE, SCHEDULED,
-     REDUCTION, SITE) = range(11)
+    (SUBJECT, STATUS, MISSING, LAST_ENTRY, SIGNATURE, VERIFIED, TARGET, STUDY_DAY, DOSE,
+     SCHEDULED, REDUCTION, SITE) = range(12)
     _HEADERS = {
         SUBJECT: ("Subject", "Subject id"),
         STATUS: ("Today", "What needs attention, most urgent first: above or below the "
@@ -213,17 +213,26 @@ class PatientTableModel(RowTableModel):
         SCHEDULED: ("Sched.", "Scheduled dose today, mg prednisone-equivalent per day"),
         REDUCTION: ("Red. %", "Reduction from baseline today, %"),
         SITE: ("Site", "Site code"),
+        VERIFIED: ("Verified", "Source-data verified through this date (a monitor's mark); "
+                               "records changed since are counted"),
     }
-    HEADERS = tuple(map(_HEADERS.__getitem__, range(11)))
+    HEADERS = tuple(map(_HEADERS.__getitem__, range(12)))
     NUMERIC = frozenset({STUDY_DAY, DOSE, SCHEDULED, REDUCTION, MISSING})
     SAMPLES = {SUBJECT: "101-0000", SITE: "1010", STUDY_DAY: "9999", DOSE: "12.75",
                SCHEDULED: "12.75", REDUCTION: "100.0",
                STATUS: "missing · no reason · to sign mm",
                MISSING: "999", LAST_ENTRY: "2026-12-31", SIGNATURE: "never signed",
-               TARGET: "not evaluable"}
+               TARGET: "not evaluable", VERIFIED: "through 2026-12-31"}
 
     def display(self, row: PatientRow, column: int) -> str:
         s, t = row.summary, row.triage
+        if column == self.VERIFIED:
+            through, changed = row.verified_through, row.changed_since_verification
+            text = f"through {iso(through)}" if through is not None else (
+                "records verified" if row.sdv and len(row.sdv) > changed else "")
+            if changed:
+                text = f"{text} · {changed} changed" if text else f"{changed} changed"
+            return text
         if column == self.SUBJECT:
             return row.subject_id
         if column == self.SITE:
@@ -266,6 +275,7 @@ class PatientTableModel(RowTableModel):
             if t.signature.state in SIGNATURE_LABELS else 99,
             self.TARGET: STATUSES.index(t.target_status) if t.target_status in STATUSES
             else 99,
+            self.VERIFIED: row.verified_through,
         }
         return values.get(column)
 
@@ -333,7 +343,7 @@ class PatientTableModel(RowTableModel):
 class DoseHistoryModel(RowTableModel):
     """A patient's dose records, newest first; voided ones struck through with their reason."""
 
-    START, END, DRUG, DOSE, FREQUENCY, ROUTE, PEQ, SOURCE, NOTE, ENTERED_BY = range(10)
+    START, END, DRUG, DOSE, FREQUENCY, ROUTE, PEQ, SOURCE, SDV, NOTE, ENTERED_BY = range(11)
     HEADERS = (
         ("Start", "First date the record covers"),
         ("End", "Last date (ongoing: up to today)"),
@@ -343,13 +353,15 @@ class DoseHistoryModel(RowTableModel):
         ("Route", "Route"),
         ("PEQ mg/d", "Prednisone-equivalent mg per day this record adds"),
         ("Source", "Clinic chart or patient diary"),
+        ("SDV", "Source-data verified: by whom and when; 'changed' when the record changed "
+                "after it was verified"),
         ("Note", "Void reason, reason for differing from the schedule, comment"),
         ("By", "Entered by"),
     )
     NUMERIC = frozenset({DOSE, PEQ})
     SAMPLES = {START: "2026-12-31", END: "2026-12-31", DRUG: "methylprednisolone",
                DOSE: "1000.5", FREQUENCY: "ONCE", ROUTE: "PO", PEQ: "1250.5",
-               SOURCE: "clinic", ENTERED_BY: "investigator"}
+               SOURCE: "clinic", ENTERED_BY: "investigator", SDV: "✓ monitor 2026-12-31"}
 
     def display(self, row: HistoryRow, column: int) -> str:
         d = row.dose
@@ -375,16 +387,29 @@ class DoseHistoryModel(RowTableModel):
             return self.note(row)
         if column == self.ENTERED_BY:
             return d.created_by
+        if column == self.SDV:
+            mark = row.sdv
+            if mark is None:
+                return ""
+            if mark.changed:
+                return "changed since verified"
+            return f"✓ {mark.verified_by} {mark.verified_at_utc[:10]}"
         return ""
 
-    @staticmethod
-    def note(row: HistoryRow) -> str:
+    def set_rows(self, rows: list[Any]) -> None:
+        # A correction names the record it replaces by what it said, never by its number.
+        self._doses = {r.dose.id: r.dose for r in rows}
+        super().set_rows(rows)
+
+    def note(self, row: HistoryRow) -> str:
         d = row.dose
         parts = []
         if d.voided:
             parts.append(f"VOIDED: {d.void_reason}")
         if d.replaces_id is not None:
-            parts.append(f"corrects #{d.replaces_id}")
+            old = getattr(self, "_doses", {}).get(d.replaces_id)
+            parts.append(f"corrects {old.drug} {mg(old.dose_mg)} mg from {iso(old.start_date)}"
+                         if old is not None else "corrects an earlier record")
         if d.deviation_reason:
             parts.append(f"differs: {d.deviation_reason}")
         if d.comment:
@@ -415,7 +440,11 @@ class DoseHistoryModel(RowTableModel):
 
     def tooltip(self, row: HistoryRow, column: int) -> str | None:
         d = row.dose
-        text = f"Record #{d.id}, entered by {d.created_by} at {d.created_at:%Y-%m-%d %H:%M} UTC"
+        text = f"Entered by {d.created_by} at {d.created_at:%Y-%m-%d %H:%M} UTC"
+        if row.sdv is not None:
+            text += (f"\nSource-verified by {row.sdv.verified_by} at "
+                     f"{row.sdv.verified_at_utc[:16].replace('T', ' ')} UTC"
+                     + (" – changed since, so no longer verified" if row.sdv.changed else ""))
         note = self.note(row)
         if note and not d.voided:
             text += f"\n{note}"

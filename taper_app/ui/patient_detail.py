@@ -222,8 +222,9 @@ class PatientDetail(QWidget):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("patient_tabs")
         self.tabs.addTab(doses, "&Doses")
-        self.tabs.addTab(self.schedule, "&Schedule")
-        self.tabs.addTab(self.charts, "C&harts")
+        # Alt+S and Alt+H are the Study and Help menus': the tabs keep clear of them.
+        self.tabs.addTab(self.schedule, "S&chedule")
+        self.tabs.addTab(self.charts, "Ch&arts")
         # The chart needs the height more than the figures above it (it shows them too).
         self.tabs.currentChanged.connect(lambda _index: self._fit_to_tab())
 

@@ -32,6 +32,7 @@ from ..services.records import PatientRecord
 from ..services.study import StudyInfo
 from ..storage.errors import DatabaseError
 from .forms import ServiceDialog
+from .inputs import DateField
 from .qt import (
     QCheckBox,
     QComboBox,
@@ -45,6 +46,7 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
+from .signed_period import confirm_change_of_signed_period
 from .tasks import TaskRunner
 from .widgets import em, repolish
 
@@ -89,10 +91,8 @@ class ReturnedCalendarDialog(ServiceDialog):
         self.which = QComboBox()
         self.which.setObjectName("returned_which")
         self.which.addItem(OTHER_DATES)
-        self.first_date = QLineEdit()
-        self.first_date.setObjectName("returned_from")
-        self.first_date.setPlaceholderText("YYYY-MM-DD")
-        self.first_date.setMaximumWidth(em(self, 9))
+        self.first_date = DateField(ctx.today, name="returned_from")
+        self.first_date.setMaximumWidth(em(self, 11))
         self.weeks = QComboBox()
         self.weeks.setObjectName("returned_weeks")
         for n in range(1, MAX_WEEKS + 1):
@@ -166,6 +166,12 @@ class ReturnedCalendarDialog(ServiceDialog):
         self.close_ongoing.setObjectName("returned_close_ongoing")
         self.close_ongoing.setChecked(True)
         self.close_ongoing.toggled.connect(lambda _on: self.update_plan())
+        # Out of the typing path: Tab never stops on it (a typed space cannot toggle it);
+        # Alt+C or a click changes it, and its coming and going moves nothing below.
+        self.close_ongoing.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        policy = self.close_ongoing.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.close_ongoing.setSizePolicy(policy)
         self.plan_label = QLabel()
         self.plan_label.setObjectName("returned_plan")
         self.plan_label.setProperty("role", "readout")
@@ -421,7 +427,7 @@ class ReturnedCalendarDialog(ServiceDialog):
             end = calendar.first_date - timedelta(days=1)
             which = "; ".join(f"{format_mg(d.dose_mg)} mg {d.drug} {d.frequency} from "
                               f"{d.start_date.isoformat()}" for d in ongoing)
-            self.close_ongoing.setText(f"Close the ongoing record on {end.isoformat()} "
+            self.close_ongoing.setText(f"&Close the ongoing record on {end.isoformat()} "
                                        f"({which})")
         if plan is None:
             self.plan_label.setText("")
@@ -496,6 +502,12 @@ class ReturnedCalendarDialog(ServiceDialog):
         subject, version = self.record.subject_id, self.record.version
         first, weeks, drug = calendar.first_date, calendar.weeks, calendar.drug
         close = self.close_ongoing.isChecked()
+        entered = [d.date for d in days if d.taken_mg is not None]
+        if close:
+            entered.append(first - timedelta(days=1))
+        if entered and not confirm_change_of_signed_period(
+                self, self.ctx, subject, min(entered), "This returned calendar"):
+            return
         ok, saved = self.call_service("Returned calendar", lambda: enter_returned_calendar(
             self.ctx, subject, first, weeks, drug, days, close_ongoing=close,
             patient_version=version))
@@ -504,7 +516,9 @@ class ReturnedCalendarDialog(ServiceDialog):
         summary = (f"{subject}: returned calendar saved as {len(saved.record_ids)} dose "
                    f"record{'s' if len(saved.record_ids) != 1 else ''}")
         if saved.closed_record_ids:
-            summary += f"; {', '.join(f'#{i}' for i in saved.closed_record_ids)} closed"
+            n = len(saved.closed_record_ids)
+            summary += (f"; the ongoing record{'s' * (n != 1)} ended the day before the "
+                        "calendar")
         if saved.missing_days:
             summary += f"; {len(saved.missing_days)} day(s) left missing"
         self.saved.emit(subject, summary)

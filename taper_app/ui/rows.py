@@ -6,16 +6,17 @@ window shows is the number ``taper-app summary --json`` prints for the same date
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from ..domain.doses import peq_mg_per_day
-from ..results import Triage
+from ..results import SdvStatus, Triage
 from ..services.figures import PatientAnalysis, analyse_all, analyse_patient, summary_dict
 from ..services.records import DoseRecordView, PatientRecord
 from ..services.study import StudyInfo
 from ..services.triage import triage_all
+from ..services.verification import changed_since, marks_by_patient, sdv_marks, verified_through
 from ..storage.engine import Database
 from .formatting import iso
 
@@ -28,10 +29,23 @@ class PatientRow:
     analysis: PatientAnalysis
     summary: dict[str, Any]
     triage: Triage
+    #: The patient's source-data verification marks, by dose record id (services.verification).
+    sdv: dict[int, SdvStatus] = field(default_factory=dict)
 
     @classmethod
-    def from_analysis(cls, analysis: PatientAnalysis, triage: Triage) -> PatientRow:
-        return cls(analysis, summary_dict(analysis.record, analysis.figures), triage)
+    def from_analysis(cls, analysis: PatientAnalysis, triage: Triage,
+                      sdv: dict[int, SdvStatus] | None = None) -> PatientRow:
+        return cls(analysis, summary_dict(analysis.record, analysis.figures), triage,
+                   sdv or {})
+
+    @property
+    def verified_through(self) -> date | None:
+        """The latest date the records were verified through (marks still holding)."""
+        return verified_through(self.sdv)
+
+    @property
+    def changed_since_verification(self) -> int:
+        return changed_since(self.sdv)
 
     @property
     def record(self) -> PatientRecord:
@@ -51,7 +65,8 @@ def load_patient_rows(db: Database, study: StudyInfo, as_of: date,
                       sites: frozenset[str] | None = None) -> list[PatientRow]:
     """Every patient's row (of the user's sites), in subject order: the list's load."""
     analyses = analyse_all(db, study, as_of, sites)
-    return [PatientRow.from_analysis(a, t)
+    marks = marks_by_patient(db)
+    return [PatientRow.from_analysis(a, t, marks.get(a.record.id))
             for a, t in zip(analyses, triage_all(db, analyses), strict=True)]
 
 
@@ -59,7 +74,7 @@ def load_patient_row(db: Database, study: StudyInfo, subject_id: str, as_of: dat
                      sites: frozenset[str] | None = None) -> PatientRow:
     analysis = analyse_patient(db, study, subject_id, as_of, sites)
     [triage] = triage_all(db, [analysis])
-    return PatientRow.from_analysis(analysis, triage)
+    return PatientRow.from_analysis(analysis, triage, sdv_marks(db, subject_id))
 
 
 def dose_fields(dose: DoseRecordView) -> dict[str, object]:
@@ -76,9 +91,12 @@ class HistoryRow:
 
     dose: DoseRecordView
     peq_mg_per_day: float | None
+    #: The record's latest source-data verification mark, if any.
+    sdv: SdvStatus | None = None
 
 
-def history_rows(study: StudyInfo, record: PatientRecord, today: date) -> list[HistoryRow]:
+def history_rows(study: StudyInfo, record: PatientRecord, today: date,
+                 sdv: dict[int, SdvStatus] | None = None) -> list[HistoryRow]:
     """The patient's records, newest first, each with its PEQ per day.
 
     A diary repeats the same dose day after day: the PEQ of each drug, amount, frequency
@@ -91,5 +109,5 @@ def history_rows(study: StudyInfo, record: PatientRecord, today: date) -> list[H
         per_day = peq.get(key)
         if per_day is None:
             per_day = peq[key] = peq_mg_per_day(dose, study.equivalence)
-        rows.append(HistoryRow(dose, per_day))
+        rows.append(HistoryRow(dose, per_day, None if sdv is None else sdv.get(dose.id)))
     return rows

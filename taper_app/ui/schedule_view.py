@@ -6,14 +6,19 @@ Amending (a flare, say) is ``services.patients.amend_patient_schedule``; the pre
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from ..domain.studyday import study_day
 from ..domain.units import decimal_point
 from ..services import patients as patient_service
 from ..services.context import ServiceContext
+from ..services.errors import Problem
 from ..services.records import PatientRecord
 from ..services.study import StudyInfo
 from . import messages
 from .formatting import iso, mg, step_date
 from .forms import ServiceDialog
+from .inputs import DATE_KEYS, DateField, parse_iso
 from .models import AmendmentsModel, ScheduleStepsModel
 from .qt import (
     QFormLayout,
@@ -105,8 +110,11 @@ class SchedulePane(QWidget):
         template = study.templates.get(record.template_id)
         name = template.name if template is not None else record.template_id
         first = f" until Day {record.steps[0].day}" if record.steps else ""
-        self.summary.setText(f"Template <b>{name}</b> ({record.template_id}); baseline "
+        # Short enough for three lines beside the buttons on a small screen; the
+        # template's id is in the tooltip.
+        self.summary.setText(f"Template <b>{name}</b>; baseline "
                              f"<b>{mg(record.baseline_mg)} mg/day</b>{first}.")
+        self.summary.setToolTip(f"Schedule template {record.template_id}: {name}")
         self.steps_model.set_schedule(record.steps, record.day1_date)
         self.amendments_model.set_rows(list(record.amendments))
         count = len(record.amendments)
@@ -117,7 +125,8 @@ class SchedulePane(QWidget):
 
 
 class AmendDialog(ServiceDialog):
-    """From a study day, a new dose and a reason; the taper then resumes from that dose."""
+    """From a study day or its date (either typed, the other follows), a new dose and a
+    reason; the taper then resumes from that dose."""
 
     def __init__(self, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
                  default_day: int | None = None, parent: QWidget | None = None) -> None:
@@ -133,8 +142,11 @@ class AmendDialog(ServiceDialog):
         self.day = line_edit("study day", "day")
         if default_day is not None and default_day >= 1:
             self.day.setText(str(default_day))
-        self.day_date = QLabel()
-        self.day_date.setObjectName("day_date")
+        # The investigator often knows the flare visit's date rather than its study day.
+        self.day_date = DateField(ctx.today, name="day_date")
+        self.day_date.setToolTip("The date of the study day (either can be typed). "
+                                 + DATE_KEYS)
+        self._syncing = False
         self.dose_mg = line_edit("mg prednisone-equivalent per day", "dose_mg")
         self.reason = line_edit("e.g. flare: CK and MMT-8 worse", "reason")
         e = self.errors
@@ -144,7 +156,10 @@ class AmendDialog(ServiceDialog):
         day_layout = QHBoxLayout(day_row)
         day_layout.setContentsMargins(0, 0, 0, 0)
         day_layout.addWidget(e.field("day", self.day), 1)
-        day_layout.addWidget(self.day_date)
+        date_label = QLabel("or d&ate:")
+        date_label.setBuddy(self.day_date)
+        day_layout.addWidget(date_label, 0, Qt.AlignmentFlag.AlignTop)
+        day_layout.addWidget(e.field("day_date", self.day_date), 2)
         day_row.setFocusProxy(self.day)
         form.addRow("From &day:", day_row)
         form.addRow("&New dose (mg/day):", e.field("dose_mg", self.dose_mg))
@@ -171,8 +186,11 @@ class AmendDialog(ServiceDialog):
         self.chart.setMinimumSize(em(self, 22), em(self, 12))
         self.resize(em(self, 62), em(self, 40))
 
-        for edit in (self.day, self.dose_mg, self.reason):
+        self.day.textChanged.connect(self._day_typed)
+        self.day_date.textChanged.connect(self._date_typed)
+        for edit in (self.day, self.day_date, self.dose_mg, self.reason):
             edit.textChanged.connect(self.update_preview)
+        self._day_typed(self.day.text())
         self.update_preview()
         self.day.setFocus()
         self.day.selectAll()
@@ -186,13 +204,46 @@ class AmendDialog(ServiceDialog):
         self.record = record
         self.update_preview()
 
+    def _day_typed(self, text: str) -> None:
+        """A study day typed: its date follows."""
+        if self._syncing:
+            return
+        try:
+            day: int | None = int(text.strip())
+        except ValueError:
+            day = None
+        self._syncing = True
+        try:
+            self.day_date.setText(iso(step_date(self.record.day1_date, day)) if day else "")
+        finally:
+            self._syncing = False
+
+    def _date_typed(self, text: str) -> None:
+        """A date typed or picked: its study day follows (no Day 0, as everywhere)."""
+        if self._syncing:
+            return
+        chosen = parse_iso(text)
+        if chosen is None:
+            return
+        self._syncing = True
+        try:
+            self.day.setText(str(study_day(chosen, self.record.day1_date)))
+        finally:
+            self._syncing = False
+
     def fields(self) -> dict[str, object]:
         return {"day": self.day.text(), "dose_mg": decimal_point(self.dose_mg.text()),
                 "reason": self.reason.text()}
 
-    def update_preview(self) -> None:
+    def _problems(self) -> tuple[int | None, Decimal | None, list[Problem]]:
         day, dose, _reason, problems = patient_service.check_amendment(self.fields())
-        self.day_date.setText(iso(step_date(self.record.day1_date, day)) if day else "")
+        typed = self.day_date.text().strip()
+        if typed and parse_iso(typed) is None:
+            problems = [*problems, Problem("day_date", "a date as YYYY-MM-DD")]
+        return day, dose, problems
+
+    def update_preview(self) -> None:
+        day, dose, problems = self._problems()
         if day is not None and dose is not None:
             steps = patient_service.amended_steps(self.study, self.record, day, dose)
         else:
@@ -210,7 +261,7 @@ class AmendDialog(ServiceDialog):
 
     def save(self) -> None:
         fields = self.fields()
-        day, dose, _reason, problems = patient_service.check_amendment(fields)
+        day, dose, problems = self._problems()
         if problems:
             self.refuse(problems)
             return

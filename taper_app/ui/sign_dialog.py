@@ -17,6 +17,7 @@ from ..services.records import PatientRecord
 from ..services.signatures import MEANINGS, SignatureView, sign_record, sign_records
 from .formatting import iso
 from .forms import ServiceDialog
+from .inputs import DateField
 from .qt import (
     QAction,
     QComboBox,
@@ -49,7 +50,7 @@ class SignDialog(ServiceDialog):
         self.record = record
         self.setWindowTitle(f"Sign the taper record – {record.subject_id}")
         self.save_button.setText("&Sign")
-        self.through = line_edit("YYYY-MM-DD", "through")
+        self.through = DateField(ctx.today, name="through")
         self.through.setText(iso(through))
         self.meaning = QComboBox()
         self.meaning.setObjectName("meaning")

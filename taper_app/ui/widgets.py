@@ -17,6 +17,7 @@ from .qt import (
     QColor,
     QComboBox,
     QFrame,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -72,13 +73,26 @@ class FieldErrors:
         self._fields: dict[str, tuple[QWidget, QLabel]] = {}
         self._order: list[str] = []
 
-    def field(self, name: str, widget: QWidget, hint: str | None = None) -> QWidget:
-        """A container holding ``widget`` and its (hidden) error line, for a form row."""
+    def field(self, name: str, widget: QWidget, hint: str | None = None,
+              beside: QWidget | None = None) -> QWidget:
+        """A container holding ``widget`` and its (hidden) error line, for a form row;
+        ``beside``: a note to the right of the field, its error line running under both."""
+        if isinstance(widget, (QLineEdit, QComboBox)):
+            # The red frame of a refused value must not change the field's height: the
+            # fields below would move under the user's pointer.
+            widget.setFixedHeight(widget.sizeHint().height())
         box = QWidget()
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(1)
-        layout.addWidget(widget)
+        if beside is None:
+            layout.addWidget(widget)
+        else:
+            line = QHBoxLayout()
+            line.setContentsMargins(0, 0, 0, 0)
+            line.addWidget(widget, 1)
+            line.addWidget(beside, 0)
+            layout.addLayout(line)
         box.setFocusProxy(widget)  # a form label's &mnemonic focuses the field itself
         error = QLabel()
         error.setProperty("role", "field-error")
@@ -172,6 +186,29 @@ def combo(items: Iterable[str], *, editable: bool = False, name: str = "") -> QC
 def em(widget: QWidget, count: float) -> int:
     """``count`` widths of the letter M in the widget's font: sizes that follow scaling."""
     return int(widget.fontMetrics().horizontalAdvance("M") * count)
+
+
+def fit_title(window: QWidget) -> None:
+    """A window at least as wide as its title bar needs (the title, in the window's font,
+    beside the icon and the title bar's buttons), so the title is never cut."""
+    need = window.fontMetrics().horizontalAdvance(window.windowTitle()) + em(window, 14)
+    if window.minimumWidth() < need:
+        window.setMinimumWidth(need)
+
+
+def fit_screen(window: QWidget) -> None:
+    """A window no larger than the room its screen has (a small laptop, or 125 % display
+    scaling), keeping what its layout needs at least."""
+    screen = window.screen()
+    if screen is None:
+        return
+    room = screen.availableGeometry().size()
+    # the title bar and borders the window manager adds around the window
+    room.setHeight(room.height() - window.fontMetrics().height() * 2 - 8)
+    room.setWidth(room.width() - 8)
+    size = window.size().boundedTo(room).expandedTo(window.minimumSizeHint())
+    if size != window.size():
+        window.resize(size)
 
 
 def setup_table(view: QTableView, *, stretch_column: int | None = None) -> None:

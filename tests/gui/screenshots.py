@@ -21,14 +21,16 @@ from taper_app.services.audit import utc_now
 from taper_app.services.context import ServiceContext
 from taper_app.services.demo import DEMO_PASSWORD, create_demo
 from taper_app.services.patients import record_dose, void_dose
-from taper_app.services.study import StudyInfo, authenticate, load_study
+from taper_app.services.study import StudyInfo, add_user, authenticate, load_study
+from taper_app.storage.engine import Database
 from taper_app.ui import messages
 from taper_app.ui.app import application
 from taper_app.ui.dialogs import DialogHost
 from taper_app.ui.dose_form import DoseDialog
 from taper_app.ui.enroll import EnrollDialog
+from taper_app.ui.login import LoginDialog
 from taper_app.ui.main_window import MainWindow
-from taper_app.ui.qt import QApplication, QDialog, QWidget
+from taper_app.ui.qt import QApplication, QColor, QDialog, QPainter, QPixmap, QWidget
 from taper_app.ui.rows import PatientRow, dose_fields
 from taper_app.ui.schedule_view import AmendDialog
 from taper_app.ui.tasks import TaskRunner
@@ -125,6 +127,7 @@ def main(out_dir: str, suffix: str = "") -> int:
         window.amend_schedule()
         amend = opened[-1]
         assert isinstance(amend, AmendDialog)
+        amend.day_date.setText((DEMO_TODAY - timedelta(days=3)).isoformat())  # the visit
         amend.dose_mg.setText("15")
         amend.reason.setText("flare: CK up, MMT-8 down on two visits")
         settle(app)
@@ -157,8 +160,74 @@ def main(out_dir: str, suffix: str = "") -> int:
         save(window.dashboard, out / f"dashboard{suffix}.png")
         window.dashboard.close()
         window.close()
+        session_and_input_shots(app, db, study, out, suffix, opened)
         db.dispose()
     return 0
+
+
+def with_popup(widget: QWidget, popup: QWidget) -> QPixmap:
+    """The widget with a pop-up (a separate window) drawn where it shows over it."""
+    shot = widget.grab()
+    at = widget.mapFromGlobal(popup.mapToGlobal(popup.rect().topLeft()))
+    bottom = max(shot.height(), at.y() + popup.height())
+    canvas = QPixmap(shot.width(), bottom)
+    canvas.fill(QColor("#ffffff"))
+    painter = QPainter(canvas)
+    painter.drawPixmap(0, 0, shot)
+    painter.drawPixmap(at, popup.grab())
+    painter.end()
+    return canvas
+
+
+def session_and_input_shots(app: QApplication, db: Database, study: StudyInfo, out: Path,
+                            suffix: str, opened: list[QDialog]) -> None:
+    """The date calendar in the dose form, the lock, the first sign-in, the user guide."""
+    nurse = authenticate(db, "nurse", DEMO_PASSWORD)
+    window = MainWindow(db, study, nurse, today=lambda: DEMO_TODAY,
+                        tasks=TaskRunner(synchronous=True))
+    window.show()
+    settle(app)
+    window.new_dose()
+    form = opened[-1]
+    assert isinstance(form, DoseDialog)
+    form.start_date.setFocus()
+    form.start_date.open_calendar()
+    settle(app)
+    popup = form.start_date.popup
+    assert popup is not None
+    path = out / f"date-calendar{suffix}.png"
+    with_popup(form, popup).save(str(path))
+    print(f"wrote {path}")
+    popup.close()
+    form.discard()
+
+    window.lock_now()
+    settle(app)
+    lock = window.idle_lock.dialog
+    assert lock is not None
+    save(lock, out / f"lock-dialog{suffix}.png")
+    window.idle_lock._unlock()  # (the screenshot needs no password)
+    window.show_user_guide()
+    settle(app)
+    assert window.help_viewer is not None
+    window.help_viewer.resize(1100, 700)
+    settle(app)
+    save(window.help_viewer, out / f"user-guide{suffix}.png")
+    window.help_viewer.close()
+    window.close()
+
+    # A new account's first sign-in: choose your own password.
+    add_user(ServiceContext(db, authenticate(db, "admin", DEMO_PASSWORD), utc_now,
+                            lambda: DEMO_TODAY),
+             "nadia", "nurse", "Nadia New (demo)", "first-password-123")
+    login = LoginDialog(db, study)
+    login.show()
+    login.username.setText("nadia")
+    login.password.setText("first-password-123")
+    login.sign_in()
+    settle(app)
+    save(login, out / f"first-sign-in{suffix}.png")
+    login.reject()
 
 
 if __name__ == "__main__":

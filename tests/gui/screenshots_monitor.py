@@ -14,6 +14,7 @@ from taper_app.services.corrections import withdraw_amendment
 from taper_app.services.demo import DEMO_PASSWORD, create_demo
 from taper_app.services.study import authenticate, load_study
 from taper_app.ui import messages
+from taper_app.ui.admin import SettingsDialog, UserChangeDialog, UsersDialog
 from taper_app.ui.app import application
 from taper_app.ui.audit_view import AuditDialog
 from taper_app.ui.corrections import CorrectEnrollmentDialog, WithdrawAmendmentDialog
@@ -21,6 +22,7 @@ from taper_app.ui.dialogs import DialogHost
 from taper_app.ui.main_window import MainWindow
 from taper_app.ui.qt import QDialog
 from taper_app.ui.tasks import TaskRunner
+from taper_app.ui.verification import VerifyDialog
 from tests.gui.screenshots import DEMO_TODAY, save, settle
 
 
@@ -88,6 +90,60 @@ def main(out_dir: str) -> int:
         settle(app)
         save(audit, out / "audit-view.png")
         audit.close()
+        window.close()
+
+        monitor = authenticate(db, "monitor", DEMO_PASSWORD)
+        window = MainWindow(db, study, monitor, today=lambda: DEMO_TODAY,
+                            tasks=TaskRunner(synchronous=True))
+        window.show()
+        settle(app)
+        window.select_subject(plain.subject_id)
+        settle(app)
+        window.verify_source()
+        verify = opened[-1]
+        assert isinstance(verify, VerifyDialog)
+        verify.through.setText("2026-10-31")
+        settle(app)
+        save(verify, out / "verify-dialog.png")
+        verify.save()
+        settle(app)
+        window.select_subject(plain.subject_id)
+        settle(app)
+        save(window, out / "monitor-verified.png")
+        window.close()
+
+        admin = authenticate(db, "admin", DEMO_PASSWORD)
+        window = MainWindow(db, study, admin, today=lambda: DEMO_TODAY,
+                            tasks=TaskRunner(synchronous=True))
+        window.show()
+        settle(app)
+        save(window, out / "admin-window.png")
+        window.show_users()
+        users = opened[-1]
+        assert isinstance(users, UsersDialog)
+        users.table.selectRow(1)
+        settle(app)
+        save(users, out / "admin-users.png")
+        users.change("sites")
+        sites = opened[-1]
+        assert isinstance(sites, UserChangeDialog)
+        sites.sites.setText("101")
+        sites.reason.setText("monitors site 101 only from January")
+        settle(app)
+        save(sites, out / "admin-user-sites.png")
+        sites.discard()
+        users.close()
+        window.show_settings()
+        settings = opened[-1]
+        assert isinstance(settings, SettingsDialog)
+        settle(app)
+        save(settings, out / "admin-settings.png")
+        settings.discard()
+        window.show_dashboard()
+        assert window.dashboard is not None
+        settle(app)
+        save(window.dashboard, out / "dashboard-export.png")
+        window.dashboard.close()
         window.close()
         db.dispose()
     return 0

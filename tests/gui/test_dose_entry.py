@@ -472,3 +472,22 @@ def test_the_fields_stay_where_they_are_when_a_message_appears(
     after = {name: getattr(form, name).mapTo(form, getattr(form, name).rect().topLeft())
              for name in before}
     assert after == before
+
+
+def test_a_comment_over_5000_characters_is_marked_and_nothing_is_saved(
+        open_window, patient, db, keyboard, dialogs):
+    open_window("nurse")
+    form = open_dose_form(keyboard, dialogs)
+    form.dose_mg.setFocus()
+    keyboard.replace("10.5")
+    before_doses, before_audit = len(dose_rows(db)), len(audit_rows(db))
+    form.comment.setFocus()
+    form.comment.setText("c" * 5001)  # pasted
+    keyboard.enter()
+    assert form.isVisible()
+    assert "is 5,001 characters long; at most 5,000" in form.errors.message("comment")
+    assert (len(dose_rows(db)), len(audit_rows(db))) == (before_doses, before_audit)
+    form.comment.setText("c" * 5000)
+    keyboard.enter()
+    assert not form.isVisible()
+    assert dose_rows(db)[-1].comment == "c" * 5000

@@ -347,3 +347,36 @@ def test_a_restore_is_refused_while_another_program_is_writing(db, db_path):
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_restore_is_refused_while_another_window_has_the_file_open_and_names_it(
+        db, db_path, message_log, tmp_path):
+    """Another window (a real second process) has the damaged file open: the restore is
+    refused with the program named, and the damaged file is left where it is."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    automatic_backup(db, "start", fixed_clock, keep=10)
+    close_for_good(db)
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.file_holder", str(db_path)], cwd=root,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        damage(db_path)
+        damaged_bytes = sha256(db_path)
+        message_log.answers.append(True)  # "Restore the newest good backup?" Yes
+        go_on, restored = check_before_opening(str(db_path), fixed_clock)
+        assert (go_on, restored) == (False, None)
+        message_log.take("question")
+        [refused] = message_log.take("error")
+        assert refused.title == "The backup could not be restored"
+        assert f"process {holder.pid}" in refused.text and "file_holder" in refused.text
+        assert "Close it there first" in refused.text
+        assert sha256(db_path) == damaged_bytes
+        assert list(db_path.parent.glob("*.replaced-*")) == []
+    finally:
+        holder.communicate(input="", timeout=60)

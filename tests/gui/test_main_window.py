@@ -126,9 +126,9 @@ def test_new_dose_is_for_the_selected_patient(open_window, three_patients, keybo
     assert dialogs.last(DoseDialog).record.subject_id == "102-001"
 
 
-def test_f1_lists_the_shortcuts(open_window, keyboard, message_log):
-    open_window("nurse")
-    keyboard.press(Qt.Key.Key_F1)
+def test_the_help_menu_lists_the_shortcuts(open_window, keyboard, message_log):
+    window = open_window("nurse")
+    window.actions_by_name["shortcuts"].trigger()  # F1 is the user guide now
     [shown] = message_log.take("info")
     assert "Ctrl+N" in shown.text and "Ctrl+F" in shown.text
 
@@ -146,7 +146,7 @@ def test_the_charts_tab_holds_the_taper_chart(open_window, patient):
 
     window = open_window("nurse")
     tabs = window.detail.tabs
-    assert tabs.tabText(2) == "C&harts"
+    assert tabs.tabText(2) == "Ch&arts"  # Alt+A (Alt+H is the Help menu)
     assert isinstance(tabs.widget(2), TaperView)
 
 

@@ -17,7 +17,7 @@ CTRL = Qt.KeyboardModifier.ControlModifier
 
 def test_the_schedule_tab_lists_the_steps_with_their_dates(open_window, patient, keyboard):
     window = open_window("nurse")
-    keyboard.shortcut(Qt.Key.Key_S, Qt.KeyboardModifier.AltModifier)
+    keyboard.shortcut(Qt.Key.Key_C, Qt.KeyboardModifier.AltModifier)
     assert window.detail.tabs.currentWidget() is window.detail.schedule
     model = window.detail.schedule.steps_model
     assert [(model.index(i, ScheduleStepsModel.DAY).data(),
@@ -38,7 +38,8 @@ def test_an_investigator_amends_the_schedule_after_a_flare(
     assert form.day.text() == "60"  # today's study day
     assert form.day_date.text() == "2026-07-02"
     keyboard.replace("55")
-    keyboard.tab()
+    assert form.day_date.text() == "2026-06-27"  # the date follows the day typed
+    keyboard.tab(2)  # past the date, to the dose
     keyboard.type("20")
     expected = amended_steps(study, record, 55, Decimal(20))
     preview = [form.steps_model.row_at(i) for i in range(form.steps_model.rowCount())]
@@ -92,7 +93,7 @@ def test_a_nurse_cannot_amend_a_schedule(open_window, patient, study, db, keyboa
     before = len(audit_rows(db))
     form = AmendDialog.create(window.ctx, study, window.current_row().record, 40, window)
     dialogs.present(form)
-    keyboard.tab()
+    keyboard.tab(2)
     keyboard.type("20")
     keyboard.tab()
     keyboard.type("flare")
@@ -111,7 +112,7 @@ def test_an_amendment_from_an_impossible_day_is_refused(
     keyboard.shortcut(Qt.Key.Key_M, CTRL)
     form = dialogs.last(AmendDialog)
     keyboard.replace("0")
-    keyboard.tab()
+    keyboard.tab(2)
     keyboard.type("-5")
     keyboard.tab()
     keyboard.type("flare")
@@ -124,3 +125,26 @@ def test_an_amendment_from_an_impossible_day_is_refused(
     assert (form.steps_model.index(0, ScheduleStepsModel.DAY).data(),
             form.steps_model.index(0, ScheduleStepsModel.DATE).data()) == (
         "29", (DAY1 + timedelta(days=28)).isoformat())
+
+
+def test_an_amendment_reason_over_5000_characters_is_marked_and_nothing_is_saved(
+        open_window, patient, db, keyboard, dialogs, message_log):
+    open_window("investigator")
+    keyboard.shortcut(Qt.Key.Key_M, CTRL)
+    form = dialogs.last(AmendDialog)
+    keyboard.replace("60")
+    keyboard.tab()
+    keyboard.type("7,5")  # a decimal comma, as the form takes it
+    keyboard.tab()
+    form.reason.setText("r" * 5001)  # pasted
+    message_log.answers.append(True)  # the day and dose confirmed; the service refuses
+    keyboard.enter()
+    message_log.take("question")
+    assert "is 5,001 characters long" in form.errors.message("reason")
+    assert amendment_rows(db) == []
+    form.reason.setText("flare")
+    message_log.answers.append(True)
+    keyboard.enter()
+    [question] = message_log.take("question")
+    assert "becomes 7.5 mg/day" in question.text
+    assert [a.dose_ug for a in amendment_rows(db)] == [7_500]

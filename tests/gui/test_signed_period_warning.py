@@ -9,9 +9,11 @@ from datetime import timedelta
 from taper_app.services.signatures import sign_record, signatures_for
 from taper_app.ui.dose_form import DoseDialog, VoidDialog
 from taper_app.ui.qt import Qt
+from taper_app.ui.returned_calendar import ReturnedCalendarDialog
+from taper_app.ui.schedule_view import AmendDialog
 from tests.conftest import PASSWORD, TODAY, context
 
-from .conftest import DAY1, dose_rows
+from .conftest import DAY1, amendment_rows, dose_rows
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
@@ -87,3 +89,38 @@ def test_voiding_a_signed_record_asks_first(open_window, patient, db, keyboard, 
     [asked] = message_log.take("question")
     assert asked.text.startswith("Voiding this record changes 101-001's record inside")
     assert form.isVisible() and not dose_rows(db)[0].voided
+
+
+def test_an_amendment_of_a_signed_schedule_asks_first(open_window, patient, db, keyboard,
+                                                      dialogs, message_log):
+    sign(db)
+    window = open_window("investigator")
+    keyboard.shortcut(Qt.Key.Key_M, CTRL)
+    form = dialogs.last(AmendDialog)
+    form.day.setText("60")
+    form.dose_mg.setText("15")
+    form.reason.setText("flare")
+    form.reason.setFocus()
+    message_log.answers.append(True)  # "Amend the schedule?": yes
+    keyboard.enter()
+    asked = message_log.take("question")
+    assert [m.title for m in asked] == ["Amend the schedule?", "A signed period"]
+    assert asked[1].text.startswith("This amendment changes 101-001's record inside the "
+                                    "period signed by Investigator Example")
+    assert form.isVisible() and amendment_rows(db) == []
+    assert window.current_row().triage.signature.state == "signed"
+
+
+def test_a_returned_calendar_inside_the_signed_period_asks_first(
+        open_window, patient, db, keyboard, dialogs, message_log):
+    sign_record(context(db, "investigator"), "101-001", TODAY, "reviewed", PASSWORD)
+    open_window("nurse")
+    keyboard.shortcut(Qt.Key.Key_P, CTRL_SHIFT)
+    dialog = dialogs.last(ReturnedCalendarDialog)
+    assert dialog.calendar is not None and dialog.calendar.first_date <= TODAY
+    before = len(dose_rows(db))
+    keyboard.shortcut(Qt.Key.Key_S, CTRL)
+    [asked] = message_log.take("question")
+    assert asked.text.startswith("This returned calendar changes 101-001's record inside")
+    assert dialog.isVisible() and len(dose_rows(db)) == before
+    assert signatures_for(db, "101-001")[0].valid

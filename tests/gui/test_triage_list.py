@@ -106,3 +106,17 @@ def test_the_show_filter_is_chosen_with_the_keyboard(open_window, db, study, key
     keyboard.type("102")
     assert subjects(window) == ["102-001"]
     assert window.count_label.text() == "1 of 4 patients"
+
+
+def test_the_triage_columns_show_without_scrolling_on_a_small_laptop(open_window, db, study,
+                                                                     qtbot):
+    _study(db, study)
+    window = open_window("nurse")
+    view = window.patient_view
+    for width, height in ((1366, 768), (1280, 720)):
+        window.resize(width, height)
+        window._fit_list_pane()
+        qtbot.waitUntil(lambda w=width: window.width() == w, timeout=2000)
+        right = view.columnViewportPosition(P.TARGET) + view.columnWidth(P.TARGET)
+        assert view.horizontalScrollBar().value() == 0
+        assert right <= view.viewport().width(), (width, right, view.viewport().width())

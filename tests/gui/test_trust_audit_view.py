@@ -212,3 +212,12 @@ def test_one_row_per_action_matches_the_grouping_of_the_trail(
     grouped = group_actions(query_audit(db))
     assert [(a.first_id, a.summary) for a in view.model.actions()] == [
         (a.first_id, a.summary) for a in grouped]
+
+
+def test_the_actions_model_passes_the_model_tester(qtmodeltester, open_window, two_patients,
+                                                    dialogs):
+    window = open_window("monitor")
+    window.show_study_audit()
+    view = dialogs.last(AuditDialog)
+    assert view.model.rowCount() > 0
+    qtmodeltester.check(view.model, force_py=True)

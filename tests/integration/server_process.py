@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -56,24 +57,28 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(db_url: str, log: Path) -> Iterator[str]:
-    """Start ``python -m taper_app serve`` on ``db_url``; yield its address; stop it."""
+def running_server(db_url: str, log: Path, *, tls: tuple[Path, Path] | None = None
+                   ) -> Iterator[str]:
+    """Start ``python -m taper_app serve`` on ``db_url`` (with ``tls``, the certificate and
+    key files: HTTPS); yield its address; stop it."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("TAPER_DB", None)
+    extra = [] if tls is None else ["--certfile", str(tls[0]), "--keyfile", str(tls[1])]
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "taper_app", "serve", "--db", db_url, "--host",
-             "127.0.0.1", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
+             "127.0.0.1", "--port", str(port), *extra], stdout=out, stderr=subprocess.STDOUT,
             env=env, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'http' if tls is None else 'https'}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"the server stopped: {log.read_text()}")
             try:
-                httpx.post(f"{url}/v1/sign-out", timeout=1)
+                httpx.post(f"{url}/v1/sign-out", timeout=1, verify=True if tls is None
+                           else ssl.create_default_context(cafile=str(tls[0])))
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:

@@ -60,11 +60,12 @@ def test_every_benchmark_runs_once_on_tiny_sizes_and_writes_the_page(tmp_path: P
                  "patient switch in the window, Charts tab", "save one dose",
                  "summary --json, 6 patients",
                  "summary --json, 10 patients", "patient PDF", "study PDF", "cold start",
-                 "peak memory"):
+                 "peak memory", "import 300 dose rows", "peak memory: import 900 dose rows",
+                 "memory flat: peak importing 900 rows, against 300"):
         assert name in page, name
     assert "## Machine" in page and "PySide6_Essentials: 6." in page
     rows = [line for line in page.splitlines() if line.startswith("| ") and "**" in line]
-    assert len(rows) == 12
+    assert len(rows) == 17  # 12, and the imports: 2 sizes x (time, peak), flatness
     assert all(("**pass**" in r) or ("**miss**" in r) or ("**-**" in r) for r in rows)
 
 

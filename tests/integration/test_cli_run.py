@@ -123,6 +123,17 @@ def test_a_baseline_not_written_in_plain_digits_exits_1_with_file_line_column(
     assert counts(study_db) == before
 
 
+def test_a_reason_over_5000_characters_exits_1_saying_its_length(study_db: str) -> None:
+    before = counts(study_db)
+    status, _, err = taper("user", "deactivate", "monitor", "--reason", "r" * 5001,
+                           "--user", "admin", "--db", study_db)
+    assert status == 1 and "Traceback" not in err
+    assert "reason: is 5,001 characters long; at most 5,000 are allowed" in err
+    assert counts(study_db) == before
+    assert taper("user", "deactivate", "monitor", "--reason", "r" * 5000, "--user", "admin",
+                 "--db", study_db)[0] == 0
+
+
 @pytest.mark.parametrize(("argv", "words"), [
     (["summary", "--json", "--as-of", "July"], "is not a date"),
     (["import", "--patients", "patients.csv", "--user", "nurse", "--password-stdin"],
@@ -188,3 +199,12 @@ def test_the_database_may_come_from_taper_db(study_db: str,
     status, out, _ = taper("audit", "verify")
     assert status == 0
     assert "intact" in out
+
+
+def test_the_window_through_the_application_server_says_it_is_not_there_yet(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAPER_DB", "https://taper.example.org:8443")
+    status, out, err = taper()
+    assert status == 2 and out == ""
+    assert "the window does not work through the application server yet" in err
+    assert "taper-app summary --db https://taper.example.org:8443 --user NAME" in err

@@ -145,3 +145,27 @@ def test_a_program_opening_the_file_during_a_restore_waits_then_says_busy(study_
     held = ConnectionLock.take(path, wait_s=0.1)
     assert held is not None
     held.release()
+
+
+def test_a_command_that_never_closes_its_database_leaves_no_note_behind(study_file) -> None:
+    """A command never closes its database (the process ends): its note goes at exit."""
+    path, _backup = study_file
+    done = subprocess.run([sys.executable, "-m", "taper_app", "summary", "--db", str(path),
+                           "--as-of", "2026-07-02", "--json"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert list(lock_folder(path).glob("*.json")) == []
+
+
+def test_a_holder_whose_note_is_empty_is_still_in_the_way(study_file) -> None:
+    """Its note not written yet (or a full disk): refused all the same, said plainly."""
+    path, backup = study_file
+    held = ConnectionLock.take(path, wait_s=0.1)
+    assert held is not None
+    try:
+        [note] = lock_folder(path).glob("*.json")
+        note.write_bytes(b"")
+        with pytest.raises(StudyFileInUse, match="its note is not written yet"):
+            restore_backup(backup, path, WHEN)
+    finally:
+        held.release()

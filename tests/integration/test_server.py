@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from taper_app import cli
 from taper_app.remote.client import RemoteStudy
-from taper_app.services.errors import PermissionDenied, ServiceError
+from taper_app.services.errors import PermissionDenied, ServiceError, ValidationError
 from taper_app.services.patients import SavedDose, enroll_patient
 from taper_app.services.study import add_user, load_study
 from taper_app.storage.engine import Database
@@ -129,7 +129,7 @@ def test_serve_refuses_plain_http_off_the_loopback(db_url):
 
 
 def test_a_command_not_yet_through_the_server_says_so(server):
-    code, _, err = _run("import", "--db", server, "--user", "nora", "--doses", "x.csv")
+    code, _, err = _run("backup", "--out", "x.sqlite", "--db", server, "--user", "admin")
     assert code == 2 and "not available through the application server" in err
 
 
@@ -171,6 +171,26 @@ FORGED = [
                                          "password": PASSWORD}, "may not sign record"),
     ("a setting", "settings_set", {"key": "idle_lock_minutes", "value": "240",
                                    "reason": "x"}, "may not manage users"),
+    ("marking records source-verified", "sdv", {"subject_id": "101-001",
+                                                "through": date(2026, 1, 31),
+                                                "record_id": None}, "may not verify source"),
+    ("opening a query", "query_open", {"subject_id": "101-001", "text": "x",
+                                       "record_id": None}, "may not raise query"),
+    ("ending a participation", "patient_end", {
+        "subject_id": "101-001", "end_date": date(2026, 3, 1), "disposition": "other",
+        "reason": "x"}, "may not end participation"),
+    ("reopening a participation", "patient_reopen", {"subject_id": "101-001",
+                                                     "reason": "x"},
+     "may not end participation"),
+    ("another site's calendar", "handout", {"subject_id": "102-001", "first_date": None,
+                                            "weeks": 2, "drug": None},
+     "does not work for site 102"),
+    ("another site's audit rows", "audit_rows", {
+        "subject_id": "102-001", "username": None, "entity": None, "since": None,
+        "until": None}, "does not work for site 102"),
+    ("another site's report", "report", {"subject_id": "102-001",
+                                         "as_of": date(2026, 2, 1)},
+     "at a site you do not work for"),
 ]
 
 
@@ -191,8 +211,48 @@ def test_a_monitor_cannot_write_anything(server, db):
         with pytest.raises(PermissionDenied, match="monitor"):
             mona.call("record_dose", subject_id="101-001", fields=DOSE, close_ongoing=False,
                       patient_version=None)
+        upload = ("doses.csv", b"subject_id,drug,dose_mg,frequency,route,start_date,"
+                               b"end_date\n101-001,prednisone,5,QD,PO,2026-01-11,\n")
+        with pytest.raises(PermissionDenied, match="monitor"):
+            mona.call("import_files", patients=None, doses=upload, amendments=None)
+        with pytest.raises(PermissionDenied, match="monitor"):
+            mona.call("patient_end", subject_id="101-001", end_date=date(2026, 3, 1),
+                      disposition="other", reason="x")
+        with pytest.raises(PermissionDenied, match="monitor"):
+            mona.call("query_answer", query_id=1, text="x")
         assert dump(db) == before
         assert mona.call("audit_verify").ok  # reading still works
+
+
+def test_a_nurse_importing_another_sites_patient_is_refused_and_nothing_is_written(
+        nora, db):
+    before = dump(db)
+    upload = ("patients.csv", b"subject_id,site,day1_date,baseline_mg,template_id\n"
+                              b"102-009,102,2026-01-05,20,stepdown-a\n")
+    with pytest.raises(ValidationError) as refused:
+        nora.call("import_files", patients=upload, doses=None, amendments=None)
+    assert [str(p) for p in refused.value.problems] == [
+        "patients.csv:2: site: you do not work for site 102"]
+    assert dump(db) == before
+
+
+def test_a_user_changes_her_own_password_through_the_server(server, monkeypatch):
+    monkeypatch.setenv("TAPER_PASSWORD", PASSWORD)
+    monkeypatch.setenv("TAPER_NEW_PASSWORD", "sams-first-password")
+    assert _run("user", "add", "sam", "--role", "nurse", "--full-name", "Sam S.", "--site",
+                "101", "--db", server, "--user", "admin")[0] == 0
+    monkeypatch.setenv("TAPER_PASSWORD", "sams-first-password")
+    code, _, err = _run("summary", "--db", server, "--user", "sam")
+    assert code == 1 and "first password" in err  # not her own yet
+    monkeypatch.setenv("TAPER_PASSWORD", "not-the-password")
+    monkeypatch.setenv("TAPER_NEW_PASSWORD", "sams-own-password-1")
+    code, _, err = _run("user", "passwd", "--db", server, "--user", "sam")
+    assert code == 1 and "the password was not changed" in err
+    monkeypatch.setenv("TAPER_PASSWORD", "sams-first-password")
+    assert _run("user", "passwd", "--db", server, "--user", "sam") == (
+        0, "password changed for sam\n", "")
+    monkeypatch.setenv("TAPER_PASSWORD", "sams-own-password-1")
+    assert _run("summary", "--db", server, "--user", "sam", "--as-of", "2026-02-01")[0] == 0
 
 
 @pytest.mark.parametrize("extra", ["actor", "username", "sites", "role"])
@@ -256,7 +316,7 @@ def test_a_revoked_session_is_refused(server, nora):
     (b'{"args": {"subject_id": "101-001", "fields": {}, "close_ongoing": "yes", '
      b'"patient_version": null}}', "wrong type"),
     (b'{"args": {}, "user": "admin"}', "body is"),
-    (b'{"args": "' + b"x" * (2 << 20) + b'"}', "too large"),
+    (b'{"args": "' + b"x" * (9 << 20) + b'"}', "too large"),
 ])
 def test_malformed_and_oversized_bodies_are_refused(nora, db, server, body, words):
     before = dump(db)

@@ -89,3 +89,40 @@ def test_pyproject_ships_every_resource_the_program_reads():
     assert Path("protocols/example-iim.toml") in shipped
     for icon in ("taper-app.png", "taper-app.ico", "taper-app.icns"):
         assert Path("icons") / icon in shipped
+
+
+def test_the_user_guide_is_package_data_linked_to_docs(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch):
+    assert paths.user_guide() == ROOT / "taper_app" / "resources" / "guide" / "user-guide.md"
+    assert paths.user_guide().resolve() == ROOT / "docs" / "user-guide.md"  # one text
+    assert paths.user_guide().read_text(encoding="utf-8").startswith("# User guide")
+    # A checkout without symbolic links (the link is a file holding its target's path)
+    # falls back to docs/ itself.
+    fake = tmp_path / "taper_app"
+    (fake / "resources" / "guide").mkdir(parents=True)
+    (fake / "resources" / "guide" / "user-guide.md").write_text("../../../docs/user-guide.md")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "user-guide.md").write_text("# User guide\n")
+    monkeypatch.setattr(paths, "resources_dir", lambda: fake / "resources")
+    monkeypatch.setattr(paths, "__file__", str(fake / "paths.py"))
+    assert paths.user_guide() == tmp_path / "docs" / "user-guide.md"
+
+
+def test_the_packaged_program_and_the_wheel_ship_the_user_guide_and_its_screenshots():
+    import re
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["taper_app"]
+    shipped = {f.relative_to(paths.resources_dir()) for pattern in patterns
+               for f in (ROOT / "taper_app").glob(pattern)
+               if paths.resources_dir() in f.parents}
+    assert Path("guide/user-guide.md") in shipped
+    spec = (ROOT / "build.spec").read_text(encoding="utf-8")
+    assert '(str(ROOT / "docs" / "user-guide.md"), "taper_app/resources/guide")' in spec
+    assert '"taper_app/resources/guide/screenshots")' in spec
+    # Every image the guide shows is among the shipped screenshots.
+    guide = paths.user_guide().read_text(encoding="utf-8")
+    for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", guide):
+        assert image.startswith("screenshots/"), image
+        assert Path("guide") / image in shipped, image

@@ -391,3 +391,12 @@ def test_printed_calendars_are_read_back_newest_first(db, nurse, investigator, s
     assert newest.schedule_version == "change 1, from Day 80 (made 2026-07-02)"
     assert (older.first_date, older.weeks, older.drug, older.schedule_version) == (
         date(2026, 7, 6), 2, "prednisone", "as at enrolment (no changes)")
+
+
+def test_a_returned_days_reason_over_5000_characters_is_refused_at_its_date(
+        db, nurse, study, returned):
+    days = {d.date: d for d in prefilled_days(returned)}
+    days[date(2026, 6, 6)] = ReturnedDay(date(2026, 6, 6), D(15), "f" * 5001)
+    plan = plan_returned_calendar(study, load_record(db), returned, list(days.values()), TODAY)
+    assert [(p.field, p.message[:30]) for p in plan.problems] == [
+        ("2026-06-06", "is 5,001 characters long; at m")]

@@ -237,13 +237,14 @@ def test_signatures_covering_the_corrected_data_are_no_longer_valid(
     withdraw_amendment(investigator, study, SUBJECT, 1, "wrong patient", PASSWORD)
     (sig,) = signatures_for(enrolled, SUBJECT)
     assert not sig.valid and sig.broken_by is not None
-    assert sig.broken_by.startswith("withdraw_amendment")
+    assert sig.broken_by.startswith("The amendment from Day 40 to 25 mg/day withdrawn by "
+                                    "Investigator Example")
     sign_record(investigator, SUBJECT, date(2026, 3, 1), "reviewed", PASSWORD)
     correct_enrollment(investigator, study, SUBJECT,
                        {"day1_date": "2026-01-06", "reason": "typo"}, PASSWORD)
     assert [s.valid for s in signatures_for(enrolled, SUBJECT)] == [False, False]
     assert signatures_for(enrolled, SUBJECT)[1].broken_by.startswith(  # type: ignore[union-attr]
-        "correct_enrollment")
+        "Enrollment corrected: Day 1 2026-01-05 → 2026-01-06 by Investigator Example")
 
 
 def test_the_withdrawal_preview_is_the_schedule_stored(enrolled: Database,

@@ -129,3 +129,14 @@ def test_the_calendar_csv_disarms_its_cells():
     [row] = csv.DictReader(io.StringIO(calendar_csv(calendar)))
     assert (row["tablets"], row["note"], row["drug"]) == ("'=1+1", "'@note", "'-prednisone")
     assert row["dose_mg"] == "10"
+
+
+def test_no_module_writes_csv_but_through_the_safe_writer():
+    """A new CSV for people cannot bypass the rule: csv.writer is called in csv_cells only."""
+    import taper_app
+
+    package = Path(taper_app.__file__).parent
+    writers = {p.relative_to(package).as_posix() for p in package.rglob("*.py")
+               if "csv.writer(" in (text := p.read_text(encoding="utf-8"))
+               or "csv.DictWriter(" in text}
+    assert writers == {"reports/csv_cells.py"}

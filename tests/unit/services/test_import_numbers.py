@@ -85,3 +85,12 @@ def test_plain_amounts_with_spaces_and_trailing_zeros_are_imported_exactly(enrol
         record = load_patient(uow.session, "101-001")
     assert [d.dose_ug for d in sorted(record.doses, key=lambda d: d.start_date)] == [12_500,
                                                                                     7_125]
+
+
+@pytest.mark.parametrize("value", ["1_0", "٥", "+5", "5e0", "9" * 5000])
+def test_a_setting_is_plain_digits_too(db, value):
+    from taper_app.services.errors import ValidationError
+    from taper_app.services.settings import set_setting
+
+    with pytest.raises(ValidationError, match="is not a whole number"):
+        set_setting(context(db, "admin"), "lockout_minutes", value, "policy")

@@ -81,8 +81,8 @@ def test_a_schedule_amendment_is_said_in_words(investigator, study, patients):
     amend_patient_schedule(investigator, study, "101-001",
                            {"day": "70", "dose_mg": "15", "reason": "flare"})
     [sig] = signatures_for(investigator.db, "101-001")
-    assert sig.broken_by == ("Schedule amended from Day 70 to 15 mg/day by Investigator "
-                             "Example on 2026-07-02 14:30 UTC")
+    assert sig.broken_by == ("Schedule amended from Day 70 to 15 mg/day by "
+                             "Investigator Example on 2026-07-02 14:30 UTC")
 
 
 def test_the_signatures_a_change_would_break_are_those_covering_its_date(
@@ -139,3 +139,14 @@ def test_a_batch_is_signed_whole_or_not_at_all(investigator, nurse, study, patie
     assert "before 101-001's Day 1 (2026-03-01)" in str(err.value)
     with UnitOfWork(investigator.db, write=False) as uow:
         assert uow.session.scalars(select(Signature)).all() == []
+
+
+def test_a_corrected_enrollment_is_said_in_words(investigator, study, patients):
+    from taper_app.services.corrections import correct_enrollment
+
+    sign_record(investigator, "101-001", date(2026, 5, 31), "reviewed", PASSWORD)
+    correct_enrollment(investigator, study, "101-001",
+                       {"baseline_mg": "25", "reason": "baseline misread"}, PASSWORD)
+    [sig] = signatures_for(investigator.db, "101-001")
+    assert sig.broken_by == ("Enrollment corrected: baseline 20 mg/day → 25 mg/day by "
+                             "Investigator Example on 2026-07-02 14:30 UTC (baseline misread)")

@@ -3,9 +3,10 @@ apart (a patient who met it can still be above today, missing days or need signi
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from taper_app.results import TRIAGE_FLAGS, SignatureState
+from taper_app.services.context import ServiceContext
 from taper_app.services.figures import analyse_all
 from taper_app.services.patients import enroll_patient, record_dose
 from taper_app.services.signatures import sign_record
@@ -111,6 +112,20 @@ def test_a_pulse_is_a_one_off_or_an_iv_or_im_record_on_the_day():
     assert pulse_on([entry(day - timedelta(days=2), day, "QD", "IV")], day)
     assert not pulse_on([entry(day, None, "ONCE", "IV", voided=True)], day)
     assert not pulse_on([entry(day - timedelta(days=9), None)], day)
-    assert last_entry_date([entry(day, None), Entry(day, None, "QD", "PO", False,
-                                                     at + timedelta(days=3), True)]) == (
-        date(2026, 7, 5))
+    assert last_entry_date(at + timedelta(days=3)) == date(2026, 7, 5)
+    assert last_entry_date("2026-07-05 09:00:00.000000") == date(2026, 7, 5)
+    assert last_entry_date(None) is None
+
+
+def test_the_last_entry_counts_voided_records_too(nurse, study):
+    from taper_app.services.patients import void_dose
+
+    enroll(nurse, study, "101-001")
+    wrong = dose(nurse, study, "101-001", "20", DAY1)
+    later = ServiceContext(nurse.db, nurse.actor, lambda: datetime(2026, 7, 9, 8, 0,
+                                                                     tzinfo=UTC),
+                           nurse.today)
+    record_dose(later, study, "101-001", {**DOSE, "dose_mg": "20",
+                                          "start_date": DAY1.isoformat(), "end_date": ""})
+    void_dose(nurse, wrong, "entered twice")
+    assert triaged(nurse.db, study)["101-001"].last_entry == date(2026, 7, 9)

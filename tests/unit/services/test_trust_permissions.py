@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from taper_app.services import accounts, settings
+from taper_app.services.corrections import correct_enrollment
 from taper_app.services.errors import PermissionDenied
 from taper_app.services.imports import import_files
 from taper_app.services.participation import end_participation, reopen_participation
@@ -122,6 +123,9 @@ def actions(study, record_id: int, tmp: Path) -> dict[str, tuple[set[str], Calla
         "answer_query": ({"nurse", "investigator"}, lambda c: answer_query(
             c, _query_id(c), "The diary is in the binder")),
         "close_query": ({"monitor"}, lambda c: close_query(c, _query_id(c), "resolved")),
+        "correct_enrollment": ({"investigator"}, lambda c: correct_enrollment(
+            c, study, "101-001", {"baseline_mg": "25", "reason": "baseline misread"},
+            PASSWORD)),
     }
 
 
@@ -144,7 +148,7 @@ ACTION_NAMES = ("enroll", "record_dose", "void_dose", "correct_dose", "amend", "
                 "import_patients", "import_amendments", "add_template", "add_user",
                 "reset_password", "change_role", "deactivate_user", "change_setting",
                 "end_participation", "reopen_participation", "verify_source", "raise_query",
-                "answer_query", "close_query")
+                "answer_query", "close_query", "correct_enrollment")
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -170,4 +174,5 @@ def test_the_matrix_covers_every_permission_in_the_table():
     assert set(PERMISSIONS) == {"enroll_patient", "record_dose", "void_dose",
                                 "import_clinical_data", "amend_schedule", "sign_record",
                                 "add_template", "manage_users", "end_participation",
-                                "verify_source", "raise_query", "answer_query"}
+                                "verify_source", "raise_query", "answer_query",
+                                "correct_enrollment"}

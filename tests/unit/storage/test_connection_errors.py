@@ -305,3 +305,76 @@ def test_a_deadlock_is_said_as_a_conflict(db: Database, backend: str) -> None:
     conflict = translate_db_error(excinfo.value)
     assert isinstance(conflict, DatabaseConflict)
     assert "deadlock" in str(conflict) and "Nothing was saved" in str(conflict)
+
+
+@pytest.mark.postgres_only
+def test_a_serialization_failure_is_said_as_a_conflict(db: Database, backend: str) -> None:
+    """A snapshot transaction changes a row another committed after its snapshot: 40001."""
+    with transaction(db) as first, transaction(db) as second:
+        for conn in (first, second):
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            conn.exec_driver_sql("SELECT full_name FROM app_user WHERE username = 'nurse'")
+        first.exec_driver_sql("UPDATE app_user SET full_name = 'N. Example' "
+                              "WHERE username = 'nurse'")
+        first.commit()
+        with pytest.raises(DBAPIError) as excinfo:
+            second.exec_driver_sql("UPDATE app_user SET full_name = 'Nurse E.' "
+                                   "WHERE username = 'nurse'")
+    conflict = translate_db_error(excinfo.value)
+    assert isinstance(conflict, DatabaseConflict)
+    assert "serialization failure" in str(conflict) and "Nothing was saved" in str(conflict)
+    assert not any(words in str(conflict) for words in WRONG_WORDS)
+
+
+@pytest.mark.postgres_only
+def test_a_conflict_in_a_service_is_tried_once_more_then_said_as_such(
+        db: Database, backend: str, study, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The server ends the save with a real deadlock both times: one retry, then the
+    user is told it was a collision with another user's change, not a lost server."""
+    from taper_app.services import patients as patient_service
+    from tests.conftest import context
+
+    caplog.set_level(logging.INFO)
+    patient_service.enroll_patient(context(db, "nurse"), study, {
+        "subject_id": "101-001", "site": "101", "day1_date": "2026-01-05",
+        "baseline_mg": "20", "template_id": "stepdown-a"})
+    with transaction(db) as first, transaction(db) as second:
+        first.exec_driver_sql("SET deadlock_timeout = '1h'")  # the second one detects it
+        first.exec_driver_sql("SELECT * FROM study FOR UPDATE")
+        second.exec_driver_sql("SELECT * FROM audit_head FOR UPDATE")
+        pid = first.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        errors: list[BaseException] = []
+
+        def first_wants_the_head() -> None:
+            try:
+                first.exec_driver_sql("SELECT * FROM audit_head FOR UPDATE")
+            except DBAPIError as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=first_wants_the_head)
+        thread.start()
+        wait_until(lambda: waiting_on_a_lock(db, pid))
+        with pytest.raises(DBAPIError) as excinfo:
+            second.exec_driver_sql("SELECT * FROM study FOR UPDATE")
+        second.rollback()
+        thread.join()
+    deadlock = excinfo.value
+    calls: list[int] = []
+    real_lock = patient_service.lock_patient
+
+    def deadlocking_lock(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        real_lock(*args, **kwargs)
+        raise deadlock  # the server's own 40P01, as the patient's lock would raise it
+
+    monkeypatch.setattr(patient_service, "lock_patient", deadlocking_lock)
+    with pytest.raises(DatabaseConflict) as excinfo_conflict:
+        patient_service.record_dose(context(db, "nurse"), study, "101-001", {
+            "drug": "prednisone", "dose_mg": "20", "frequency": "QD", "route": "PO",
+            "start_date": "2026-01-05", "end_date": ""})
+    assert len(calls) == 2, "tried once more, and only once"
+    message = str(excinfo_conflict.value)
+    assert "deadlock" in message and "Nothing was saved" in message
+    assert not any(words in message for words in WRONG_WORDS)
+    assert any("trying once more" in r.getMessage() for r in caplog.records)

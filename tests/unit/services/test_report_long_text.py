@@ -16,7 +16,9 @@ from taper_app.services.patients import (
     void_dose,
 )
 from taper_app.services.reporting import patient_report
+from taper_app.services.signatures import sign_record
 from taper_app.services.validation import MAX_TEXT_LENGTH
+from tests.conftest import PASSWORD
 
 PRINTED = datetime(2026, 7, 2, 9, 0, tzinfo=UTC)
 
@@ -50,6 +52,8 @@ def test_a_5000_character_comment_reason_and_void_reason_print_whole(db, study, 
                                                   "frequency": "QD", "route": "PO",
                                                   "start_date": "2026-02-01",
                                                   "comment": "typed on the wrong patient"})
+    # signed first, so the void breaks the signature and its status names the reason too
+    sign_record(investigator, "101-001", date(2026, 3, 1), "reviewed", PASSWORD)
     void_dose(nurse, wrong.record_id, void)
     amend_patient_schedule(investigator, study, "101-001",
                            {"day": "60", "dose_mg": "10", "reason": amend})
