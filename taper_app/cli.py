@@ -707,7 +707,6 @@ def cmd_export(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def _export_through_the_server(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .services.errors import ServiceError
     from .services.reporting import write_files
 
     as_of = _as_of(args.as_of) if args.format == "csv" else date.today()
@@ -716,12 +715,8 @@ def _export_through_the_server(args: argparse.Namespace, out: TextIO, stdin: Tex
     try:
         args.out.mkdir(parents=True, exist_ok=True)
         write_files({args.out / name: data for name, data in made.files})
-    except OSError as exc:
+    except OSError as exc:  # write_files says which file it could not write
         raise CliError(f"{args.out}: cannot be written ({exc.strerror or exc})") from None
-    except ServiceError as exc:
-        if args.format == "sdtm":
-            raise CliError(str(exc)) from None
-        raise
     for name, _ in made.files:
         print(f"wrote {args.out / name}", file=out)
     if args.format == "sdtm":
@@ -904,28 +899,40 @@ def cmd_sign(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return EXIT_OK
 
 
+def _patient_through_the_server(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    if not args.user:
+        raise UsageError("this command changes data: give --user NAME")
+    password = _password(args, stdin)
+    end = _date_or_none(args.date, "--date") if args.patient_command == "end" else None
+    with _remote(args, stdin, password, changes=True) as remote:
+        if args.patient_command == "correct":
+            changed = remote.call("patient_correct", subject_id=args.subject, fields={
+                "baseline_mg": args.baseline, "day1_date": args.day1,
+                "template_id": args.template, "reason": args.reason}, password=password)
+            print(f"corrected {args.subject}: {', '.join(changed)}", file=out)
+        elif args.patient_command == "withdraw-amendment":
+            schedule = remote.call("patient_withdraw_amendment", subject_id=args.subject,
+                                   amendment=args.amendment, reason=args.reason,
+                                   password=password)
+            print(f"withdrew amendment {args.amendment} of {args.subject}; schedule now: "
+                  f"{schedule}", file=out)
+        elif end is not None:
+            remote.call("patient_end", subject_id=args.subject, end_date=end,
+                        disposition=args.disposition, reason=args.reason)
+            print(f"ended {args.subject}'s participation on {end.isoformat()} "
+                  f"({args.disposition})", file=out)
+        else:
+            remote.call("patient_reopen", subject_id=args.subject, reason=args.reason)
+            print(f"reopened {args.subject}'s participation", file=out)
+    return EXIT_OK
+
+
 def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .services.corrections import correct_enrollment, withdraw_amendment
     from .services.participation import end_participation, reopen_participation
 
     if _on_server(args):
-        if args.patient_command not in ("end", "reopen"):
-            raise UsageError(f"patient {args.patient_command} is not available through the "
-                             "application server yet; run it on the server "
-                             "(docs/multi-site.md)")
-        end = _date_or_none(args.date, "--date") if args.patient_command == "end" else None
-        with _remote(args, stdin, changes=True) as remote:
-            if end is not None:
-                remote.call("patient_end", subject_id=args.subject, end_date=end,
-                            disposition=args.disposition, reason=args.reason)
-            else:
-                remote.call("patient_reopen", subject_id=args.subject, reason=args.reason)
-        if end is not None:
-            print(f"ended {args.subject}'s participation on {end.isoformat()} "
-                  f"({args.disposition})", file=out)
-        else:
-            print(f"reopened {args.subject}'s participation", file=out)
-        return EXIT_OK
+        return _patient_through_the_server(args, out, stdin)
     db, study = _open(args)
     if not args.user:
         raise UsageError("this command changes data: give --user NAME")

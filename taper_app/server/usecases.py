@@ -22,6 +22,7 @@ from ..services.audit_query import AuditFilter, read_audit
 from ..services.audit_reconcile import reconcile
 from ..services.calendar import print_dosing_calendar
 from ..services.context import ServiceContext
+from ..services.corrections import correct_enrollment, withdraw_amendment
 from ..services.errors import PermissionDenied
 from ..services.exports import export_csv
 from ..services.figures import summary
@@ -145,6 +146,18 @@ def _user_list(c: Call) -> Any:
     return accounts.list_users(c.ctx.db)
 
 
+def _correct_enrollment(c: Call, subject_id: str, fields: dict[str, object],
+                        password: str) -> Any:
+    # The password re-authenticates the session's own user, as on a file.
+    return correct_enrollment(c.ctx, load_study(c.ctx.db), subject_id, fields, password)
+
+
+def _withdraw_amendment(c: Call, subject_id: str, amendment: int, reason: str,
+                        password: str) -> Any:
+    return withdraw_amendment(c.ctx, load_study(c.ctx.db), subject_id, amendment, reason,
+                              password)
+
+
 def _import(c: Call, patients: tuple[str, bytes] | None, doses: tuple[str, bytes] | None,
             amendments: tuple[str, bytes] | None) -> Any:
     def upload(sent: tuple[str, bytes] | None) -> CsvUpload | None:
@@ -205,6 +218,10 @@ USE_CASES: Mapping[str, UseCase] = {u.name: u for u in (
     UseCase("patient_end", {"subject_id": S, "end_date": D, "disposition": S, "reason": S},
             lambda c, subject_id, end_date, disposition, reason: end_participation(
                 c.ctx, subject_id, end_date, disposition, reason)),
+    UseCase("patient_correct", {"subject_id": S, "fields": _is_fields, "password": S},
+            _correct_enrollment),
+    UseCase("patient_withdraw_amendment", {"subject_id": S, "amendment": N, "reason": S,
+                                           "password": S}, _withdraw_amendment),
     UseCase("patient_reopen", {"subject_id": S, "reason": S},
             lambda c, subject_id, reason: reopen_participation(c.ctx, subject_id, reason)),
     UseCase("sdv", {"subject_id": S, "through": OD, "record_id": ON},

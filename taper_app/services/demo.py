@@ -94,7 +94,6 @@ def _follow(steps: list[ScheduleStep], baseline: Decimal, day1: date, last: date
     return doses
 
 
-@saving("create the demo study")
 def demo_database() -> Path:
     """Where ``taper-app --demo`` keeps its study: the per-user data folder."""
     return data_dir() / "demo.sqlite"
@@ -119,6 +118,7 @@ def prepare_demo(path: Path, today: date, *, reset: bool = False,
     return True
 
 
+@saving("create the demo study")
 def create_demo(path: str | Path, today: date,
                 clock: Callable[[], datetime] = utc_now) -> Database:
     """Create the demo study at ``path`` with data up to ``today``."""

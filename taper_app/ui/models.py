@@ -195,7 +195,7 @@ class PatientTableModel(RowTableModel):
 
     # Today's state and what follows from it come first: at 1366x768 the list pane shows
     # them without scrolling; the day's figures follow.
-    (SUBJECT, STATUS, MISSING, LAST_ENTRY, SIGNATURE, VERIFIED, TARGET, STUDY_DAY, DOSE,
+    (SUBJECT, STATUS, MISSING, LAST_ENTRY, SIGNATURE, TARGET, VERIFIED, STUDY_DAY, DOSE,
      SCHEDULED, REDUCTION, SITE) = range(12)
     _HEADERS = {
         SUBJECT: ("Subject", "Subject id"),

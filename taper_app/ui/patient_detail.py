@@ -200,6 +200,8 @@ class PatientDetail(QWidget):
         self.gaps = GapList(open_gap)
         self.no_gaps = QLabel("No missing days from Day 1 to today.")
         self.no_gaps.setObjectName("no_gaps")
+        # Its line is kept on a short screen: the dose history above gives up rows instead.
+        self.no_gaps.setMinimumHeight(self.no_gaps.sizeHint().height())
         self.gaps_box = QGroupBox("Missing days")
         gl = QVBoxLayout(self.gaps_box)
         gl.addWidget(self.no_gaps)
@@ -272,9 +274,14 @@ class PatientDetail(QWidget):
         self.badge.setStyleSheet(f"background: {colour}; color: white; border-radius: 4px; "
                                  "padding: 1px 6px;")
         kit = f" · kit {r.kit_number}" if r.kit_number else ""
+        through, changed = row.verified_through, row.changed_since_verification
+        records = f"{changed} record{'s' * (changed != 1)} changed since source-verified"
+        sdv = (f" · source-verified through {iso(through)}" if through is not None else "")
+        if changed:
+            sdv = f"{sdv} ({records})" if sdv else f" · {records}"
         self.about.setText(f"Site {r.site} · Day 1 {iso(r.day1_date)} · baseline "
                            f"{mg(r.baseline_mg)} mg/day · {template_name}{kit} · figures as "
-                           f"of {s['as_of']}")
+                           f"of {s['as_of']}{sdv}")
         target = s["target"]
         deviations = (f"{s['deviation_days_above']} above, {s['deviation_days_below']} below "
                       f"({s['deviation_episodes']} episode{'s' * (s['deviation_episodes'] != 1)})")

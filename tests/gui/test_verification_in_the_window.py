@@ -37,6 +37,7 @@ def test_a_monitor_marks_records_verified_through_a_date(open_window, patient, d
     assert "1 dose record(s) marked source-verified (through 2026-05-31)" in (
         window.statusBar().currentMessage())
     assert _list_cell(window, PatientTableModel.VERIFIED) == "through 2026-05-31"
+    assert "source-verified through 2026-05-31" in window.detail.about.text()
     # Newest first: the ongoing 16 mg record starts after the date, the first one is marked.
     assert _history(window, DoseHistoryModel.SDV) == ["", "✓ monitor 2026-07-02"]
     assert [r.action for r in audit_rows(db, "verify_source")] == ["verify_source"]
@@ -46,6 +47,7 @@ def test_a_monitor_marks_records_verified_through_a_date(open_window, patient, d
     window.refresh()
     assert _list_cell(window, PatientTableModel.VERIFIED) == "1 changed"
     assert "changed since verified" in _history(window, DoseHistoryModel.SDV)
+    assert "· 1 record changed since source-verified" in window.detail.about.text()
 
 
 def test_one_selected_record_only(open_window, patient, dialogs):

@@ -208,3 +208,10 @@ def test_the_window_through_the_application_server_says_it_is_not_there_yet(
     assert status == 2 and out == ""
     assert "the window does not work through the application server yet" in err
     assert "taper-app summary --db https://taper.example.org:8443 --user NAME" in err
+
+
+def test_db_copy_does_not_run_through_the_application_server(tmp_path: Path) -> None:
+    status, _, err = taper("db", "copy", "--from", "https://taper.example.org:8443", "--to",
+                           str(tmp_path / "copy.sqlite"))
+    assert status == 2 and "not through the application server" in err
+    assert not (tmp_path / "copy.sqlite").exists()

@@ -324,3 +324,48 @@ def test_malformed_and_oversized_bodies_are_refused(nora, db, server, body, word
     assert response.status_code == 400
     assert words in response.json()["error"]["message"]
     assert dump(db) == before
+
+
+def test_an_idle_session_expires_on_the_server_and_its_token_is_dead(db):
+    """The server's own clock, moved on past the idle-lock minutes (the app in-process,
+    with an injected clock; everything else as in the server process)."""
+    import asyncio
+    from datetime import timedelta
+
+    from taper_app.server.app import make_app
+    from taper_app.services.settings import load_settings
+    from tests.conftest import NOW
+
+    _set_up(db)
+    now = [NOW]
+    idle = timedelta(minutes=load_settings(db)["idle_lock_minutes"])
+    app = make_app(db, clock=lambda: now[0])
+    record = {"args": {"subject_id": "101-001", "fields": DOSE, "close_ongoing": False,
+                       "patient_version": None}}
+
+    async def session() -> tuple[dict, httpx.Response, httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://127.0.0.1") as client:
+            token = (await client.post("/v1/sign-in", json={
+                "username": "nora", "password": PASSWORD})).json()["token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            now[0] += idle - timedelta(seconds=1)  # still within the idle time: it works
+            assert (await client.post("/v1/call/audit_verify", json={"args": {}},
+                                      headers=auth)).status_code == 200
+            before = dump(db)
+            now[0] += idle + timedelta(seconds=1)
+            expired = await client.post("/v1/call/record_dose", json=record, headers=auth)
+            again = await client.post("/v1/call/audit_verify", json={"args": {}},
+                                      headers=auth)
+            return before, expired, again
+
+    before, expired, again = asyncio.run(session())
+    assert expired.status_code == 401
+    assert "expired after the idle time" in expired.json()["error"]["message"]
+    assert again.status_code == 401
+    assert "signed out, revoked or never issued" in again.json()["error"]["message"]
+    after = dump(db)
+    assert {t: r for t, r in after.items() if t not in ("audit_log", "audit_head")} == \
+        {t: r for t, r in before.items() if t not in ("audit_log", "audit_head")}
+    new_rows = [r for r in after["audit_log"] if r not in before["audit_log"]]
+    assert len(new_rows) == 1 and "session expired on the server" in new_rows[0]

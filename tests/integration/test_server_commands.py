@@ -333,3 +333,35 @@ def test_the_server_never_shows_its_database_password(db, app_role_url, tmp_path
     shown = log.read_text() + refused[1] + refused[2] + fine[1] + fine[2]
     assert "serving postgresql+psycopg://app_" in shown and ":***@" in shown
     assert "s3cret-pw" not in shown
+
+
+def test_patient_correct_and_withdraw_amendment_through_the_server(server, db_url, db,
+                                                                   monkeypatch):
+    from taper_app.services.patients import amend_patient_schedule
+
+    amend_patient_schedule(context(db, "investigator"), load_study(db), "101-001",
+                           {"day": "40", "dose_mg": "25", "reason": "flare"})
+    monkeypatch.setenv("TAPER_PASSWORD", PASSWORD)
+    withdraw = ["patient", "withdraw-amendment", "--subject", "101-001", "--amendment", "1",
+                "--reason", "wrong patient"]
+    correct = ["patient", "correct", "--subject", "101-001", "--baseline", "25", "--reason",
+               "misread"]
+    before = dump(db)
+    for argv in (withdraw, correct):
+        assert _run(*argv, "--db", server, "--user", "nora") == \
+            _run(*argv, "--db", db_url, "--user", "nora")  # a nurse may not
+    monkeypatch.setenv("TAPER_PASSWORD", "wrong-password-1")
+    for argv in (withdraw, correct):
+        remote = _run(*argv, "--db", server, "--user", "investigator")
+        assert remote == _run(*argv, "--db", db_url, "--user", "investigator")
+        assert remote[0] == 1
+    changed = {t for t in dump(db) if dump(db)[t] != before[t]}
+    assert changed <= {"audit_log", "audit_head", "app_user"}  # refusals, counted: no data
+    monkeypatch.setenv("TAPER_PASSWORD", PASSWORD)
+    code, out, err = _run(*withdraw, "--db", server, "--user", "investigator")
+    assert code == 0 and out.startswith("withdrew amendment 1 of 101-001; schedule now: "), err
+    code, out, err = _run(*correct, "--db", server, "--user", "investigator")
+    assert (code, out) == (0, "corrected 101-001: baseline_mg\n"), err
+    _, out, _ = _run("summary", "--subject", "101-001", "--json", "--as-of", "2026-02-01",
+                     "--db", server, "--user", "investigator")
+    assert json.loads(out)[0]["baseline_mg"] == 25.0

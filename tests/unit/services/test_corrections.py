@@ -263,3 +263,24 @@ def test_the_withdrawal_preview_is_the_schedule_stored(enrolled: Database,
     assert list(stored.steps) == preview
     assert amendments_in_force(stored) == [1, 3]
     _trail_agrees(enrolled)
+
+
+def test_a_reason_over_the_text_limit_is_refused_and_nothing_written(
+        enrolled: Database, study: StudyInfo) -> None:
+    from taper_app.services.validation import MAX_TEXT_LENGTH
+
+    investigator = context(enrolled, "investigator")
+    amend_patient_schedule(investigator, study, SUBJECT,
+                           {"day": "40", "dose_mg": "25", "reason": "flare"})
+    steps = _steps(enrolled)
+    too_long = "x" * (MAX_TEXT_LENGTH + 1)
+    with pytest.raises(ValidationError) as caught:
+        withdraw_amendment(investigator, study, SUBJECT, 1, too_long, PASSWORD)
+    assert caught.value.for_field("reason")
+    with pytest.raises(ValidationError) as caught:
+        correct_enrollment(investigator, study, SUBJECT,
+                           {"day1_date": "2026-01-06", "reason": too_long}, PASSWORD)
+    assert caught.value.for_field("reason")
+    assert _steps(enrolled) == steps
+    assert _audit(enrolled, "withdraw_amendment") == _audit(enrolled,
+                                                            "correct_enrollment") == []
