@@ -25,6 +25,7 @@ from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch
 from matplotlib.path import Path
+from matplotlib.text import Annotation
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import Bbox, offset_copy
 
@@ -138,6 +139,13 @@ LegendPlace = Literal["best", "upper left", "upper right", "lower left", "lower 
 
 CORNERS: tuple[LegendPlace, ...] = ("upper right", "upper left", "lower left", "lower right")
 LEGEND_FONT_PT = 7.0
+#: Each panel's legend corner, the same for every patient, redraw and zoom: the dose panel's
+#: headroom (the scale is 1.5 times the regular doses), the reduction panel's low right
+#: (reductions rise as the taper goes on), the cumulative panel's upper left (it rises).
+PANEL_CORNERS: tuple[LegendPlace, LegendPlace, LegendPlace] = ("upper right", "lower right",
+                                                               "upper left")
+#: Pixels kept between a mark's words and a legend or the axes' edge.
+CLEARANCE_PX = 3.0
 
 
 def _legend_key(ax: Axes, handles: list[Artist], loc: LegendPlace, ncols: int = 1,
@@ -160,7 +168,7 @@ class LegendSnapshot:
     connected to the canvas's ``draw_event``, puts it on top once the figure is drawn.
     The first time (and at each new resolution) it draws the real legend and keeps the
     pixels inside its frame with ``canvas.copy_from_bbox``; after that they are put back
-    with ``canvas.restore_region`` in the corner :meth:`place` chooses. The legend is
+    with ``canvas.restore_region`` in its fixed corner. The legend is
     opaque, so its pixels hold nothing of the data. Files (PNG, SVG, PDF) get the real
     legend: matplotlib draws animated artists itself when it saves.
     """
@@ -174,23 +182,20 @@ class LegendSnapshot:
         self.reused = 0  # draws from the kept pixels (tests, benchmarks)
         legend.set_animated(True)
 
-    def size_in_axes(self) -> tuple[float, float]:
-        """The legend's width and height as fractions of its axes (estimated until drawn)."""
+    def frame_extent(self, renderer: Any) -> Bbox:
+        """Where the legend's frame is (display pixels) in its corner of its axes now."""
         if self._pixels is None:
-            return 0.45, 0.35
-        frame, axes = self._pixels[2], self.legend.axes.bbox
-        return frame.width / max(axes.width, 1.0), frame.height / max(axes.height, 1.0)
+            return self.legend.get_window_extent(renderer)
+        frame = self._pixels[2]
+        x0, y0 = self._origin(frame)
+        return Bbox.from_bounds(x0, y0, frame.width, frame.height)
 
-    def place(self, points: np.ndarray) -> LegendPlace:
-        """Choose the corner covering the fewest of ``points`` (in axes fractions)."""
-        w, h = self.size_in_axes()
-        w, h = w + 0.02, h + 0.03
-        x, y = points[:, 0], points[:, 1]
-        inside = {"upper right": (x > 1 - w) & (y > 1 - h), "upper left": (x < w) & (y > 1 - h),
-                  "lower left": (x < w) & (y < h), "lower right": (x > 1 - w) & (y < h)}
-        self.corner = min(self.order, key=lambda c: int(np.count_nonzero(inside[c])))
-        self.legend.set_loc(self.corner)
-        return self.corner
+    def _origin(self, frame: Bbox) -> tuple[float, float]:
+        axes, dpi = self.legend.axes.bbox, self.legend.figure.dpi if self.legend.figure else 0
+        pad = self.legend.borderaxespad * LEGEND_FONT_PT * dpi / 72
+        x0 = axes.x1 - pad - frame.width if "right" in self.corner else axes.x0 + pad
+        y0 = axes.y1 - pad - frame.height if "upper" in self.corner else axes.y0 + pad
+        return x0, y0
 
     def on_draw(self, event: DrawEvent) -> None:
         """Put the legend on the figure just drawn (``draw_event``)."""
@@ -210,41 +215,13 @@ class LegendSnapshot:
             self._pixels = (dpi, canvas.copy_from_bbox(inner), frame, inner)
             return
         _dpi, region, frame, inner = self._pixels
-        axes = legend.axes.bbox
-        pad = legend.borderaxespad * LEGEND_FONT_PT * dpi / 72
-        x0 = axes.x1 - pad - frame.width if "right" in self.corner else axes.x0 + pad
-        y0 = axes.y1 - pad - frame.height if "upper" in self.corner else axes.y0 + pad
+        x0, y0 = self._origin(frame)
         left = round(x0 + inner.x0 - frame.x0)
         bottom = round(y0 + inner.y0 - frame.y0)
         # restore_region's xy counts rows from the top; the display from the bottom.
         height = canvas.figure.bbox.height
         canvas.restore_region(region, xy=(left, round(height - bottom - inner.height)))
         self.reused += 1
-
-
-def _occupied(ax: Axes) -> np.ndarray:
-    """Points (axes fractions) where the data and the marks' words are, to keep clear."""
-    to_axes = ax.transLimits  # data -> axes fractions, with the limits as set now
-    parts = [np.empty((0, 2))]
-    for line in ax.lines:
-        if line.get_transform() is ax.transData and line.get_visible():
-            xy = np.asarray(line.get_xydata(), float)
-            xy = xy[np.isfinite(xy).all(axis=1)]
-            if xy.size:
-                parts.append(to_axes.transform(xy))
-    for text in ax.texts:
-        if text.get_transform() is ax.transAxes:
-            x, y = text.get_position()
-        else:
-            x, y = to_axes.transform(getattr(text, "xy", text.get_position()))
-        lines = text.get_text().split("\n")
-        width = 0.0075 * max(len(t) for t in lines)  # a 7-8 pt character in a ~600 px axes
-        step = -1.0 if text.get_horizontalalignment() == "right" else 1.0
-        xs = x + step * np.linspace(0, width, 12)
-        ys = y - 0.07 * np.arange(len(lines)) * (1 if text.get_verticalalignment() == "top"
-                                                  else -1)
-        parts.append(np.array([(a, b) for a in xs for b in ys]))
-    return np.concatenate(parts)
 
 
 class TaperChart:
@@ -268,6 +245,10 @@ class TaperChart:
         self.ax_dose, self.ax_reduction, self.ax_cumulative = axes
         self._day1 = date(2000, 1, 1)
         self._transient: list[Artist] = []
+        # The marks' words (and a pulse's marker) with where they were first put, which
+        # keep_clear moves off the legends and inside the axes.
+        self._labels: list[tuple[Annotation, tuple[float, float], tuple[float, float],
+                                 Line2D | None]] = []
         dose, red, cum = axes
         empty: list[float] = []
 
@@ -280,7 +261,9 @@ class TaperChart:
                                          ls=(0, (2, 3)), alpha=0.55, zorder=2,
                                          label="schedule ahead")
         dose.set_ylabel("mg PEQ / day", fontsize=8)
-        place: LegendPlace = "upper right" if fixed_margins else "best"
+        # Every legend has one fixed corner (CORNERS_BY_PANEL): a legend that moves between
+        # patients or redraws is hard to read, and the marks' words keep clear of it instead.
+        place: LegendPlace = PANEL_CORNERS[0]
         legends = [_legend_key(dose, [
             self.actual, self.scheduled,
             Patch(facecolor=ABOVE, alpha=0.5, hatch="///", edgecolor=ABOVE, lw=0,
@@ -305,7 +288,7 @@ class TaperChart:
         red.set_ylabel("% reduction", fontsize=8)
         red.axhline(0, color=BASELINE, lw=0.8)
         legends.append(_legend_key(red, [self.daily_reduction, self.window_reduction,
-                                         self.target_line], place, ncols=3,
+                                         self.target_line], PANEL_CORNERS[1], ncols=3,
                                    opaque=fixed_margins))
 
         # --- panel 3: cumulative dose
@@ -321,10 +304,11 @@ class TaperChart:
                                          self.baseline_cumulative,
                                          Patch(facecolor=TARGET, alpha=0.18,
                                                label="steroid spared")],
-                                   "upper left", opaque=fixed_margins))
-        # In the window the legends are drawn from their first pixels, in the emptiest corner.
-        usual: tuple[LegendPlace, ...] = ("upper right", "upper right", "upper left")
-        self.legends = ([LegendSnapshot(lg, corner) for lg, corner in zip(legends, usual,
+                                   PANEL_CORNERS[2], opaque=fixed_margins))
+        self.legend_keys = legends
+        # In the window the legends are drawn from their first pixels, in their fixed corner.
+        self.legends = ([LegendSnapshot(lg, corner) for lg, corner in zip(legends,
+                                                                          PANEL_CORNERS,
                                                                           strict=True)]
                         if fixed_margins else [])
         for snapshot in self.legends:
@@ -391,11 +375,62 @@ class TaperChart:
         self._transient.append(artist)
         return artist
 
+    def _label(self, annotation: Annotation, marker: Line2D | None = None) -> None:
+        self._keep(annotation)
+        annotation.set_in_layout(False)  # kept inside the axes: the layout need not see it
+        (x, y), (ox, oy) = annotation.xy, annotation.xyann
+        self._labels.append((annotation, (float(x), float(y)), (float(ox), float(oy)),
+                             marker))
+
+    def legend_extent(self, ax: Any, renderer: Any) -> Bbox | None:
+        """The display extent of the legend of ``ax`` (None if it has none shown)."""
+        for snapshot in self.legends:
+            if snapshot.legend.axes is ax:
+                return snapshot.frame_extent(renderer) if snapshot.legend.get_visible() \
+                    else None
+        legend = ax.get_legend()
+        return legend.get_window_extent(renderer) if legend and legend.get_visible() else None
+
+    def keep_clear(self, renderer: Any) -> None:
+        """Move each mark's words inside its axes and off its legend, from their measured
+        extents (a handful of texts, whose layout the draw then reuses from matplotlib's
+        cache). The window calls it after each patient and resize; files before saving."""
+        to_points = 72 / self.figure.dpi
+        for annotation, xy, offset, marker in self._labels:
+            ax = annotation.axes
+            if ax is None:
+                continue
+            annotation.xy, annotation.xyann = xy, offset
+            if marker is not None:
+                marker.set_ydata([xy[1]])
+            legend = self.legend_extent(ax, renderer)
+            if legend is not None:
+                legend = Bbox.from_extents(legend.x0 - CLEARANCE_PX, legend.y0 - CLEARANCE_PX,
+                                           legend.x1 + CLEARANCE_PX, legend.y1 + CLEARANCE_PX)
+            if marker is not None and legend is not None:
+                x, y = ax.transData.transform(xy)
+                if legend.x0 - 6 <= x <= legend.x1 + 6 and legend.y0 - 6 <= y <= legend.y1 + 6:
+                    # a pulse's marker under the legend: put it just beside the legend
+                    y = legend.y0 - 8 if legend.y0 > ax.bbox.y0 + 20 else legend.y1 + 8
+                    moved = float(ax.transData.inverted().transform((x, y))[1])
+                    annotation.xy = (xy[0], moved)
+                    marker.set_ydata([moved])
+            _fit(annotation, ax.bbox, legend, renderer, to_points)
+
+    def keep_clear_for_file(self) -> None:
+        """Lay the figure out as a file will (its layout engine), then :meth:`keep_clear`."""
+        canvas = self.figure.canvas
+        if not isinstance(canvas, FigureCanvasAgg):
+            canvas = FigureCanvasAgg(self.figure)
+        self.figure.draw_without_rendering()
+        self.keep_clear(canvas.get_renderer())
+
     def draw(self, analysis: PatientAnalysis, settings: FigureSettings) -> ChartArtists:
         """Show ``analysis`` (set the data in place; the caller draws the canvas)."""
         for artist in self._transient:
             artist.remove()
         self._transient.clear()
+        self._labels.clear()
         c = analysis.curves
         rec = analysis.record
         self._day1 = rec.day1_date
@@ -416,14 +451,14 @@ class TaperChart:
         if spans and self.fixed_margins:
             # The window: one hatched band per panel holding every gap, one path to fill
             # and hatch instead of a patch per gap and panel (a diary has dozens of gaps);
-            # bands never change the data limits, and its legends are placed without them.
+            # bands never change the data limits.
             bands = gap_bands(np.array(spans))
             for ax in panels:
                 self._keep(ax.add_artist(PathPatch(
                     bands, facecolor=MISSING_FILL, edgecolor=MISSING, hatch="xxx", lw=0,
                     zorder=0.5, label="missing days", transform=ax.get_xaxis_transform())))
         else:
-            # A file: a rectangle per gap, which the "best" legend place keeps clear of.
+            # A file: a rectangle per gap.
             for n, (x0, x1) in enumerate(spans):
                 for ax in panels:
                     self._keep(ax.axvspan(x0, x1, facecolor=MISSING_FILL, edgecolor=MISSING,
@@ -431,8 +466,8 @@ class TaperChart:
                                           label="missing days" if n == 0 else "_gap"))
         self.ax_dose.set_ylim(0, top)
         self.ax_cumulative.set_xlim(0.5, right)
-        for snapshot in self.legends:
-            snapshot.place(_occupied(snapshot.legend.axes))
+        if self.fixed_margins and isinstance(self.figure.canvas, FigureCanvasAgg):
+            self.keep_clear(self.figure.canvas.get_renderer())
         return self.artists
 
     def _draw_dose(self, analysis: PatientAnalysis, settings: FigureSettings, days: np.ndarray,
@@ -476,12 +511,14 @@ class TaperChart:
             words = f"{p.drug} {p.dose_mg} mg {p.route}"
             if off_scale:
                 words += f"\nday {day}: {total:g} mg PEQ (off scale)"
-            self._keep(ax.plot([day], [top * 0.95], marker="v", ms=8, color=PULSE, ls="none",
-                               zorder=6)[0])
-            leftward = day >= 0.7 * right  # late in the course: the words go to the left
-            self._keep(ax.annotate(words, (day, top * 0.95), xytext=(-6 if leftward else 6, 0),
-                                   textcoords="offset points", fontsize=7, color=TEXT_PULSE,
-                                   va="top", ha="right" if leftward else "left", zorder=6))
+            marker = ax.plot([day], [top * 0.95], marker="v", ms=8, color=PULSE, ls="none",
+                             zorder=6)[0]
+            self._keep(marker)
+            leftward = day >= 0.5 * right  # late in the course: the words go to the left
+            self._label(ax.annotate(words, (day, top * 0.95), xytext=(-6 if leftward else 6, 0),
+                                    textcoords="offset points", fontsize=7, color=TEXT_PULSE,
+                                    va="top", ha="right" if leftward else "left", zorder=6),
+                        marker)
         for n, a in enumerate(rec.amendments):
             right_half = a.day > 0.6 * right
             # One line in the headroom above the doses; the Schedule tab has the full reason.
@@ -490,7 +527,7 @@ class TaperChart:
             self._keep(ax.axvline(a.day, color=AMENDMENT, lw=1.5, ls=":", zorder=2))
             for other in (self.ax_reduction, self.ax_cumulative):
                 self._keep(other.axvline(a.day, color=AMENDMENT, lw=1, ls=":", zorder=2))
-            self._keep(ax.annotate(
+            self._label(ax.annotate(
                 words, (a.day, top * (0.78 - 0.09 * (n % 2))), xytext=(-5 if right_half else 5, 0),
                 textcoords="offset points", fontsize=7, color=TEXT_AMENDMENT, va="top",
                 ha="right" if right_half else "left", zorder=6,
@@ -521,7 +558,7 @@ class TaperChart:
                                    color=TARGET, mec="black", ls="none", zorder=6)[0])
         early = settings.target_day < 0.5 * max(float(days[-1]) if days.size else 1.0,
                                                 settings.target_day)
-        self._keep(ax.annotate(words, (settings.target_day, target_pct),
+        self._label(ax.annotate(words, (settings.target_day, target_pct),
                                xytext=(5 if early else -5, -5), textcoords="offset points",
                                ha="left" if early else "right", va="top", fontsize=7,
                                color=TEXT_TARGET, zorder=6,
@@ -534,9 +571,11 @@ class TaperChart:
         ax.set_ylim(low, 108)
         if lowest < low:
             day = int(np.nanargmin(np.fmin(c.reduction_pct, c.window_reduction_pct))) + 1
-            self._keep(ax.annotate(f"off scale: {lowest:.0f} % (day {day})", (day, low),
-                                   xytext=(4, 3), textcoords="offset points", fontsize=7,
-                                   color=ACTUAL, va="bottom", zorder=6))
+            late = day > 0.5 * float(days[-1])
+            self._label(ax.annotate(f"off scale: {lowest:.0f} % (day {day})", (day, low),
+                                    xytext=(-4 if late else 4, 3), textcoords="offset points",
+                                    fontsize=7, color=ACTUAL, va="bottom",
+                                    ha="right" if late else "left", zorder=6))
 
     def _draw_cumulative(self, analysis: PatientAnalysis, days: np.ndarray,
                          baseline: float) -> None:
@@ -565,11 +604,41 @@ class TaperChart:
         ax.set_ylim(0, high * 1.08 + 1)
 
 
+def _fit(annotation: Annotation, axes: Bbox, legend: Bbox | None, renderer: Any,
+         to_points: float) -> None:
+    """Shift ``annotation``'s words (display pixels) inside ``axes`` and off ``legend``."""
+    c = CLEARANCE_PX
+
+    def shift(dx: float, dy: float) -> None:
+        ox, oy = annotation.xyann
+        annotation.xyann = (ox + dx * to_points, oy + dy * to_points)
+
+    for _attempt in range(3):
+        box = annotation.get_window_extent(renderer)
+        dx = min(0.0, axes.x1 - c - box.x1) or max(0.0, axes.x0 + c - box.x0)
+        dy = min(0.0, axes.y1 - c - box.y1) or max(0.0, axes.y0 + c - box.y0)
+        if dx or dy:
+            shift(dx, dy)
+            box = box.translated(dx, dy)
+        if legend is None or not box.overlaps(legend):
+            return
+        moves = [(0.0, legend.y0 - box.y1), (0.0, legend.y1 - box.y0),
+                 (legend.x0 - box.x1, 0.0), (legend.x1 - box.x0, 0.0)]
+        inside = [(mx, my) for mx, my in moves
+                  if box.x0 + mx >= axes.x0 + c and box.x1 + mx <= axes.x1 - c
+                  and box.y0 + my >= axes.y0 + c and box.y1 + my <= axes.y1 - c]
+        if not inside:
+            return  # no room anywhere (a tiny window): leave the words where they are
+        mx, my = min(inside, key=lambda m: abs(m[0]) + abs(m[1]))
+        shift(mx, my)
+
+
 def taper_figure(analysis: PatientAnalysis, settings: FigureSettings,
                  figure: Figure | None = None) -> tuple[Figure, ChartArtists]:
     """Three panels sharing the study-day axis: dose, % reduction, cumulative dose."""
     chart = TaperChart(figure)
     artists = chart.draw(analysis, settings)
+    chart.keep_clear_for_file()
     return chart.figure, artists
 
 

@@ -1,0 +1,121 @@
+"""Issue 18, charts: the marks' words stay inside their axes and off the legends, and the
+legends stay in one place, in the window (real Qt canvas) and in the PDF's chart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.text import Text
+
+from taper_app.reports.taper_chart import TaperChart, taper_figure
+from taper_app.services.figures import analyse_patient
+from taper_app.services.patients import amend_patient_schedule
+from taper_app.ui.taper_view import TaperView
+from tests.conftest import TODAY
+
+from .conftest import DAY1, dose, enroll
+
+
+@pytest.fixture
+def crowded(nurse, investigator, study, patient):
+    """101-001 plus 101-002: two amendments late in the course (under the dose legend's
+    corner, upper right), a 1,000 mg pulse far above scale on the last day but one."""
+    enroll(nurse, study, "101-002", DAY1, baseline="20")
+    dose(nurse, study, "101-002", "20", DAY1, DAY1 + timedelta(days=40))
+    dose(nurse, study, "101-002", "25", DAY1 + timedelta(days=41))
+    dose(nurse, study, "101-002", "1000", TODAY - timedelta(days=1), drug="methylprednisolone",
+         frequency="ONCE")
+    for day in ("52", "57"):
+        amend_patient_schedule(investigator, study, "101-002",
+                               {"day": day, "dose_mg": "20",
+                                "reason": "flare at the visit, with a long reason to show"})
+    return [analyse_patient(nurse.db, study, s, TODAY) for s in ("101-001", "101-002")]
+
+
+def _texts(axes) -> list[Text]:
+    return [t for ax in axes for t in ax.texts if t.get_visible() and t.get_text()]
+
+
+def _assert_readable(axes, legend_of, renderer) -> int:
+    """Every text of the three panels inside its axes and off every legend; how many."""
+    checked = 0
+    for text in _texts(axes):
+        box, frame = text.get_window_extent(renderer), text.axes.bbox
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, (text.get_text(), box, frame)
+        assert frame.y0 <= box.y0 and box.y1 <= frame.y1, (text.get_text(), box, frame)
+        for ax in axes:
+            legend = legend_of(ax)
+            assert legend is not None
+            assert not box.overlaps(legend), (text.get_text(), box, legend)
+        checked += 1
+    return checked
+
+
+def _panels(chart: TaperChart):
+    return (chart.ax_dose, chart.ax_reduction, chart.ax_cumulative)
+
+
+def _legend_boxes(chart: TaperChart, renderer) -> list[tuple[float, ...]]:
+    return [tuple(np.round(chart.legend_extent(ax, renderer).extents, 1))
+            for ax in (chart.ax_dose, chart.ax_reduction, chart.ax_cumulative)]
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1000, 520)])
+def test_in_the_window_words_stay_inside_the_axes_and_off_the_legends(qtbot, study, crowded,
+                                                                       size):
+    view = TaperView()
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.show()
+    qtbot.waitExposed(view)
+    settings = study.protocol.settings
+    boxes = []
+    for analysis in [*crowded, crowded[0], crowded[1]]:  # patient switches
+        view.show_analysis(analysis, settings)
+        view.canvas.draw()
+        renderer = view.canvas.get_renderer()
+        words = [t.get_text() for t in _texts(_panels(view.chart))]
+        if analysis is crowded[1]:
+            assert any("off scale" in w for w in words)
+            assert sum("amended" in w for w in words) == 2
+        assert _assert_readable(_panels(view.chart),
+                                lambda ax, r=renderer: view.chart.legend_extent(ax, r),
+                                renderer) >= 2
+        boxes.append(_legend_boxes(view.chart, renderer))
+    assert all(b == boxes[0] for b in boxes), boxes  # the legends never moved
+    # a zoom (the toolbar sets the limits) keeps them where they were too
+    view.chart.ax_dose.set_xlim(20, 45)
+    view.canvas.draw()
+    assert _legend_boxes(view.chart, view.canvas.get_renderer()) == boxes[0]
+
+
+def test_in_the_pdf_chart_words_stay_inside_the_axes_and_off_the_legends(study, crowded):
+    for analysis in crowded:
+        fig, _ = taper_figure(analysis, study.protocol.settings)
+        canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        words = [t.get_text() for t in _texts(fig.axes[:3])]
+        assert analysis is crowded[0] or any("off scale" in w for w in words)
+        assert _assert_readable(fig.axes[:3],
+                                lambda ax, r=renderer: ax.get_legend().get_window_extent(r),
+                                renderer) >= 2
+
+
+def test_the_pdf_chart_legends_sit_in_the_same_corner_for_every_patient(study, crowded):
+    corners = []
+    for analysis in crowded:
+        fig, _ = taper_figure(analysis, study.protocol.settings)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        place = []
+        for ax in fig.axes[:3]:
+            box, frame = ax.get_legend().get_window_extent(canvas.get_renderer()), ax.bbox
+            # which corner: the legend's nearer edges to the axes' edges
+            place.append((abs(box.x0 - frame.x0) < abs(frame.x1 - box.x1),
+                          abs(box.y0 - frame.y0) < abs(frame.y1 - box.y1)))
+        corners.append(place)
+    assert corners[0] == corners[1] == [(False, False), (False, True), (True, False)]
