@@ -16,19 +16,21 @@ from taper_app.services.patients import amend_patient_schedule
 from taper_app.ui.taper_view import TaperView
 from tests.conftest import TODAY
 
-from .conftest import DAY1, dose, enroll
+from .conftest import dose, enroll
 
 
 @pytest.fixture
 def crowded(nurse, investigator, study, patient):
-    """101-001 plus 101-002: two amendments late in the course (under the dose legend's
-    corner, upper right), a 1,000 mg pulse far above scale on the last day but one."""
-    enroll(nurse, study, "101-002", DAY1, baseline="20")
-    dose(nurse, study, "101-002", "20", DAY1, DAY1 + timedelta(days=40))
-    dose(nurse, study, "101-002", "25", DAY1 + timedelta(days=41))
+    """101-001 plus 101-002, on Day 200 (past the target day, so its last days are the
+    chart's right edge): two amendments on Days 190 and 195 and a 1,000 mg pulse far above
+    scale on Day 199, all under the dose legend's corner (upper right)."""
+    day1 = TODAY - timedelta(days=199)
+    enroll(nurse, study, "101-002", day1, baseline="20")
+    dose(nurse, study, "101-002", "20", day1, day1 + timedelta(days=40))
+    dose(nurse, study, "101-002", "25", day1 + timedelta(days=41))
     dose(nurse, study, "101-002", "1000", TODAY - timedelta(days=1), drug="methylprednisolone",
          frequency="ONCE")
-    for day in ("52", "57"):
+    for day in ("190", "195"):
         amend_patient_schedule(investigator, study, "101-002",
                                {"day": day, "dose_mg": "20",
                                 "reason": "flare at the visit, with a long reason to show"})
