@@ -368,6 +368,8 @@ class TaperChart:
         self.figure.subplots_adjust(left=m["left"] / w, right=1 - m["right"] / w,
                                     top=1 - top_px / h, bottom=m["bottom"] / h,
                                     hspace=m["gap"] / mean_axes)
+        if isinstance(self.figure.canvas, FigureCanvasAgg):
+            self.keep_clear(self.figure.canvas.get_renderer())  # the axes moved: measure again
 
     # ------------------------------------------------------------------ drawing
 
@@ -396,6 +398,7 @@ class TaperChart:
         extents (a handful of texts, whose layout the draw then reuses from matplotlib's
         cache). The window calls it after each patient and resize; files before saving."""
         to_points = 72 / self.figure.dpi
+        placed: dict[Any, list[Bbox]] = {}
         for annotation, xy, offset, marker in self._labels:
             ax = annotation.axes
             if ax is None:
@@ -415,7 +418,8 @@ class TaperChart:
                     moved = float(ax.transData.inverted().transform((x, y))[1])
                     annotation.xy = (xy[0], moved)
                     marker.set_ydata([moved])
-            _fit(annotation, ax.bbox, legend, renderer, to_points)
+            others = placed.setdefault(ax, [])
+            others.append(_fit(annotation, ax.bbox, legend, others, renderer, to_points))
 
     def keep_clear_for_file(self) -> None:
         """Lay the figure out as a file will (its layout engine), then :meth:`keep_clear`."""
@@ -604,33 +608,43 @@ class TaperChart:
         ax.set_ylim(0, high * 1.08 + 1)
 
 
-def _fit(annotation: Annotation, axes: Bbox, legend: Bbox | None, renderer: Any,
-         to_points: float) -> None:
-    """Shift ``annotation``'s words (display pixels) inside ``axes`` and off ``legend``."""
+def _fit(annotation: Annotation, axes: Bbox, legend: Bbox | None, placed: list[Bbox],
+         renderer: Any, to_points: float) -> Bbox:
+    """Shift ``annotation``'s words (display pixels) inside ``axes``, off ``legend`` and, where
+    there is room, off the words ``placed`` before; returns where they ended."""
     c = CLEARANCE_PX
 
     def shift(dx: float, dy: float) -> None:
         ox, oy = annotation.xyann
         annotation.xyann = (ox + dx * to_points, oy + dy * to_points)
 
-    for _attempt in range(3):
-        box = annotation.get_window_extent(renderer)
-        dx = min(0.0, axes.x1 - c - box.x1) or max(0.0, axes.x0 + c - box.x0)
-        dy = min(0.0, axes.y1 - c - box.y1) or max(0.0, axes.y0 + c - box.y0)
-        if dx or dy:
-            shift(dx, dy)
-            box = box.translated(dx, dy)
-        if legend is None or not box.overlaps(legend):
-            return
-        moves = [(0.0, legend.y0 - box.y1), (0.0, legend.y1 - box.y0),
-                 (legend.x0 - box.x1, 0.0), (legend.x1 - box.x0, 0.0)]
-        inside = [(mx, my) for mx, my in moves
-                  if box.x0 + mx >= axes.x0 + c and box.x1 + mx <= axes.x1 - c
-                  and box.y0 + my >= axes.y0 + c and box.y1 + my <= axes.y1 - c]
-        if not inside:
-            return  # no room anywhere (a tiny window): leave the words where they are
-        mx, my = min(inside, key=lambda m: abs(m[0]) + abs(m[1]))
-        shift(mx, my)
+    def inside(b: Bbox) -> bool:
+        return (b.x0 >= axes.x0 + c and b.x1 <= axes.x1 - c and b.y0 >= axes.y0 + c
+                and b.y1 <= axes.y1 - c)
+
+    box = annotation.get_window_extent(renderer)
+    dx = min(0.0, axes.x1 - c - box.x1) or max(0.0, axes.x0 + c - box.x0)
+    dy = min(0.0, axes.y1 - c - box.y1) or max(0.0, axes.y0 + c - box.y0)
+    if dx or dy:
+        shift(dx, dy)
+        box = box.translated(dx, dy)
+    hard = [legend] if legend is not None else []
+    soft = [Bbox.from_extents(p.x0 - c, p.y0 - c, p.x1 + c, p.y1 + c) for p in placed]
+    if not any(box.overlaps(o) for o in hard + soft):
+        return box
+    moves = [(0.0, 0.0)]
+    for o in hard + soft:
+        # half a pixel past the edge: Bbox.overlaps counts boxes that touch
+        moves += [(0.0, o.y0 - box.y1 - 0.5), (0.0, o.y1 - box.y0 + 0.5),
+                  (o.x0 - box.x1 - 0.5, 0.0), (o.x1 - box.x0 + 0.5, 0.0)]
+    moves.sort(key=lambda m: abs(m[0]) + abs(m[1]))
+    for obstacles in (hard + soft, hard):  # off everything if there is room, else the legend
+        for mx, my in moves:
+            moved = box.translated(mx, my)
+            if inside(moved) and not any(moved.overlaps(o) for o in obstacles):
+                shift(mx, my)
+                return moved
+    return box  # no room anywhere (a tiny window): leave the words where they are
 
 
 def taper_figure(analysis: PatientAnalysis, settings: FigureSettings,

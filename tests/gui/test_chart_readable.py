@@ -53,6 +53,10 @@ def _assert_readable(axes, legend_of, renderer) -> int:
             assert legend is not None
             assert not box.overlaps(legend), (text.get_text(), box, legend)
         checked += 1
+    for ax in axes:  # and, with room enough, off each other
+        boxes = [t.get_window_extent(renderer) for t in _texts([ax])]
+        for i, a in enumerate(boxes):
+            assert not any(a.overlaps(b) for b in boxes[i + 1:]), (ax, boxes)
     return checked
 
 
