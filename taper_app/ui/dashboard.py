@@ -240,6 +240,7 @@ class StudyDashboard(QWidget):
         self.study = study
         self.show_patient = show_patient
         self._stale = True
+        self._split = False
 
         self.heading = QLabel()
         self.heading.setObjectName("dashboard_heading")
@@ -291,8 +292,10 @@ class StudyDashboard(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
         self.splitter.addWidget(figures_box)
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 1)
+        # The table gets the larger share: at 150 or 1,000 patients it is what is read, and it
+        # scrolls (its own scroll bar, the heading row kept); the chart keeps its minimum.
+        self.splitter.setStretchFactor(0, 4)
+        self.splitter.setStretchFactor(1, 5)
         self.splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         heading_row = QHBoxLayout()
@@ -354,6 +357,10 @@ class StudyDashboard(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if not self._split:  # first shown: the table 5/9 of the height, the chart 4/9
+            self._split = True
+            height = sum(self.splitter.sizes())
+            self.splitter.setSizes([height * 4 // 9, height - height * 4 // 9])
         if self._stale:
             self.refresh()
 

@@ -143,3 +143,51 @@ def test_missing_and_needs_signature_find_every_such_patient(qtbot, db, study, n
              for r in range(window.patients_proxy.rowCount())}
     assert len(shown) == PATIENTS - 10 and shown.isdisjoint(signed)
     assert window.count_label.text() == f"{PATIENTS - 10} of {PATIENTS} patients"
+
+
+def _scrolls_to_the_last_row_and_sorts(view, rows: int) -> None:
+    from taper_app.ui.dashboard import PatientFiguresModel
+    from taper_app.ui.models import SORT_ROLE
+
+    proxy = view.model()
+    assert proxy.rowCount() == rows
+    assert view.verticalScrollBar().maximum() > 0  # more rows than fit: it scrolls
+    visible = view.viewport().height() // view.rowHeight(0)
+    assert visible >= 10, visible  # a useful share of the window, not a sliver
+    spared = next(i for i, h in enumerate(PatientFiguresModel.HEADERS) if h[0] == "Spared mg")
+    view.sortByColumn(spared, Qt.SortOrder.DescendingOrder)
+    values = [proxy.index(r, spared).data(SORT_ROLE) for r in range(rows)]
+    assert values == sorted(values, reverse=True) and len(set(values)) > 1
+    view.scrollToBottom()
+    QApplication.processEvents()
+    last = proxy.index(rows - 1, 0)
+    rect = view.visualRect(last)
+    assert rect.isValid() and view.viewport().rect().contains(rect), (rect, view.viewport())
+    assert view.indexAt(rect.center()).row() == rows - 1
+    assert proxy.index(rows - 1, spared).data(SORT_ROLE) == min(values)
+
+
+def test_the_dashboard_table_scrolls_and_sorts_at_150_and_1000_patients(qtbot, db, study,
+                                                                        investigator):
+    window = MainWindow(db, study, investigator.actor, today=lambda: TODAY, clock=fixed_clock,
+                        tasks=TaskRunner(synchronous=True))
+    qtbot.addWidget(window)
+    window.resize(1366, 768)
+    window.show()
+    QApplication.processEvents()
+    window.show_dashboard()
+    dashboard = window.dashboard
+    assert dashboard is not None
+    dashboard.resize(1366, 768)
+    qtbot.waitExposed(dashboard)
+    QApplication.processEvents()
+    view = dashboard.figures_view
+    _scrolls_to_the_last_row_and_sorts(view, PATIENTS)
+    # 1,000 rows: the 150 real summaries, repeated under new subject numbers with their
+    # spared figure changed, set on the same model the dashboard fills
+    base = dashboard.summaries()
+    many = [{**base[i % PATIENTS], "subject_id": f"{101 + i % 3}-{i:04d}",
+             "spared_mg": float(base[i % PATIENTS]["spared_mg"]) + i} for i in range(1000)]
+    dashboard.figures_model.set_rows(many)
+    QApplication.processEvents()
+    _scrolls_to_the_last_row_and_sorts(view, 1000)
