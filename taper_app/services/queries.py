@@ -141,10 +141,11 @@ def list_queries(ctx: ServiceContext, subject_id: str | None = None,
 
 
 def _record_text(row: DoseRecordRow) -> str:
-    """A dose record in words, as the site knows it: drug, dose, frequency, start."""
-    voided = ", voided" if row.voided else ""
+    """A dose record in words, as the site knows it: drug, dose, frequency, dates."""
+    end = f" to {row.end_date.isoformat()}" if row.end_date is not None else ""
+    voided = " (voided)" if row.voided else ""
     return (f"{row.drug} {format_mg(row.dose_ug)} mg {row.frequency} from "
-            f"{row.start_date.isoformat()} (#{row.id}{voided})")
+            f"{row.start_date.isoformat()}{end}{voided}")
 
 
 def _views(session: Session, rows: Sequence[tuple[DataQuery, str, str]]) -> list[QueryView]:
@@ -175,14 +176,18 @@ def patient_queries(db: Database, subject_id: str) -> list[QueryView]:
         return _views(uow.session, [(q, s, site) for q, s, site in uow.session.execute(stmt)])
 
 
-def unresolved_counts(db: Database) -> dict[str, tuple[int, int]]:
-    """Per subject: (open, answered) queries, those not closed yet, in one read (the list)."""
+def unresolved_counts(db: Database, subject_id: str | None = None,
+                      ) -> dict[str, tuple[int, int]]:
+    """Per subject: (open, answered) queries, those not closed yet, in one read (the list;
+    one patient's pane with ``subject_id``)."""
     out: dict[str, tuple[int, int]] = {}
+    stmt = (select(Patient.subject_id, DataQuery.state)
+            .join(Patient, Patient.id == DataQuery.patient_id)
+            .where(DataQuery.state != "closed"))
+    if subject_id is not None:
+        stmt = stmt.where(Patient.subject_id == subject_id)
     with UnitOfWork(db, write=False) as uow:
-        for subject, state in uow.session.execute(
-                select(Patient.subject_id, DataQuery.state)
-                .join(Patient, Patient.id == DataQuery.patient_id)
-                .where(DataQuery.state != "closed")):
+        for subject, state in uow.session.execute(stmt):
             opened, answered = out.get(subject, (0, 0))
             out[subject] = (opened + (state == "open"), answered + (state == "answered"))
     return out

@@ -56,7 +56,7 @@ def test_each_query_is_printed_with_every_step(db: Database, study: StudyInfo) -
 
     text = _text(db, study)
     assert "Queries" in text
-    assert f"Opened – on prednisone 17.5 mg QD from 2026-01-05 (#{record_id})" in text
+    assert "Opened – on prednisone 17.5 mg QD from 2026-01-05 to 2026-01-31" in text
     assert "Chart says 15 mg, not 17.5" in text
     assert "Transcription error; see the correction" in text
     assert "Asked again monitor" in text and "No correction is entered yet" in text
