@@ -118,6 +118,8 @@ class DoseDialog(ServiceDialog):
         self.readout.setObjectName("readout")
         self.readout.setProperty("role", "readout")
         self.readout.setWordWrap(False)  # three short lines, each its own sentence
+        # Three lines' room always: a read-out of two lines never pulls the rows below up.
+        self.readout.setMinimumHeight(self.readout.fontMetrics().lineSpacing() * 3 + 12)
         self.close_ongoing = QCheckBox()
         self.close_ongoing.setObjectName("close_ongoing")
         self.close_ongoing.clicked.connect(self._ongoing_clicked)

@@ -223,6 +223,8 @@ class PatientDetail(QWidget):
         self.gaps = GapList(open_gap)
         self.no_gaps = QLabel("No missing days from Day 1 to today.")
         self.no_gaps.setObjectName("no_gaps")
+        # Its line is kept on a short screen: the dose history above gives up rows instead.
+        self.no_gaps.setMinimumHeight(self.no_gaps.sizeHint().height())
         self.gaps_box = QGroupBox("Missing days")
         gl = QVBoxLayout(self.gaps_box)
         gl.addWidget(self.no_gaps)

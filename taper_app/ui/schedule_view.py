@@ -32,7 +32,7 @@ from .qt import (
     QWidget,
 )
 from .signed_period import confirm_change_of_signed_period
-from .widgets import ScheduleChart, em, fit_columns, line_edit, setup_table
+from .widgets import OneLine, ScheduleChart, em, fit_columns, line_edit, setup_table
 
 
 def _steps_view(model: ScheduleStepsModel, name: str) -> QTableView:
@@ -49,9 +49,8 @@ class SchedulePane(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.summary = QLabel()
+        self.summary = OneLine()
         self.summary.setObjectName("schedule_summary")
-        self.summary.setWordWrap(True)
         self.amend_button = QToolButton()
         self.amend_button.setObjectName("amend_button")
         self.amend_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -103,18 +102,17 @@ class SchedulePane(QWidget):
 
     def show_record(self, record: PatientRecord | None, study: StudyInfo) -> None:
         if record is None:
-            self.summary.clear()
+            self.summary.set_full("")
             self.steps_model.set_schedule([], None)
             self.amendments_model.set_rows([])
             return
         template = study.templates.get(record.template_id)
         name = template.name if template is not None else record.template_id
         first = f" until Day {record.steps[0].day}" if record.steps else ""
-        # Short enough for three lines beside the buttons on a small screen; the
-        # template's id is in the tooltip.
-        self.summary.setText(f"Template <b>{name}</b>; baseline "
-                             f"<b>{mg(record.baseline_mg)} mg/day</b>{first}.")
-        self.summary.setToolTip(f"Schedule template {record.template_id}: {name}")
+        # One line beside the buttons, cut short on a narrow screen (the whole in the
+        # tooltip): the header above already names the template and the baseline.
+        self.summary.set_full(f"Template {name} ({record.template_id}); baseline "
+                              f"{mg(record.baseline_mg)} mg/day{first}.")
         self.steps_model.set_schedule(record.steps, record.day1_date)
         self.amendments_model.set_rows(list(record.amendments))
         count = len(record.amendments)

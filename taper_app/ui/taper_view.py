@@ -94,6 +94,7 @@ class TaperView(QWidget):
         self.readout.setObjectName("chart_readout")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout.setMinimumWidth(10)
+        self.readout.setWordWrap(True)  # beside the toolbar on a small screen: two lines
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)

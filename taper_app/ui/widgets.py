@@ -24,6 +24,8 @@ from .qt import (
     QModelIndex,
     QPainter,
     QPersistentModelIndex,
+    QResizeEvent,
+    QSize,
     QSizePolicy,
     QStyle,
     QStyledItemDelegate,
@@ -58,6 +60,57 @@ def repolish(widget: QWidget) -> None:
     widget.update()
 
 
+#: A field's name on screen where it differs from its service name in words.
+FIELD_WORDS = {"dose_mg": "Dose", "baseline_mg": "Baseline", "day1_date": "Day 1 date",
+               "day_date": "Date", "deviation_reason": "Reason for differing"}
+
+
+class OneLine(QLabel):
+    """Plain text on one line that takes the width it is given: cut with "…" when the
+    line is shorter than the text (the whole text in the tooltip). It never needs more
+    height on a narrow screen, so it never squeezes what is below it."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.full = ""
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setWordWrap(False)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(self.fontMetrics().height())
+        self.set_full(text)
+
+    def set_full(self, text: str) -> None:
+        self.full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def is_cut(self) -> bool:
+        return bool(self.full) and self.text() != self.full
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, self.fontMetrics().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = self.contentsRect().width()
+        shown = self.full if width <= 0 else self.fontMetrics().elidedText(
+            self.full, Qt.TextElideMode.ElideRight, width)
+        if shown != self.text():
+            self.setText(shown)
+
+
+class ErrorLine(OneLine):
+    """A field's one reserved message line. A message longer than the line is cut with
+    "…" here (its whole text in the tooltip, and FieldErrors repeats it below the form),
+    so a message never makes the row taller and never moves the fields below."""
+
+    def set_message(self, text: str) -> None:
+        self.set_full(text)
+
+
 class FieldErrors:
     """Shows a service's problems beside the fields they name, in place.
 
@@ -70,7 +123,9 @@ class FieldErrors:
         self.general.setProperty("role", "general-error")
         self.general.setWordWrap(True)
         self.general.hide()
-        self._fields: dict[str, tuple[QWidget, QLabel]] = {}
+        self._fields: dict[str, tuple[QWidget, ErrorLine]] = {}
+        #: What each field is called on screen, for a message repeated below the form.
+        self._labels: dict[str, str] = {}
         self._order: list[str] = []
 
     def field(self, name: str, widget: QWidget, hint: str | None = None,
@@ -94,16 +149,15 @@ class FieldErrors:
             line.addWidget(beside, 0)
             layout.addLayout(line)
         box.setFocusProxy(widget)  # a form label's &mnemonic focuses the field itself
-        error = QLabel()
+        error = ErrorLine()
         error.setProperty("role", "field-error")
-        error.setWordWrap(True)
         error.setObjectName(f"{name}_error")
         # The line is always there, empty until a problem appears: a message never moves
         # the fields below it under the user's pointer.
-        error.setMinimumHeight(error.fontMetrics().height())
         layout.addWidget(error)
         if hint:
             widget.setToolTip(hint)
+        self._labels[name] = FIELD_WORDS.get(name, name.replace("_", " ").capitalize())
         self._fields[name] = (widget, error)
         self._order.append(name)
         return box
@@ -128,6 +182,9 @@ class FieldErrors:
                 general.append(str(p))
         for name in self._fields:
             self._set(name, by_field.get(name, []))
+        # A message cut short at its field is said in full below the form as well.
+        general += [f"{self._labels.get(name, name)}: {label.full}"
+                    for name, (_widget, label) in self._fields.items() if label.is_cut()]
         if general:
             self.general.setText("\n".join(general))
             self.general.show()
@@ -138,16 +195,16 @@ class FieldErrors:
         return self._fields[first][0] if first else None
 
     def message(self, name: str) -> str:
-        """The error text shown at a field ('' when it has none)."""
-        return self._fields[name][1].text()
+        """The error text of a field ('' when it has none), whole even where cut short."""
+        return self._fields[name][1].full
 
     def marked(self) -> list[str]:
-        return [n for n in self._order if self._fields[n][1].text()]
+        return [n for n in self._order if self._fields[n][1].full]
 
     def _set(self, name: str, messages: list[str]) -> None:
         widget, label = self._fields[name]
         text = "; ".join(messages)
-        label.setText(text)
+        label.set_message(text)
         invalid = bool(text)
         targets = [widget]
         if isinstance(widget, QComboBox) and widget.lineEdit() is not None:

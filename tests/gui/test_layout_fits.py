@@ -206,3 +206,27 @@ def test_the_dose_form_is_two_fields_a_row_in_typing_order(windows, dialogs, key
     assert places["frequency"][1] == places["route"][1]  # one row
     assert places["start_date"][1] == places["end_date"][1]
     form.discard()
+
+
+def test_a_long_message_is_cut_at_its_field_and_said_in_full_below(windows, dialogs,
+                                                                    keyboard):
+    window = windows("nurse")
+    window.actions_by_name["new_dose"].trigger()
+    form = dialogs.last(DoseDialog)
+    QApplication.processEvents()
+    before = _field_places(form)
+    form.dose_mg.setFocus()
+    keyboard.replace("1,000")  # a comma with three decimals: a long message
+    form.comment.setFocus()
+    keyboard.enter()
+    QApplication.processEvents()
+    whole = form.errors.message("dose_mg")
+    assert "thousands separator" in whole
+    line = form.findChild(QWidget, "dose_mg_error")
+    assert line.text().endswith("…") and line.toolTip() == whole  # one line, cut
+    assert f"Dose: {whole}" in form.general_error.text()  # and in full below the form
+    entry = ("drug", "dose_mg", "frequency", "route", "start_date", "end_date", "source",
+             "comment")  # (the read-out below them says other things for a wrong dose)
+    after = _field_places(form)
+    assert {n: after[n] for n in entry} == {n: before[n] for n in entry}
+    form.discard()

@@ -25,7 +25,9 @@ def test_the_schedule_tab_lists_the_steps_with_their_dates(open_window, patient,
         ("29", "16"), ("43", "13"), ("57", "10.5"), ("71", "10")]
     assert model.index(0, ScheduleStepsModel.DATE).data() == "2026-06-01"
     assert model.index(0, ScheduleStepsModel.ORIGIN).data() == "template"
-    assert "baseline <b>20 mg/day</b> until Day 29" in window.detail.schedule.summary.text()
+    summary = window.detail.schedule.summary
+    assert "baseline 20 mg/day until Day 29" in summary.full  # (cut short where narrow)
+    assert summary.toolTip() == summary.full
 
 
 def test_an_investigator_amends_the_schedule_after_a_flare(
