@@ -5,7 +5,7 @@ patient pane says how many are open and its link opens the view on the patient."
 
 from __future__ import annotations
 
-from taper_app.services.queries import answer_query, list_queries, open_query
+from taper_app.services.queries import answer_query, close_query, list_queries, open_query
 from taper_app.services.validation import MAX_TEXT_LENGTH
 from taper_app.ui.qt import QPushButton, Qt
 from taper_app.ui.queries_view import QueriesDialog, QueriesModel, QueryStepDialog
@@ -154,3 +154,20 @@ def test_the_pane_link_opens_the_view_on_the_patient(open_window, patient, dialo
     assert _cells(view, QueriesModel.LAST) == ["opened by monitor: This patient"]
     view.patient.setCurrentIndex(0)  # all patients
     assert sorted(_cells(view, QueriesModel.SUBJECT)) == ["101-001", "101-002"]
+
+
+def test_the_list_flags_a_patient_with_open_queries(open_window, patient, monitor, nurse):
+    from taper_app.ui.models import PatientTableModel
+    q = open_query(monitor, patient, "Kit number?")
+    window = open_window("nurse")
+    model = window.patients_model
+    row = model.row_of_subject(patient)
+    assert model.index(row, PatientTableModel.STATUS).data().endswith(" · query")
+    tip = model.index(row, PatientTableModel.STATUS).data(Qt.ItemDataRole.ToolTipRole)
+    assert "• 1 open query" in tip
+    window.filter_edit.setText("query")  # the find box finds them
+    assert window.patients_proxy.rowCount() == 1
+    answer_query(nurse, q, "K-1")
+    close_query(monitor, q)
+    window.refresh()
+    assert "query" not in model.index(row, PatientTableModel.STATUS).data()
