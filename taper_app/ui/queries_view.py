@@ -401,5 +401,9 @@ class QueriesDialog(QDialog):
             self.changed.emit(subject, summary)
 
         dialog.saved.connect(saved)
+        # Cancelled (perhaps after a refusal: someone else took the step meanwhile): the
+        # list shows the queries as they are now.
+        dialog.rejected.connect(lambda: self.reload(
+            keep=dialog.query.id if dialog.query is not None else None))
         DialogHost.present(dialog)
 

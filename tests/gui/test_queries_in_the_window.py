@@ -171,3 +171,24 @@ def test_the_list_flags_a_patient_with_open_queries(open_window, patient, monito
     close_query(monitor, q)
     window.refresh()
     assert "query" not in model.index(row, PatientTableModel.STATUS).data()
+
+
+def test_a_query_closed_meanwhile_is_not_answered(open_window, patient, dialogs, keyboard,
+                                                 monitor, nurse, qtbot):
+    q = open_query(monitor, patient, "Kit number?")
+    open_window("nurse")
+    keyboard.shortcut(Qt.Key.Key_Q, CTRL_SHIFT)
+    view = dialogs.last(QueriesDialog)
+    _press(keyboard, qtbot, Qt.Key.Key_A)
+    form = dialogs.last(QueryStepDialog)
+    close_query(monitor, q, "found it myself")  # the monitor, meanwhile
+    keyboard.type("K-1")
+    keyboard.enter()
+    assert form.isVisible()  # refused, the answer still typed
+    assert form.text.text() == "K-1"
+    assert "is closed; it can be answered only when open" in form.general_error.text()
+    [closed] = list_queries(nurse)
+    assert [m.kind for m in closed.messages] == ["close"]
+    assert view.model.rowCount() == 1  # (as it was when the form opened)
+    form.discard()
+    assert view.model.rowCount() == 0  # cancelled: the view shows it closed
