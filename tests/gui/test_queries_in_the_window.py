@@ -192,3 +192,19 @@ def test_a_query_closed_meanwhile_is_not_answered(open_window, patient, dialogs,
     assert view.model.rowCount() == 1  # (as it was when the form opened)
     form.discard()
     assert view.model.rowCount() == 0  # cancelled: the view shows it closed
+
+
+def test_an_investigator_answers_an_administrator_takes_no_step(open_window, patient,
+                                                                dialogs, monitor):
+    open_query(monitor, patient, "Kit number?")
+    window = open_window("investigator")
+    window.show_queries()
+    view = dialogs.last(QueriesDialog)
+    assert not view.answer_button.isHidden() and view.answer_button.isEnabled()
+    assert view.new_button.isHidden() and view.reask_button.isHidden()
+    view.accept()
+    admin = open_window("admin")
+    admin.show_queries()
+    view = dialogs.last(QueriesDialog)
+    assert all(b.isHidden() for b in (view.answer_button, view.new_button,
+                                       view.reask_button, view.close_query_button))
