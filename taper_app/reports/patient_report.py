@@ -302,7 +302,7 @@ QUERY_STATES = {"open": "open (to answer)", "answered": "answered (to close)",
 
 
 def _query_time(at_utc: str) -> str:
-    return at_utc[:16].replace("T", " ") + " UTC"
+    return at_utc[:16].replace("T", " ")
 
 
 def _queries(queries: Sequence[QueryView], width: float) -> list[Flowable]:
@@ -321,7 +321,7 @@ def _queries(queries: Sequence[QueryView], width: float) -> list[Flowable]:
             rows.append(["", QUERY_STEPS.get(m.kind, m.kind), m.by, _query_time(m.at_utc),
                          m.text or DASH])
         rows.append(["", f"Now {QUERY_STATES.get(q.state, q.state)}", "", "", ""])
-    table = data_table(["Query", "Step", "By", "When", "Text"], rows,
+    table = data_table(["Query", "Step", "By", "When (UTC)", "Text"], rows,
                        [0.07 * width, 0.25 * width, 0.11 * width, 0.17 * width, 0.40 * width],
                        line_breaks=True)
     unresolved = sum(1 for q in queries if q.state != "closed")
