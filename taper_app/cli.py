@@ -10,13 +10,16 @@ import contextlib
 import getpass
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .paths import default_database
+
+if TYPE_CHECKING:
+    from .remote.client import RemoteStudy
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -370,7 +373,7 @@ def _on_server(args: argparse.Namespace) -> bool:
 
 @contextlib.contextmanager
 def _remote(args: argparse.Namespace, stdin: TextIO, password: str | None = None, *,
-            changes: bool = False):  # type: ignore[no-untyped-def]
+            changes: bool = False) -> Iterator[RemoteStudy]:
     """A session on the application server as ``--user`` (signed out at the end); without
     ``--user``, the usage message the same command gives on a database URL."""
     from .remote.client import RemoteStudy

@@ -152,7 +152,7 @@ class UserChangeDialog(ServiceDialog):
         self.setMinimumWidth(em(self, 40))
 
     @classmethod
-    def create(cls, ctx: ServiceContext, kind: str, user: UserView | None,
+    def build(cls, ctx: ServiceContext, kind: str, user: UserView | None,
                parent: QWidget | None = None) -> UserChangeDialog:
         return cls(ctx, kind, user, parent)
 
@@ -221,7 +221,7 @@ class UsersDialog(QDialog):
         self.reload()
 
     @classmethod
-    def create(cls, ctx: ServiceContext, parent: QWidget | None = None) -> UsersDialog:
+    def build(cls, ctx: ServiceContext, parent: QWidget | None = None) -> UsersDialog:
         return cls(ctx, parent)
 
     def selected(self) -> UserView | None:
@@ -229,7 +229,8 @@ class UsersDialog(QDialog):
         return self.model.row_object(index.row()) if index.isValid() else None
 
     def reload(self, select: str | None = None) -> None:
-        keep = select or (self.selected().username if self.selected() else None)
+        chosen = self.selected()
+        keep = select or (chosen.username if chosen is not None else None)
         try:
             users = accounts.list_users(self.ctx.db)
         except (ServiceError, DatabaseError) as exc:
@@ -250,7 +251,7 @@ class UsersDialog(QDialog):
         user = None if kind == "add" else self.selected()
         if kind != "add" and user is None:
             return
-        dialog = UserChangeDialog.create(self.ctx, kind, user, self)
+        dialog = UserChangeDialog.build(self.ctx, kind, user, self)
         name = user.username if user is not None else None
         dialog.saved.connect(lambda _s, _summary: self.reload(
             name or dialog.username.text().strip()))
@@ -281,7 +282,7 @@ class SettingsDialog(ServiceDialog):
         self.setMinimumWidth(em(self, 44))
 
     @classmethod
-    def create(cls, ctx: ServiceContext, parent: QWidget | None = None) -> SettingsDialog:
+    def build(cls, ctx: ServiceContext, parent: QWidget | None = None) -> SettingsDialog:
         return cls(ctx, parent)
 
     def changed(self) -> dict[str, str]:

@@ -299,7 +299,7 @@ class AuditDialog(QDialog):
         return f"Audit trail – {scope}"
 
     @classmethod
-    def create(cls, ctx: ServiceContext, subject_id: str | None = None,
+    def build(cls, ctx: ServiceContext, subject_id: str | None = None,
                parent: QWidget | None = None) -> AuditDialog:
         return cls(ctx, subject_id, parent)
 

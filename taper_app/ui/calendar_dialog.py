@@ -236,7 +236,7 @@ class DosingCalendarDialog(QDialog):
         self.refresh()
 
     @classmethod
-    def create(cls, ctx: ServiceContext, study: StudyInfo, subject_id: str, tasks: TaskRunner,
+    def build(cls, ctx: ServiceContext, study: StudyInfo, subject_id: str, tasks: TaskRunner,
                parent: QWidget | None = None) -> DosingCalendarDialog:
         return cls(ctx, study, subject_id, tasks, parent)
 

@@ -28,6 +28,7 @@ from .qt import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     Qt,
     QTableView,
     QVBoxLayout,
@@ -39,7 +40,7 @@ from .widgets import ScheduleChart, em, fit_columns, line_edit, setup_table
 NOTE_STYLE = "color: #8a4b00;"
 
 
-def _password_edit() -> QWidget:
+def _password_edit() -> QLineEdit:
     edit = line_edit("your password, again", "password")
     edit.setEchoMode(edit.EchoMode.Password)
     return edit
@@ -127,7 +128,7 @@ class CorrectEnrollmentDialog(ServiceDialog):
         self.baseline.selectAll()
 
     @classmethod
-    def create(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def build(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
                parent: QWidget | None = None) -> CorrectEnrollmentDialog:
         return cls(ctx, study, record, parent)
 
@@ -246,7 +247,7 @@ class WithdrawAmendmentDialog(ServiceDialog):
         self.reason.setFocus()
 
     @classmethod
-    def create(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def build(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
                seq: int | None = None, parent: QWidget | None = None,
                ) -> WithdrawAmendmentDialog:
         return cls(ctx, study, record, seq, parent)

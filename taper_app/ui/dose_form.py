@@ -215,7 +215,9 @@ class DoseDialog(ServiceDialog):
         self.save_on_return(self.drug)
         self.update_preview()
         self.drug.setFocus()
-        self.drug.lineEdit().selectAll()
+        drug_edit = self.drug.lineEdit()
+        if drug_edit is not None:
+            drug_edit.selectAll()
 
     def _to_returned_calendar(self) -> None:
         self.discard()
@@ -482,7 +484,7 @@ class VoidDialog(ServiceDialog):
             self.dose = fresh[0]
 
     @classmethod
-    def create(cls, ctx: ServiceContext, record: PatientRecord, dose: DoseRecordView,
+    def build(cls, ctx: ServiceContext, record: PatientRecord, dose: DoseRecordView,
                parent: QWidget | None = None) -> VoidDialog:
         return cls(ctx, record, dose, parent)
 

@@ -110,7 +110,7 @@ class EnrollDialog(ServiceDialog):
         self.subject_id.setFocus()
 
     @classmethod
-    def create(cls, ctx: ServiceContext, study: StudyInfo, existing_subjects: Iterable[str],
+    def build(cls, ctx: ServiceContext, study: StudyInfo, existing_subjects: Iterable[str],
                sites: Iterable[str], parent: QWidget | None = None) -> EnrollDialog:
         return cls(ctx, study, existing_subjects, sites, parent)
 

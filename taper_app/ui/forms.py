@@ -107,7 +107,7 @@ class ServiceDialog(QDialog):
         """Close without asking (the input was handed on elsewhere)."""
         super().reject()
 
-    def subject_id(self) -> str | None:
+    def changed_subject(self) -> str | None:
         """The patient this form changes (None for a new one)."""
         record = getattr(self, "record", None)
         return record.subject_id if isinstance(record, PatientRecord) else None
@@ -159,7 +159,7 @@ class ServiceDialog(QDialog):
         except StaleData as exc:
             messages.warning(self, f"{action}: not saved", str(exc),
                              "The patient has been reloaded: check it, then Save again.")
-            subject = self.subject_id()
+            subject = self.changed_subject()
             if subject is not None:
                 self.stale.emit(subject)
             return False, None

@@ -32,6 +32,9 @@ from .qt import (
 DATE_HINT = "YYYY-MM-DD"
 DATE_KEYS = ("Type the date as YYYY-MM-DD, or press T for today, Y for yesterday, "
              "Up/Down for the day after/before, Alt+Down for a calendar.")
+#: ``date`` under another name for DateField, whose ``date()`` method hides the type.
+Date = date
+
 
 def parse_iso(text: str) -> date | None:
     """The date typed (ISO 8601, YYYY-MM-DD), or None when it is not one."""
@@ -137,10 +140,10 @@ class DateField(QLineEdit):
         self.calendar_action.triggered.connect(self.open_calendar)
         self.addAction(self.calendar_action, QLineEdit.ActionPosition.TrailingPosition)
 
-    def date(self) -> date | None:
+    def date(self) -> Date | None:
         return parse_iso(self.text())
 
-    def set_date(self, value: date) -> None:
+    def set_date(self, value: Date) -> None:
         """Put a date in as if typed (undoable with Ctrl+Z), the cursor after it."""
         self.selectAll()
         self.insert(value.isoformat())
@@ -153,7 +156,7 @@ class DateField(QLineEdit):
             self.popup.picked.connect(self._picked)
         self.popup.open_at(self, self.date() or self.today())
 
-    def _picked(self, value: date) -> None:
+    def _picked(self, value: Date) -> None:
         self.setFocus(Qt.FocusReason.PopupFocusReason)
         self.set_date(value)
 

@@ -229,8 +229,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ set-up
 
     def _make_actions(self) -> dict[str, QAction]:
-        def action(name: str, text: str, slot: Callable[[], None],
-                   shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
+        def action(name: str, text: str, slot: Callable[[], object],
+                   shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+                   tip: str = "") -> QAction:
             a = QAction(text, self)
             a.setObjectName(name)
             if shortcut is not None:
@@ -605,8 +606,8 @@ class MainWindow(QMainWindow):
                                                    sites), loaded, not_loaded)
 
     def _rebase(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog | SignDialog
-                | ReturnedCalendarDialog | CorrectEnrollmentDialog | WithdrawAmendmentDialog,
-                subject_id: str) -> None:
+                | ReturnedCalendarDialog | CorrectEnrollmentDialog | WithdrawAmendmentDialog
+                | VerifyDialog, subject_id: str) -> None:
         """Someone else changed the patient: show the fresh record, keep the form going."""
         def reloaded(row: PatientRow, is_newest: bool) -> None:
             if is_newest and self.current_subject() == subject_id:
@@ -633,7 +634,7 @@ class MainWindow(QMainWindow):
         subject = self.current_subject()
         if subject is None:
             return
-        dialog = DosingCalendarDialog.create(self.ctx, self.study, subject, self.tasks, self)
+        dialog = DosingCalendarDialog.build(self.ctx, self.study, subject, self.tasks, self)
         dialog.printed.connect(lambda _subject, summary: self.statusBar().showMessage(
             summary, 15000))
         DialogHost.present(dialog)
@@ -642,7 +643,7 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if row is None or not self.actor.can("record_dose"):
             return
-        self._present(ReturnedCalendarDialog.create(self.ctx, self.study, row.record,
+        self._present(ReturnedCalendarDialog.build(self.ctx, self.study, row.record,
                                                     self.tasks, self))
 
     def open_gap(self, first: date, last: date) -> None:
@@ -661,20 +662,20 @@ class MainWindow(QMainWindow):
         row, chosen = self.current_row(), self.detail.selected_history()
         if row is None or chosen is None or not self.actions_by_name["void_dose"].isEnabled():
             return
-        self._present(VoidDialog.create(self.ctx, row.record, chosen.dose, self))
+        self._present(VoidDialog.build(self.ctx, row.record, chosen.dose, self))
 
     def enroll_patient(self) -> None:
         if not self.actor.can("enroll_patient"):
             return
         rows = self.patients_model.rows()
-        self._present(EnrollDialog.create(self.ctx, self.study, [r.subject_id for r in rows],
+        self._present(EnrollDialog.build(self.ctx, self.study, [r.subject_id for r in rows],
                                           {r.record.site for r in rows}, self))
 
     def amend_schedule(self) -> None:
         row = self.current_row()
         if row is None or not self.actor.can("amend_schedule"):
             return
-        self._present(AmendDialog.create(self.ctx, self.study, row.record,
+        self._present(AmendDialog.build(self.ctx, self.study, row.record,
                                          row.summary["as_of_day"], self))
 
     def verify_source(self) -> None:
@@ -682,20 +683,20 @@ class MainWindow(QMainWindow):
         if row is None or not self.actor.can("verify_source"):
             return
         chosen = self.detail.selected_history()
-        self._present(VerifyDialog.create(self.ctx, row.record,
+        self._present(VerifyDialog.build(self.ctx, row.record,
                                           chosen.dose if chosen is not None else None, self))
 
     def correct_enrollment(self) -> None:
         row = self.current_row()
         if row is None or not self.actor.can("correct_enrollment"):
             return
-        self._present(CorrectEnrollmentDialog.create(self.ctx, self.study, row.record, self))
+        self._present(CorrectEnrollmentDialog.build(self.ctx, self.study, row.record, self))
 
     def withdraw_amendment(self) -> None:
         row = self.current_row()
         if row is None or not self.actions_by_name["withdraw_amendment"].isEnabled():
             return
-        self._present(WithdrawAmendmentDialog.create(
+        self._present(WithdrawAmendmentDialog.build(
             self.ctx, self.study, row.record, self.detail.schedule.selected_amendment(),
             self))
 
@@ -703,7 +704,7 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if row is None or not self.actor.can("sign_record"):
             return
-        dialog = SignDialog.create(self.ctx, row.record, self.ctx.today(), self)
+        dialog = SignDialog.build(self.ctx, row.record, self.ctx.today(), self)
         dialog.saved.connect(self.after_save)
         dialog.stale.connect(lambda subject: self._rebase(dialog, subject))
         DialogHost.present(dialog)
@@ -720,7 +721,7 @@ class MainWindow(QMainWindow):
             messages.inform(self, "Nothing to sign",
                             "Every patient's record is signed, with nothing new since.")
             return
-        dialog = BatchSignDialog.create(self.ctx, candidates, self.ctx.today(), self)
+        dialog = BatchSignDialog.build(self.ctx, candidates, self.ctx.today(), self)
 
         dialog.signed_all.connect(lambda _subjects, summary: self._refresh_then_say(summary))
         DialogHost.present(dialog)
@@ -757,7 +758,7 @@ class MainWindow(QMainWindow):
     def show_patient_audit(self) -> None:
         subject = self.current_subject()
         if subject is not None:
-            DialogHost.present(AuditDialog.create(self.ctx, subject, self))
+            DialogHost.present(AuditDialog.build(self.ctx, subject, self))
 
     def _queries_dialog(self, subject_id: str | None) -> QueriesDialog:
         def doses() -> tuple[DoseRecordView, ...]:
@@ -793,17 +794,17 @@ class MainWindow(QMainWindow):
 
     def show_users(self) -> None:
         if self.actor.can("manage_users"):
-            DialogHost.present(UsersDialog.create(self.ctx, self))
+            DialogHost.present(UsersDialog.build(self.ctx, self))
 
     def show_settings(self) -> None:
         if self.actor.can("manage_users"):
-            dialog = SettingsDialog.create(self.ctx, self)
+            dialog = SettingsDialog.build(self.ctx, self)
             dialog.saved.connect(lambda _s, summary: self.statusBar().showMessage(summary,
                                                                                   10000))
             DialogHost.present(dialog)
 
     def show_study_audit(self) -> None:
-        DialogHost.present(AuditDialog.create(self.ctx, None, self))
+        DialogHost.present(AuditDialog.build(self.ctx, None, self))
 
     def after_save(self, subject_id: str, summary: str) -> None:
         """A dialog committed a change: reload that patient only, off the GUI thread, and

@@ -44,7 +44,8 @@ def _message_box(parent: QWidget | None, message: Message) -> bool:
             yes.setText(message.yes_text)
         if message.no_text:
             no.setText(message.no_text)
-        box.setDefaultButton(yes if message.default_yes else no)
+        box.setDefaultButton(QMessageBox.StandardButton.Yes if message.default_yes
+                             else QMessageBox.StandardButton.No)
         box.setEscapeButton(no)
     else:
         box.setStandardButtons(QMessageBox.StandardButton.Ok)

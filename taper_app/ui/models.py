@@ -611,9 +611,11 @@ def sort_ranks(values: list[Any]) -> list[int]:
     if plain:  # C-level comparisons: a thousand-record history at every patient switch
         order = sorted(range(len(values)), key=values.__getitem__)
     else:
-        order = sorted(range(len(values)), key=cmp_to_key(
-            lambda i, j: -1 if sorts_before(values[i], values[j])
-            else 1 if sorts_before(values[j], values[i]) else 0))
+        def compare(i: int, j: int) -> int:
+            return (-1 if sorts_before(values[i], values[j])
+                    else 1 if sorts_before(values[j], values[i]) else 0)
+
+        order = sorted(range(len(values)), key=cmp_to_key(compare))
     less = operator.lt if plain else sorts_before
     ranks = [0] * len(values)
     rank = 0

@@ -220,7 +220,7 @@ class ReturnedCalendarDialog(ServiceDialog):
             self.load_calendar()
 
     @classmethod
-    def create(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def build(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
                tasks: TaskRunner, parent: QWidget | None = None) -> ReturnedCalendarDialog:
         return cls(ctx, study, record, tasks, parent)
 

@@ -194,7 +194,7 @@ class AmendDialog(ServiceDialog):
         self.day.selectAll()
 
     @classmethod
-    def create(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def build(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
                default_day: int | None = None, parent: QWidget | None = None) -> AmendDialog:
         return cls(ctx, study, record, default_day, parent)
 

@@ -85,7 +85,7 @@ class SignDialog(ServiceDialog):
         self.password.setFocus()
 
     @classmethod
-    def create(cls, ctx: ServiceContext, record: PatientRecord, through: date,
+    def build(cls, ctx: ServiceContext, record: PatientRecord, through: date,
                parent: QWidget | None = None) -> SignDialog:
         return cls(ctx, record, through, parent)
 
@@ -270,7 +270,7 @@ class BatchSignDialog(ServiceDialog):
         self.password.setFocus()
 
     @classmethod
-    def create(cls, ctx: ServiceContext, candidates: list[BatchCandidate], through: date,
+    def build(cls, ctx: ServiceContext, candidates: list[BatchCandidate], through: date,
                parent: QWidget | None = None) -> BatchSignDialog:
         return cls(ctx, candidates, through, parent)
 

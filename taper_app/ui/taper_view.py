@@ -44,8 +44,9 @@ EXPORT_FORMATS = {"png": ("PNG image (*.png)", 150), "svg": ("SVG drawing (*.svg
 class ChartToolbar(NavigationToolbar2QT):
     """Matplotlib's toolbar cut to navigation: saving goes through the view's own export."""
 
-    toolitems = [t for t in NavigationToolbar2QT.toolitems
-                 if t[0] in ("Home", "Back", "Forward", "Pan", "Zoom")]
+    toolitems: list[tuple[str, ...] | tuple[None, ...]] = [
+        t for t in NavigationToolbar2QT.toolitems
+        if t[0] in ("Home", "Back", "Forward", "Pan", "Zoom")]
 
 
 def readout_text(r: DayReadout | None) -> str:

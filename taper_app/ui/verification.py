@@ -54,7 +54,7 @@ class VerifyDialog(ServiceDialog):
         self.through.setFocus()
 
     @classmethod
-    def create(cls, ctx: ServiceContext, record: PatientRecord,
+    def build(cls, ctx: ServiceContext, record: PatientRecord,
                selected: DoseRecordView | None, parent: QWidget | None = None) -> VerifyDialog:
         return cls(ctx, record, selected, parent)
 

@@ -207,8 +207,9 @@ class FieldErrors:
         label.set_message(text)
         invalid = bool(text)
         targets = [widget]
-        if isinstance(widget, QComboBox) and widget.lineEdit() is not None:
-            targets.append(widget.lineEdit())
+        edit = widget.lineEdit() if isinstance(widget, QComboBox) else None
+        if edit is not None:
+            targets.append(edit)
         for target in targets:
             if bool(target.property("invalid")) != invalid:
                 target.setProperty("invalid", invalid)

@@ -93,7 +93,7 @@ def test_a_nurse_cannot_amend_a_schedule(open_window, patient, study, db, keyboa
 
     # Even a form opened some other way is refused by the service, and says so.
     before = len(audit_rows(db))
-    form = AmendDialog.create(window.ctx, study, window.current_row().record, 40, window)
+    form = AmendDialog.build(window.ctx, study, window.current_row().record, 40, window)
     dialogs.present(form)
     keyboard.tab(2)
     keyboard.type("20")
