@@ -769,7 +769,7 @@ class MainWindow(QMainWindow):
             chosen = self.detail.selected_history()
             return chosen.dose if chosen is not None else None
 
-        dialog = QueriesDialog.create(self.ctx, subject_id,
+        dialog = QueriesDialog.build(self.ctx, subject_id,
                                       current_subject=self.current_subject(), doses=doses,
                                       selected=selected, parent=self)
         dialog.changed.connect(self.after_save)

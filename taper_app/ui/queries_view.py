@@ -192,7 +192,7 @@ class QueryStepDialog(ServiceDialog):
         self.setMinimumWidth(em(self, 48))
         self.text.setFocus()
 
-    def subject_id(self) -> str | None:
+    def changed_subject(self) -> str | None:
         return self.subject
 
     def save(self) -> None:
@@ -319,7 +319,7 @@ class QueriesDialog(QDialog):
         self.table.setFocus()
 
     @classmethod
-    def create(cls, ctx: ServiceContext, subject_id: str | None = None, *,
+    def build(cls, ctx: ServiceContext, subject_id: str | None = None, *,
                current_subject: str | None = None,
                doses: Callable[[], tuple[DoseRecordView, ...]] = tuple,
                selected: Callable[[], DoseRecordView | None] = lambda: None,
