@@ -388,6 +388,9 @@ class QueryView:
     opened_at_utc: str
     text: str
     messages: tuple[QueryMessage, ...]
+    #: The dose record in words ("prednisone 20 mg QD from 2026-01-05 to 2026-01-31"), or None for
+    #: a query about the patient.
+    record_text: str | None = None
 
     @property
     def answers(self) -> list[QueryMessage]:

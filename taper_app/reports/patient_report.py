@@ -20,6 +20,7 @@ from ..results import (
     DoseRecordView,
     PatientAnalysis,
     PatientRecord,
+    QueryView,
     SignatureManifestation,
     StudyInfo,
 )
@@ -295,6 +296,41 @@ def _gaps(analysis: PatientAnalysis, width: float) -> list[Flowable]:
                       styles().note)]
 
 
+QUERY_STEPS = {"answer": "Answered", "reask": "Asked again", "close": "Closed"}
+QUERY_STATES = {"open": "open (to answer)", "answered": "answered (to close)",
+                "closed": "closed"}
+
+
+def _query_time(at_utc: str) -> str:
+    return at_utc[:16].replace("T", " ")
+
+
+def _queries(queries: Sequence[QueryView], width: float) -> list[Flowable]:
+    """Each query to the site (discrepancy note) with every step: opened, answered, asked
+    again, closed; who and when."""
+    s = styles()
+    if not queries:
+        return section("Queries", Paragraph("No queries have been raised on this patient.",
+                                            s.body))
+    rows: list[list[str]] = []
+    for q in queries:
+        about = q.record_text or "the patient"
+        rows.append([f"Q{q.id}", f"Opened – on {about}", q.opened_by,
+                     _query_time(q.opened_at_utc), q.text])
+        for m in q.messages:
+            rows.append(["", QUERY_STEPS.get(m.kind, m.kind), m.by, _query_time(m.at_utc),
+                         m.text or DASH])
+        rows.append(["", f"Now {QUERY_STATES.get(q.state, q.state)}", "", "", ""])
+    table = data_table(["Query", "Step", "By", "When (UTC)", "Text"], rows,
+                       [0.07 * width, 0.25 * width, 0.11 * width, 0.17 * width, 0.40 * width],
+                       line_breaks=True)
+    unresolved = sum(1 for q in queries if q.state != "closed")
+    return [*section("Queries", table),
+            Paragraph(f"{len(queries)} queries, {unresolved} not closed. A monitor opens a "
+                      "query; the site answers it; the monitor closes it or asks again. "
+                      "Every step is in the audit trail.", s.note)]
+
+
 def signature_section(signatures: Sequence[SignatureManifestation],
                       width: float) -> list[Flowable]:
     """The signature block: "Not signed", or each signature's manifestation and validity."""
@@ -322,7 +358,8 @@ def signature_section(signatures: Sequence[SignatureManifestation],
 def build_patient_report(analysis: PatientAnalysis, study: StudyInfo, summary: dict[str, Any],
                          *, printed_at: datetime, fingerprint: str, app_version: str,
                          signatures: Sequence[SignatureManifestation] = (),
-                         audit_head: AuditHeadMark | None = None) -> BuildResult:
+                         audit_head: AuditHeadMark | None = None,
+                         queries: Sequence[QueryView] = ()) -> BuildResult:
     """The per-patient PDF for ``analysis``; ``summary`` is its ``summary --json`` dictionary."""
     s = styles()
     record = analysis.record
@@ -367,6 +404,7 @@ def build_patient_report(analysis: PatientAnalysis, study: StudyInfo, summary: d
                   s.note),
         *_schedule_steps(record, summary["as_of_day"], width),
         *_dose_records(record, study, width),
+        *_queries(queries, width),
         *signature_section(signatures, width),
     ]
     return build_pdf(story, furniture, title=f"Steroid taper report {record.subject_id}",

@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..domain.units import format_mg
 from ..results import QueryMessage, QueryView
+from ..storage.engine import Database
 from ..storage.models import DataQuery, DataQueryMessage, DoseRecordRow, Patient
 from ..storage.uow import UnitOfWork
 from .audit import AuditTrail
@@ -135,15 +137,60 @@ def list_queries(ctx: ServiceContext, subject_id: str | None = None,
             stmt = stmt.where(DataQuery.state == state)
         rows = [(q, s, site) for q, s, site in session.execute(stmt)
                 if ctx.actor.works_for(site)]
-        messages: dict[int, list[QueryMessage]] = defaultdict(list)
-        ids = [q.id for q, _, _ in rows]
-        if ids:
-            for m in session.scalars(select(DataQueryMessage).where(
-                    DataQueryMessage.query_id.in_(ids)).order_by(DataQueryMessage.id)):
-                messages[m.query_id].append(QueryMessage(m.kind, m.username, m.at_utc, m.text))
-        return [QueryView(q.id, s, site, q.dose_record_id, q.state, q.opened_by,
-                          q.opened_at_utc, q.text, tuple(messages[q.id]))
-                for q, s, site in rows]
+        return _views(session, rows)
+
+
+def _record_text(row: DoseRecordRow) -> str:
+    """A dose record in words, as the site knows it: drug, dose, frequency, dates."""
+    end = f" to {row.end_date.isoformat()}" if row.end_date is not None else ""
+    voided = " (voided)" if row.voided else ""
+    return (f"{row.drug} {format_mg(row.dose_ug)} mg {row.frequency} from "
+            f"{row.start_date.isoformat()}{end}{voided}")
+
+
+def _views(session: Session, rows: Sequence[tuple[DataQuery, str, str]]) -> list[QueryView]:
+    messages: dict[int, list[QueryMessage]] = defaultdict(list)
+    ids = [q.id for q, _, _ in rows]
+    records: dict[int, str] = {}
+    if ids:
+        for m in session.scalars(select(DataQueryMessage).where(
+                DataQueryMessage.query_id.in_(ids)).order_by(DataQueryMessage.id)):
+            messages[m.query_id].append(QueryMessage(m.kind, m.username, m.at_utc, m.text))
+        record_ids = {q.dose_record_id for q, _, _ in rows if q.dose_record_id is not None}
+        if record_ids:
+            records = {r.id: _record_text(r) for r in session.scalars(
+                select(DoseRecordRow).where(DoseRecordRow.id.in_(record_ids)))}
+    return [QueryView(q.id, s, site, q.dose_record_id, q.state, q.opened_by,
+                      q.opened_at_utc, q.text, tuple(messages[q.id]),
+                      records.get(q.dose_record_id) if q.dose_record_id is not None else None)
+            for q, s, site in rows]
+
+
+def patient_queries(db: Database, subject_id: str) -> list[QueryView]:
+    """Every query on one patient, oldest first (the patient PDF; its caller has already
+    checked the user may see the patient)."""
+    with UnitOfWork(db, write=False) as uow:
+        stmt = (select(DataQuery, Patient.subject_id, Patient.site_code)
+                .join(Patient, Patient.id == DataQuery.patient_id)
+                .where(Patient.subject_id == subject_id).order_by(DataQuery.id))
+        return _views(uow.session, [(q, s, site) for q, s, site in uow.session.execute(stmt)])
+
+
+def unresolved_counts(db: Database, subject_id: str | None = None,
+                      ) -> dict[str, tuple[int, int]]:
+    """Per subject: (open, answered) queries, those not closed yet, in one read (the list;
+    one patient's pane with ``subject_id``)."""
+    out: dict[str, tuple[int, int]] = {}
+    stmt = (select(Patient.subject_id, DataQuery.state)
+            .join(Patient, Patient.id == DataQuery.patient_id)
+            .where(DataQuery.state != "closed"))
+    if subject_id is not None:
+        stmt = stmt.where(Patient.subject_id == subject_id)
+    with UnitOfWork(db, write=False) as uow:
+        for subject, state in uow.session.execute(stmt):
+            opened, answered = out.get(subject, (0, 0))
+            out[subject] = (opened + (state == "open"), answered + (state == "answered"))
+    return out
 
 
 def query_dict(q: QueryView) -> dict[str, Any]:

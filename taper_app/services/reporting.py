@@ -26,6 +26,7 @@ from .audit import head_of, trail_head, utc_now
 from .cohort import attainment, completeness
 from .errors import ServiceError
 from .figures import analyse, analyse_patient, summary_dict
+from .queries import patient_queries
 from .records import load_all_patients
 from .signatures import signatures_for
 
@@ -162,7 +163,7 @@ def patient_report(db: Database, study: StudyInfo, subject_id: str, as_of: date,
     built = build_patient_report(analysis, study, payload["figures"],
                                  printed_at=_printed(printed_at, clock), fingerprint=digest,
                                  app_version=__version__, signatures=signatures,
-                                 audit_head=head)
+                                 audit_head=head, queries=patient_queries(db, subject_id))
     return Report(built.pdf, built.pages, digest)
 
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import date, datetime
 
+from ..results import DoseRecordView
 from ..services.audit import utc_now
 from ..services.auth import Actor
 from ..services.context import ServiceContext
@@ -61,6 +62,7 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
+from .queries_view import QueriesDialog, QueryStepDialog
 from .report_export import ReportExport
 from .returned_calendar import ReturnedCalendarDialog
 from .rows import PatientRow, history_rows, load_patient_row, load_patient_rows
@@ -78,6 +80,7 @@ SHORTCUTS = (
     ("F2", "Correct the selected dose record (void it and enter the right one)"),
     ("Ctrl+Shift+V", "Void the selected dose record"),
     ("Ctrl+Shift+R", "Mark the patient's records source-verified (monitors)"),
+    ("Ctrl+Shift+Q", "Queries: those to answer (nurses, investigators), to close (monitors)"),
     ("Ctrl+Shift+N", "Enroll a patient"),
     ("Ctrl+M", "Amend the schedule (investigators)"),
     ("Ctrl+P", "Dosing calendar of the patient: preview, then Enter prints it"),
@@ -111,6 +114,7 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "void_dose": ("void_dose",), "amend": ("amend_schedule",),
     "withdraw_amendment": ("amend_schedule",), "correct_enrollment": ("correct_enrollment",),
     "sign": ("sign_record",), "sign_batch": ("sign_record",), "verify": ("verify_source",),
+    "open_query": ("raise_query",),
     "users": ("manage_users",), "settings": ("manage_users",),
 }
 
@@ -289,6 +293,15 @@ class MainWindow(QMainWindow):
             "sign_batch": action("sign_batch", "Sign records in a &batch…", self.sign_batch,
                                  tip="Sign every patient who needs a signature, with one "
                                      "password (investigators)"),
+            "queries": action("queries", "&Queries…", self.show_queries, "Ctrl+Shift+Q",
+                              "Queries to the site: to answer (nurses, investigators), to "
+                              "close (monitors)"),
+            "patient_queries": action("patient_queries", "Patient's &queries…",
+                                      lambda: self.show_queries(self.current_subject()),
+                                      tip="The selected patient's queries"),
+            "open_query": action("open_query", "Open a &query…", self.open_query,
+                                 tip="A query to the site on the patient or the selected "
+                                     "dose record (monitors)"),
             "patient_audit": action("patient_audit", "Patient &audit trail…",
                                     self.show_patient_audit),
             "study_audit": action("study_audit", "Study audit &trail…", self.show_study_audit),
@@ -320,7 +333,7 @@ class MainWindow(QMainWindow):
         a = self.actions_by_name
         menus = self.menuBar()
         study = menus.addMenu("&Study")
-        for key in ("dashboard", "study_audit", "refresh", "export_study", "export_csv",
+        for key in ("dashboard", "queries", "study_audit", "refresh", "export_study", "export_csv",
                     "export_sdtm"):
             study.addAction(a[key])
         study.addSeparator()
@@ -332,7 +345,8 @@ class MainWindow(QMainWindow):
         patient = menus.addMenu("&Patient")
         for key in ("find", "enroll", "new_dose", "returned_calendar", "correct_dose",
                     "void_dose", "amend", "withdraw_amendment", "correct_enrollment", "sign",
-                    "sign_batch", "verify", "calendar", "patient_audit",
+                    "sign_batch", "verify", "open_query", "patient_queries", "calendar",
+                    "patient_audit",
                     "export_patient"):
             patient.addAction(a[key])
         if self.actor.can("manage_users"):  # an administrator's menu, for them only
@@ -520,6 +534,8 @@ class MainWindow(QMainWindow):
         if not self.actor.can("sign_record"):
             a["sign"].setToolTip("Only investigators can sign a record")
         a["patient_audit"].setEnabled(has_patient)
+        a["patient_queries"].setEnabled(has_patient)
+        a["open_query"].setEnabled(has_patient and self.actor.can("raise_query"))
 
     # ------------------------------------------------------------ keyboard
 
@@ -743,6 +759,38 @@ class MainWindow(QMainWindow):
         subject = self.current_subject()
         if subject is not None:
             DialogHost.present(AuditDialog.build(self.ctx, subject, self))
+
+    def _queries_dialog(self, subject_id: str | None) -> QueriesDialog:
+        def doses() -> tuple[DoseRecordView, ...]:
+            row = self.current_row()
+            return tuple(row.record.doses) if row is not None else ()
+
+        def selected() -> DoseRecordView | None:
+            chosen = self.detail.selected_history()
+            return chosen.dose if chosen is not None else None
+
+        dialog = QueriesDialog.build(self.ctx, subject_id,
+                                      current_subject=self.current_subject(), doses=doses,
+                                      selected=selected, parent=self)
+        dialog.changed.connect(self.after_save)
+        return dialog
+
+    def show_queries(self, subject_id: str | None = None) -> None:
+        """Ctrl+Shift+Q: the queries of the role (to answer, to close); the pane's "open
+        queries" link: the patient's."""
+        DialogHost.present(self._queries_dialog(subject_id))
+
+    def open_query(self) -> None:
+        """A monitor's query on the patient or the selected dose record."""
+        row = self.current_row()
+        if row is None or not self.actor.can("raise_query"):
+            return
+        chosen = self.detail.selected_history()
+        dialog = QueryStepDialog(self.ctx, "open", row.subject_id, None,
+                                 tuple(row.record.doses),
+                                 chosen.dose if chosen is not None else None, self)
+        dialog.saved.connect(self.after_save)
+        DialogHost.present(dialog)
 
     def show_users(self) -> None:
         if self.actor.can("manage_users"):

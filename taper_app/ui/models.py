@@ -246,7 +246,7 @@ class PatientTableModel(RowTableModel):
         if column == self.REDUCTION:
             return pct(s["reduction_pct"])
         if column == self.STATUS:
-            return flags_label(t.flags)
+            return flags_label(t.flags) + (" · query" if row.unresolved_queries else "")
         if column == self.MISSING:
             return str(t.missing_days)
         if column == self.LAST_ENTRY:
@@ -287,6 +287,8 @@ class PatientTableModel(RowTableModel):
         words += [f"{status_label(f)} {FLAG_TEXT[f]}" for f in t.flags]
         if not t.flags:
             words.append(status_label("on_schedule"))
+        if row.unresolved_queries:
+            words.append("query queries open")
         words.append(f"target {TARGET_LABELS.get(t.target_status, t.target_status)}")
         words.append(SIGNATURE_LABELS.get(t.signature.state, t.signature.state))
         return " ".join(words)
@@ -304,6 +306,10 @@ class PatientTableModel(RowTableModel):
         lines += [f"• {FLAG_TEXT[f]}" + self._detail(t, f) for f in t.flags]
         if not t.flags:
             lines.append("• nothing needs attention today")
+        if row.unresolved_queries:
+            n, (_opened, answered) = row.unresolved_queries, row.queries
+            lines.append(f"• {n} open quer{'ies' if n != 1 else 'y'}"
+                         + (f", {answered} answered (to close)" if answered else ""))
         lines.append(f"Target at Day {target['day']}: "
                      f"{TARGET_LABELS.get(t.target_status, t.target_status)}")
         lines.append(f"Signature: {t.signature.why}")

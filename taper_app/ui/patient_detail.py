@@ -42,6 +42,18 @@ FIGURES = (  # key, label; filled from the service's summary_dict
 )
 
 
+def queries_text(counts: tuple[int, int]) -> str:
+    """The pane's link: "2 open queries (1 answered, to close)"; empty when none."""
+    opened, answered = counts
+    total = opened + answered
+    if not total:
+        return ""
+    words = f"{total} open quer{'ies' if total != 1 else 'y'}"
+    if answered:
+        words += f" ({answered} answered, to close)"
+    return f'<a href="queries" style="color: #b71c1c;">{words}</a>'
+
+
 def tool_button(action: QAction, name: str) -> QToolButton:
     button = QToolButton()
     button.setObjectName(name)
@@ -160,9 +172,20 @@ class PatientDetail(QWidget):
         self.about = QLabel()
         self.about.setObjectName("patient_about")
         self.about.setWordWrap(True)
+        # "2 open queries": a link that opens the Queries view on this patient.
+        self.queries = QLabel()
+        self.queries.setObjectName("patient_queries")
+        self.queries.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                             | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.queries.setToolTip("Open the Queries view on this patient")
+        queries_action = actions.get("patient_queries")
+        if queries_action is not None:
+            self.queries.linkActivated.connect(lambda _link: queries_action.trigger())
+        self.queries.hide()
         head = QHBoxLayout()
         head.addWidget(self.title)
         head.addWidget(self.badge)
+        head.addWidget(self.queries)
         head.addStretch(1)
 
         self.figure_labels: dict[str, QLabel] = {}
@@ -273,6 +296,8 @@ class PatientDetail(QWidget):
         self.badge.setText(f" {flags_label(row.triage.flags)} ")
         self.badge.setStyleSheet(f"background: {colour}; color: white; border-radius: 4px; "
                                  "padding: 1px 6px;")
+        self.queries.setText(queries_text(row.queries))
+        self.queries.setVisible(row.unresolved_queries > 0)
         kit = f" · kit {r.kit_number}" if r.kit_number else ""
         through, changed = row.verified_through, row.changed_since_verification
         records = f"{changed} record{'s' * (changed != 1)} changed since source-verified"

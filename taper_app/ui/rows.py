@@ -13,6 +13,7 @@ from typing import Any
 from ..domain.doses import peq_mg_per_day
 from ..results import SdvStatus, Triage
 from ..services.figures import PatientAnalysis, analyse_all, analyse_patient, summary_dict
+from ..services.queries import unresolved_counts
 from ..services.records import DoseRecordView, PatientRecord
 from ..services.study import StudyInfo
 from ..services.triage import triage_all
@@ -31,12 +32,20 @@ class PatientRow:
     triage: Triage
     #: The patient's source-data verification marks, by dose record id (services.verification).
     sdv: dict[int, SdvStatus] = field(default_factory=dict)
+    #: The patient's queries not closed yet: (open, answered) (services.queries).
+    queries: tuple[int, int] = (0, 0)
 
     @classmethod
     def from_analysis(cls, analysis: PatientAnalysis, triage: Triage,
-                      sdv: dict[int, SdvStatus] | None = None) -> PatientRow:
+                      sdv: dict[int, SdvStatus] | None = None,
+                      queries: tuple[int, int] = (0, 0)) -> PatientRow:
         return cls(analysis, summary_dict(analysis.record, analysis.figures), triage,
-                   sdv or {})
+                   sdv or {}, queries)
+
+    @property
+    def unresolved_queries(self) -> int:
+        """Queries opened and not closed yet (open, or answered and waiting to be closed)."""
+        return sum(self.queries)
 
     @property
     def verified_through(self) -> date | None:
@@ -66,7 +75,9 @@ def load_patient_rows(db: Database, study: StudyInfo, as_of: date,
     """Every patient's row (of the user's sites), in subject order: the list's load."""
     analyses = analyse_all(db, study, as_of, sites)
     marks = marks_by_patient(db)
-    return [PatientRow.from_analysis(a, t, marks.get(a.record.id))
+    queries = unresolved_counts(db)
+    return [PatientRow.from_analysis(a, t, marks.get(a.record.id),
+                                     queries.get(a.record.subject_id, (0, 0)))
             for a, t in zip(analyses, triage_all(db, analyses), strict=True)]
 
 
@@ -74,7 +85,8 @@ def load_patient_row(db: Database, study: StudyInfo, subject_id: str, as_of: dat
                      sites: frozenset[str] | None = None) -> PatientRow:
     analysis = analyse_patient(db, study, subject_id, as_of, sites)
     [triage] = triage_all(db, [analysis])
-    return PatientRow.from_analysis(analysis, triage, sdv_marks(db, subject_id))
+    return PatientRow.from_analysis(analysis, triage, sdv_marks(db, subject_id),
+                                    unresolved_counts(db, subject_id).get(subject_id, (0, 0)))
 
 
 def dose_fields(dose: DoseRecordView) -> dict[str, object]:
