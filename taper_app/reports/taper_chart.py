@@ -313,6 +313,11 @@ class TaperChart:
                         if fixed_margins else [])
         for snapshot in self.legends:
             fig.canvas.mpl_connect("draw_event", snapshot.on_draw)
+        self._drawing = False
+        if fixed_margins:  # a zoom or pan moves the marks: measure their words again
+            for ax in axes:
+                ax.callbacks.connect("xlim_changed", self._limits_changed)
+                ax.callbacks.connect("ylim_changed", self._limits_changed)
 
         for ax in axes:
             ax.grid(alpha=0.3)
@@ -377,6 +382,10 @@ class TaperChart:
         self._transient.append(artist)
         return artist
 
+    def _limits_changed(self, _ax: Axes) -> None:
+        if not self._drawing and isinstance(self.figure.canvas, FigureCanvasAgg):
+            self.keep_clear(self.figure.canvas.get_renderer())
+
     def _label(self, annotation: Annotation, marker: Line2D | None = None) -> None:
         self._keep(annotation)
         annotation.set_in_layout(False)  # kept inside the axes: the layout need not see it
@@ -431,6 +440,13 @@ class TaperChart:
 
     def draw(self, analysis: PatientAnalysis, settings: FigureSettings) -> ChartArtists:
         """Show ``analysis`` (set the data in place; the caller draws the canvas)."""
+        self._drawing = True  # the limits set below need no keep_clear each
+        try:
+            return self._draw(analysis, settings)
+        finally:
+            self._drawing = False
+
+    def _draw(self, analysis: PatientAnalysis, settings: FigureSettings) -> ChartArtists:
         for artist in self._transient:
             artist.remove()
         self._transient.clear()

@@ -8,7 +8,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.text import Text
+from matplotlib.text import Annotation, Text
 
 from taper_app.reports.taper_chart import TaperChart, taper_figure
 from taper_app.services.figures import analyse_patient
@@ -38,7 +38,15 @@ def crowded(nurse, investigator, study, patient):
 
 
 def _texts(axes) -> list[Text]:
-    return [t for ax in axes for t in ax.texts if t.get_visible() and t.get_text()]
+    """The texts drawn: visible, with words, and (a mark's) pointing inside the view."""
+    def shown(t: Text) -> bool:
+        if not (t.get_visible() and t.get_text()):
+            return False
+        if isinstance(t, Annotation):
+            x, y = t.axes.transData.transform(t.xy)
+            return t.axes.bbox.contains(x, y)
+        return True
+    return [t for ax in axes for t in ax.texts if shown(t)]
 
 
 def _assert_readable(axes, legend_of, renderer) -> int:
@@ -92,10 +100,16 @@ def test_in_the_window_words_stay_inside_the_axes_and_off_the_legends(qtbot, stu
                                 renderer) >= 2
         boxes.append(_legend_boxes(view.chart, renderer))
     assert all(b == boxes[0] for b in boxes), boxes  # the legends never moved
-    # a zoom (the toolbar sets the limits) keeps them where they were too
-    view.chart.ax_dose.set_xlim(20, 45)
-    view.canvas.draw()
-    assert _legend_boxes(view.chart, view.canvas.get_renderer()) == boxes[0]
+    # a zoom (the toolbar sets the limits) keeps the legends where they were, and the
+    # words (the pulse and both amendments still in view) off them and inside the axes
+    for left, right in ((150, 201), (185, 200.5)):
+        view.chart.ax_dose.set_xlim(left, right)
+        view.canvas.draw()
+        renderer = view.canvas.get_renderer()
+        assert _legend_boxes(view.chart, renderer) == boxes[0]
+        assert _assert_readable(_panels(view.chart),
+                                lambda ax, r=renderer: view.chart.legend_extent(ax, r),
+                                renderer) >= 3
 
 
 def test_in_the_pdf_chart_words_stay_inside_the_axes_and_off_the_legends(study, crowded):
