@@ -139,3 +139,28 @@ def test_the_pdf_chart_legends_sit_in_the_same_corner_for_every_patient(study, c
                           abs(box.y0 - frame.y0) < abs(frame.y1 - box.y1)))
         corners.append(place)
     assert corners[0] == corners[1] == [(False, False), (False, True), (True, False)]
+
+
+def test_in_the_main_window_at_1366x768_across_patient_switches(qtbot, open_window, crowded):
+    """The real window at the laptop size: its Charts tab, switching between the patients."""
+    from tests.gui.test_taper_view import show_charts
+
+    window = open_window("nurse")
+    window.resize(1366, 768)
+    qtbot.waitExposed(window)
+    view = show_charts(window, qtbot)
+    boxes = []
+    for subject in ("101-002", "101-001", "101-002"):
+        assert window.select_subject(subject)
+        qtbot.waitUntil(lambda s=subject: view.is_current()
+                        and view.analysis.record.subject_id == s)
+        view.canvas.draw()
+        renderer = view.canvas.get_renderer()
+        if subject == "101-002":
+            words = [t.get_text() for t in _texts(_panels(view.chart))]
+            assert any("off scale" in w for w in words)
+        assert _assert_readable(_panels(view.chart),
+                                lambda ax, r=renderer: view.chart.legend_extent(ax, r),
+                                renderer) >= 2
+        boxes.append(_legend_boxes(view.chart, renderer))
+    assert boxes[0] == boxes[1] == boxes[2]
