@@ -164,3 +164,19 @@ def test_in_the_main_window_at_1366x768_across_patient_switches(qtbot, open_wind
                                 renderer) >= 2
         boxes.append(_legend_boxes(view.chart, renderer))
     assert boxes[0] == boxes[1] == boxes[2]
+
+
+def test_the_patient_pdf_prints_the_moved_words_whole(db, study, crowded):
+    """The PDF is drawn from the same figure: its words come back whole from the file."""
+    import io
+
+    from pypdf import PdfReader
+
+    from taper_app.services.reporting import patient_report
+
+    report = patient_report(db, study, "101-002", TODAY)
+    text = " ".join(" ".join(p.extract_text().split())
+                    for p in PdfReader(io.BytesIO(report.pdf)).pages)
+    for words in ("methylprednisolone 1000 mg PO", "day 199: 1275 mg PEQ (off scale)",
+                  "amended from day 190", "amended from day 195", "off scale: -6275 %"):
+        assert words in text, words
