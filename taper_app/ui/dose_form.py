@@ -129,6 +129,10 @@ class DoseDialog(ServiceDialog):
         policy = self.close_ongoing.sizePolicy()
         policy.setRetainSizeWhenHidden(True)  # its coming and going moves nothing below
         self.close_ongoing.setSizePolicy(policy)
+        # ... and its room is the two lines it says when shown, not the empty one it has now.
+        self.close_ongoing.setText("\n")
+        self.close_ongoing.setMinimumHeight(self.close_ongoing.sizeHint().height())
+        self.close_ongoing.setText("")
         self.scheduled_hint = QLabel()
         self.scheduled_hint.setObjectName("scheduled_hint")
         self.deviation_reason = line_edit("why the dose differs from the schedule",

@@ -230,3 +230,22 @@ def test_a_long_message_is_cut_at_its_field_and_said_in_full_below(windows, dial
     after = _field_places(form)
     assert {n: after[n] for n in entry} == {n: before[n] for n in entry}
     form.discard()
+
+
+def test_the_dose_form_keeps_its_layout_when_the_close_ongoing_choice_appears(
+        windows, dialogs, keyboard):
+    """Changing the dose shows the two-line 'Close the ongoing record …' choice: the room
+    for it is kept while it is hidden, so Reason and Save stay where the eye left them."""
+    window = windows("nurse")
+    window.actions_by_name["new_dose"].trigger()
+    form = dialogs.last(DoseDialog)
+    assert not form.close_ongoing.isVisibleTo(form)  # the pre-filled dose goes on
+    QApplication.processEvents()
+    before = _field_places(form)
+    form.dose_mg.setFocus()
+    keyboard.replace("7,5")
+    QApplication.processEvents()
+    assert form.close_ongoing.isVisibleTo(form)
+    assert "\n" in form.close_ongoing.text()  # two lines, as measured for
+    assert _field_places(form) == before
+    form.discard()
