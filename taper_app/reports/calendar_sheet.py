@@ -15,6 +15,15 @@ from reportlab.platypus import Flowable, KeepTogether, Paragraph, Table, TableSt
 
 from ..domain.calendar import format_mg
 from ..results import AuditHeadMark, CalendarLine, DosingCalendar
+from .calendar_words import (  # noqa: F401  (the sheet's words, also used by the window)
+    MONTHS,
+    WEEKDAYS,
+    dose_words,
+    long_date,
+    short_date,
+    tablet_words,
+    week_span,
+)
 from .csv_cells import safe_writer
 from .pdf_common import (
     ACCENT,
@@ -36,10 +45,6 @@ from .pdf_common import (
 REPORT_TITLE = "Dosing calendar – bring this sheet to your next visit"
 CSV_COLUMNS = ("date", "study_day", "scheduled_peq_mg", "drug", "dose_mg", "tablets", "note")
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
-
 #: Large print (points): the day lines, and the words around them.
 BODY_SIZE = 14
 LINE_SIZE = 13.5
@@ -47,56 +52,6 @@ NEW_DOSE_FILL = colors.HexColor("#fff4d6")
 NEW_DOSE_INK = colors.HexColor("#7a4b00")
 ASK_INK = colors.HexColor("#a3272b")
 NONE_FILL = colors.HexColor("#f1f3f5")
-
-
-def long_date(d: date) -> str:
-    """``Monday 6 July 2026``: plain words, the same in every locale."""
-    return f"{WEEKDAYS[d.weekday()]} {d.day} {MONTHS[d.month - 1]} {d.year}"
-
-
-def short_date(d: date) -> str:
-    """``Mon 6 Jul``."""
-    return f"{WEEKDAYS[d.weekday()][:3]} {d.day} {MONTHS[d.month - 1][:3]}"
-
-
-def week_span(first: date, last: date) -> str:
-    """``Monday 6 July to Sunday 12 July 2026`` (a year on each end only when they differ)."""
-    def day(d: date, year: bool) -> str:
-        return f"{WEEKDAYS[d.weekday()]} {d.day} {MONTHS[d.month - 1]}" + (
-            f" {d.year}" if year else "")
-    return f"{day(first, first.year != last.year)} to {day(last, True)}"
-
-
-def dose_words(line: CalendarLine, drug: str) -> str:
-    """The day's dose as the sheet says it."""
-    if line.none:
-        return "None today"
-    if not line.exact:
-        return "Ask your study nurse"
-    amount = f"{format_mg(line.dose_mg)} mg"
-    if line.times > 1:
-        each = format_mg(line.dose_mg / line.times)
-        amount = f"{each} mg {_times(line.times)} ({amount} in all)"
-    return amount
-
-
-def _times(times: int) -> str:
-    return {2: "twice a day", 3: "3 times a day", 4: "4 times a day"}.get(times, "")
-
-
-def tablet_words(line: CalendarLine) -> list[str]:
-    if line.none:
-        return ["No tablets"]
-    if line.ask_nurse:
-        return ["Ask your study nurse"]
-    words = list(line.tablet_words)
-    if line.times > 1:
-        words.append(f"each time, {_times(line.times)}")
-    if line.every == 2:
-        words.append("(every other day)")
-    elif line.every == 7:
-        words.append("(once a week)")
-    return words
 
 
 # ---------------------------------------------------------------- PDF

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.calendar import format_mg
-from ..reports.calendar_sheet import dose_words, long_date, short_date, tablet_words
+from ..reports.calendar_words import dose_words, long_date, short_date, tablet_words
 from ..services.calendar import (
     DEFAULT_WEEKS,
     MAX_WEEKS,

@@ -16,7 +16,6 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from .. import __version__
-from ..reports.summary_table import summary_table_pdf, write_summary_csv
 from ..reports.taper_chart import dashboard_figure
 from ..results import STATUSES, Attainment, Completeness, StudyInfo
 from ..services.cohort import attainment, completeness
@@ -378,6 +377,8 @@ class StudyDashboard(QWidget):
         if path is None:
             return None
         try:
+            from ..reports.summary_table import write_summary_csv  # ReportLab: when asked
+
             write_summary_csv(self.summaries(), path)
         except OSError as exc:
             messages.error(self, "The table was not exported", f"{path}: {exc.strerror or exc}")
@@ -393,6 +394,8 @@ class StudyDashboard(QWidget):
         if path is None:
             return None
         try:
+            from ..reports.summary_table import summary_table_pdf  # ReportLab: when asked
+
             built = summary_table_pdf(self.summaries(), self.study.name, self._as_of(),
                                       self.clock(), __version__)
             partial = path.with_name(path.name + ".partial")

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from ..domain.calendar import format_mg
 from ..domain.units import QuantityError, decimal_point, parse_mg
-from ..reports.calendar_sheet import dose_words, short_date
+from ..reports.calendar_words import dose_words, short_date
 from ..services.calendar import (
     DEFAULT_WEEKS,
     MAX_WEEKS,
