@@ -61,6 +61,11 @@ class DemoShots:
         """``widget`` as ``NAME`` in the output folder."""
         save(widget, self.out / name)
 
+    def shot(self, widget: QWidget, name: str) -> None:
+        """Let the events settle, then save ``widget`` as ``NAME``."""
+        self.settle()
+        self.save(widget, name)
+
     def user(self, username: str) -> Actor:
         """The demo account ``username``, signed in with the demo password."""
         return authenticate(self.db, username, DEMO_PASSWORD)

@@ -54,8 +54,7 @@ def main(out_dir: str, suffix: str = "") -> int:
         rows = window.patients_model.rows()
         gappy = next((r for r in rows if len(r.analysis.gaps) >= 2), rows[0])
         window.select_subject(gappy.subject_id)
-        shots.settle()
-        shots.save(window, f"main-window{suffix}.png")
+        shots.shot(window, f"main-window{suffix}.png")
 
         window.new_dose()
         form = shots.dialog(DoseDialog)
@@ -63,8 +62,7 @@ def main(out_dir: str, suffix: str = "") -> int:
         form.dose_mg.setText("8")
         form.comment.setText("from the diary")
         form.save()  # a dose off the schedule: the form asks for a reason, in place
-        shots.settle()
-        shots.save(form, f"dose-form{suffix}.png")
+        shots.shot(form, f"dose-form{suffix}.png")
         form.reject()
 
         window.actions_by_name["enroll"].trigger()
@@ -75,8 +73,7 @@ def main(out_dir: str, suffix: str = "") -> int:
         enroll.baseline_mg.setText("25")
         enroll.kit_number.setText("K-55012")
         enroll.template_id.setCurrentIndex(enroll.template_id.findData("stepdown-a"))
-        shots.settle()
-        shots.save(enroll, f"enroll-dialog{suffix}.png")
+        shots.shot(enroll, f"enroll-dialog{suffix}.png")
         enroll.reject()
 
         investigator = shots.user("investigator")
@@ -86,15 +83,13 @@ def main(out_dir: str, suffix: str = "") -> int:
                        window.patients_model.rows()[0])
         window.select_subject(amended.subject_id)
         window.detail.tabs.setCurrentWidget(window.detail.schedule)
-        shots.settle()
-        shots.save(window, f"schedule-tab{suffix}.png")
+        shots.shot(window, f"schedule-tab{suffix}.png")
         window.amend_schedule()
         amend = shots.dialog(AmendDialog)
         amend.day_date.setText((DEMO_TODAY - timedelta(days=3)).isoformat())  # the visit
         amend.dose_mg.setText("15")
         amend.reason.setText("flare: CK up, MMT-8 down on two visits")
-        shots.settle()
-        shots.save(amend, f"amend-dialog{suffix}.png")
+        shots.shot(amend, f"amend-dialog{suffix}.png")
         amend.reject()
         window.close()
 
@@ -112,12 +107,10 @@ def main(out_dir: str, suffix: str = "") -> int:
         x, y = charts.chart.ax_dose.transData.transform((flare_day + 12, 1))
         charts.canvas.callbacks.process(  # the read-out
             "motion_notify_event", MouseEvent("motion_notify_event", charts.canvas, x, y))
-        shots.settle()
-        shots.save(window, f"charts-tab{suffix}.png")
+        shots.shot(window, f"charts-tab{suffix}.png")
         window.show_dashboard()
         assert window.dashboard is not None
-        shots.settle()
-        shots.save(window.dashboard, f"dashboard{suffix}.png")
+        shots.shot(window.dashboard, f"dashboard{suffix}.png")
         window.dashboard.close()
         window.close()
         session_and_input_shots(shots, suffix)
@@ -164,8 +157,7 @@ def session_and_input_shots(shots: DemoShots, suffix: str) -> None:
     shots.settle()
     assert window.help_viewer is not None
     window.help_viewer.resize(1100, 700)
-    shots.settle()
-    shots.save(window.help_viewer, f"user-guide{suffix}.png")
+    shots.shot(window.help_viewer, f"user-guide{suffix}.png")
     window.help_viewer.close()
     window.close()
 
@@ -177,8 +169,7 @@ def session_and_input_shots(shots: DemoShots, suffix: str) -> None:
     login.username.setText("nadia")
     login.password.setText("first-password-123")
     login.sign_in()
-    shots.settle()
-    shots.save(login, f"first-sign-in{suffix}.png")
+    shots.shot(login, f"first-sign-in{suffix}.png")
     login.reject()
 
 if __name__ == "__main__":
