@@ -20,6 +20,7 @@ from matplotlib.backend_bases import MouseEvent
 from taper_app.services.audit import utc_now
 from taper_app.services.context import ServiceContext
 from taper_app.services.demo import DEMO_PASSWORD, create_demo
+from taper_app.services.gateway import LocalConnection
 from taper_app.services.patients import record_dose, void_dose
 from taper_app.services.study import StudyInfo, add_user, authenticate, load_study
 from taper_app.storage.engine import Database
@@ -220,7 +221,7 @@ def session_and_input_shots(app: QApplication, db: Database, study: StudyInfo, o
     add_user(ServiceContext(db, authenticate(db, "admin", DEMO_PASSWORD), utc_now,
                             lambda: DEMO_TODAY),
              "nadia", "nurse", "Nadia New (demo)", "first-password-123")
-    login = LoginDialog(db, study)
+    login = LoginDialog(LocalConnection(db), study)
     login.show()
     login.username.setText("nadia")
     login.password.setText("first-password-123")
