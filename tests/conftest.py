@@ -86,12 +86,27 @@ def _template_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 BOTH_BACKENDS = ("tests/unit/services", "tests/unit/storage", "tests/integration")
 
 
+#: The ``backend`` of a suite marked ``through_server``: PostgreSQL, and the command line
+#: talking to a real application server on it (tests/integration/conftest.py, ``location``).
+SERVER = "server"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "through_server: a command-line suite collected for the SQLite file, "
+        "PostgreSQL and a real application server on PostgreSQL (backend 'server')")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" not in metafunc.fixturenames:
         return
     path = str(metafunc.definition.path.relative_to(Path(__file__).parent.parent))
     sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
-    if metafunc.definition.get_closest_marker("postgres_only") is not None:
+    if metafunc.definition.get_closest_marker("through_server") is not None:
+        metafunc.parametrize("backend", [
+            "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres),
+            pytest.param(SERVER, marks=pytest.mark.postgres)], indirect=True)
+    elif metafunc.definition.get_closest_marker("postgres_only") is not None:
         metafunc.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)],
                              indirect=True)
     elif sqlite_only or not path.startswith(BOTH_BACKENDS):
@@ -140,7 +155,8 @@ _pg_counter = itertools.count(1)
 
 @pytest.fixture
 def db_url(backend: str, db_path: Path, request: pytest.FixtureRequest) -> str:
-    """Where the test's study lives: a SQLite file path, or a PostgreSQL URL."""
+    """Where the test's study lives: a SQLite file path, or a PostgreSQL URL (the owner's;
+    for the ``server`` backend too, whose server runs on this database)."""
     if backend == "sqlite":
         copy_sqlite_file(request.getfixturevalue("_template_study"), db_path)
         return str(db_path)

@@ -11,42 +11,21 @@ Run it under a real X server at the size of a small laptop, for example::
 from __future__ import annotations
 
 import sys
-import tempfile
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 from matplotlib.backend_bases import MouseEvent
 
-from taper_app.services.audit import utc_now
 from taper_app.services.context import ServiceContext
-from taper_app.services.demo import DEMO_PASSWORD, create_demo
 from taper_app.services.gateway import LocalConnection
 from taper_app.services.patients import record_dose, void_dose
-from taper_app.services.study import StudyInfo, add_user, authenticate, load_study
-from taper_app.storage.engine import Database
-from taper_app.ui import messages
-from taper_app.ui.app import application
-from taper_app.ui.dialogs import DialogHost
+from taper_app.services.study import StudyInfo, add_user
 from taper_app.ui.dose_form import DoseDialog
 from taper_app.ui.enroll import EnrollDialog
 from taper_app.ui.login import LoginDialog
-from taper_app.ui.main_window import MainWindow
-from taper_app.ui.qt import QApplication, QColor, QDialog, QPainter, QPixmap, QWidget
+from taper_app.ui.qt import QColor, QPainter, QPixmap, QWidget
 from taper_app.ui.rows import PatientRow, dose_fields
 from taper_app.ui.schedule_view import AmendDialog
-from taper_app.ui.tasks import TaskRunner
-
-DEMO_TODAY = date(2026, 11, 22)
-
-
-def settle(app: QApplication, rounds: int = 5) -> None:
-    for _ in range(rounds):
-        app.processEvents()
-
-
-def save(widget: QWidget, path: Path) -> None:
-    widget.grab().save(str(path))
-    print(f"wrote {path} ({widget.width()}x{widget.height()})")
+from tests.gui.demo_shots import DEMO_TODAY, DemoShots, demo_shots
 
 
 def flare_with_missing_diary_days(nurse: ServiceContext, study: StudyInfo,
@@ -69,82 +48,58 @@ def flare_with_missing_diary_days(nurse: ServiceContext, study: StudyInfo,
 
 
 def main(out_dir: str, suffix: str = "") -> int:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    app = application()
-    opened: list[QDialog] = []
-    DialogHost.present = classmethod(lambda cls, d: (opened.append(d), d.show()))  # type: ignore[method-assign,assignment]
-    messages.set_presenter(lambda parent, message: True)
-    with tempfile.TemporaryDirectory() as tmp:
-        db = create_demo(Path(tmp) / "demo.sqlite", DEMO_TODAY)
-        study = load_study(db)
-        nurse = authenticate(db, "nurse", DEMO_PASSWORD)
-        window = MainWindow(db, study, nurse, today=lambda: DEMO_TODAY,
-                            tasks=TaskRunner(synchronous=True))
-        window.show()
-        settle(app)
+    with demo_shots(out_dir) as shots:
+        nurse = shots.user("nurse")
+        window = shots.window(nurse)
         # A patient with diary gaps shows the whole Doses tab at work.
         rows = window.patients_model.rows()
         gappy = next((r for r in rows if len(r.analysis.gaps) >= 2), rows[0])
         window.select_subject(gappy.subject_id)
-        settle(app)
-        save(window, out / f"main-window{suffix}.png")
+        shots.shot(window, f"main-window{suffix}.png")
 
         window.new_dose()
-        form = opened[-1]
-        assert isinstance(form, DoseDialog)
+        form = shots.dialog(DoseDialog)
         form.drug.setEditText("methylprednisolone")
         form.dose_mg.setText("8")
         form.comment.setText("from the diary")
         form.save()  # a dose off the schedule: the form asks for a reason, in place
-        settle(app)
-        save(form, out / f"dose-form{suffix}.png")
+        shots.shot(form, f"dose-form{suffix}.png")
         form.reject()
 
         window.actions_by_name["enroll"].trigger()
-        enroll = opened[-1]
-        assert isinstance(enroll, EnrollDialog)
+        enroll = shots.dialog(EnrollDialog)
         enroll.subject_id.setText("101-015")
         enroll.site.setEditText("101")
         enroll.day1_date.setText("2026-11-20")
         enroll.baseline_mg.setText("25")
         enroll.kit_number.setText("K-55012")
         enroll.template_id.setCurrentIndex(enroll.template_id.findData("stepdown-a"))
-        settle(app)
-        save(enroll, out / f"enroll-dialog{suffix}.png")
+        shots.shot(enroll, f"enroll-dialog{suffix}.png")
         enroll.reject()
 
-        investigator = authenticate(db, "investigator", DEMO_PASSWORD)
+        investigator = shots.user("investigator")
         window.close()
-        window = MainWindow(db, study, investigator, today=lambda: DEMO_TODAY,
-                            tasks=TaskRunner(synchronous=True))
-        window.show()
+        window = shots.window(investigator)
         amended = next((r for r in window.patients_model.rows() if r.record.amendments),
                        window.patients_model.rows()[0])
         window.select_subject(amended.subject_id)
         window.detail.tabs.setCurrentWidget(window.detail.schedule)
-        settle(app)
-        save(window, out / f"schedule-tab{suffix}.png")
+        shots.shot(window, f"schedule-tab{suffix}.png")
         window.amend_schedule()
-        amend = opened[-1]
-        assert isinstance(amend, AmendDialog)
+        amend = shots.dialog(AmendDialog)
         amend.day_date.setText((DEMO_TODAY - timedelta(days=3)).isoformat())  # the visit
         amend.dose_mg.setText("15")
         amend.reason.setText("flare: CK up, MMT-8 down on two visits")
-        settle(app)
-        save(amend, out / f"amend-dialog{suffix}.png")
+        shots.shot(amend, f"amend-dialog{suffix}.png")
         amend.reject()
         window.close()
 
         # The Charts tab and the study dashboard, as an investigator sees them.
-        nurse_context = ServiceContext(db, nurse, utc_now, lambda: DEMO_TODAY)
-        subject = flare_with_missing_diary_days(nurse_context, study, rows)
-        window = MainWindow(db, study, investigator, today=lambda: DEMO_TODAY,
-                            tasks=TaskRunner(synchronous=True))
-        window.show()
+        subject = flare_with_missing_diary_days(shots.context(nurse), shots.study, rows)
+        window = shots.window(investigator)
         window.select_subject(subject)
         window.detail.tabs.setCurrentWidget(window.detail.charts)
-        settle(app)
+        shots.settle()
         charts = window.detail.charts
         charts.canvas.draw()
         row = window.current_row()
@@ -153,16 +108,13 @@ def main(out_dir: str, suffix: str = "") -> int:
         x, y = charts.chart.ax_dose.transData.transform((flare_day + 12, 1))
         charts.canvas.callbacks.process(  # the read-out
             "motion_notify_event", MouseEvent("motion_notify_event", charts.canvas, x, y))
-        settle(app)
-        save(window, out / f"charts-tab{suffix}.png")
+        shots.shot(window, f"charts-tab{suffix}.png")
         window.show_dashboard()
         assert window.dashboard is not None
-        settle(app)
-        save(window.dashboard, out / f"dashboard{suffix}.png")
+        shots.shot(window.dashboard, f"dashboard{suffix}.png")
         window.dashboard.close()
         window.close()
-        session_and_input_shots(app, db, study, out, suffix, opened)
-        db.dispose()
+        session_and_input_shots(shots, suffix)
     return 0
 
 
@@ -180,56 +132,46 @@ def with_popup(widget: QWidget, popup: QWidget) -> QPixmap:
     return canvas
 
 
-def session_and_input_shots(app: QApplication, db: Database, study: StudyInfo, out: Path,
-                            suffix: str, opened: list[QDialog]) -> None:
+def session_and_input_shots(shots: DemoShots, suffix: str) -> None:
     """The date calendar in the dose form, the lock, the first sign-in, the user guide."""
-    nurse = authenticate(db, "nurse", DEMO_PASSWORD)
-    window = MainWindow(db, study, nurse, today=lambda: DEMO_TODAY,
-                        tasks=TaskRunner(synchronous=True))
-    window.show()
-    settle(app)
+    window = shots.window(shots.user("nurse"))
     window.new_dose()
-    form = opened[-1]
-    assert isinstance(form, DoseDialog)
+    form = shots.dialog(DoseDialog)
     form.start_date.setFocus()
     form.start_date.open_calendar()
-    settle(app)
+    shots.settle()
     popup = form.start_date.popup
     assert popup is not None
-    path = out / f"date-calendar{suffix}.png"
+    path = shots.out / f"date-calendar{suffix}.png"
     with_popup(form, popup).save(str(path))
     print(f"wrote {path}")
     popup.close()
     form.discard()
 
     window.lock_now()
-    settle(app)
+    shots.settle()
     lock = window.idle_lock.dialog
     assert lock is not None
-    save(lock, out / f"lock-dialog{suffix}.png")
+    shots.save(lock, f"lock-dialog{suffix}.png")
     window.idle_lock._unlock()  # (the screenshot needs no password)
     window.show_user_guide()
-    settle(app)
+    shots.settle()
     assert window.help_viewer is not None
     window.help_viewer.resize(1100, 700)
-    settle(app)
-    save(window.help_viewer, out / f"user-guide{suffix}.png")
+    shots.shot(window.help_viewer, f"user-guide{suffix}.png")
     window.help_viewer.close()
     window.close()
 
     # A new account's first sign-in: choose your own password.
-    add_user(ServiceContext(db, authenticate(db, "admin", DEMO_PASSWORD), utc_now,
-                            lambda: DEMO_TODAY),
+    add_user(shots.context(shots.user("admin")),
              "nadia", "nurse", "Nadia New (demo)", "first-password-123")
-    login = LoginDialog(LocalConnection(db), study)
+    login = LoginDialog(LocalConnection(shots.db), shots.study)
     login.show()
     login.username.setText("nadia")
     login.password.setText("first-password-123")
     login.sign_in()
-    settle(app)
-    save(login, out / f"first-sign-in{suffix}.png")
+    shots.shot(login, f"first-sign-in{suffix}.png")
     login.reject()
-
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots",

@@ -6,42 +6,17 @@ tests/gui/screenshots.py)."""
 from __future__ import annotations
 
 import sys
-import tempfile
-from pathlib import Path
 
-from taper_app.services.context import ServiceContext
-from taper_app.services.demo import DEMO_PASSWORD, create_demo
 from taper_app.services.queries import answer_query, open_query
-from taper_app.services.study import authenticate, load_study
-from taper_app.ui import messages
-from taper_app.ui.app import application
-from taper_app.ui.dialogs import DialogHost
-from taper_app.ui.main_window import MainWindow
-from taper_app.ui.qt import QDialog
 from taper_app.ui.queries_view import QueriesDialog, QueryStepDialog
-from taper_app.ui.tasks import TaskRunner
-from tests.gui.screenshots import DEMO_TODAY, save, settle
+from tests.gui.demo_shots import demo_shots
 
 
 def main(out_dir: str) -> int:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    app = application()
-    opened: list[QDialog] = []
-    DialogHost.present = classmethod(lambda cls, d: (opened.append(d), d.show()))  # type: ignore[method-assign,assignment]
-    messages.set_presenter(lambda parent, message: True)
-    with tempfile.TemporaryDirectory() as tmp:
-        db = create_demo(Path(tmp) / "demo.sqlite", DEMO_TODAY)
-        study = load_study(db)
-        monitor = authenticate(db, "monitor", DEMO_PASSWORD)
-        nurse = authenticate(db, "nurse", DEMO_PASSWORD)
-        mctx = ServiceContext(db, monitor, today=lambda: DEMO_TODAY)
-        nctx = ServiceContext(db, nurse, today=lambda: DEMO_TODAY)
-        window = MainWindow(db, study, monitor, today=lambda: DEMO_TODAY,
-                            tasks=TaskRunner(synchronous=True))
-        window.resize(1366, 768)
-        window.show()
-        settle(app)
+    with demo_shots(out_dir) as shots:
+        monitor, nurse = shots.user("monitor"), shots.user("nurse")
+        mctx, nctx = shots.context(monitor), shots.context(nurse)
+        window = shots.window(monitor, resize=(1366, 768))
         rows = window.patients_model.rows()
         first, second = rows[0], rows[1]
         dose = first.record.doses[0]
@@ -53,36 +28,24 @@ def main(out_dir: str) -> int:
         answer_query(nctx, q3, "Returned late; entered today")
         window.refresh()
         window.select_subject(first.subject_id)
-        settle(app)
-        save(window, out / "queries-pane.png")
+        shots.shot(window, "queries-pane.png")
         window.show_queries()
-        view = opened[-1]
-        assert isinstance(view, QueriesDialog)
+        view = shots.dialog(QueriesDialog)
         view.resize(1366, 600)
-        settle(app)
-        save(view, out / "queries-view-monitor.png")
+        shots.shot(view, "queries-view-monitor.png")
         view.step("reask")
-        step = opened[-1]
-        assert isinstance(step, QueryStepDialog)
+        step = shots.dialog(QueryStepDialog)
         step.text.setText("No corrected record is entered yet")
-        settle(app)
-        save(step, out / "queries-reask.png")
+        shots.shot(step, "queries-reask.png")
         step.discard()
         view.accept()
         window.close()
-        site = MainWindow(db, study, nurse, today=lambda: DEMO_TODAY,
-                          tasks=TaskRunner(synchronous=True))
-        site.resize(1366, 768)
-        site.show()
-        settle(app)
+        site = shots.window(nurse, resize=(1366, 768))
         site.show_queries()
-        nview = opened[-1]
-        assert isinstance(nview, QueriesDialog)
-        settle(app)
-        save(nview, out / "queries-view-nurse.png")
+        nview = shots.dialog(QueriesDialog)
+        shots.shot(nview, "queries-view-nurse.png")
         nview.accept()
         site.close()
-        db.dispose()
     return 0
 
 

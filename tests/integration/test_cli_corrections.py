@@ -1,49 +1,35 @@
 """``patient correct`` and ``patient withdraw-amendment`` through the command line
-in-process, on SQLite and on a real PostgreSQL server: the figures of ``summary --json``
-follow, ``audit verify`` still agrees, refusals exit 1 with the message."""
+in-process, on SQLite, on a real PostgreSQL server and through a real application server
+(the ``location`` fixture of tests/integration/conftest.py): the figures of ``summary
+--json`` follow, ``audit verify`` still agrees, refusals exit 1 with the message."""
 
 from __future__ import annotations
 
-import io
 import json
 from decimal import Decimal
 
 import numpy as np
 import pytest
-from sqlalchemy import update
 
-from taper_app.cli import run
 from taper_app.domain.schedule import generate_schedule, scheduled_doses
 from taper_app.services.patients import amend_patient_schedule, enroll_patient
-from taper_app.services.study import StudyInfo, load_study
-from taper_app.storage import models
-from taper_app.storage.engine import Database, open_database
-from taper_app.storage.uow import UnitOfWork
-from tests.conftest import PASSWORD, context
+from taper_app.services.study import StudyInfo
+from taper_app.storage.engine import Database
+from tests.cli_door import taper
+from tests.conftest import context
+
+pytestmark = pytest.mark.through_server
 
 AS_OF = "2026-06-01"
 
 
-def taper(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = run(list(argv), out, err, io.StringIO(""))
-    return status, out.getvalue(), err.getvalue()
-
-
 @pytest.fixture
-def location(db: Database, db_url: str, study: StudyInfo,
-             monkeypatch: pytest.MonkeyPatch) -> str:
+def cli_study_data(db: Database, study: StudyInfo) -> None:
     enroll_patient(context(db, "nurse"), study, {
         "subject_id": "101-001", "site": "101", "day1_date": "2026-01-05",
         "baseline_mg": "20", "template_id": "stepdown-a"})
     amend_patient_schedule(context(db, "investigator"), study, "101-001",
                            {"day": "40", "dose_mg": "25", "reason": "flare"})
-    with UnitOfWork(db) as uow:  # users who have chosen their own password
-        uow.session.execute(update(models.User).values(must_change_password=False))
-        uow.commit()
-    db.dispose()
-    monkeypatch.setenv("TAPER_PASSWORD", PASSWORD)
-    return db_url
 
 
 def _summary(location: str) -> dict[str, object]:
@@ -54,16 +40,13 @@ def _summary(location: str) -> dict[str, object]:
 
 
 def _verified(location: str) -> None:
-    status, out, err = taper("audit", "verify", "--db", location)
+    status, out, err = taper("audit", "verify", "--db", location, "--user", "monitor")
     assert status == 0, out + err
     assert "data agree with it" in out
 
 
-def test_withdraw_then_correct(location: str) -> None:
-    database = open_database(location)
-    template = load_study(database).templates["stepdown-a"]
-    database.dispose()
-    as_enrolled = generate_schedule(template, Decimal(20))
+def test_withdraw_then_correct(location: str, study: StudyInfo) -> None:
+    as_enrolled = generate_schedule(study.templates["stepdown-a"], Decimal(20))
     day = 148  # 2026-06-01 from Day 1 2026-01-05
     unamended = float(scheduled_doses(as_enrolled, 20.0, np.array([day]))[0])
     assert _summary(location)["scheduled_mg"] != unamended  # the amendment is in force

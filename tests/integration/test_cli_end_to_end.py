@@ -203,12 +203,9 @@ def csv_lines(subject: str, rows: list[tuple[str, ...]]) -> list[str]:
     return [",".join((subject, *row)) for row in rows]
 
 
-@pytest.fixture(scope="module")
-def cli(tmp_path_factory: pytest.TempPathFactory) -> Taper:
-    folder = tmp_path_factory.mktemp("cli")
-    taper = Taper(folder / "study.sqlite", folder / "home")
-    ok(taper("init", "--protocol", str(EXAMPLE_PROTOCOL), "--admin", "admin",
-             "--full-name", "Ada Admin", password=ADMIN_PW))
+def enter_the_study(taper: Taper, folder: Path) -> None:
+    """After ``init``: the administrator adds the investigator, who chooses a password and
+    imports the patients, doses and amendment above (CSV files written in ``folder``)."""
     ok(taper("user", "add", "investigator", "--role", "investigator", "--full-name",
              "Ivan Investigator", "--user", "admin", password=ADMIN_PW,
              new_password=INVESTIGATOR_FIRST_PW))
@@ -228,6 +225,15 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Taper:
                    "--amendments", str(amendments), "--user", "investigator",
                    password=INVESTIGATOR_PW))
     assert "imported 3 patients, 17 dose records, 1 amendments" in out
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Taper:
+    folder = tmp_path_factory.mktemp("cli")
+    taper = Taper(folder / "study.sqlite", folder / "home")
+    ok(taper("init", "--protocol", str(EXAMPLE_PROTOCOL), "--admin", "admin",
+             "--full-name", "Ada Admin", password=ADMIN_PW))
+    enter_the_study(taper, folder)
     return taper
 
 

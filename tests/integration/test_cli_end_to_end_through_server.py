@@ -22,16 +22,10 @@ from tests.conftest import EXAMPLE_PROTOCOL, _pg_exec
 from tests.integration.server_process import running_server
 from tests.integration.test_cli_end_to_end import (
     ADMIN_PW,
-    AMENDMENTS,
     AS_OF,
-    DOSES_101,
-    DOSES_102,
-    DOSES_103,
-    INVESTIGATOR_FIRST_PW,
     INVESTIGATOR_PW,
-    PATIENTS,
     Taper,
-    csv_lines,
+    enter_the_study,
     ok,
     on,
     test_summary_for_one_subject_is_a_one_element_array,
@@ -69,25 +63,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory, owner_url: str) -> Iterator[Ta
     app_url = owner_url.replace("taper@", "app_cli_through_server@")
     with running_server(app_url, folder / "server.log") as url:
         taper = Taper(url, folder / "home")  # type: ignore[arg-type]  # a laptop
-        ok(taper("user", "add", "investigator", "--role", "investigator", "--full-name",
-                 "Ivan Investigator", "--user", "admin", password=ADMIN_PW,
-                 new_password=INVESTIGATOR_FIRST_PW))
-        # The administrator's first password is not the investigator's own: she chooses one.
-        ok(taper("user", "passwd", "--user", "investigator", password=INVESTIGATOR_FIRST_PW,
-                 new_password=INVESTIGATOR_PW))
-        patients = folder / "patients.csv"
-        patients.write_text("\n".join(PATIENTS) + "\n", encoding="utf-8")
-        doses = folder / "doses.csv"
-        doses.write_text("\n".join(
-            ["subject_id,drug,dose_mg,frequency,route,start_date,end_date",
-             *csv_lines("101-001", DOSES_101), *csv_lines("102-001", DOSES_102),
-             *csv_lines("103-001", DOSES_103)]) + "\n", encoding="utf-8")
-        amendments = folder / "amendments.csv"
-        amendments.write_text("\n".join(AMENDMENTS) + "\n", encoding="utf-8")
-        out = ok(taper("import", "--patients", str(patients), "--doses", str(doses),
-                       "--amendments", str(amendments), "--user", "investigator",
-                       password=INVESTIGATOR_PW))
-        assert "imported 3 patients, 17 dose records, 1 amendments" in out
+        enter_the_study(taper, folder)
         # The reading tests of the file suite run without --user (a file may be read so);
         # through the server every command is someone's: the investigator's here.
         taper.env["TAPER_PASSWORD"] = INVESTIGATOR_PW

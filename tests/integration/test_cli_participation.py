@@ -1,41 +1,28 @@
 """``patient end`` / ``patient reopen`` and ``summary --json``'s ``participation``, through
-the command line in-process, on SQLite and on a real PostgreSQL server."""
+the command line in-process, on SQLite, on a real PostgreSQL server and through a real
+application server (the ``location`` fixture of tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
-from sqlalchemy import update
 
-from taper_app.cli import run
 from taper_app.services.patients import enroll_patient
-from taper_app.storage import models
 from taper_app.storage.engine import Database
-from taper_app.storage.uow import UnitOfWork
-from tests.conftest import PASSWORD, context
+from tests.cli_door import taper
+from tests.conftest import context
+
+pytestmark = pytest.mark.through_server
 
 AS_OF = "2026-06-01"
 
 
-def taper(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = run(list(argv), out, err, io.StringIO(""))
-    return status, out.getvalue(), err.getvalue()
-
-
 @pytest.fixture
-def location(db: Database, db_url: str, study, monkeypatch: pytest.MonkeyPatch) -> str:  # type: ignore[no-untyped-def]
+def cli_study_data(db: Database, study) -> None:  # type: ignore[no-untyped-def]
     enroll_patient(context(db, "nurse"), study, {
         "subject_id": "101-001", "site": "101", "day1_date": "2026-01-05",
         "baseline_mg": "20", "template_id": "stepdown-a"})
-    with UnitOfWork(db) as uow:  # users who have chosen their own password
-        uow.session.execute(update(models.User).values(must_change_password=False))
-        uow.commit()
-    db.dispose()
-    monkeypatch.setenv("TAPER_PASSWORD", PASSWORD)
-    return db_url
 
 
 def _summary(location: str) -> dict[str, object]:

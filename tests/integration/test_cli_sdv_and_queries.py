@@ -1,30 +1,24 @@
 """``sdv`` and ``query open|answer|close|list`` through the command line (in-process), on
-SQLite and on a real PostgreSQL server, exactly as interfaces.md words them."""
+SQLite, on a real PostgreSQL server and through a real application server (the
+``location`` fixture of tests/integration/conftest.py), exactly as interfaces.md words
+them."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
-from sqlalchemy import update
 
-from taper_app.cli import run
 from taper_app.services.patients import enroll_patient, record_dose
-from taper_app.storage import models
 from taper_app.storage.engine import Database
-from taper_app.storage.uow import UnitOfWork
-from tests.conftest import PASSWORD, context
+from tests.cli_door import ok, taper
+from tests.conftest import context
 
-
-def taper(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = run(list(argv), out, err, io.StringIO(""))
-    return status, out.getvalue(), err.getvalue()
+pytestmark = pytest.mark.through_server
 
 
 @pytest.fixture
-def location(db: Database, db_url: str, study, monkeypatch: pytest.MonkeyPatch) -> str:  # type: ignore[no-untyped-def]
+def cli_study_data(db: Database, study) -> None:  # type: ignore[no-untyped-def]
     nurse = context(db, "nurse")
     enroll_patient(nurse, study, {"subject_id": "101-001", "site": "101",
                                   "day1_date": "2026-01-05", "baseline_mg": "20",
@@ -33,18 +27,6 @@ def location(db: Database, db_url: str, study, monkeypatch: pytest.MonkeyPatch) 
         record_dose(nurse, study, "101-001", {"drug": "prednisone", "dose_mg": "20",
                                               "frequency": "QD", "route": "PO",
                                               "start_date": start, "end_date": end})
-    with UnitOfWork(db) as uow:
-        uow.session.execute(update(models.User).values(must_change_password=False))
-        uow.commit()
-    db.dispose()
-    monkeypatch.setenv("TAPER_PASSWORD", PASSWORD)
-    return db_url
-
-
-def ok(result: tuple[int, str, str]) -> str:
-    status, out, err = result
-    assert status == 0, err
-    return out
 
 
 def test_sdv_through_a_date(location: str) -> None:

@@ -3,7 +3,6 @@ on 127.0.0.1, called through the client and the command line, as a site laptop w
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -12,7 +11,6 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from taper_app import cli
 from taper_app.remote.client import RemoteStudy
 from taper_app.services.errors import PermissionDenied, ServiceError, ValidationError
 from taper_app.services.patients import SavedDose, enroll_patient
@@ -20,8 +18,9 @@ from taper_app.services.study import add_user, load_study
 from taper_app.storage.engine import Database
 from taper_app.storage.models import User
 from taper_app.storage.uow import UnitOfWork
+from tests.cli_door import taper as _run
 from tests.conftest import PASSWORD, context
-from tests.integration.server_process import application_role, running_server
+from tests.integration.server_process import running_server
 from tests.unit.services.test_patients import dump
 
 pytestmark = pytest.mark.postgres_only
@@ -47,23 +46,12 @@ def _set_up(db: Database) -> None:
 
 
 @pytest.fixture
-def app_role_url(db_url: str) -> Iterator[str]:
-    """The server's own database role, as IT sets it up (docs/multi-site.md): a login
-    that owns nothing, given the application's privileges by ``taper-app db grant``."""
-    yield from application_role(db_url)
-
-
-@pytest.fixture
 def server(db: Database, app_role_url: str, tmp_path: Path) -> Iterator[str]:
+    """A real ``taper-app serve`` as the application role (tests/integration/conftest.py)
+    on the study of ``_set_up``."""
     _set_up(db)
     with running_server(app_role_url, tmp_path / "server.log") as url:
         yield url
-
-
-def _run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.run(list(argv), out=out, err=err, stdin=io.StringIO())
-    return code, out.getvalue(), err.getvalue()
 
 
 # ------------------------------------------------------------------ what users may do

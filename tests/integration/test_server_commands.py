@@ -23,11 +23,11 @@ from taper_app.services.study import load_study
 from taper_app.storage.uow import UnitOfWork
 from tests.conftest import PASSWORD, context
 from tests.integration.server_process import application_role, running_server
-from tests.integration.test_server import DOSE, _run, _set_up, app_role_url, server
+from tests.integration.test_server import DOSE, _run, _set_up, server
 from tests.unit.services.test_patients import dump
 
 pytestmark = pytest.mark.postgres_only
-__all__ = ["app_role_url", "server"]  # fixtures used here
+__all__ = ["server"]  # a fixture used here
 
 
 @pytest.fixture
