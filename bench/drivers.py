@@ -17,7 +17,9 @@ import time
 
 START = time.perf_counter()
 
-import json  # noqa: E402  (timed from the very first line)
+import hashlib  # noqa: E402  (timed from the very first line)
+import itertools  # noqa: E402
+import json  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -211,10 +213,163 @@ def window_switch(db_path: str, as_of_text: str, subject: str, other: str,
     db.dispose()
 
 
+class _Heartbeat:
+    """The GUI thread's longest block: a 1 ms timer's beats, and the largest gap between
+    two of them (or between the start and the first, the last and the end) while a piece
+    of work runs. A timer fires only when the event loop runs, so a gap is the time the
+    thread spent elsewhere: work, or waiting."""
+
+    def __init__(self) -> None:
+        from taper_app.ui.qt import QTimer
+
+        self.beats: list[float] = []
+        self.timer = QTimer()
+        self.timer.setInterval(1)
+        self.timer.timeout.connect(lambda: self.beats.append(time.perf_counter()))
+        self.timer.start()
+
+    def longest(self, start: float, end: float) -> float:
+        marks = [start, *(b for b in self.beats if start < b < end), end]
+        return max(b - a for a, b in itertools.pairwise(marks))
+
+
+def window_day(location: str, as_of_text: str, subject: str, other: str,
+               runs_text: str, password: str = PASSWORD) -> None:
+    """A user's day in the real window (offscreen) on ``location``, a SQLite file or the
+    application server's address: signing in until the list and the first patient are
+    shown; switching to ``subject`` after ``other`` (Doses tab) until their record, figures
+    and signatures are shown; saving a dose for ``subject`` with the dose form until the
+    form has closed and the patient is shown again. Each timed ``runs`` times after one
+    warm-up, each with the GUI thread's longest block (``_Heartbeat``)."""
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from taper_app.remote.client import is_server_address
+    from taper_app.ui import dialogs
+    from taper_app.ui.app import application
+    from taper_app.ui.dose_form import DoseDialog
+    from taper_app.ui.main_window import MainWindow
+
+    as_of = date.fromisoformat(as_of_text)
+    runs = int(runs_text)
+
+    def clock() -> datetime:
+        return datetime(as_of.year, as_of.month, as_of.day, 12, tzinfo=UTC)
+
+    def today() -> date:
+        return as_of
+
+    app = application()
+    if is_server_address(location):
+        from taper_app.remote.gateway import ServerConnection
+
+        connection: Any = ServerConnection(location)
+    else:
+        from taper_app.services.gateway import LocalConnection
+        from taper_app.storage.engine import open_database
+
+        connection = LocalConnection(open_database(location))
+    beat = _Heartbeat()
+    report: dict[str, Any] = {}
+
+    def settle(shown: Any) -> None:
+        """Run the event loop until ``shown()`` holds and no load is on its way."""
+        deadline = time.perf_counter() + 120
+        while not (shown() and not window.tasks.busy()):
+            app.processEvents()
+            if time.perf_counter() > deadline:
+                raise SystemExit("window-day: the window did not settle within 120 s")
+            time.sleep(0.0005)
+        app.processEvents()
+
+    def timed_step(work: Any, shown: Any) -> tuple[float, float]:
+        start = time.perf_counter()
+        work()
+        settle(shown)
+        end = time.perf_counter()
+        return end - start, beat.longest(start, end)
+
+    def showing(name: str) -> Any:
+        return lambda: (window.current_subject() == name and window.current_row() is not None
+                        and window.current_row().complete
+                        and window.detail.isEnabled())
+
+    # Sign-in to the list (a new session and window each time).
+    window: Any = None
+    sign_in: list[tuple[float, float]] = []
+    for _ in range(runs + 1):
+        if window is not None:
+            window.gateway.sign_out("switch user")
+            window.close()
+            window.deleteLater()
+            app.processEvents()
+
+        def sign_in_and_open() -> None:
+            nonlocal window
+            actor = connection.authenticate("investigator", password, clock)
+            if actor is None:
+                raise SystemExit("window-day: the investigator still has a first password")
+            gateway = connection.open(actor, clock, today)
+            window = MainWindow(gateway, gateway.load_study(), actor, today=today, clock=clock)
+            window.show_for_screen()
+
+        sign_in.append(timed_step(sign_in_and_open, lambda: window.patients_model.rowCount() > 0
+                                  and window.current_row() is not None
+                                  and window.current_row().complete))
+    report["sign_in"] = sign_in[1:]
+    # The list's figures as shown (``summary --json``'s objects): the same both ways.
+    listed = [window.patients_model.row_at(i).summary
+              for i in range(window.patients_model.rowCount())]
+    report["figures"] = hashlib.sha256(json.dumps(listed, sort_keys=True, default=str)
+                                       .encode()).hexdigest()
+
+    def select(name: str) -> None:
+        if not window.select_subject(name):
+            raise SystemExit(f"window-day: no patient {name}")
+
+    window.detail.tabs.setCurrentIndex(0)
+    switches = []
+    for _ in range(runs + 1):
+        timed_step(lambda: select(other), showing(other))
+        switches.append(timed_step(lambda: select(subject), showing(subject)))
+    report["switch"] = switches[1:]
+    report["records"] = len(window.current_row().record.doses)
+
+    # Saving a dose: the form's own Save, then the patient shown again.
+    presented: list[DoseDialog] = []
+    dialogs.DialogHost.present = classmethod(  # type: ignore[method-assign,assignment]
+        lambda _cls, dialog: (presented.append(dialog), dialog.show()))
+    saves = []
+    taken: Decimal | None = None  # the dose the form offers first: the one being taken
+    for n in range(runs + 1):
+        window.new_dose()
+        form = presented[-1]
+        taken = taken if taken is not None else Decimal(form.dose_mg.text())
+        form.start_date.set_date(as_of)
+        form.end_date.setText("")
+        # A new record each time: half a milligram more, then back (a change of dose).
+        form.dose_mg.setText(f"{taken + Decimal('0.5') if n % 2 == 0 else taken:f}")
+        form.deviation_reason.setText("benchmark: a dose off the schedule")
+        app.processEvents()
+        saves.append(timed_step(form.save, lambda f=form: not f.isVisible()
+                                and showing(subject)()))
+        if form.isVisible():
+            raise SystemExit("window-day: the dose was not saved: "
+                             + "; ".join(f"{n}: {form.errors.message(n)}"
+                                         for n in form.errors.marked()))
+    report["save"] = saves[1:]
+    print("READY", flush=True)
+    print("REPORT " + json.dumps(report), flush=True)
+    window.gateway.sign_out("sign out")
+    window.close()
+    connection.close()
+
+
 def main(argv: list[str]) -> int:
     command, *args = argv
     {"startup": startup, "startup-bare": startup_bare, "memory": memory,
-     "memory-bare": memory_bare, "window-switch": window_switch}[command](*args)
+     "memory-bare": memory_bare, "window-switch": window_switch,
+     "window-day": window_day}[command](*args)
     return 0
 
 
