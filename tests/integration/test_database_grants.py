@@ -127,6 +127,19 @@ def test_the_head_moves_only_with_the_trail_for_any_role(signed, db_url, app_url
     assert dump(signed) == before
 
 
+def test_the_application_role_may_replace_an_accounts_sites_and_delete_nothing_else(
+        signed, app_url):
+    """``user sites`` replaces the account's user_site rows (audited by the service); no
+    other table, the accounts' own included, grants the application role DELETE."""
+    engine = create_engine(app_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM user_site WHERE site_code = 'none'"))
+    finally:
+        engine.dispose()
+    assert _refused(app_url, "DELETE FROM app_user WHERE username = 'nurse'") == "42501"
+
+
 def test_the_append_path_works_with_the_application_role(signed, app_url):
     db = open_database(app_url)
     try:
