@@ -22,7 +22,6 @@ import argparse
 import csv
 import functools
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -36,7 +35,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.measure import Result, paired
+from bench.measure import Result, child_env, paired
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 7, 2)
@@ -249,8 +248,7 @@ def child_raw(db_path: str, csv_path: str) -> dict[str, float]:
 # ---------------------------------------------------------------- the parent
 
 def _child(mode: str, db_path: Path, csv_path: Path, *extra: str) -> dict[str, float]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env = child_env(ROOT)
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", mode,
                            str(db_path), str(csv_path), *extra], capture_output=True,
                           text=True, env=env, cwd=ROOT, timeout=3600, check=False)

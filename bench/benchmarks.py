@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from taper_app.storage.engine import Database
 from taper_app.ui.rows import history_rows, load_patient_row  # no Qt: the window's own loads
 
 from .drivers import READ_QUERIES
-from .measure import Result, paired, repeat, timed
+from .measure import Result, child_env, paired, repeat, timed
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -236,11 +235,7 @@ def bench_cohort_pdf(db: Database, as_of: date, runs: int, out: Path | None = No
 # ---------------------------------------------------------------- subprocesses
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["QT_QPA_PLATFORM"] = "offscreen"
-    env.pop("PYTHONPROFILEIMPORTTIME", None)
-    return env
+    return child_env(ROOT, QT_QPA_PLATFORM="offscreen")
 
 
 def _driver(*args: str, timeout: float = 600) -> tuple[float, dict[str, float]]:

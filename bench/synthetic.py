@@ -58,7 +58,7 @@ SEED = 20260702
 CACHE = Path(__file__).resolve().parent / ".cache"
 ROOT = Path(__file__).resolve().parent.parent
 #: Files whose change must regenerate cached studies (the schema, the protocol).
-SHAPING_FILES = ("taper_app/storage/models.py", "taper_app/resources/protocols/example-iim.toml")
+SHAPING_FILES = ("taper_app/storage/models.py", "resources/protocols/example-iim.toml")
 DOSE_COLUMNS = ["subject_id", "drug", "dose_mg", "frequency", "route", "start_date",
                 "end_date", "source", "comment"]
 

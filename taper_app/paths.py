@@ -34,8 +34,17 @@ def package_data(*parts: str) -> Path:
     return found
 
 
+#: The checkout this module runs from, if it runs from one (its ``resources/`` beside it).
+_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
 def resources_dir() -> Path:
-    """The shipped ``taper_app/resources/`` folder: protocols/ and icons/."""
+    """The shipped files: protocols/, icons/, guide/. In a source checkout, its top-level
+    ``resources/`` folder; after any install and in the packaged program, the package data
+    ``taper_app/resources`` that pyproject.toml and build.spec make of that folder."""
+    checkout = _CHECKOUT / "resources"
+    if (checkout / "__init__.py").is_file() and (_CHECKOUT / "taper_app").is_dir():
+        return checkout
     return package_data("resources")
 
 
@@ -57,13 +66,13 @@ def app_icon() -> Path:
 
 def docs_dir() -> Path:
     """The user guide's folder, with its screenshots: package data
-    (``taper_app/resources/guide``, links to ``docs/`` in the source tree that a wheel and
+    (``resources/guide``, links to ``docs/`` in the source tree that a wheel and
     build.spec copy as files), or ``docs/`` of the checkout itself where the links were
     not made (a Windows checkout without symbolic links)."""
     shipped = resources_dir() / "guide"
     if _is_guide(shipped / "user-guide.md"):
         return shipped
-    checkout = Path(__file__).resolve().parent.parent / "docs"
+    checkout = _CHECKOUT / "docs"
     return checkout if _is_guide(checkout / "user-guide.md") else shipped
 
 

@@ -1,7 +1,7 @@
 """Draw the application icon: a descending dose staircase (the taper) on a rounded tile.
 
 Run from the repository root with the project's environment; it rewrites the committed
-files in taper_app/resources/icons/:
+files in resources/icons/:
 
     .venv/bin/python tools/make_icon.py
 
@@ -19,7 +19,7 @@ from matplotlib.figure import Figure  # a bare Figure saves through Agg; no GUI 
 from matplotlib.patches import FancyBboxPatch
 from PIL import Image
 
-HERE = Path(__file__).resolve().parent.parent / "taper_app" / "resources" / "icons"
+HERE = Path(__file__).resolve().parent.parent / "resources" / "icons"
 SIZE = 512
 TILE = "#1f5f8b"  # deep blue
 STEP = "#ffffff"

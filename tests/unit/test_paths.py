@@ -26,7 +26,7 @@ def frozen_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_from_source_the_resources_are_the_packages_data():
     assert not paths.is_frozen()
-    assert paths.resources_dir() == ROOT / "taper_app" / "resources"
+    assert paths.resources_dir() == ROOT / "resources"
     assert paths.resource("protocols", "example-iim.toml").is_file()
 
 
@@ -46,13 +46,14 @@ def test_another_freezer_without_a_bundle_folder_counts_as_source(monkeypatch):
     assert not paths.is_frozen()
 
 
-def test_a_package_that_is_not_on_disk_is_refused_clearly(monkeypatch):
+def test_a_package_that_is_not_on_disk_is_refused_clearly(monkeypatch, tmp_path):
     """A zipped install cannot hand Alembic its scripts as files: say so, not a bare error."""
     class InZip:  # what a zip importer's resources look like: a Traversable, not a Path
         def joinpath(self, *_parts: str) -> InZip:
             return self
 
     monkeypatch.setattr(paths, "files", lambda _package: InZip())
+    monkeypatch.setattr(paths, "_CHECKOUT", tmp_path)  # installed: no checkout beside it
     with pytest.raises(RuntimeError, match="not installed as files on disk"):
         paths.resource("protocols", "example-iim.toml")
 
@@ -76,16 +77,23 @@ def test_per_user_folders_are_made_under_the_platforms_places(tmp_path, monkeypa
     assert paths.cache_dir().is_dir() and paths.data_dir().is_dir()
 
 
-def test_pyproject_ships_every_resource_the_program_reads():
-    """Every file under taper_app/resources/ that the program reads is package data (so a
-    wheel carries it), and nothing else is needed: the example protocol and the icons."""
+def _shipped_resources() -> set[Path]:
+    """The files under resources/ that pyproject.toml installs as taper_app.resources."""
     import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    patterns = config["tool"]["setuptools"]["package-data"]["taper_app"]
-    shipped = {f.relative_to(paths.resources_dir()) for pattern in patterns
-               for f in (ROOT / "taper_app").glob(pattern)
-               if paths.resources_dir() in f.parents}
+    setuptools = config["tool"]["setuptools"]
+    assert setuptools["package-dir"]["taper_app.resources"] == "resources"
+    assert "taper_app.resources" in setuptools["packages"]
+    return {f.relative_to(ROOT / "resources")
+            for pattern in setuptools["package-data"]["taper_app.resources"]
+            for f in (ROOT / "resources").glob(pattern)}
+
+
+def test_pyproject_ships_every_resource_the_program_reads():
+    """Every file under resources/ that the program reads is package data (so a wheel
+    carries it), and nothing else is needed: the example protocol and the icons."""
+    shipped = _shipped_resources()
     assert Path("protocols/example-iim.toml") in shipped
     for icon in ("taper-app.png", "taper-app.ico", "taper-app.icns"):
         assert Path("icons") / icon in shipped
@@ -93,30 +101,24 @@ def test_pyproject_ships_every_resource_the_program_reads():
 
 def test_the_user_guide_is_package_data_linked_to_docs(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch):
-    assert paths.user_guide() == ROOT / "taper_app" / "resources" / "guide" / "user-guide.md"
+    assert paths.user_guide() == ROOT / "resources" / "guide" / "user-guide.md"
     assert paths.user_guide().resolve() == ROOT / "docs" / "user-guide.md"  # one text
     assert paths.user_guide().read_text(encoding="utf-8").startswith("# User guide")
     # A checkout without symbolic links (the link is a file holding its target's path)
     # falls back to docs/ itself.
-    fake = tmp_path / "taper_app"
-    (fake / "resources" / "guide").mkdir(parents=True)
-    (fake / "resources" / "guide" / "user-guide.md").write_text("../../../docs/user-guide.md")
+    (tmp_path / "resources" / "guide").mkdir(parents=True)
+    (tmp_path / "resources" / "guide" / "user-guide.md").write_text("../../docs/user-guide.md")
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "user-guide.md").write_text("# User guide\n")
-    monkeypatch.setattr(paths, "resources_dir", lambda: fake / "resources")
-    monkeypatch.setattr(paths, "__file__", str(fake / "paths.py"))
+    monkeypatch.setattr(paths, "resources_dir", lambda: tmp_path / "resources")
+    monkeypatch.setattr(paths, "_CHECKOUT", tmp_path)
     assert paths.user_guide() == tmp_path / "docs" / "user-guide.md"
 
 
 def test_the_packaged_program_and_the_wheel_ship_the_user_guide_and_its_screenshots():
     import re
-    import tomllib
 
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    patterns = config["tool"]["setuptools"]["package-data"]["taper_app"]
-    shipped = {f.relative_to(paths.resources_dir()) for pattern in patterns
-               for f in (ROOT / "taper_app").glob(pattern)
-               if paths.resources_dir() in f.parents}
+    shipped = _shipped_resources()
     assert Path("guide/user-guide.md") in shipped
     spec = (ROOT / "build.spec").read_text(encoding="utf-8")
     assert '(str(ROOT / "docs" / "user-guide.md"), "taper_app/resources/guide")' in spec
@@ -126,3 +128,11 @@ def test_the_packaged_program_and_the_wheel_ship_the_user_guide_and_its_screensh
     for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", guide):
         assert image.startswith("screenshots/"), image
         assert Path("guide") / image in shipped, image
+
+
+def test_an_install_without_a_checkout_beside_it_reads_the_package_data(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Installed (no resources/ beside the package), the files are the package's data."""
+    monkeypatch.setattr(paths, "_CHECKOUT", tmp_path)  # no resources/__init__.py here
+    monkeypatch.setattr(paths, "files", lambda _package: tmp_path / "site" / "taper_app")
+    assert paths.resources_dir() == tmp_path / "site" / "taper_app" / "resources"

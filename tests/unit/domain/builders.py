@@ -15,7 +15,7 @@ from taper_app.domain.units import mg_to_ug
 
 D = Decimal
 
-# The four templates of taper_app/resources/protocols/example-iim.toml (the first and third are the
+# The four templates of resources/protocols/example-iim.toml (the first and third are the
 # interfaces.md example), built directly so schedule tests do not depend on the parser.
 STEPDOWN_A = BandTemplate(
     id="stepdown-a", name="Band step-down from Day 29", taper_start_day=29,

@@ -27,7 +27,7 @@ from taper_app.domain.schedule import (
 from .builders import FRACTION_26WK, STEPDOWN_A, STEPDOWN_SLOW, TABLE_12WK
 
 D = Decimal
-EXAMPLE_FILE = (Path(__file__).parents[3] / "taper_app" / "resources" / "protocols"
+EXAMPLE_FILE = (Path(__file__).parents[3] / "resources" / "protocols"
                 / "example-iim.toml")
 
 #: The example of interfaces.md, verbatim.
