@@ -10,7 +10,6 @@ this module's ``cli`` fixture.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +21,11 @@ from tests.conftest import EXAMPLE_PROTOCOL, _pg_exec
 from tests.integration.server_process import running_server
 from tests.integration.test_cli_end_to_end import (
     ADMIN_PW,
-    AS_OF,
     INVESTIGATOR_PW,
     Taper,
     enter_the_study,
+    exported_as_worked_out_by_hand,
     ok,
-    on,
     test_summary_for_one_subject_is_a_one_element_array,
     test_summary_json_matches_the_figures_worked_out_by_hand,
 )
@@ -95,22 +93,7 @@ def test_the_import_was_audited_as_the_investigator_on_the_server(cli, owner_url
 
 
 def test_the_daily_series_exported_through_the_server(cli, tmp_path: Path) -> None:
-    out_dir = tmp_path / "export"
-    ok(cli("export", "--format", "csv", "--out", str(out_dir), "--as-of", AS_OF))
-    with (out_dir / "dose_records.csv").open(encoding="utf-8", newline="") as fh:
-        records = list(csv.DictReader(fh))
-    assert len(records) == 17
-    pulse = [r for r in records if r["frequency"] == "ONCE"]
-    assert [(r["drug"], r["peq_mg_per_day"], r["start_study_day"]) for r in pulse] == [
-        ("methylprednisolone", "625", "80")]
-    with (out_dir / "daily_series.csv").open(encoding="utf-8", newline="") as fh:
-        daily = list(csv.DictReader(fh))
-    assert len(daily) == 183 + 62 + 183
-    a = {int(r["study_day"]): r for r in daily if r["subject_id"] == "101-001"}
-    assert all(a[d]["date"] == on(d) for d in a)
-    assert [d for d in a if a[d]["missing"] == "Y"] == [60, 61, 62, 63, 64]
-    assert a[80]["actual_peq_mg"] == "635" and a[80]["deviation"] == "above"
-    assert a[127]["scheduled_peq_mg"] == "8" and a[127]["deviation"] == "below"
+    exported_as_worked_out_by_hand(cli, tmp_path / "export")
 
 
 @pytest.mark.parametrize("args", [
