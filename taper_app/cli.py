@@ -891,7 +891,7 @@ def cmd_sign(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         through = _date_or_none(args.through, "--through")
         with _remote(args, stdin, password) as remote:
             sig = remote.call("sign_record", subject_id=args.subject, through=through,
-                              meaning=args.meaning, password=password)
+                              meaning=args.meaning, password=password, patient_version=None)
     else:
         ctx = _signed_in_with(args, db, password)
         through = _date_or_none(args.through, "--through")
@@ -1203,15 +1203,6 @@ def launch_gui(args: argparse.Namespace, err: TextIO) -> int:
                  "Reset the demo study, rebuilds it)")
         print(f"demo study {state}: {demo}; sign in as 'nurse', 'investigator', 'monitor' or "
               f"'admin' with password {DEMO_PASSWORD!r}", file=err)
-    from .remote.client import is_server_address
-
-    if is_server_address(location):
-        # Said before anything else: the window would otherwise try the address as a
-        # database URL. The command line works through the server (docs/multi-site.md).
-        print(f"taper-app: the window does not work through the application server yet "
-              f"({location}); use the command line there (taper-app summary --db "
-              f"{location} --user NAME), or open a study file", file=err)
-        return EXIT_USAGE
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
             or os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("win32", "darwin")):
         print("taper-app: no display: the window needs a desktop session (DISPLAY or "

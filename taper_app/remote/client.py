@@ -29,6 +29,11 @@ class ServerRefused(ServiceError):
     database could not be used. The message says which."""
 
 
+class SessionEnded(ServerRefused):
+    """The server holds no session for this token any more: signed out, expired after the
+    idle time, or revoked."""
+
+
 class ServerUnreachable(ServiceError):
     """The application server did not answer."""
 
@@ -93,10 +98,11 @@ class RemoteStudy:
     def call(self, use_case: str, **args: Any) -> Any:
         return decode(self._post(f"/v1/call/{use_case}", {"args": encode(args)})["result"])
 
-    def sign_out(self) -> None:
+    def sign_out(self, how: str | None = None) -> None:
+        """End the session; ``how`` (one of the server's SIGN_OUT_WORDS) is audited."""
         if self.token is not None:
             try:
-                self._post("/v1/sign-out", {})
+                self._post("/v1/sign-out", {} if how is None else {"how": how})
             finally:
                 self.token = None
 
@@ -122,4 +128,6 @@ def _refusal(payload: Any) -> ServiceError:
     if kind == "ValidationError":
         return ValidationError([Problem(p["field"], p["message"], p.get("line"), p.get("file"))
                                 for p in payload.get("problems", [])])
+    if kind == "SessionRefused":
+        return SessionEnded(message)
     return _ERRORS.get(str(kind), ServerRefused)(message)

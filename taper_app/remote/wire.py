@@ -15,12 +15,26 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..results import AuditHeadMark, CalendarLine, DosingCalendar, QueryMessage, QueryView
+from ..domain.schedule import ScheduleStep
+from ..results import (
+    AmendmentView,
+    AuditHeadMark,
+    CalendarLine,
+    DoseRecordView,
+    DosingCalendar,
+    PatientRecord,
+    QueryMessage,
+    QueryView,
+    SdvStatus,
+    SignatureState,
+    Triage,
+)
 from ..services.accounts import UserView
 from ..services.audit import ChainCheck
 from ..services.audit_query import AuditRow
 from ..services.auth import Actor
 from ..services.calendar import CalendarPrintout
+from ..services.gateway import ListedPatient, PatientParts, StudyText
 from ..services.imports import ImportResult
 from ..services.patients import SavedDose
 from ..services.reporting import Report
@@ -40,9 +54,14 @@ class ExportedFiles:
 
 #: The result types that may cross the wire, by name (the same on both sides).
 RESULT_TYPES: Mapping[str, type] = {t.__name__: t for t in (
-    Actor, AuditHeadMark, AuditRow, CalendarLine, CalendarPrintout, ChainCheck,
-    DosingCalendar, ExportedFiles, ImportResult, QueryMessage, QueryView, Report, SavedDose,
-    SignatureView, UserView)}
+    Actor, AmendmentView, AuditHeadMark, AuditRow, CalendarLine, CalendarPrintout, ChainCheck,
+    DosingCalendar, ExportedFiles, ImportResult, ListedPatient, PatientParts, PatientRecord,
+    QueryMessage, QueryView, Report, SavedDose, ScheduleStep, SdvStatus, SignatureState,
+    SignatureView, StudyText, Triage, UserView)}
+
+#: Result types that are named tuples, sent as their values in order (a patient's record
+#: holds hundreds of dose records: their field names once per record would double it).
+ROW_TYPES: Mapping[str, type] = {t.__name__: t for t in (DoseRecordView,)}
 
 
 class WireError(ValueError):
@@ -64,6 +83,11 @@ def encode(value: Any) -> Any:
     if isinstance(value, date):
         return {"$date": value.isoformat()}
     if isinstance(value, tuple):
+        if type(value) is not tuple:
+            name = type(value).__name__
+            if ROW_TYPES.get(name) is not type(value):
+                raise WireError(f"{name} is not a result type of the server")
+            return {"$row": name, "values": [encode(v) for v in value]}
         return {"$tuple": [encode(v) for v in value]}
     if isinstance(value, frozenset):
         return {"$frozenset": sorted(encode(v) for v in value)}
@@ -94,6 +118,8 @@ def decode(value: Any) -> Any:
         return {str(k): decode(v) for k, v in value.items()}
     if len(value) == 2 and "$type" in value and "fields" in value:
         return _decode_record(value["$type"], value["fields"])
+    if len(value) == 2 and "$row" in value and "values" in value:
+        return _decode_row(value["$row"], value["values"])
     if len(value) != 1:
         raise WireError("a tagged value has exactly one tag")
     ((tag, inner),) = value.items()
@@ -123,3 +149,13 @@ def _decode_record(name: Any, fields: Any) -> Any:
     if set(fields) != expected:
         raise WireError(f"{name}: fields {sorted(fields)} are not {sorted(expected)}")
     return kind(**{k: decode(v) for k, v in fields.items()})
+
+
+def _decode_row(name: Any, values: Any) -> Any:
+    kind = ROW_TYPES.get(name) if isinstance(name, str) else None
+    if kind is None or not isinstance(values, list):
+        raise WireError(f"{name!r} is not a result type of the server")
+    if len(values) != len(kind._fields):  # type: ignore[attr-defined]
+        raise WireError(f"{name}: {len(values)} values, not {len(kind._fields)}"  # type: ignore[attr-defined]
+                        )
+    return kind(*(decode(v) for v in values))

@@ -408,6 +408,7 @@ class TaperChart:
         cache). The window calls it after each patient and resize; files before saving."""
         to_points = 72 / self.figure.dpi
         placed: dict[Any, list[Bbox]] = {}
+        marks: dict[Any, list[Bbox]] = {}
         for annotation, xy, offset, marker in self._labels:
             ax = annotation.axes
             if ax is None:
@@ -428,7 +429,24 @@ class TaperChart:
                     annotation.xy = (xy[0], moved)
                     marker.set_ydata([moved])
             others = placed.setdefault(ax, [])
-            others.append(_fit(annotation, ax.bbox, legend, others, renderer, to_points))
+            others.append(_fit(annotation, ax.bbox, legend, others, renderer, to_points,
+                               marks.setdefault(ax, self._mark_extents(ax))))
+
+    def _mark_extents(self, ax: Any) -> list[Bbox]:
+        """Where the marks drawn as points in ``ax`` are (a pulse's triangle, the target's
+        diamond: a marker and no line), as display boxes with the words' clearance, after
+        the pulses' markers have been moved off the legend."""
+        boxes = []
+        for line in ax.lines:
+            if (not line.get_visible() or line.get_marker() in (None, "None", "", " ")
+                    or line.get_linestyle() not in ("None", "none", "", " ")):
+                continue
+            half = line.get_markersize() * self.figure.dpi / 72 / 2 + CLEARANCE_PX
+            xs, ys = line.get_data()
+            for x, y in ax.transData.transform(np.column_stack([xs, ys])):
+                if ax.bbox.contains(x, y):
+                    boxes.append(Bbox.from_extents(x - half, y - half, x + half, y + half))
+        return boxes
 
     def keep_clear_for_file(self) -> None:
         """Lay the figure out as a file will (its layout engine), then :meth:`keep_clear`."""
@@ -625,9 +643,10 @@ class TaperChart:
 
 
 def _fit(annotation: Annotation, axes: Bbox, legend: Bbox | None, placed: list[Bbox],
-         renderer: Any, to_points: float) -> Bbox:
-    """Shift ``annotation``'s words (display pixels) inside ``axes``, off ``legend`` and, where
-    there is room, off the words ``placed`` before; returns where they ended."""
+         renderer: Any, to_points: float, marks: Sequence[Bbox] = ()) -> Bbox:
+    """Shift ``annotation``'s words (display pixels) inside ``axes``, off ``legend`` and,
+    where there is room, off the ``marks`` drawn as points and the words ``placed`` before
+    (in that order of need); returns where they ended."""
     c = CLEARANCE_PX
 
     def shift(dx: float, dy: float) -> None:
@@ -645,16 +664,18 @@ def _fit(annotation: Annotation, axes: Bbox, legend: Bbox | None, placed: list[B
         shift(dx, dy)
         box = box.translated(dx, dy)
     hard = [legend] if legend is not None else []
+    points = list(marks)
     soft = [Bbox.from_extents(p.x0 - c, p.y0 - c, p.x1 + c, p.y1 + c) for p in placed]
-    if not any(box.overlaps(o) for o in hard + soft):
+    if not any(box.overlaps(o) for o in hard + points + soft):
         return box
     moves = [(0.0, 0.0)]
-    for o in hard + soft:
+    for o in hard + points + soft:
         # half a pixel past the edge: Bbox.overlaps counts boxes that touch
         moves += [(0.0, o.y0 - box.y1 - 0.5), (0.0, o.y1 - box.y0 + 0.5),
                   (o.x0 - box.x1 - 0.5, 0.0), (o.x1 - box.x0 + 0.5, 0.0)]
     moves.sort(key=lambda m: abs(m[0]) + abs(m[1]))
-    for obstacles in (hard + soft, hard):  # off everything if there is room, else the legend
+    # off everything if there is room, else off the legend and the marks, else the legend
+    for obstacles in (hard + points + soft, hard + points, hard):
         for mx, my in moves:
             moved = box.translated(mx, my)
             if inside(moved) and not any(moved.overlaps(o) for o in obstacles):

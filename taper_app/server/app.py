@@ -47,6 +47,11 @@ from .usecases import USE_CASES, BadArguments, Call, checked_arguments
 
 log = logging.getLogger(__name__)
 
+#: How a window's session may end, as its sign-out audit row says it (the same words as
+#: on a file: ui/main_window.py and ui/idle_lock.py).
+SIGN_OUT_WORDS = frozenset({"signed out", "sign out", "switch user", "reset the demo",
+                            "from the idle lock"})
+
 #: The largest request body accepted: a CSV import's files (base64, a third larger) are
 #: the largest expected.
 MAX_BODY = 8 << 20
@@ -82,7 +87,7 @@ class _Malformed(Exception):
     pass
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def _body(request: Request, *, may_be_empty: bool = False) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
         raise _Malformed("the request is too large")
@@ -92,6 +97,8 @@ async def _body(request: Request) -> dict[str, Any]:
         if size > MAX_BODY:
             raise _Malformed("the request is too large")
         chunks.append(chunk)
+    if may_be_empty and not size:
+        return {}
     try:
         data = json.loads(b"".join(chunks))
     except (ValueError, UnicodeDecodeError):
@@ -166,11 +173,18 @@ def make_app(db: Database, *, clock: Callable[[], datetime] = utc_now,
         return JSONResponse({"ok": True})
 
     async def sign_out(request: Request) -> JSONResponse:
+        try:
+            body = await _body(request, may_be_empty=True)
+            how = body.get("how", "signed out")
+            if set(body) - {"how"} or how not in SIGN_OUT_WORDS:
+                raise _Malformed(f"sign-out takes how, one of {sorted(SIGN_OUT_WORDS)}")
+        except _Malformed as exc:
+            return error("Malformed", str(exc), 400)
         token = _bearer(request)
         session = sessions.close(token) if token else None
         if session is None:
             return error("SessionRefused", "not signed in", 401)
-        await run_in_threadpool(record_sign_out, db, session.username, "signed out", clock)
+        await run_in_threadpool(record_sign_out, db, session.username, how, clock)
         return JSONResponse({"ok": True})
 
     def run(use_case: Any, username: str, args: dict[str, Any]) -> Any:

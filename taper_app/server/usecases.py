@@ -26,9 +26,9 @@ from ..services.corrections import correct_enrollment, withdraw_amendment
 from ..services.errors import PermissionDenied
 from ..services.exports import export_csv
 from ..services.figures import summary
+from ..services.gateway import LocalStudy
 from ..services.imports import CsvUpload, import_files
 from ..services.participation import end_participation, reopen_participation
-from ..services.patients import record_dose
 from ..services.reporting import cohort_report, patient_report
 from ..services.sdtm import export_sdtm
 from ..services.settings import load_settings, set_setting
@@ -99,8 +99,9 @@ def _summary(c: Call, as_of: date, subject_id: str | None) -> Any:
 
 def _record_dose(c: Call, subject_id: str, fields: dict[str, object], close_ongoing: bool,
                  patient_version: int | None) -> Any:
-    return record_dose(c.ctx, load_study(c.ctx.db), subject_id, fields,
-                       close_ongoing=close_ongoing, patient_version=patient_version)
+    w = _window(c)
+    return w.record_dose(w.load_study(), subject_id, fields, close_ongoing=close_ongoing,
+                         patient_version=patient_version)
 
 
 def _audit_verify(c: Call) -> Any:
@@ -137,9 +138,48 @@ def _revoke(c: Call, username: str) -> int:
     return c.sessions.revoke_user(username)
 
 
-def _sign(c: Call, subject_id: str, through: date, meaning: str, password: str) -> Any:
+def _sign(c: Call, subject_id: str, through: date, meaning: str, password: str,
+          patient_version: int | None) -> Any:
     # The signer is the session's user; the password re-authenticates that same user.
-    return sign_record(c.ctx, subject_id, through, meaning, password)
+    return sign_record(c.ctx, subject_id, through, meaning, password,
+                       patient_version=patient_version)
+
+
+# ------------------------------------------------------------------ the window's door
+# Each is the LocalStudy method (services/gateway.py) a window on a file calls, run here
+# for the session's user: the window through the server runs the same code.
+
+def _window(c: Call) -> LocalStudy:
+    return LocalStudy(c.ctx.db, c.ctx.actor, c.ctx.clock, c.ctx.today)
+
+
+def _window_list(c: Call, as_of: date) -> Any:
+    w = _window(c)
+    return w.listed_patients(w.load_study(), as_of)
+
+
+def _window_patient(c: Call, subject_id: str, as_of: date) -> Any:
+    w = _window(c)
+    return w.patient_parts(w.load_study(), subject_id, as_of)
+
+
+def _window_signatures(c: Call, subject_id: str) -> Any:
+    views, missing = _window(c).signatures(subject_id)
+    return tuple(views), tuple(missing)
+
+
+def _dose_correct(c: Call, record_id: int, reason: str, fields: dict[str, object],
+                  expected_version: int | None, patient_version: int | None) -> Any:
+    w = _window(c)
+    return w.correct_dose(w.load_study(), record_id, reason, fields,
+                          expected_version=expected_version, patient_version=patient_version)
+
+
+def _is_versions(v: Any) -> bool:
+    """Patients to sign: (subject id, the record version the signer saw) pairs."""
+    return isinstance(v, list) and all(
+        isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
+        and (p[1] is None or _is_int(p[1])) for p in v)
 
 
 def _user_list(c: Call) -> Any:
@@ -259,8 +299,26 @@ USE_CASES: Mapping[str, UseCase] = {u.name: u for u in (
             lambda c, name, password, reason: accounts.reset_password(c.ctx, name, password,
                                                                       reason)),
     UseCase("sessions_revoke", {"username": S}, _revoke),
-    UseCase("sign_record", {"subject_id": S, "through": D, "meaning": S, "password": S},
-            _sign),
+    UseCase("sign_record", {"subject_id": S, "through": D, "meaning": S, "password": S,
+                            "patient_version": ON}, _sign),
+    UseCase("sign_records", {"patients": _is_versions, "through": D, "meaning": S,
+                             "password": S},
+            lambda c, patients, through, meaning, password: _window(c).sign_records(
+                patients, through, meaning, password)),
+    UseCase("window_study", {}, lambda c: _window(c).study_text()),
+    UseCase("window_list", {"as_of": D}, _window_list),
+    UseCase("window_patient", {"subject_id": S, "as_of": D}, _window_patient),
+    UseCase("window_signatures", {"subject_id": S}, _window_signatures),
+    UseCase("window_signatures_broken", {"subject_id": S, "first_changed": OD},
+            lambda c, subject_id, first_changed: _window(c).signatures_a_change_breaks(
+                subject_id, first_changed)),
+    UseCase("dose_void", {"record_id": N, "reason": S, "expected_version": ON,
+                          "patient_version": ON},
+            lambda c, record_id, reason, expected_version, patient_version: _window(
+                c).void_dose(record_id, reason, expected_version=expected_version,
+                             patient_version=patient_version)),
+    UseCase("dose_correct", {"record_id": N, "reason": S, "fields": _is_fields,
+                             "expected_version": ON, "patient_version": ON}, _dose_correct),
 )}
 
 

@@ -18,11 +18,13 @@ from types import TracebackType
 from .. import __version__, paths
 from ..crash_log import SHOWN_CHARS, previous_crashes
 from ..paths import app_icon
+from ..remote.client import is_server_address
 from ..services.audit import utc_now
 from ..services.auth import SYSTEM
 from ..services.context import ServiceContext
 from ..services.errors import ServiceError
 from ..services.file_safety import record_restore
+from ..services.gateway import Connection, LocalConnection
 from ..services.study import load_study
 from ..storage.engine import open_database
 from ..storage.errors import DatabaseError
@@ -101,6 +103,11 @@ def run_gui(location: str, *, today: Callable[[], date] = date.today,
             show_previous_crashes(paths.log_dir() if log_folder is None else log_folder)
         except OSError as exc:  # no log folder: nothing to show, and nothing to stop for
             log.warning("earlier crashes not checked: %s", exc)
+        if is_server_address(location):
+            from ..remote.gateway import ServerConnection
+
+            return run_through_server(app, ServerConnection(location), today=today,
+                                      clock=clock)
         go_on, restored = check_before_opening(location, clock)
         if not go_on:
             return 1
@@ -117,7 +124,7 @@ def run_gui(location: str, *, today: Callable[[], date] = date.today,
                 backups.backup_now("start")
             status: int | None = None  # no window yet
             while True:  # one session a turn: Switch user comes back to the sign-in
-                actor = LoginDialog.ask(db, study, clock)
+                actor = LoginDialog.ask(LocalConnection(db), study, clock)
                 if actor is None:
                     if restored is not None:  # nobody signed in: recorded as the application
                         record_restore(ServiceContext(db, SYSTEM, clock, today), restored)
@@ -154,3 +161,35 @@ def run_gui(location: str, *, today: Callable[[], date] = date.today,
     finally:
         sys.excepthook = previous_hook
         qInstallMessageHandler(previous_handler)
+
+
+def run_through_server(app: QApplication, connection: Connection, *,
+                       today: Callable[[], date] = date.today,
+                       clock: Callable[[], datetime] = utc_now) -> int:
+    """The window through the application server (``connection``: remote/gateway.py's
+    ServerConnection): a session a turn, as on a file (sign in, the window; Switch user
+    signs the next user in). The laptop opens no database and holds no database login;
+    the server names the study after sign-in."""
+    try:
+        status: int | None = None
+        while True:
+            actor = LoginDialog.ask(connection, None, clock)
+            if actor is None:
+                return status or 0
+            gateway = connection.open(actor, clock, today)
+            try:
+                study = gateway.load_study()
+            except ServiceError as exc:
+                messages.error(None, "Cannot open the study", str(exc))
+                return 1
+            window = MainWindow(gateway, study, actor, today=today, clock=clock)
+            window.show_for_screen()
+            log.info("%s (%s) signed in to %s at %s", actor.username, actor.role, study.name,
+                     connection.shown_location)
+            status = int(app.exec())
+            next_step = window.next_step
+            window.deleteLater()
+            if next_step != SIGN_IN_AGAIN or status != 0:
+                return status
+    finally:
+        connection.close()  # a session still open (the window closed) is signed out

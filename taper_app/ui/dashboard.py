@@ -351,7 +351,8 @@ class StudyDashboard(QWidget):
             f"<b>{self.study.name}</b> · {len(summaries)} patients at "
             f"{len(sites)} site{'s' * (len(sites) != 1)} · figures as of {when} · blinded: "
             "no treatment arm is stored or shown")
-        dashboard_figure([r.analysis for r in rows], self.study.protocol.settings, self.figure)
+        dashboard_figure([r.analysis for r in rows if r.analysis is not None],
+                         self.study.protocol.settings, self.figure)
         self.canvas.draw_idle()
 
     def showEvent(self, event: QShowEvent) -> None:

@@ -1,7 +1,8 @@
 """The statisticians' exports from the window: CSV (dose records and daily series) or the
 SDTM CM dataset into a folder chosen in a dialog, built off the GUI thread behind a
 progress dialog. The files are those of ``taper-app export --format csv|sdtm``: the same
-service calls, limited to the user's sites as on the command line with ``--user``."""
+service calls (through the window's door), limited to the user's sites as on the command
+line with ``--user``."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from pathlib import Path
 
 from ..services.context import ServiceContext
 from ..services.errors import ServiceError
-from ..services.exports import export_csv
-from ..services.sdtm import export_sdtm
+from ..services.gateway import StudyGateway, local_study
 from ..services.study import StudyInfo
 from ..storage.errors import DatabaseError
 from . import messages
@@ -28,11 +28,11 @@ FORMATS = {"csv": "CSV (dose records and daily series)", "sdtm": "SDTM CM datase
 class DataExport(QObject):
     """The window's "Export data (CSV)…" and "Export data (SDTM)…" actions."""
 
-    def __init__(self, window: QMainWindow, ctx: ServiceContext, study: StudyInfo,
-                 tasks: TaskRunner) -> None:
+    def __init__(self, window: QMainWindow, ctx: ServiceContext | StudyGateway,
+                 study: StudyInfo, tasks: TaskRunner) -> None:
         super().__init__(window)
         self.window = window
-        self.ctx = ctx
+        self.ctx = local_study(ctx)
         self.study = study
         self.tasks = tasks
         self.folder = Path.home()
@@ -49,7 +49,7 @@ class DataExport(QObject):
         if folder is None:
             return
         self.folder = folder
-        ctx, study, as_of, sites = self.ctx, self.study, self.ctx.today(), self.ctx.actor.sites
+        ctx, study, as_of = self.ctx, self.study, self.ctx.today()
         dialog = QProgressDialog(f"Writing the {FORMATS[kind]} into {folder}…", "", 0, 0,
                                  self.window)
         dialog.setObjectName("export_progress")
@@ -62,9 +62,7 @@ class DataExport(QObject):
         dialog.show()
 
         def work() -> list[Path]:
-            if kind == "sdtm":
-                return export_sdtm(ctx.db, study, folder, sites=sites, clock=ctx.clock).paths
-            return export_csv(ctx.db, study, folder, as_of, sites)
+            return ctx.export_data(study, kind, folder, as_of)
 
         log.info("exporting %s into %s", kind, folder)
         self.tasks.submit(work, lambda paths: self._written(kind, paths),

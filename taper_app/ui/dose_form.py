@@ -10,7 +10,6 @@ from datetime import date, timedelta
 
 from ..domain.units import decimal_point
 from ..services import patients as patient_service
-from ..services.context import ServiceContext
 from ..services.entry import (
     DosePreview,
     closes_ongoing_record,
@@ -25,7 +24,7 @@ from ..services.study import StudyInfo
 from ..services.validation import FREQUENCIES, ROUTES, SOURCES
 from . import messages
 from .formatting import iso, mg
-from .forms import ServiceDialog
+from .forms import ServiceDialog, StudyDoor
 from .inputs import DateField, parse_iso
 from .qt import (
     QCheckBox,
@@ -80,7 +79,7 @@ class DoseDialog(ServiceDialog):
     #: The nurse has a returned dosing calendar to type in: the window opens its form.
     returned_calendar = Signal()
 
-    def __init__(self, ctx: ServiceContext, study: StudyInfo, record: PatientRecord, *,
+    def __init__(self, ctx: StudyDoor, study: StudyInfo, record: PatientRecord, *,
                  initial: dict[str, object], mode: str = NEW,
                  correcting: DoseRecordView | None = None, context_line: str = "",
                  parent: QWidget | None = None) -> None:
@@ -239,7 +238,7 @@ class DoseDialog(ServiceDialog):
     # ------------------------------------------------------------ factories
 
     @classmethod
-    def new_dose(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def new_dose(cls, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                  parent: QWidget | None = None) -> DoseDialog:
         """From the day after the last record, the dose being taken (else the scheduled)."""
         d = dose_defaults(record, ctx.today())
@@ -250,7 +249,7 @@ class DoseDialog(ServiceDialog):
         return cls(ctx, study, record, initial=initial, parent=parent)
 
     @classmethod
-    def for_gap(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def for_gap(cls, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                 first: date, last: date, parent: QWidget | None = None) -> DoseDialog:
         """The dose for a run of missing days, from the patient's diary by default."""
         days = (last - first).days + 1
@@ -264,7 +263,7 @@ class DoseDialog(ServiceDialog):
         return cls(ctx, study, record, initial=initial, context_line=line, parent=parent)
 
     @classmethod
-    def correction(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def correction(cls, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                    dose: DoseRecordView, parent: QWidget | None = None) -> DoseDialog:
         """Void ``dose`` and enter the right one, in one save (``correct_dose``)."""
         line = (f"Correcting {_describe(dose)}. It will be voided with the reason below and "
@@ -304,7 +303,7 @@ class DoseDialog(ServiceDialog):
 
     def update_preview(self) -> None:
         fields = self.fields()
-        preview = preview_dose(self.study, self.record, fields, self.ctx.today())
+        preview = preview_dose(self.study, self.record, fields, self.gateway.today())
         self.preview = preview
         lo, hi = preview.scheduled_min_mg, preview.scheduled_max_mg
         if lo is not None and hi is not None:
@@ -401,7 +400,7 @@ class DoseDialog(ServiceDialog):
 
     def save(self) -> None:
         fields = self.fields()
-        preview = preview_dose(self.study, self.record, fields, self.ctx.today())
+        preview = preview_dose(self.study, self.record, fields, self.gateway.today())
         problems = self._problems(preview, fields)
         if problems:
             self.refuse(problems)
@@ -420,22 +419,21 @@ class DoseDialog(ServiceDialog):
         subject = self.record.subject_id
         if (preview.unchanged_from is None
                 and not confirm_change_of_signed_period(
-                    self, self.ctx, subject, self._first_changed_date(fields),
+                    self, self.gateway, subject, self._first_changed_date(fields),
                     "This correction" if self.mode == self.CORRECTION else "This dose")):
             return
         if self.mode == self.CORRECTION and self.correcting is not None:
             old = self.correcting
             version = self.record.version
-            ok, new_id = self.call_service("Correction", lambda: patient_service.correct_dose(
-                self.ctx, self.study, old.id, self.correction_reason.text(), fields,
+            ok, new_id = self.call_service("Correction", lambda: self.gateway.correct_dose(
+                self.study, old.id, self.correction_reason.text(), fields,
                 expected_version=old.version, patient_version=version))
             del new_id
             summary = f"{subject}: the record {_describe(old)} was corrected"
         else:
             close, version = self.closes_ongoing(), self.record.version
-            ok, result = self.call_service("Dose", lambda: patient_service.record_dose(
-                self.ctx, self.study, subject, fields, close_ongoing=close,
-                patient_version=version))
+            ok, result = self.call_service("Dose", lambda: self.gateway.record_dose(
+                self.study, subject, fields, close_ongoing=close, patient_version=version))
             summary = ""
             if ok:
                 what = (f"{fields['drug']} {str(fields['dose_mg']).strip()} mg "
@@ -457,7 +455,7 @@ class DoseDialog(ServiceDialog):
 class VoidDialog(ServiceDialog):
     """Void a wrong record with a reason; it stays in the history, struck through."""
 
-    def __init__(self, ctx: ServiceContext, record: PatientRecord, dose: DoseRecordView,
+    def __init__(self, ctx: StudyDoor, record: PatientRecord, dose: DoseRecordView,
                  parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self.record = record
@@ -488,17 +486,17 @@ class VoidDialog(ServiceDialog):
             self.dose = fresh[0]
 
     @classmethod
-    def build(cls, ctx: ServiceContext, record: PatientRecord, dose: DoseRecordView,
+    def build(cls, ctx: StudyDoor, record: PatientRecord, dose: DoseRecordView,
                parent: QWidget | None = None) -> VoidDialog:
         return cls(ctx, record, dose, parent)
 
     def save(self) -> None:
         dose, version = self.dose, self.record.version
-        if not confirm_change_of_signed_period(self, self.ctx, self.record.subject_id,
+        if not confirm_change_of_signed_period(self, self.gateway, self.record.subject_id,
                                                dose.start_date, "Voiding this record"):
             return
-        ok, _ = self.call_service("Void", lambda: patient_service.void_dose(
-            self.ctx, dose.id, self.reason.text(), expected_version=dose.version,
+        ok, _ = self.call_service("Void", lambda: self.gateway.void_dose(
+            dose.id, self.reason.text(), expected_version=dose.version,
             patient_version=version))
         if ok:
             self.saved.emit(self.record.subject_id,

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from ..services.context import ServiceContext
 from ..services.errors import Problem, ServiceError, StaleData, ValidationError
+from ..services.gateway import StudyGateway, local_study
 from ..services.records import PatientRecord
 from ..storage.errors import DatabaseError
 from . import messages
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: What a form is opened with: the window's door onto the study (services/gateway.py), or
+#: a ServiceContext on a database (made a local door).
+StudyDoor = ServiceContext | StudyGateway
+
 KEPT = "What you typed is still in the form: try Save again, or Cancel."
 
 
@@ -45,9 +50,10 @@ class ServiceDialog(QDialog):
     #: hands the fresh record back through :meth:`rebase`.
     stale = Signal(str)
 
-    def __init__(self, ctx: ServiceContext, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: StudyDoor, parent: QWidget | None = None) -> None:
+        """``ctx``: the window's door onto the study (a ServiceContext is a local one)."""
         super().__init__(parent)
-        self.ctx = ctx
+        self.gateway = local_study(ctx)
         self.setStyleSheet(FORM_STYLE)
         self.general_error = QLabel()
         self.general_error.setObjectName("general_error")
@@ -67,6 +73,16 @@ class ServiceDialog(QDialog):
         save_action.setShortcut(QKeySequence.StandardKey.Save)
         save_action.triggered.connect(self.save)
         self.addAction(save_action)
+
+    @property
+    def ctx(self) -> ServiceContext:
+        """The local context, for a form that still calls its services itself: such a
+        form opens on a database the window opened (the window does not offer it through
+        the application server)."""
+        if not isinstance(self.gateway, ServiceContext):
+            raise ServiceError(f"{self.windowTitle()}: this form works on a study file or "
+                               "database only, not through the application server")
+        return self.gateway
 
     # ------------------------------------------------------------ Esc and Cancel
 

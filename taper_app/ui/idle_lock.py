@@ -3,8 +3,9 @@
 An application-wide event filter notes each key press, click, wheel or touch. When the
 setting's minutes pass without one, every open window (the main window and any form) is
 hidden, never closed, so a half-typed form comes back exactly as it was. Only the
-signed-in user can unlock (``services.study.reauthenticate``: failures are audited and
-count toward locking the account); anyone else can only sign that user out.
+signed-in user can unlock (``services.study.reauthenticate``, through the window's door:
+failures are audited and count toward locking the account); anyone else can only sign
+that user out.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
 
 from ..services.auth import Actor
 from ..services.errors import AuthenticationFailed, Problem, ServiceError
-from ..services.study import reauthenticate, record_sign_out
-from ..storage.engine import Database
+from ..services.gateway import StudyGateway
 from ..storage.errors import DatabaseError
 from . import messages
 from .forms import ServiceDialog
@@ -125,15 +124,13 @@ class IdleLock(QObject):
     unlocked = Signal()
     signed_out = Signal()
 
-    def __init__(self, window: QWidget, db: Database, actor: Actor, minutes: int,
-                 clock: Callable[[], datetime], *,
+    def __init__(self, window: QWidget, gateway: StudyGateway, minutes: int, *,
                  now: Callable[[], float] = time.monotonic) -> None:
         super().__init__(window)
         self.window = window
-        self.db = db
-        self.actor = actor
+        self.gateway = gateway
+        self.actor = gateway.actor
         self.minutes = minutes
-        self.clock = clock
         #: Seconds on a steady clock; tests replace it instead of waiting.
         self.now = now
         self.last_input = now()
@@ -232,7 +229,7 @@ class IdleLock(QObject):
         password = dialog.password.text()
         dialog.password.clear()
         try:
-            reauthenticate(self.db, self.actor.username, password, self.clock)
+            self.gateway.reauthenticate(password)
         except AuthenticationFailed as exc:
             # Only this user can unlock, so "unknown user" would only confuse.
             text = str(exc).replace("unknown user or wrong password", "wrong password")
@@ -272,7 +269,7 @@ class IdleLock(QObject):
                                 "Forms that were open are closed without saving."):
             return
         try:
-            record_sign_out(self.db, self.actor.username, "from the idle lock", self.clock)
+            self.gateway.sign_out("from the idle lock")
         except (ServiceError, DatabaseError) as exc:
             log.warning("sign-out not audited: %s", exc)
         self._close_lock()

@@ -1,19 +1,19 @@
 """Signing in: user name and password (``services.study.authenticate``), then, when the
 account asks for it (first sign-in, or after a reset), a new password
-(``services.accounts.change_password``)."""
+(``services.accounts.change_password``). Both go through the connection
+(services/gateway.py): a database file or URL, or the application server, where a user
+with a first password gets no session until they have chosen their own."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 
-from ..services.accounts import change_password
 from ..services.audit import utc_now
 from ..services.auth import MIN_PASSWORD_LENGTH, Actor
 from ..services.errors import AuthenticationFailed, Problem, ServiceError, ValidationError
-from ..services.study import StudyInfo, authenticate
-from ..storage.engine import Database
+from ..services.gateway import Connection
+from ..services.study import StudyInfo
 from ..storage.errors import DatabaseError
 from . import messages
 from .qt import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
@@ -23,19 +23,27 @@ from .widgets import FORM_STYLE, FieldErrors, em, fit_title, line_edit
 class LoginDialog(QDialog):
     """Asks who is working; :attr:`actor` holds the signed-in user once it is accepted."""
 
-    def __init__(self, db: Database, study: StudyInfo,
+    def __init__(self, connection: Connection, study: StudyInfo | None,
                  clock: Callable[[], datetime] = utc_now, parent: QWidget | None = None) -> None:
+        """``connection``: where to sign in (services.gateway.LocalConnection on a
+        database); ``study``: None through the application server, which names it only
+        after sign-in."""
         super().__init__(parent)
-        self.db = db
+        self.connection = connection
         self.study = study
         self.clock = clock
         self.actor: Actor | None = None
         self._pending: Actor | None = None  # signed in, but must choose a new password
-        self.setWindowTitle(f"Sign in – {study.name}")
+        self._must_choose = False  # the account has its first password still
+        self._study_name = study.name if study is not None else "the application server"
+        self.setWindowTitle(f"Sign in – {self._study_name}")
         self.setStyleSheet(FORM_STYLE)
 
-        heading = QLabel(f"<b>{study.name}</b> (protocol {study.protocol_version})")
-        where = QLabel(f"Database: {db.shown_location}")
+        heading = QLabel(f"<b>{study.name}</b> (protocol {study.protocol_version})"
+                         if study is not None else "<b>Sign in at the study's application "
+                         "server</b>")
+        where = QLabel(f"{'Database' if self.connection.is_local else 'Server'}: "
+                       f"{self.connection.shown_location}")
         where.setWordWrap(True)
         where.setEnabled(False)
         general = QLabel()
@@ -90,15 +98,16 @@ class LoginDialog(QDialog):
         fit_title(self)
 
     @classmethod
-    def ask(cls, db: Database, study: StudyInfo, clock: Callable[[], datetime] = utc_now,
+    def ask(cls, connection: Connection, study: StudyInfo | None,
+            clock: Callable[[], datetime] = utc_now,
             parent: QWidget | None = None) -> Actor | None:
         """Show the dialog until someone signs in (the actor) or gives up (None)."""
-        dialog = cls(db, study, clock, parent)
+        dialog = cls(connection, study, clock, parent)
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         return dialog.actor if accepted else None
 
     def changing_password(self) -> bool:
-        return self._pending is not None
+        return self._must_choose
 
     def next_step(self) -> None:
         if self.changing_password():
@@ -114,24 +123,25 @@ class LoginDialog(QDialog):
             self.username.setFocus()
             return
         try:
-            actor = authenticate(self.db, name, self.password.text(), self.clock)
+            actor = self.connection.authenticate(name, self.password.text(), self.clock)
         except AuthenticationFailed as exc:
             self.errors.show([Problem("password", str(exc))])
             self.password.clear()
             self.password.setFocus()
             return
-        except DatabaseError as exc:
+        except (DatabaseError, ServiceError) as exc:
             messages.error(self, "Cannot sign in", str(exc))
             return
-        if actor.must_change_password:
-            self._pending = actor
+        if actor is None or actor.must_change_password:
+            self._pending, self._must_choose = actor, True
             self.sign_in_page.hide()
-            self.change_intro.setText(f"Welcome, {actor.full_name}. Choose your own password "
+            who = actor.full_name if actor is not None else name
+            self.change_intro.setText(f"Welcome, {who}. Choose your own password "
                                       "before you go on (the one you were given was for the "
                                       "first sign-in only).")
             self.change_page.show()
             self.ok_button.setText("&Save and sign in")
-            self.setWindowTitle(f"Choose your password – {self.study.name}")
+            self.setWindowTitle(f"Choose your password – {self._study_name}")
             self._fit_width()
             # The page is taller than the one it replaced: grow to show all of it (the
             # wrapped instructions included), never clip it.
@@ -148,7 +158,6 @@ class LoginDialog(QDialog):
         self.accept()
 
     def choose_password(self) -> None:
-        assert self._pending is not None
         self.errors.clear()
         new, again = self.new_password.text(), self.repeat_password.text()
         if new != again:
@@ -157,8 +166,9 @@ class LoginDialog(QDialog):
             self.repeat_password.setFocus()
             return
         try:
-            change_password(self.db, self._pending.username, self.password.text(), new,
-                            self.clock)
+            actor = self.connection.choose_first_password(
+                self._pending, self.username.text().strip(), self.password.text(), new,
+                self.clock)
         except ValidationError as exc:
             first = self.errors.show(exc.problems)
             (first or self.new_password).setFocus()
@@ -166,5 +176,6 @@ class LoginDialog(QDialog):
         except (ServiceError, DatabaseError) as exc:
             messages.error(self, "The password was not changed", str(exc))
             return
-        self.actor = replace(self._pending, must_change_password=False)
+        self.actor = actor
         self.accept()
+

@@ -1,9 +1,15 @@
 """The main window: the patient list on the left, the selected patient on the right.
 
+The window talks to the study through one door (services/gateway.py): a LocalStudy on a
+database file or URL, or the application server's client (remote/gateway.py), the same
+methods either way.
+
 The GUI thread never waits on the database: the list loads off it
 (``services.figures.analyse_all``), switching patients uses what was loaded and checks
 the patient's signatures off it, and a save reloads only that patient, off it too. Each
-load carries a token, so a result that a newer load has overtaken is dropped.
+load carries a token, so a result that a newer load has overtaken is dropped. Through the
+server the list carries no dose records: a patient's whole record is fetched, off the
+GUI thread, when the window switches to them.
 """
 
 from __future__ import annotations
@@ -17,9 +23,9 @@ from ..services.audit import utc_now
 from ..services.auth import Actor
 from ..services.context import ServiceContext
 from ..services.errors import ServiceError
-from ..services.settings import load_settings
-from ..services.signatures import SignatureView, missing_signatures, signatures_for
-from ..services.study import StudyInfo, record_sign_out
+from ..services.gateway import LocalStudy, StudyGateway
+from ..services.signatures import SignatureView
+from ..services.study import StudyInfo
 from ..storage.engine import Database
 from ..storage.errors import DatabaseError
 from . import messages
@@ -65,7 +71,7 @@ from .qt import (
 from .queries_view import QueriesDialog, QueryStepDialog
 from .report_export import ReportExport
 from .returned_calendar import ReturnedCalendarDialog
-from .rows import PatientRow, history_rows, load_patient_row, load_patient_rows
+from .rows import PatientRow, history_rows
 from .schedule_view import AmendDialog
 from .sign_dialog import BatchCandidate, BatchSignDialog, SignDialog
 from .tasks import TaskRunner
@@ -122,20 +128,24 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
 class MainWindow(QMainWindow):
     """The signed-in user's window on one study database."""
 
-    def __init__(self, db: Database, study: StudyInfo, actor: Actor, *,
+    def __init__(self, source: Database | StudyGateway, study: StudyInfo, actor: Actor, *,
                  today: Callable[[], date] = date.today,
                  clock: Callable[[], datetime] = utc_now,
                  tasks: TaskRunner | None = None, demo: bool = False,
                  parent: QWidget | None = None) -> None:
+        """``source``: the study's door (a Database gets a LocalStudy for ``actor``)."""
         super().__init__(parent)
         self.demo = demo  # the demo study: it can be rebuilt from the Study menu
-        self.db = db
+        self.gateway: StudyGateway = (LocalStudy(source, actor, clock, today)
+                                      if isinstance(source, Database) else source)
+        #: The database, when the window opened one itself (None through the server).
+        self.db = source if isinstance(source, Database) else None
         self.study = study
         self.actor = actor
-        self.ctx = ServiceContext(db, actor, clock, today)
+        self.ctx = self.gateway
         self.tasks = tasks or TaskRunner(self)
-        self.report_export = ReportExport(self, self.ctx, study, self.tasks)
-        self.data_export = DataExport(self, self.ctx, study, self.tasks)
+        self.report_export = ReportExport(self, self.gateway, study, self.tasks)
+        self.data_export = DataExport(self, self.gateway, study, self.tasks)
         self.backups: AutomaticBackups | None = None  # SQLite only; app.py attaches them
         self._load_token = 0        # every load submitted (the list, a patient, signatures)
         self._list_token = 0        # the newest load of the whole list
@@ -143,6 +153,7 @@ class MainWindow(QMainWindow):
         #: Rows reloaded after the list load they may be newer than (a save during a load).
         self._fresher_rows: dict[str, tuple[int, PatientRow]] = {}
         self._signature_token = 0
+        self._fetching: set[str] = set()  # patients whose record is on its way
         self._say_after_load = ""  # shown once the list has reloaded (a batch signing)
         self._as_of = today()
         self.dashboard: StudyDashboard | None = None
@@ -210,7 +221,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self._make_menus()
 
-        where = db.shown_location
+        where = self.gateway.shown_location
         self.database_label = QLabel(f"Database: {where}")
         self.database_label.setObjectName("database_label")
         self.database_label.setToolTip(where)
@@ -222,7 +233,8 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self.connection = ConnectionWatch(self, self.refresh)
         self.refresh()
-        self.idle_lock = IdleLock(self, db, actor, load_settings(db)["idle_lock_minutes"], clock)
+        self.idle_lock = IdleLock(self, self.gateway,
+                                  self.gateway.settings()["idle_lock_minutes"])
         self.idle_lock.signed_out.connect(self._signed_out_at_lock)
         self.idle_lock.lock_keys = self.actions_by_name["lock"].shortcut()
 
@@ -406,8 +418,8 @@ class MainWindow(QMainWindow):
         as_of = self.ctx.today()
         keep = select_subject or self.current_subject()
         self.statusBar().showMessage("Loading patients…")
-        sites = self.actor.sites
-        self.tasks.submit(lambda: load_patient_rows(self.db, self.study, as_of, sites),
+        gateway, study = self.gateway, self.study
+        self.tasks.submit(lambda: gateway.patient_rows(study, as_of),
                           lambda rows: self._loaded(token, as_of, rows, keep),
                           self._load_failed)
 
@@ -460,8 +472,9 @@ class MainWindow(QMainWindow):
 
     def _update_count(self) -> None:
         shown, total = self.patients_proxy.rowCount(), self.patients_model.rowCount()
-        self.count_label.setText(f"{total} patients" if shown == total
-                                 else f"{shown} of {total} patients")
+        noun = "patient" if total == 1 else "patients"
+        self.count_label.setText(f"{total} {noun}" if shown == total
+                                 else f"{shown} of {total} {noun}")
 
     # ------------------------------------------------------------ selection
 
@@ -470,6 +483,28 @@ class MainWindow(QMainWindow):
         if not index.isValid():
             return None
         return self.patients_proxy.row_object(index.row())
+
+    def local_context(self) -> ServiceContext | None:
+        """The window's door as a ServiceContext, when it opened the database itself."""
+        return self.gateway if isinstance(self.gateway, ServiceContext) else None
+
+    def _on_file_only(self, what: str) -> ServiceContext | None:
+        """The local context for a form that still calls its services itself; through the
+        application server, None after saying so."""
+        ctx = self.local_context()
+        if ctx is None:
+            messages.inform(
+                self, f"{what}: not through the server yet",
+                f"{what} does not work through the application server in this version of "
+                "Taper Tracker. Everything else in the window does.",
+                "The command line does it through the server (taper-app --help), or ask "
+                "the study's data manager.")
+        return ctx
+
+    def loaded_row(self) -> PatientRow | None:
+        """The current row if it holds the patient's whole record (what forms act on)."""
+        row = self.current_row()
+        return row if row is not None and row.complete else None
 
     def current_subject(self) -> str | None:
         row = self.current_row()
@@ -492,18 +527,53 @@ class MainWindow(QMainWindow):
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._show_current()
 
-    def _show_current(self) -> None:
+    def _show_current(self, *, with_signatures: bool = True) -> None:
         row = self.current_row()
+        if row is not None and not row.complete:
+            # From the server's list: the patient's record comes now, off the GUI thread,
+            # beside their signatures (last: a synchronous runner shows it at once).
+            self.detail.show_row(row, [], self.study, self.actor.can("record_dose"))
+            if with_signatures:
+                self._show_signatures(row)
+            self._update_actions()
+            self._update_count()
+            self._fetch_record(row.subject_id)
+            return
         history = (history_rows(self.study, row.record, self.ctx.today(), row.sdv)
                    if row else [])
         self.detail.show_row(row, history, self.study, self.actor.can("record_dose"))
-        self._show_signatures(row)
+        if with_signatures:
+            self._show_signatures(row)
         self._update_actions()
         self._update_count()
 
+    def _fetch_record(self, subject_id: str) -> None:
+        """The whole record of a patient the list holds only the figures of."""
+        if subject_id in self._fetching:
+            return
+        self._fetching.add(subject_id)
+
+        def fetched(row: PatientRow, is_newest: bool) -> None:
+            self._fetching.discard(subject_id)
+            if is_newest and self.current_subject() == subject_id:
+                self._show_current(with_signatures=False)
+
+        def failed(exc: Exception) -> None:
+            self._fetching.discard(subject_id)
+            if self.current_subject() != subject_id or self.connection.handle(exc):
+                return
+            if not isinstance(exc, (DatabaseError, ServiceError)):
+                raise exc
+            messages.error(self, f"Cannot load {subject_id}", str(exc),
+                           "Choose the patient again, or press F5 to reload.")
+
+        self._reload_patient(subject_id, fetched, failed)
+
     def _update_actions(self) -> None:
         a = self.actions_by_name
-        has_patient = self.current_row() is not None
+        current = self.current_row()
+        # A row from the server's list waits for its record: nothing acts on it until then.
+        has_patient = current is not None and current.complete
         chosen = self.detail.selected_history() if has_patient else None
         correctable = chosen is not None and not chosen.dose.voided
         a["enroll"].setEnabled(self.actor.can("enroll_patient"))
@@ -513,7 +583,8 @@ class MainWindow(QMainWindow):
         a["void_dose"].setEnabled(correctable and self.actor.can("void_dose"))
         a["amend"].setEnabled(has_patient and self.actor.can("amend_schedule"))
         row = self.current_row()
-        in_force = row is not None and any(not x.withdrawn for x in row.record.amendments)
+        in_force = (has_patient and row is not None
+                    and any(not x.withdrawn for x in row.record.amendments))
         a["withdraw_amendment"].setEnabled(in_force and self.actor.can("amend_schedule"))
         a["verify"].setEnabled(has_patient and self.actor.can("verify_source"))
         a["correct_enrollment"].setEnabled(has_patient
@@ -586,7 +657,7 @@ class MainWindow(QMainWindow):
         """Reload one patient off the GUI thread, then put the row in the list (unless a
         newer load of it has been asked for since) and call ``done(row, is_newest)``."""
         token = self._row_tokens[subject_id] = self._next_token()
-        as_of, sites = self.ctx.today(), self.actor.sites
+        as_of, gateway, study = self.ctx.today(), self.gateway, self.study
 
         def newest() -> bool:
             return token == self._row_tokens.get(subject_id) and token > self._list_token
@@ -602,8 +673,8 @@ class MainWindow(QMainWindow):
             if newest() or not isinstance(exc, (DatabaseError, ServiceError)):
                 failed(exc)
 
-        self.tasks.submit(lambda: load_patient_row(self.db, self.study, subject_id, as_of,
-                                                   sites), loaded, not_loaded)
+        self.tasks.submit(lambda: gateway.patient_row(study, subject_id, as_of), loaded,
+                          not_loaded)
 
     def _rebase(self, dialog: DoseDialog | VoidDialog | EnrollDialog | AmendDialog | SignDialog
                 | ReturnedCalendarDialog | CorrectEnrollmentDialog | WithdrawAmendmentDialog
@@ -622,7 +693,7 @@ class MainWindow(QMainWindow):
         self._reload_patient(subject_id, reloaded, failed)
 
     def new_dose(self) -> None:
-        row = self.current_row()
+        row = self.loaded_row()
         if row is None or not self.actor.can("record_dose"):
             return
         dialog = DoseDialog.new_dose(self.ctx, self.study, row.record, self)
@@ -634,32 +705,37 @@ class MainWindow(QMainWindow):
         subject = self.current_subject()
         if subject is None:
             return
-        dialog = DosingCalendarDialog.build(self.ctx, self.study, subject, self.tasks, self)
+        ctx = self._on_file_only("The dosing calendar")
+        if ctx is None:
+            return
+        dialog = DosingCalendarDialog.build(ctx, self.study, subject, self.tasks, self)
         dialog.printed.connect(lambda _subject, summary: self.statusBar().showMessage(
             summary, 15000))
         DialogHost.present(dialog)
 
     def returned_calendar(self) -> None:
-        row = self.current_row()
+        row = self.loaded_row()
         if row is None or not self.actor.can("record_dose"):
             return
-        self._present(ReturnedCalendarDialog.build(self.ctx, self.study, row.record,
-                                                    self.tasks, self))
+        ctx = self._on_file_only("A returned calendar")
+        if ctx is not None:
+            self._present(ReturnedCalendarDialog.build(ctx, self.study, row.record,
+                                                        self.tasks, self))
 
     def open_gap(self, first: date, last: date) -> None:
-        row = self.current_row()
+        row = self.loaded_row()
         if row is None or not self.actor.can("record_dose"):
             return
         self._present(DoseDialog.for_gap(self.ctx, self.study, row.record, first, last, self))
 
     def correct_dose(self) -> None:
-        row, chosen = self.current_row(), self.detail.selected_history()
+        row, chosen = self.loaded_row(), self.detail.selected_history()
         if row is None or chosen is None or not self.actions_by_name["correct_dose"].isEnabled():
             return
         self._present(DoseDialog.correction(self.ctx, self.study, row.record, chosen.dose, self))
 
     def void_dose(self) -> None:
-        row, chosen = self.current_row(), self.detail.selected_history()
+        row, chosen = self.loaded_row(), self.detail.selected_history()
         if row is None or chosen is None or not self.actions_by_name["void_dose"].isEnabled():
             return
         self._present(VoidDialog.build(self.ctx, row.record, chosen.dose, self))
@@ -667,41 +743,54 @@ class MainWindow(QMainWindow):
     def enroll_patient(self) -> None:
         if not self.actor.can("enroll_patient"):
             return
+        ctx = self._on_file_only("Enrolling a patient")
+        if ctx is None:
+            return
         rows = self.patients_model.rows()
-        self._present(EnrollDialog.build(self.ctx, self.study, [r.subject_id for r in rows],
-                                          {r.record.site for r in rows}, self))
+        self._present(EnrollDialog.build(ctx, self.study, [r.subject_id for r in rows],
+                                          {r.site for r in rows}, self))
 
     def amend_schedule(self) -> None:
-        row = self.current_row()
+        row = self.loaded_row()
         if row is None or not self.actor.can("amend_schedule"):
             return
-        self._present(AmendDialog.build(self.ctx, self.study, row.record,
-                                         row.summary["as_of_day"], self))
+        ctx = self._on_file_only("Amending a schedule")
+        if ctx is not None:
+            self._present(AmendDialog.build(ctx, self.study, row.record,
+                                             row.summary["as_of_day"], self))
 
     def verify_source(self) -> None:
-        row = self.current_row()
+        row = self.loaded_row()
         if row is None or not self.actor.can("verify_source"):
             return
         chosen = self.detail.selected_history()
-        self._present(VerifyDialog.build(self.ctx, row.record,
+        ctx = self._on_file_only("Source verification")
+        if ctx is None:
+            return
+        self._present(VerifyDialog.build(ctx, row.record,
                                           chosen.dose if chosen is not None else None, self))
 
     def correct_enrollment(self) -> None:
-        row = self.current_row()
+        row = self.loaded_row()
         if row is None or not self.actor.can("correct_enrollment"):
             return
-        self._present(CorrectEnrollmentDialog.build(self.ctx, self.study, row.record, self))
+        ctx = self._on_file_only("Correcting an enrollment")
+        if ctx is not None:
+            self._present(CorrectEnrollmentDialog.build(ctx, self.study, row.record, self))
 
     def withdraw_amendment(self) -> None:
-        row = self.current_row()
+        row = self.loaded_row()
         if row is None or not self.actions_by_name["withdraw_amendment"].isEnabled():
             return
+        ctx = self._on_file_only("Withdrawing an amendment")
+        if ctx is None:
+            return
         self._present(WithdrawAmendmentDialog.build(
-            self.ctx, self.study, row.record, self.detail.schedule.selected_amendment(),
+            ctx, self.study, row.record, self.detail.schedule.selected_amendment(),
             self))
 
     def sign_record(self) -> None:
-        row = self.current_row()
+        row = self.loaded_row()
         if row is None or not self.actor.can("sign_record"):
             return
         dialog = SignDialog.build(self.ctx, row.record, self.ctx.today(), self)
@@ -713,7 +802,7 @@ class MainWindow(QMainWindow):
         """Every patient of the list who needs a signature, signed with one password."""
         if not self.actor.can("sign_record"):
             return
-        candidates = [BatchCandidate(r.subject_id, r.record.site, r.record.version,
+        candidates = [BatchCandidate(r.subject_id, r.site, r.version,
                                      signature_state_text(r.triage.signature),
                                      r.triage.signature.why)
                       for r in self.patients_model.rows() if r.triage.signature.needs_signature]
@@ -734,7 +823,7 @@ class MainWindow(QMainWindow):
             box.show_signatures([])
             return
         box.show_checking()
-        db, subject = self.db, row.subject_id
+        gateway, subject = self.gateway, row.subject_id
 
         def shown(found: tuple[list[SignatureView], list[str]]) -> None:
             if token == self._signature_token:  # else another patient is shown by now
@@ -752,24 +841,27 @@ class MainWindow(QMainWindow):
             box.show_signatures([])
             messages.error(self, "Cannot check the signatures", str(exc))
 
-        self.tasks.submit(lambda: (signatures_for(db, subject), missing_signatures(db, subject)),
-                          shown, failed)
+        self.tasks.submit(lambda: gateway.signatures(subject), shown, failed)
 
     def show_patient_audit(self) -> None:
         subject = self.current_subject()
-        if subject is not None:
-            DialogHost.present(AuditDialog.build(self.ctx, subject, self))
+        ctx = self._on_file_only("The audit trail") if subject is not None else None
+        if subject is not None and ctx is not None:
+            DialogHost.present(AuditDialog.build(ctx, subject, self))
 
-    def _queries_dialog(self, subject_id: str | None) -> QueriesDialog:
+    def _queries_dialog(self, subject_id: str | None) -> QueriesDialog | None:
         def doses() -> tuple[DoseRecordView, ...]:
-            row = self.current_row()
+            row = self.loaded_row()
             return tuple(row.record.doses) if row is not None else ()
 
         def selected() -> DoseRecordView | None:
             chosen = self.detail.selected_history()
             return chosen.dose if chosen is not None else None
 
-        dialog = QueriesDialog.build(self.ctx, subject_id,
+        ctx = self._on_file_only("Queries")
+        if ctx is None:
+            return None
+        dialog = QueriesDialog.build(ctx, subject_id,
                                       current_subject=self.current_subject(), doses=doses,
                                       selected=selected, parent=self)
         dialog.changed.connect(self.after_save)
@@ -778,33 +870,42 @@ class MainWindow(QMainWindow):
     def show_queries(self, subject_id: str | None = None) -> None:
         """Ctrl+Shift+Q: the queries of the role (to answer, to close); the pane's "open
         queries" link: the patient's."""
-        DialogHost.present(self._queries_dialog(subject_id))
+        dialog = self._queries_dialog(subject_id)
+        if dialog is not None:
+            DialogHost.present(dialog)
 
     def open_query(self) -> None:
         """A monitor's query on the patient or the selected dose record."""
-        row = self.current_row()
+        row = self.loaded_row()
         if row is None or not self.actor.can("raise_query"):
             return
         chosen = self.detail.selected_history()
-        dialog = QueryStepDialog(self.ctx, "open", row.subject_id, None,
+        ctx = self._on_file_only("Opening a query")
+        if ctx is None:
+            return
+        dialog = QueryStepDialog(ctx, "open", row.subject_id, None,
                                  tuple(row.record.doses),
                                  chosen.dose if chosen is not None else None, self)
         dialog.saved.connect(self.after_save)
         DialogHost.present(dialog)
 
     def show_users(self) -> None:
-        if self.actor.can("manage_users"):
-            DialogHost.present(UsersDialog.build(self.ctx, self))
+        ctx = self._on_file_only("Managing users") if self.actor.can("manage_users") else None
+        if ctx is not None:
+            DialogHost.present(UsersDialog.build(ctx, self))
 
     def show_settings(self) -> None:
-        if self.actor.can("manage_users"):
-            dialog = SettingsDialog.build(self.ctx, self)
+        ctx = self._on_file_only("The settings") if self.actor.can("manage_users") else None
+        if ctx is not None:
+            dialog = SettingsDialog.build(ctx, self)
             dialog.saved.connect(lambda _s, summary: self.statusBar().showMessage(summary,
                                                                                   10000))
             DialogHost.present(dialog)
 
     def show_study_audit(self) -> None:
-        DialogHost.present(AuditDialog.build(self.ctx, None, self))
+        ctx = self._on_file_only("The audit trail")
+        if ctx is not None:
+            DialogHost.present(AuditDialog.build(ctx, None, self))
 
     def after_save(self, subject_id: str, summary: str) -> None:
         """A dialog committed a change: reload that patient only, off the GUI thread, and
@@ -863,7 +964,7 @@ class MainWindow(QMainWindow):
         how = {SIGN_IN_AGAIN: "switch user", RESET_DEMO: "reset the demo"}.get(next_step,
                                                                              "sign out")
         try:
-            record_sign_out(self.db, self.actor.username, how, self.ctx.clock)
+            self.gateway.sign_out(how)
         except (ServiceError, DatabaseError) as exc:
             log.warning("sign-out not audited: %s", exc)
         for form in self._open_forms():

@@ -229,7 +229,7 @@ class PatientTableModel(RowTableModel):
         if column == self.VERIFIED:
             through, changed = row.verified_through, row.changed_since_verification
             text = f"through {iso(through)}" if through is not None else (
-                "records verified" if row.sdv and len(row.sdv) > changed else "")
+                "records verified" if row.verified_records > changed else "")
             if changed:
                 text = f"{text} · {changed} changed" if text else f"{changed} changed"
             return text

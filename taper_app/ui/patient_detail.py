@@ -278,7 +278,10 @@ class PatientDetail(QWidget):
     def show_row(self, row: PatientRow | None, history: list[HistoryRow], study: StudyInfo,
                  can_enter_doses: bool) -> None:
         self.row = row
-        if row is None:
+        if row is None or not row.complete:  # none, or its record still on its way
+            self.placeholder.setText(
+                "Select a patient in the list (Ctrl+F to find one)." if row is None
+                else f"Loading {row.subject_id}…")
             self.content.hide()
             self.placeholder.show()
             self.history_model.set_rows([])
@@ -330,7 +333,7 @@ class PatientDetail(QWidget):
         self.history_model.set_rows(history)
         self.schedule.show_record(r, study)
         self.charts.show_analysis(row.analysis, study.protocol.settings)
-        gaps = row.analysis.gaps
+        gaps = row.analysis.gaps if row.analysis is not None else []
         self.gaps.set_gaps(gaps, can_enter_doses)
         self.no_gaps.setVisible(not gaps)
         self.gaps_box.setTitle(f"Missing days: {len(gaps)} gap{'s' * (len(gaps) != 1)}"

@@ -1,5 +1,7 @@
 """PDF reports from the window: choose a file, build off the GUI thread with progress and
-Cancel, then open the file. The PDFs are the same service calls as ``taper-app report``.
+Cancel, then open the file. The PDFs are the same service calls as ``taper-app report``
+(through the window's door: on the server, for the session's user, with no progress per
+patient on the way).
 """
 
 from __future__ import annotations
@@ -11,14 +13,8 @@ from pathlib import Path
 
 from ..services.context import ServiceContext
 from ..services.errors import ServiceError
-from ..services.reporting import (
-    Progress,
-    Report,
-    ReportCancelled,
-    cohort_report,
-    patient_report,
-    write_report,
-)
+from ..services.gateway import StudyGateway, local_study
+from ..services.reporting import Progress, Report, ReportCancelled, write_report
 from ..services.study import StudyInfo
 from ..storage.errors import DatabaseError
 from . import messages
@@ -43,11 +39,11 @@ class ReportExport(QObject):
     #: (steps done, steps in all); emitted by the worker, delivered on the GUI thread.
     progressed = Signal(int, int)
 
-    def __init__(self, window: QMainWindow, ctx: ServiceContext, study: StudyInfo,
-                 tasks: TaskRunner) -> None:
+    def __init__(self, window: QMainWindow, ctx: ServiceContext | StudyGateway,
+                 study: StudyInfo, tasks: TaskRunner) -> None:
         super().__init__(window)
         self.window = window
-        self.ctx = ctx
+        self.ctx = local_study(ctx)
         self.study = study
         self.tasks = tasks
         self.folder = Path.home() / "Documents" if (Path.home() / "Documents").is_dir() \
@@ -78,8 +74,7 @@ class ReportExport(QObject):
         ctx, study = self.ctx, self.study
 
         def build(_progress: Progress, cancelled: Callable[[], bool]) -> Report:
-            report = patient_report(ctx.db, study, subject_id, as_of, sites=ctx.actor.sites,
-                                    clock=ctx.clock)
+            report = ctx.patient_report(study, subject_id, as_of)
             if cancelled():
                 raise ReportCancelled("The report was cancelled; no file was written.")
             return report
@@ -95,8 +90,7 @@ class ReportExport(QObject):
         ctx, study = self.ctx, self.study
 
         def build(progress: Progress, cancelled: Callable[[], bool]) -> Report:
-            return cohort_report(ctx.db, study, as_of, sites=ctx.actor.sites, clock=ctx.clock,
-                                 progress=progress, cancelled=cancelled)
+            return ctx.cohort_report(study, as_of, progress, cancelled)
 
         name = f"{_file_name_part(study.name)}-study-report-{as_of.isoformat()}.pdf"
         self._export("Study report", name, build, "Analysing the patients…")

@@ -1,9 +1,9 @@
 """Signing a patient's taper record (Part 11 §11.50, §11.200), and the patient's signatures.
 
 The dialog shows exactly what is signed (subject, through date, printed name, meaning),
-asks for the password again and calls ``services.signatures.sign_record``; the service,
-not this form, decides who may sign. :class:`SignatureBox` lists the signatures with
-whether each still holds and, if not, the change that broke it.
+asks for the password again and calls ``services.signatures.sign_record`` through the
+window's door; the service, not this form, decides who may sign. :class:`SignatureBox`
+lists the signatures with whether each still holds and, if not, the change that broke it.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ..services.context import ServiceContext
 from ..services.errors import AuthenticationFailed, Problem, ValidationError
 from ..services.records import PatientRecord
-from ..services.signatures import MEANINGS, SignatureView, sign_record, sign_records
+from ..services.signatures import MEANINGS, SignatureView
 from .formatting import iso
-from .forms import ServiceDialog
+from .forms import ServiceDialog, StudyDoor
 from .inputs import DateField
 from .qt import (
     QAction,
@@ -25,6 +24,7 @@ from .qt import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     Qt,
@@ -41,16 +41,15 @@ MEANING_TEXT = {"reviewed": "Reviewed – I have reviewed this record",
 INVALID_STYLE = "color: #b00020;"
 
 
-class SignDialog(ServiceDialog):
-    """An investigator signs the record up to a date with their password and a meaning."""
+class _SigningDialog(ServiceDialog):
+    """What single and batch signing share: the through date, the meaning, the password
+    again, a summary of what is signed and the legal notice."""
 
-    def __init__(self, ctx: ServiceContext, record: PatientRecord, through: date,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(ctx, parent)
-        self.record = record
-        self.setWindowTitle(f"Sign the taper record – {record.subject_id}")
-        self.save_button.setText("&Sign")
-        self.through = DateField(ctx.today, name="through")
+    def _signing_form(self, through_field: QLineEdit, through: date, covers: str,
+                      notice_text: str) -> tuple[QFormLayout, QLabel]:
+        """Make the fields (``through_field`` holding ``through``); the form and the
+        notice, for the dialog to lay out; ``_describe`` follows the fields' changes."""
+        self.through = through_field
         self.through.setText(iso(through))
         self.meaning = QComboBox()
         self.meaning.setObjectName("meaning")
@@ -63,15 +62,45 @@ class SignDialog(ServiceDialog):
         self.summary.setWordWrap(True)
         self.summary.setProperty("role", "readout")
         notice = QLabel("Signing with your password is the legally binding equivalent of your "
-                        "handwritten signature. A later change to the signed period shows "
-                        "this signature as no longer valid.")
+                        f"handwritten signature{notice_text}")
         notice.setWordWrap(True)
         e = self.errors
         form = QFormLayout()
-        form.addRow("Record &through:", e.field("through", self.through,
-                                                "the last day this signature covers"))
+        form.addRow("Record &through:", e.field("through", self.through, covers))
         form.addRow("&Meaning:", e.field("meaning", self.meaning))
         form.addRow("&Password:", e.field("password", self.password))
+        self.through.textChanged.connect(self._describe)
+        self.meaning.currentIndexChanged.connect(self._describe)
+        return form, notice
+
+    def _signer(self) -> str:
+        actor = self.gateway.actor
+        return (f"Signed by <b>{actor.full_name}</b> ({actor.username}), meaning "
+                f"<b>{self.meaning.currentData()}</b>.")
+
+    def _describe(self) -> None:
+        raise NotImplementedError
+
+    def _through_date(self) -> date | None:
+        try:
+            return date.fromisoformat(self.through.text().strip())
+        except ValueError:
+            return None
+
+
+class SignDialog(_SigningDialog):
+    """An investigator signs the record up to a date with their password and a meaning."""
+
+    def __init__(self, ctx: StudyDoor, record: PatientRecord, through: date,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.record = record
+        self.setWindowTitle(f"Sign the taper record – {record.subject_id}")
+        self.save_button.setText("&Sign")
+        form, notice = self._signing_form(
+            DateField(self.gateway.today, name="through"), through,
+            "the last day this signature covers", ". A later change to the signed period "
+            "shows this signature as no longer valid.")
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addLayout(form)
@@ -79,21 +108,13 @@ class SignDialog(ServiceDialog):
         layout.addWidget(self.general_error)
         layout.addWidget(self.buttons)
         self.setMinimumWidth(em(self, 34))
-        self.through.textChanged.connect(self._describe)
-        self.meaning.currentIndexChanged.connect(self._describe)
         self._describe()
         self.password.setFocus()
 
     @classmethod
-    def build(cls, ctx: ServiceContext, record: PatientRecord, through: date,
+    def build(cls, ctx: StudyDoor, record: PatientRecord, through: date,
                parent: QWidget | None = None) -> SignDialog:
         return cls(ctx, record, through, parent)
-
-    def _through_date(self) -> date | None:
-        try:
-            return date.fromisoformat(self.through.text().strip())
-        except ValueError:
-            return None
 
     def _describe(self) -> None:
         """What will be signed, in words, as the field values change."""
@@ -103,9 +124,7 @@ class SignDialog(ServiceDialog):
                 else "(enter the last day to sign, YYYY-MM-DD)")
         self.summary.setText(
             f"<b>{r.subject_id}</b>, site {r.site}: the taper record {span} – schedule, "
-            "amendments and every dose record in that period.<br>Signed by "
-            f"<b>{self.ctx.actor.full_name}</b> ({self.ctx.actor.username}), meaning "
-            f"<b>{self.meaning.currentData()}</b>.")
+            f"amendments and every dose record in that period.<br>{self._signer()}")
 
     def save(self) -> None:
         through = self._through_date()
@@ -118,8 +137,8 @@ class SignDialog(ServiceDialog):
 
         def sign() -> SignatureView:
             try:
-                return sign_record(self.ctx, subject, through, meaning, password,
-                                   patient_version=version)
+                return self.gateway.sign_record(subject, through, meaning, password,
+                                                patient_version=version)
             except AuthenticationFailed as exc:  # shown at the field, like a refused value
                 raise ValidationError([Problem("password", str(exc))]) from None
 
@@ -205,13 +224,13 @@ class BatchCandidate:
     why: str
 
 
-class BatchSignDialog(ServiceDialog):
+class BatchSignDialog(_SigningDialog):
     """Sign several patients' records through one date, with one password and one meaning;
     each patient gets a signature (and audit row) of their own."""
 
     signed_all = Signal(list, str)
 
-    def __init__(self, ctx: ServiceContext, candidates: list[BatchCandidate], through: date,
+    def __init__(self, ctx: StudyDoor, candidates: list[BatchCandidate], through: date,
                  parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self.candidates = candidates
@@ -232,28 +251,11 @@ class BatchSignDialog(ServiceDialog):
         if candidates:
             self.patients.setCurrentRow(0)
         self.patients.itemChanged.connect(lambda _item: self._describe())
-        self.through = line_edit("YYYY-MM-DD", "through")
-        self.through.setText(iso(through))
-        self.meaning = QComboBox()
-        self.meaning.setObjectName("meaning")
-        for code in MEANINGS:
-            self.meaning.addItem(MEANING_TEXT.get(code, code), code)
-        self.password = line_edit("your password, again", "password")
-        self.password.setEchoMode(self.password.EchoMode.Password)
-        self.summary = QLabel()
-        self.summary.setObjectName("sign_summary")
-        self.summary.setWordWrap(True)
-        self.summary.setProperty("role", "readout")
-        notice = QLabel("Signing with your password is the legally binding equivalent of your "
-                        "handwritten signature, for each patient ticked. A later change to a "
-                        "signed period shows that patient's signature as no longer valid.")
-        notice.setWordWrap(True)
+        form, notice = self._signing_form(
+            line_edit("YYYY-MM-DD", "through"), through, "the last day the signatures cover",
+            ", for each patient ticked. A later change to a signed period shows that "
+            "patient's signature as no longer valid.")
         e = self.errors
-        form = QFormLayout()
-        form.addRow("Record &through:", e.field("through", self.through,
-                                                "the last day the signatures cover"))
-        form.addRow("&Meaning:", e.field("meaning", self.meaning))
-        form.addRow("&Password:", e.field("password", self.password))
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(e.field("patients", self.patients), 1)
@@ -264,13 +266,11 @@ class BatchSignDialog(ServiceDialog):
         layout.addWidget(self.buttons)
         self.setMinimumWidth(em(self, 44))
         self.patients.setMinimumHeight(em(self, 14))
-        self.through.textChanged.connect(self._describe)
-        self.meaning.currentIndexChanged.connect(self._describe)
         self._describe()
         self.password.setFocus()
 
     @classmethod
-    def build(cls, ctx: ServiceContext, candidates: list[BatchCandidate], through: date,
+    def build(cls, ctx: StudyDoor, candidates: list[BatchCandidate], through: date,
                parent: QWidget | None = None) -> BatchSignDialog:
         return cls(ctx, candidates, through, parent)
 
@@ -280,12 +280,6 @@ class BatchSignDialog(ServiceDialog):
                   if self.patients.item(i).checkState() == Qt.CheckState.Checked}
         return [c for c in self.candidates if c.subject_id in ticked]
 
-    def _through_date(self) -> date | None:
-        try:
-            return date.fromisoformat(self.through.text().strip())
-        except ValueError:
-            return None
-
     def _describe(self) -> None:
         through = self._through_date()
         n = len(self.chosen())
@@ -293,8 +287,7 @@ class BatchSignDialog(ServiceDialog):
         self.summary.setText(
             f"<b>{n} patient{'s' * (n != 1)}</b>: each taper record from Day 1 {span} – "
             "schedule, amendments and every dose record in that period, one signature each."
-            f"<br>Signed by <b>{self.ctx.actor.full_name}</b> ({self.ctx.actor.username}), "
-            f"meaning <b>{self.meaning.currentData()}</b>.")
+            f"<br>{self._signer()}")
 
     def save(self) -> None:
         through = self._through_date()
@@ -309,8 +302,8 @@ class BatchSignDialog(ServiceDialog):
 
         def sign() -> list[SignatureView]:
             try:
-                return sign_records(self.ctx, [(c.subject_id, c.version) for c in chosen],
-                                    through, meaning, password)
+                return self.gateway.sign_records([(c.subject_id, c.version) for c in chosen],
+                                                 through, meaning, password)
             except AuthenticationFailed as exc:
                 raise ValidationError([Problem("password", str(exc))]) from None
 

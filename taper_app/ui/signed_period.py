@@ -8,7 +8,7 @@ from datetime import date
 
 from ..services.context import ServiceContext
 from ..services.errors import ServiceError
-from ..services.signatures import signatures_a_change_breaks
+from ..services.gateway import StudyGateway, local_study
 from ..storage.errors import DatabaseError
 from . import messages
 from .qt import QWidget
@@ -16,13 +16,14 @@ from .qt import QWidget
 log = logging.getLogger(__name__)
 
 
-def confirm_change_of_signed_period(parent: QWidget, ctx: ServiceContext, subject_id: str,
+def confirm_change_of_signed_period(parent: QWidget, door: ServiceContext | StudyGateway,
+                                    subject_id: str,
                                     first_changed: date | None, what: str) -> bool:
     """True to go on with the save. ``first_changed``: the earliest date the change
     touches (None: the schedule, which every signature covers); ``what``: the change in
     a few words ("This dose", "Voiding this record")."""
     try:
-        broken = signatures_a_change_breaks(ctx.db, subject_id, first_changed)
+        broken = local_study(door).signatures_a_change_breaks(subject_id, first_changed)
     except (DatabaseError, ServiceError) as exc:
         # The save itself will meet the same trouble and say so, input kept.
         log.warning("signatures of %s not checked before saving: %s", subject_id, exc)

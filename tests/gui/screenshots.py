@@ -16,6 +16,7 @@ from datetime import timedelta
 from matplotlib.backend_bases import MouseEvent
 
 from taper_app.services.context import ServiceContext
+from taper_app.services.gateway import LocalConnection
 from taper_app.services.patients import record_dose, void_dose
 from taper_app.services.study import StudyInfo, add_user
 from taper_app.ui.dose_form import DoseDialog
@@ -164,7 +165,7 @@ def session_and_input_shots(shots: DemoShots, suffix: str) -> None:
     # A new account's first sign-in: choose your own password.
     add_user(shots.context(shots.user("admin")),
              "nadia", "nurse", "Nadia New (demo)", "first-password-123")
-    login = LoginDialog(shots.db, shots.study)
+    login = LoginDialog(LocalConnection(shots.db), shots.study)
     login.show()
     login.username.setText("nadia")
     login.password.setText("first-password-123")

@@ -49,11 +49,31 @@ def _texts(axes) -> list[Text]:
     return [t for ax in axes for t in ax.texts if shown(t)]
 
 
+def _marks(ax) -> list:
+    """The display boxes of the marks drawn as points (a pulse's triangle, the target's
+    diamond) that are in view: markers without a line."""
+    from matplotlib.transforms import Bbox
+
+    boxes = []
+    for line in ax.lines:
+        if not line.get_visible() or line.get_marker() in (None, "None", "", " ") \
+                or line.get_linestyle() not in ("None", "none", "", " "):
+            continue
+        half = line.get_markersize() * ax.figure.dpi / 72 / 2
+        for x, y in ax.transData.transform(np.column_stack(line.get_data())):
+            if ax.bbox.contains(x, y):
+                boxes.append(Bbox.from_extents(x - half, y - half, x + half, y + half))
+    return boxes
+
+
 def _assert_readable(axes, legend_of, renderer) -> int:
-    """Every text of the three panels inside its axes and off every legend; how many."""
+    """Every text of the three panels inside its axes, off every legend and off the marks
+    drawn as points; how many."""
     checked = 0
     for text in _texts(axes):
         box, frame = text.get_window_extent(renderer), text.axes.bbox
+        for mark in _marks(text.axes):
+            assert not box.overlaps(mark), (text.get_text(), box, mark)
         assert frame.x0 <= box.x0 and box.x1 <= frame.x1, (text.get_text(), box, frame)
         assert frame.y0 <= box.y0 and box.y1 <= frame.y1, (text.get_text(), box, frame)
         for ax in axes:

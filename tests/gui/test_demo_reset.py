@@ -28,11 +28,11 @@ def test_reset_demo_rebuilds_the_study_and_asks_who_signs_in(tmp_path, message_l
     def reset() -> None:
         rebuilt.append(prepare_demo(path, TODAY, reset=True, clock=fixed_clock))
 
-    def sign_in(database, study_info, clock):
+    def sign_in(connection, study_info, clock):
         if len(signed_in) == 2:
             return None
         signed_in.append("nurse")
-        return authenticate(database, "nurse", DEMO_PASSWORD, clock)
+        return connection.authenticate("nurse", DEMO_PASSWORD, clock)
 
     def act(window: MainWindow) -> None:
         seen.append([r.subject_id for r in window.patients_model.rows()])

@@ -243,8 +243,8 @@ def test_run_gui_restores_signs_in_backs_up_and_shows_the_restored_figures(
     message_log.answers.append(True)
     signed_in = []
 
-    def sign_in(database, study_info, clock):
-        signed_in.append(authenticate(database, "monitor", PASSWORD, clock))
+    def sign_in(connection, study_info, clock):
+        signed_in.append(connection.authenticate("monitor", PASSWORD, clock))
         return signed_in[-1]
 
     shown: list[dict] = []

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from taper_app.services.accounts import reset_password
+from taper_app.services.gateway import LocalConnection
 from taper_app.ui.audit_view import AuditDialog
 from taper_app.ui.calendar_dialog import DosingCalendarDialog
 from taper_app.ui.dose_form import DoseDialog, VoidDialog
@@ -131,7 +132,7 @@ def test_the_main_window_its_tabs_and_the_dashboard_fit(windows, role, qtbot):
 
 def test_the_sign_in_and_the_first_sign_in_password_dialog_fit(db, study, qtbot):
     reset_password(context(db, "admin"), "nurse", "a-first-password-1", "new account")
-    login = LoginDialog(db, study)
+    login = LoginDialog(LocalConnection(db), study)
     qtbot.addWidget(login)
     login.show()
     problems = _check(login, "sign-in")

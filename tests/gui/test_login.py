@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from taper_app.services.auth import Actor
+from taper_app.services.gateway import LocalConnection
 from taper_app.services.study import authenticate
 from taper_app.ui import app as ui_app
 from taper_app.ui.login import LoginDialog
@@ -16,7 +17,7 @@ from .conftest import activate, audit_rows
 
 @pytest.fixture
 def login(qtbot, db, study) -> LoginDialog:
-    dialog = LoginDialog(db, study, fixed_clock)
+    dialog = LoginDialog(LocalConnection(db), study, fixed_clock)
     qtbot.addWidget(dialog)
     dialog.show()
     activate(qtbot, dialog)

@@ -158,15 +158,15 @@ def test_the_window_fits_a_small_laptop_screen(open_window, patient):
 
 def test_a_failed_load_is_a_message_and_the_window_stays(open_window, monkeypatch,
                                                           message_log):
+    from taper_app.services.gateway import LocalStudy
     from taper_app.storage.uow import DatabaseBusy
-    from taper_app.ui import main_window
 
     window = open_window("nurse")
 
     def busy(*args, **kwargs):
         raise DatabaseBusy("The database is busy (another window or program is saving).")
 
-    monkeypatch.setattr(main_window, "load_patient_rows", busy)
+    monkeypatch.setattr(LocalStudy, "patient_rows", busy)
     window.refresh()
     [shown] = message_log.take("error")
     assert shown.title == "Cannot load the patients" and "busy" in shown.text
@@ -193,3 +193,8 @@ def test_every_window_carries_the_application_icon(open_window):
     window = open_window("nurse")
     assert not application().windowIcon().isNull()
     assert not window.windowIcon().isNull()
+
+
+def test_the_count_of_one_patient_is_singular(open_window, patient):
+    window = open_window("nurse")
+    assert window.count_label.text() == "1 patient"

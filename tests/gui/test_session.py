@@ -3,7 +3,6 @@ unlocking the cursor is back where it was with nothing selected. Keyboard first.
 
 from __future__ import annotations
 
-from taper_app.services.study import authenticate
 from taper_app.ui import app as app_module
 from taper_app.ui.audit_view import AuditDialog
 from taper_app.ui.dose_form import DoseDialog
@@ -138,10 +137,10 @@ def test_run_gui_signs_the_next_user_in_after_a_switch_and_shows_only_their_wind
     queue = ["nurse", "investigator"]
     seen: list[tuple[str, list[str]]] = []
 
-    def sign_in(database, study_info, clock):
+    def sign_in(connection, study_info, clock):
         # What is on screen while the sign-in is asked: nothing of the previous user.
         seen.append(("sign-in", [w.windowTitle() for w in _visible_windows()]))
-        return authenticate(database, queue.pop(0), PASSWORD, clock) if queue else None
+        return connection.authenticate(queue.pop(0), PASSWORD, clock) if queue else None
 
     def act(window: MainWindow) -> None:
         seen.append((window.actor.username, [w.windowTitle() for w in _visible_windows()]))

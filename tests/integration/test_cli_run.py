@@ -177,13 +177,16 @@ def test_the_database_may_come_from_taper_db(location: str,
     assert "intact" in out
 
 
-def test_the_window_through_the_application_server_says_it_is_not_there_yet(
+def test_the_window_through_the_application_server_needs_a_display_as_on_a_file(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window opens through the server (tests/gui/test_window_through_server.py); with
+    no desktop it says so before trying the address, as for a file."""
     monkeypatch.setenv("TAPER_DB", "https://taper.example.org:8443")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
     status, out, err = taper()
     assert status == 2 and out == ""
-    assert "the window does not work through the application server yet" in err
-    assert "taper-app summary --db https://taper.example.org:8443 --user NAME" in err
+    assert "no display: the window needs a desktop session" in err
 
 
 def test_db_copy_does_not_run_through_the_application_server(tmp_path: Path) -> None:

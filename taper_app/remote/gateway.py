@@ -1,0 +1,186 @@
+"""The window's door through the application server: the shape of services/gateway.py,
+each method one of the server's explicit use cases (server/usecases.py), which runs the
+same LocalStudy method on the server for the session's user.
+
+The acting user is always the server session's: no method sends a user name, except
+sign-in and a first password's change, which prove it with the password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..services.auth import Actor
+from ..services.errors import FirstPasswordNotChanged
+from ..services.gateway import ListedPatient, PatientParts, PatientRow, StudyText, study_from_text
+from ..services.patients import SavedDose
+from ..services.reporting import Progress, Report, write_files
+from ..services.signatures import SignatureView
+from ..services.study import StudyInfo
+from .client import RemoteStudy, SessionEnded
+from .wire import ExportedFiles
+
+
+class ServerConnection:
+    """Signing in at the application server at ``url``: one HTTP client for every session
+    of this window (each sign-in makes a new server session; sign-out ends it)."""
+
+    def __init__(self, url: str, *, transport: httpx.BaseTransport | None = None,
+                 timeout: float = 30.0) -> None:
+        self.remote = RemoteStudy(url, transport=transport, timeout=timeout)
+
+    @property
+    def shown_location(self) -> str:
+        return self.remote.url
+
+    @property
+    def is_local(self) -> bool:
+        return False
+
+    def authenticate(self, username: str, password: str,
+                     clock: Callable[[], datetime]) -> Actor | None:
+        """The signed-in user; None when the account still has its first password (no
+        session is made until the user has chosen their own)."""
+        try:
+            return self.remote.sign_in(username, password, first_password_refused=True)
+        except FirstPasswordNotChanged:
+            return None
+
+    def choose_first_password(self, pending: Actor | None, username: str, old: str, new: str,
+                              clock: Callable[[], datetime]) -> Actor:
+        """The user's own password instead of the first one, then the sign-in with it."""
+        self.remote.change_password(username, old, new)
+        return self.remote.sign_in(username, new, first_password_refused=True)
+
+    def open(self, actor: Actor, clock: Callable[[], datetime],
+             today: Callable[[], date]) -> ServerStudy:
+        return ServerStudy(self.remote, actor, clock, today)
+
+    def close(self) -> None:
+        self.remote.close()
+
+
+class ServerStudy:
+    """One signed-in window's door through the server (StudyGateway's shape)."""
+
+    def __init__(self, remote: RemoteStudy, actor: Actor, clock: Callable[[], datetime],
+                 today: Callable[[], date]) -> None:
+        self.remote = remote
+        self.actor = actor
+        self.clock = clock
+        self.today = today
+
+    @property
+    def shown_location(self) -> str:
+        return f"{self.remote.url} (application server)"
+
+    @property
+    def is_local(self) -> bool:
+        return False
+
+    def _call(self, use_case: str, **args: Any) -> Any:
+        return self.remote.call(use_case, **args)
+
+    def load_study(self) -> StudyInfo:
+        text = self._call("window_study")
+        assert isinstance(text, StudyText)
+        return study_from_text(text)
+
+    def patient_rows(self, study: StudyInfo, as_of: date) -> list[PatientRow]:
+        listed: list[ListedPatient] = self._call("window_list", as_of=as_of)
+        return [PatientRow.from_listing(entry) for entry in listed]
+
+    def patient_row(self, study: StudyInfo, subject_id: str, as_of: date) -> PatientRow:
+        parts: PatientParts = self._call("window_patient", subject_id=subject_id, as_of=as_of)
+        return PatientRow.from_parts(study, parts, as_of)
+
+    def signatures(self, subject_id: str) -> tuple[list[SignatureView], list[str]]:
+        views, missing = self._call("window_signatures", subject_id=subject_id)
+        return list(views), list(missing)
+
+    def signatures_a_change_breaks(self, subject_id: str, first_changed: date | None
+                                   ) -> list[SignatureView]:
+        return list(self._call("window_signatures_broken", subject_id=subject_id,
+                               first_changed=first_changed))
+
+    def record_dose(self, study: StudyInfo, subject_id: str, fields: dict[str, object], *,
+                    close_ongoing: bool, patient_version: int | None) -> SavedDose:
+        saved: SavedDose = self._call("record_dose", subject_id=subject_id,
+                                      fields=_text_fields(fields),
+                                      close_ongoing=close_ongoing,
+                                      patient_version=patient_version)
+        return saved
+
+    def correct_dose(self, study: StudyInfo, record_id: int, reason: str,
+                     fields: dict[str, object], *, expected_version: int | None,
+                     patient_version: int | None) -> int:
+        new_id: int = self._call("dose_correct", record_id=record_id, reason=reason,
+                                 fields=_text_fields(fields),
+                                 expected_version=expected_version,
+                                 patient_version=patient_version)
+        return new_id
+
+    def void_dose(self, record_id: int, reason: str, *, expected_version: int | None,
+                  patient_version: int | None) -> None:
+        self._call("dose_void", record_id=record_id, reason=reason,
+                   expected_version=expected_version, patient_version=patient_version)
+
+    def sign_record(self, subject_id: str, through: date, meaning: str, password: str, *,
+                    patient_version: int | None) -> SignatureView:
+        view: SignatureView = self._call("sign_record", subject_id=subject_id,
+                                         through=through, meaning=meaning, password=password,
+                                         patient_version=patient_version)
+        return view
+
+    def sign_records(self, patients: Sequence[tuple[str, int | None]], through: date,
+                     meaning: str, password: str) -> list[SignatureView]:
+        return list(self._call("sign_records", patients=[tuple(p) for p in patients],
+                               through=through, meaning=meaning, password=password))
+
+    def settings(self) -> dict[str, int]:
+        settings: dict[str, int] = self._call("settings_show")
+        return settings
+
+    def patient_report(self, study: StudyInfo, subject_id: str, as_of: date) -> Report:
+        report: Report = self._call("report", subject_id=subject_id, as_of=as_of)
+        return report
+
+    def cohort_report(self, study: StudyInfo, as_of: date, progress: Progress,
+                      cancelled: Callable[[], bool]) -> Report:
+        """Built on the server in one call: no progress per patient on the way."""
+        report: Report = self._call("report", subject_id=None, as_of=as_of)
+        return report
+
+    def export_data(self, study: StudyInfo, kind: str, folder: Path, as_of: date
+                    ) -> list[Path]:
+        """The export made on the server for the session's user, its files written into
+        ``folder`` whole (each to a temporary name first), as on a file."""
+        made: ExportedFiles = self._call("export", format=kind, as_of=as_of)
+        files = {folder / Path(name).name: data for name, data in made.files}
+        write_files(files)
+        return list(files)
+
+    def reauthenticate(self, password: str) -> Actor:
+        """The idle lock's password. The server ends a session idle for the lock's minutes
+        (as the window locks): then the same user signs in again with it, on a new session
+        (counted and locked out like any sign-in), and the window goes on as it was."""
+        try:
+            return self.remote.unlock(password)
+        except SessionEnded:
+            actor = self.remote.sign_in(self.actor.username, password,
+                                        first_password_refused=True)
+            self.actor = actor
+            return actor
+
+    def sign_out(self, how: str) -> None:
+        self.remote.sign_out(how)
+
+
+def _text_fields(fields: dict[str, object]) -> dict[str, str | None]:
+    """A form's fields as the server takes them: text, or None for an empty choice."""
+    return {k: None if v is None else str(v) for k, v in fields.items()}
