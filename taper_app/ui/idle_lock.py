@@ -18,7 +18,7 @@ from ..services.auth import Actor
 from ..services.errors import AuthenticationFailed, Problem, ServiceError
 from ..services.gateway import StudyGateway
 from ..storage.errors import DatabaseError
-from . import messages
+from . import messages, waiting
 from .forms import ServiceDialog
 from .qt import (
     QApplication,
@@ -39,6 +39,7 @@ from .qt import (
     QWidget,
     Signal,
 )
+from .waiting import wait_for
 from .widgets import FORM_STYLE, FieldErrors, em, line_edit
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,8 @@ class IdleLock(QObject):
 
     def check_idle(self) -> None:
         # A closed window has nothing to protect (and must not lock another one).
-        if (self.dialog is None and self.window.isVisible()
+        # Never in the middle of a save (its form is locked after it, as it stands).
+        if (self.dialog is None and self.window.isVisible() and not waiting.busy()
                 and self.idle_seconds() >= self.minutes * 60):
             self.lock()
 
@@ -229,7 +231,7 @@ class IdleLock(QObject):
         password = dialog.password.text()
         dialog.password.clear()
         try:
-            self.gateway.reauthenticate(password)
+            wait_for(lambda: self.gateway.reauthenticate(password))
         except AuthenticationFailed as exc:
             # Only this user can unlock, so "unknown user" would only confuse.
             text = str(exc).replace("unknown user or wrong password", "wrong password")
