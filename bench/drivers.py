@@ -248,7 +248,9 @@ def window_day(location: str, as_of_text: str, subject: str, other: str,
     from taper_app.ui import dialogs
     from taper_app.ui.app import application
     from taper_app.ui.dose_form import DoseDialog
+    from taper_app.ui.login import LoginDialog
     from taper_app.ui.main_window import MainWindow
+    from taper_app.ui.waiting import wait_for
 
     as_of = date.fromisoformat(as_of_text)
     runs = int(runs_text)
@@ -260,15 +262,19 @@ def window_day(location: str, as_of_text: str, subject: str, other: str,
         return as_of
 
     app = application()
+    known_study = None  # through the server, the study is named after sign-in
     if is_server_address(location):
         from taper_app.remote.gateway import ServerConnection
 
         connection: Any = ServerConnection(location)
     else:
         from taper_app.services.gateway import LocalConnection
+        from taper_app.services.study import load_study
         from taper_app.storage.engine import open_database
 
-        connection = LocalConnection(open_database(location))
+        db = open_database(location)
+        known_study = load_study(db)  # on a file, before the sign-in dialog (ui/app.py)
+        connection = LocalConnection(db)
     beat = _Heartbeat()
     report: dict[str, Any] = {}
 
@@ -304,13 +310,28 @@ def window_day(location: str, as_of_text: str, subject: str, other: str,
             window.deleteLater()
             app.processEvents()
 
-        def sign_in_and_open() -> None:
+        login = LoginDialog(connection, known_study, clock)
+        login.show()
+        login.username.setText("investigator")
+        login.password.setText(password)
+        app.processEvents()
+
+        def sign_in_and_open(login: LoginDialog = login) -> None:
+            """As ui/app.py does after the sign-in dialog's Enter (run_gui on a file,
+            run_through_server through the server)."""
             nonlocal window
-            actor = connection.authenticate("investigator", password, clock)
+            login.sign_in()
+            actor = login.actor
             if actor is None:
-                raise SystemExit("window-day: the investigator still has a first password")
+                raise SystemExit("window-day: the investigator did not sign in")
+            login.hide()
             gateway = connection.open(actor, clock, today)
-            window = MainWindow(gateway, gateway.load_study(), actor, today=today, clock=clock)
+            if known_study is not None:
+                window = MainWindow(gateway, known_study, actor, today=today, clock=clock)
+            else:
+                study, settings = wait_for(lambda: (gateway.load_study(), gateway.settings()))
+                window = MainWindow(gateway, study, actor, today=today, clock=clock,
+                                    settings=settings)
             window.show_for_screen()
 
         sign_in.append(timed_step(sign_in_and_open, lambda: window.patients_model.rowCount() > 0
