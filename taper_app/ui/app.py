@@ -24,8 +24,8 @@ from ..services.auth import SYSTEM
 from ..services.context import ServiceContext
 from ..services.errors import ServiceError
 from ..services.file_safety import record_restore
-from ..services.gateway import Connection, LocalConnection, StudyGateway
-from ..services.study import StudyInfo, load_study
+from ..services.gateway import Connection, LocalConnection
+from ..services.study import load_study
 from ..storage.engine import open_database
 from ..storage.errors import DatabaseError
 from . import messages
@@ -33,7 +33,6 @@ from .file_safety import AutomaticBackups, check_before_opening
 from .login import LoginDialog
 from .main_window import RESET_DEMO, SIGN_IN_AGAIN, MainWindow
 from .qt import QApplication, QIcon, QtMsgType, qInstallMessageHandler
-from .waiting import wait_for
 
 log = logging.getLogger(__name__)
 qt_log = logging.getLogger("qt")
@@ -178,16 +177,12 @@ def run_through_server(app: QApplication, connection: Connection, *,
             if actor is None:
                 return status or 0
             gateway = connection.open(actor, clock, today)
-            def study_and_settings(g: StudyGateway = gateway) -> tuple[StudyInfo, dict[str, int]]:
-                return g.load_study(), g.settings()
-
-            try:  # round trips: the window paints on meanwhile
-                study, settings = wait_for(study_and_settings)
+            try:
+                study = gateway.load_study()
             except ServiceError as exc:
                 messages.error(None, "Cannot open the study", str(exc))
                 return 1
-            window = MainWindow(gateway, study, actor, today=today, clock=clock,
-                                settings=settings)
+            window = MainWindow(gateway, study, actor, today=today, clock=clock)
             window.show_for_screen()
             log.info("%s (%s) signed in to %s at %s", actor.username, actor.role, study.name,
                      connection.shown_location)

@@ -15,7 +15,7 @@ GUI thread, when the window switches to them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date, datetime
 
 from ..results import DoseRecordView
@@ -132,11 +132,8 @@ class MainWindow(QMainWindow):
                  today: Callable[[], date] = date.today,
                  clock: Callable[[], datetime] = utc_now,
                  tasks: TaskRunner | None = None, demo: bool = False,
-                 settings: Mapping[str, int] | None = None,
                  parent: QWidget | None = None) -> None:
-        """``source``: the study's door (a Database gets a LocalStudy for ``actor``);
-        ``settings``: the study's settings if already read (through the server, beside
-        the study, so that building the window waits on nothing), else read here."""
+        """``source``: the study's door (a Database gets a LocalStudy for ``actor``)."""
         super().__init__(parent)
         self.demo = demo  # the demo study: it can be rebuilt from the Study menu
         self.gateway: StudyGateway = (LocalStudy(source, actor, clock, today)
@@ -236,9 +233,8 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self.connection = ConnectionWatch(self, self.refresh)
         self.refresh()
-        if settings is None:
-            settings = self.gateway.settings()
-        self.idle_lock = IdleLock(self, self.gateway, settings["idle_lock_minutes"])
+        self.idle_lock = IdleLock(self, self.gateway,
+                                  self.gateway.settings()["idle_lock_minutes"])
         self.idle_lock.signed_out.connect(self._signed_out_at_lock)
         self.idle_lock.lock_keys = self.actions_by_name["lock"].shortcut()
 
