@@ -8,7 +8,6 @@ sign-in and a first password's change, which prove it with the password.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -25,9 +24,6 @@ from ..services.signatures import SignatureView
 from ..services.study import StudyInfo
 from .client import RemoteStudy, SessionEnded
 from .wire import ExportedFiles
-
-#: The reads the window makes right after a save, which may use what the save sent back.
-_READS_AFTER_A_SAVE = frozenset({"window_patient", "window_signatures"})
 
 
 class ServerConnection:
@@ -78,11 +74,6 @@ class ServerStudy:
         self.actor = actor
         self.clock = clock
         self.today = today
-        #: By patient: the parts and signatures a save sent back, each kept for the one
-        #: reload the window makes right after it; any other call drops them. Reloads run
-        #: in worker threads, hence the lock.
-        self._fresh: dict[str, dict[str, Any]] = {}
-        self._fresh_lock = threading.Lock()
 
     @property
     def shown_location(self) -> str:
@@ -93,18 +84,7 @@ class ServerStudy:
         return False
 
     def _call(self, use_case: str, **args: Any) -> Any:
-        if use_case not in _READS_AFTER_A_SAVE:
-            with self._fresh_lock:  # anything else may have changed what was kept
-                self._fresh.clear()
         return self.remote.call(use_case, **args)
-
-    def _kept(self, subject_id: str, what: str, as_of: date | None = None) -> Any:
-        """What the last save sent back for the window's reload right after it (once)."""
-        with self._fresh_lock:
-            kept = self._fresh.get(subject_id, {})
-            if what in kept and (as_of is None or kept.get("as_of") == as_of):
-                return kept.pop(what)
-        return None
 
     def load_study(self) -> StudyInfo:
         text = self._call("window_study")
@@ -116,15 +96,11 @@ class ServerStudy:
         return [PatientRow.from_listing(entry) for entry in listed]
 
     def patient_row(self, study: StudyInfo, subject_id: str, as_of: date) -> PatientRow:
-        parts: PatientParts | None = self._kept(subject_id, "parts", as_of)
-        if parts is None:
-            parts = self._call("window_patient", subject_id=subject_id, as_of=as_of)
+        parts: PatientParts = self._call("window_patient", subject_id=subject_id, as_of=as_of)
         return PatientRow.from_parts(study, parts, as_of)
 
     def signatures(self, subject_id: str) -> tuple[list[SignatureView], list[str]]:
-        kept = self._kept(subject_id, "signatures")
-        views, missing = kept if kept is not None else self._call("window_signatures",
-                                                                   subject_id=subject_id)
+        views, missing = self._call("window_signatures", subject_id=subject_id)
         return list(views), list(missing)
 
     def signatures_a_change_breaks(self, subject_id: str, first_changed: date | None
@@ -134,14 +110,10 @@ class ServerStudy:
 
     def record_dose(self, study: StudyInfo, subject_id: str, fields: dict[str, object], *,
                     close_ongoing: bool, patient_version: int | None) -> SavedDose:
-        as_of = self.today()
-        saved, parts, signed = self._call("window_record_dose", subject_id=subject_id,
-                                          fields=_text_fields(fields),
-                                          close_ongoing=close_ongoing,
-                                          patient_version=patient_version, as_of=as_of)
-        with self._fresh_lock:  # for the reload the window makes at once (one each)
-            self._fresh[subject_id] = {"as_of": as_of, "parts": parts, "signatures": signed}
-        assert isinstance(saved, SavedDose)
+        saved: SavedDose = self._call("record_dose", subject_id=subject_id,
+                                      fields=_text_fields(fields),
+                                      close_ongoing=close_ongoing,
+                                      patient_version=patient_version)
         return saved
 
     def correct_dose(self, study: StudyInfo, record_id: int, reason: str,

@@ -168,19 +168,6 @@ def _window_signatures(c: Call, subject_id: str) -> Any:
     return tuple(views), tuple(missing)
 
 
-def _window_record_dose(c: Call, subject_id: str, fields: dict[str, object],
-                        close_ongoing: bool, patient_version: int | None, as_of: date) -> Any:
-    """The window's dose save and what it shows next, in one round trip: the saved dose,
-    then (read after its commit) the patient's parts and signatures, as the window's
-    reload after a save reads them (remote/gateway.py keeps them for that reload)."""
-    w = _window(c)
-    study = w.load_study()
-    saved = w.record_dose(study, subject_id, fields, close_ongoing=close_ongoing,
-                          patient_version=patient_version)
-    return (saved, w.patient_parts(study, subject_id, as_of),
-            _window_signatures(c, subject_id))
-
-
 def _dose_correct(c: Call, record_id: int, reason: str, fields: dict[str, object],
                   expected_version: int | None, patient_version: int | None) -> Any:
     w = _window(c)
@@ -322,8 +309,6 @@ USE_CASES: Mapping[str, UseCase] = {u.name: u for u in (
     UseCase("window_list", {"as_of": D}, _window_list),
     UseCase("window_patient", {"subject_id": S, "as_of": D}, _window_patient),
     UseCase("window_signatures", {"subject_id": S}, _window_signatures),
-    UseCase("window_record_dose", {"subject_id": S, "fields": _is_fields, "close_ongoing": B,
-                                   "patient_version": ON, "as_of": D}, _window_record_dose),
     UseCase("window_signatures_broken", {"subject_id": S, "first_changed": OD},
             lambda c, subject_id, first_changed: _window(c).signatures_a_change_breaks(
                 subject_id, first_changed)),
