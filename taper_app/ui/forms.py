@@ -29,7 +29,6 @@ from .qt import (
     QWidget,
     Signal,
 )
-from .waiting import wait_for
 from .widgets import FORM_STYLE, FieldErrors, fit_screen, fit_title
 
 log = logging.getLogger(__name__)
@@ -169,7 +168,7 @@ class ServiceDialog(QDialog):
         """Run a service call; on any refusal show why and keep the dialog as typed."""
         self._tried = True
         try:
-            result = wait_for(call)  # the window keeps painting; input waits
+            result = call()
         except ValidationError as exc:
             self.refuse(exc.problems)
             return False, None

@@ -18,7 +18,7 @@ from ..services.auth import Actor
 from ..services.errors import AuthenticationFailed, Problem, ServiceError
 from ..services.gateway import StudyGateway
 from ..storage.errors import DatabaseError
-from . import messages, waiting
+from . import messages
 from .forms import ServiceDialog
 from .qt import (
     QApplication,
@@ -39,7 +39,6 @@ from .qt import (
     QWidget,
     Signal,
 )
-from .waiting import wait_for
 from .widgets import FORM_STYLE, FieldErrors, em, line_edit
 
 log = logging.getLogger(__name__)
@@ -175,8 +174,7 @@ class IdleLock(QObject):
 
     def check_idle(self) -> None:
         # A closed window has nothing to protect (and must not lock another one).
-        # Never in the middle of a save (its form is locked after it, as it stands).
-        if (self.dialog is None and self.window.isVisible() and not waiting.busy()
+        if (self.dialog is None and self.window.isVisible()
                 and self.idle_seconds() >= self.minutes * 60):
             self.lock()
 
@@ -231,7 +229,7 @@ class IdleLock(QObject):
         password = dialog.password.text()
         dialog.password.clear()
         try:
-            wait_for(lambda: self.gateway.reauthenticate(password))
+            self.gateway.reauthenticate(password)
         except AuthenticationFailed as exc:
             # Only this user can unlock, so "unknown user" would only confuse.
             text = str(exc).replace("unknown user or wrong password", "wrong password")

@@ -17,7 +17,6 @@ from ..services.study import StudyInfo
 from ..storage.errors import DatabaseError
 from . import messages
 from .qt import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
-from .waiting import wait_for
 from .widgets import FORM_STYLE, FieldErrors, em, fit_title, line_edit
 
 
@@ -124,8 +123,7 @@ class LoginDialog(QDialog):
             self.username.setFocus()
             return
         try:
-            password = self.password.text()
-            actor = wait_for(lambda: self.connection.authenticate(name, password, self.clock))
+            actor = self.connection.authenticate(name, self.password.text(), self.clock)
         except AuthenticationFailed as exc:
             self.errors.show([Problem("password", str(exc))])
             self.password.clear()
@@ -168,9 +166,9 @@ class LoginDialog(QDialog):
             self.repeat_password.setFocus()
             return
         try:
-            pending, name, old = self._pending, self.username.text().strip(), self.password.text()
-            actor = wait_for(lambda: self.connection.choose_first_password(
-                pending, name, old, new, self.clock))
+            actor = self.connection.choose_first_password(
+                self._pending, self.username.text().strip(), self.password.text(), new,
+                self.clock)
         except ValidationError as exc:
             first = self.errors.show(exc.problems)
             (first or self.new_password).setFocus()

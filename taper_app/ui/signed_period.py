@@ -12,7 +12,6 @@ from ..services.gateway import StudyGateway, local_study
 from ..storage.errors import DatabaseError
 from . import messages
 from .qt import QWidget
-from .waiting import wait_for
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +23,7 @@ def confirm_change_of_signed_period(parent: QWidget, door: ServiceContext | Stud
     touches (None: the schedule, which every signature covers); ``what``: the change in
     a few words ("This dose", "Voiding this record")."""
     try:
-        broken = wait_for(lambda: local_study(door).signatures_a_change_breaks(
-            subject_id, first_changed))
+        broken = local_study(door).signatures_a_change_breaks(subject_id, first_changed)
     except (DatabaseError, ServiceError) as exc:
         # The save itself will meet the same trouble and say so, input kept.
         log.warning("signatures of %s not checked before saving: %s", subject_id, exc)
