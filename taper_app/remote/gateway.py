@@ -15,7 +15,16 @@ from typing import Any
 
 import httpx
 
+from ..results import AuditHeadMark, DosingCalendar, QueryView
+from ..services.accounts import UserView
+from ..services.audit_query import AuditChoices, AuditFilter, AuditRow
 from ..services.auth import Actor
+from ..services.calendar import (
+    CalendarPrintout,
+    PrintedCalendar,
+    ReturnedCalendarSaved,
+    ReturnedDay,
+)
 from ..services.errors import FirstPasswordNotChanged
 from ..services.gateway import ListedPatient, PatientParts, PatientRow, StudyText, study_from_text
 from ..services.patients import SavedDose
@@ -77,7 +86,7 @@ class ServerStudy:
 
     @property
     def shown_location(self) -> str:
-        return f"{self.remote.url} (application server)"
+        return self.remote.url
 
     @property
     def is_local(self) -> bool:
@@ -98,6 +107,11 @@ class ServerStudy:
     def patient_row(self, study: StudyInfo, subject_id: str, as_of: date) -> PatientRow:
         parts: PatientParts = self._call("window_patient", subject_id=subject_id, as_of=as_of)
         return PatientRow.from_parts(study, parts, as_of)
+
+    def whole_patient_rows(self, study: StudyInfo, as_of: date) -> list[PatientRow]:
+        """Every patient's whole record: only the dashboard's chart asks for it."""
+        every: list[PatientParts] = self._call("window_records", as_of=as_of)
+        return [PatientRow.from_parts(study, parts, as_of) for parts in every]
 
     def signatures(self, subject_id: str) -> tuple[list[SignatureView], list[str]]:
         views, missing = self._call("window_signatures", subject_id=subject_id)
@@ -179,6 +193,117 @@ class ServerStudy:
 
     def sign_out(self, how: str) -> None:
         self.remote.sign_out(how)
+
+    # ------------------------------------------------------------ the other forms
+
+    def enroll_patient(self, study: StudyInfo, fields: dict[str, object]) -> str:
+        subject: str = self._call("patient_enroll", fields=_text_fields(fields))
+        return subject
+
+    def amend_schedule(self, study: StudyInfo, subject_id: str, fields: dict[str, object], *,
+                       patient_version: int | None) -> int:
+        seq: int = self._call("patient_amend", subject_id=subject_id,
+                              fields=_text_fields(fields), patient_version=patient_version)
+        return seq
+
+    def correct_enrollment(self, study: StudyInfo, subject_id: str, fields: dict[str, object],
+                           password: str, *, patient_version: int | None) -> list[str]:
+        return list(self._call("patient_correct", subject_id=subject_id,
+                               fields=_text_fields(fields), password=password,
+                               patient_version=patient_version))
+
+    def withdraw_amendment(self, study: StudyInfo, subject_id: str, seq: int, reason: str,
+                           password: str, *, patient_version: int | None) -> str:
+        schedule: str = self._call("patient_withdraw_amendment", subject_id=subject_id,
+                                   amendment=seq, reason=reason, password=password,
+                                   patient_version=patient_version)
+        return schedule
+
+    def verify_source(self, subject_id: str, through: date | None,
+                      record_id: int | None) -> int:
+        marked: int = self._call("sdv", subject_id=subject_id, through=through,
+                                 record_id=record_id)
+        return marked
+
+    def open_query(self, subject_id: str, text: str, record_id: int | None) -> int:
+        query_id: int = self._call("query_open", subject_id=subject_id, text=text,
+                                   record_id=record_id)
+        return query_id
+
+    def answer_query(self, query_id: int, text: str) -> None:
+        self._call("query_answer", query_id=query_id, text=text)
+
+    def close_query(self, query_id: int, text: str | None) -> None:
+        self._call("query_close", query_id=query_id, text=text)
+
+    def reask_query(self, query_id: int, text: str) -> None:
+        self._call("query_reask", query_id=query_id, text=text)
+
+    def list_queries(self, subject_id: str | None, state: str | None) -> list[QueryView]:
+        return list(self._call("query_list", subject_id=subject_id, state=state))
+
+    def list_users(self) -> list[UserView]:
+        return list(self._call("user_list"))
+
+    def add_user(self, username: str, role: str, full_name: str, password: str,
+                 sites: list[str] | None) -> None:
+        self._call("user_add", name=username, role=role, full_name=full_name,
+                   password=password, sites=sites)
+
+    def reset_password(self, username: str, password: str, reason: str) -> None:
+        self._call("user_reset", name=username, password=password, reason=reason)
+
+    def change_role(self, username: str, role: str, reason: str) -> None:
+        self._call("user_role", name=username, role=role, reason=reason)
+
+    def set_user_sites(self, username: str, sites: list[str], reason: str) -> None:
+        self._call("user_sites", name=username, sites=list(sites), reason=reason)
+
+    def deactivate_user(self, username: str, reason: str) -> None:
+        self._call("user_deactivate", name=username, reason=reason)
+
+    def set_setting(self, key: str, value: str, reason: str) -> None:
+        self._call("settings_set", key=key, value=value, reason=reason)
+
+    def audit_choices(self) -> AuditChoices:
+        choices: AuditChoices = self._call("audit_choices")
+        return choices
+
+    def dosing_calendar(self, subject_id: str, first_date: date | None, weeks: int,
+                        drug: str | None) -> DosingCalendar:
+        calendar: DosingCalendar = self._call("calendar_preview", subject_id=subject_id,
+                                              first_date=first_date, weeks=weeks, drug=drug)
+        return calendar
+
+    def print_dosing_calendar(self, subject_id: str, first_date: date | None, weeks: int,
+                              drug: str | None, *, patient_version: int | None
+                              ) -> CalendarPrintout:
+        printout: CalendarPrintout = self._call(
+            "calendar_print", subject_id=subject_id, first_date=first_date, weeks=weeks,
+            drug=drug, patient_version=patient_version)
+        return printout
+
+    def printed_calendars(self, subject_id: str) -> list[PrintedCalendar]:
+        return list(self._call("calendar_printed", subject_id=subject_id))
+
+    def enter_returned_calendar(self, subject_id: str, first_date: date, weeks: int,
+                                drug: str | None, days: list[ReturnedDay], *,
+                                close_ongoing: bool, patient_version: int | None
+                                ) -> ReturnedCalendarSaved:
+        saved: ReturnedCalendarSaved = self._call(
+            "calendar_returned", subject_id=subject_id, first_date=first_date, weeks=weeks,
+            drug=drug, days=[(d.date, d.taken_mg, d.reason) for d in days],
+            close_ongoing=close_ongoing, patient_version=patient_version)
+        return saved
+
+    def read_audit(self, wanted: AuditFilter, limit: int | None, *, with_head: bool = False
+                   ) -> tuple[AuditHeadMark | None, list[AuditRow]]:
+        head, rows = self._call(
+            "audit_read", subject_id=wanted.subject_id, username=wanted.username,
+            entity=wanted.entity,
+            actions=None if wanted.actions is None else list(wanted.actions),
+            since=wanted.since, until=wanted.until, limit=limit, with_head=with_head)
+        return head, list(rows)
 
 
 def _text_fields(fields: dict[str, object]) -> dict[str, str | None]:

@@ -13,14 +13,13 @@ from datetime import date
 from ..domain.schedule import ScheduleStep
 from ..domain.units import decimal_point
 from ..services import corrections
-from ..services.context import ServiceContext
 from ..services.errors import AuthenticationFailed, Problem, ServiceError, ValidationError
 from ..services.patients import preview_schedule
 from ..services.records import PatientRecord
 from ..services.study import StudyInfo
 from ..services.validation import MAX_DAILY_PEQ_MG, parse_amount
 from .formatting import iso, mg
-from .forms import ServiceDialog
+from .forms import ServiceDialog, StudyDoor
 from .models import ScheduleStepsModel
 from .qt import (
     QComboBox,
@@ -79,7 +78,7 @@ def _reauthenticated(call):  # type: ignore[no-untyped-def]
 class CorrectEnrollmentDialog(ServiceDialog):
     """Correct a patient's baseline, Day 1 or template; the schedule is generated again."""
 
-    def __init__(self, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def __init__(self, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                  parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self.study = study
@@ -128,7 +127,7 @@ class CorrectEnrollmentDialog(ServiceDialog):
         self.baseline.selectAll()
 
     @classmethod
-    def build(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def build(cls, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                parent: QWidget | None = None) -> CorrectEnrollmentDialog:
         return cls(ctx, study, record, parent)
 
@@ -195,12 +194,12 @@ class CorrectEnrollmentDialog(ServiceDialog):
         fields = self.fields()
         password = self.password.text()
         subject, version = self.record.subject_id, self.record.version
-        if not confirm_change_of_signed_period(self, self.ctx, subject, None,
+        if not confirm_change_of_signed_period(self, self.gateway, subject, None,
                                                "Correcting the enrollment"):
             return
         ok, changed = self.call_service("Correction", _reauthenticated(
-            lambda: corrections.correct_enrollment(self.ctx, self.study, subject, fields,
-                                                   password, patient_version=version)))
+            lambda: self.gateway.correct_enrollment(self.study, subject, fields, password,
+                                                    patient_version=version)))
         self.password.clear()
         if ok:
             self.saved.emit(subject, f"{subject}: enrollment corrected ({', '.join(changed)})")
@@ -210,7 +209,7 @@ class CorrectEnrollmentDialog(ServiceDialog):
 class WithdrawAmendmentDialog(ServiceDialog):
     """Withdraw an amendment: the schedule resumes as if it had not been made."""
 
-    def __init__(self, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def __init__(self, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                  seq: int | None = None, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self.study = study
@@ -247,7 +246,7 @@ class WithdrawAmendmentDialog(ServiceDialog):
         self.reason.setFocus()
 
     @classmethod
-    def build(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def build(cls, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                seq: int | None = None, parent: QWidget | None = None,
                ) -> WithdrawAmendmentDialog:
         return cls(ctx, study, record, seq, parent)
@@ -283,13 +282,12 @@ class WithdrawAmendmentDialog(ServiceDialog):
             return
         reason, password = self.reason.text(), self.password.text()
         subject, version = self.record.subject_id, self.record.version
-        if not confirm_change_of_signed_period(self, self.ctx, subject, None,
+        if not confirm_change_of_signed_period(self, self.gateway, subject, None,
                                                "Withdrawing the amendment"):
             return
         ok, _schedule = self.call_service("Withdrawal", _reauthenticated(
-            lambda: corrections.withdraw_amendment(self.ctx, self.study, subject, int(seq),
-                                                   reason, password,
-                                                   patient_version=version)))
+            lambda: self.gateway.withdraw_amendment(self.study, subject, int(seq), reason,
+                                                    password, patient_version=version)))
         self.password.clear()
         if ok:
             self.saved.emit(subject, f"{subject}: amendment {seq} withdrawn")
