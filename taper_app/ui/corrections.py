@@ -19,7 +19,7 @@ from ..services.records import PatientRecord
 from ..services.study import StudyInfo
 from ..services.validation import MAX_DAILY_PEQ_MG, parse_amount
 from .formatting import iso, mg
-from .forms import ServiceDialog, StudyDoor
+from .forms import RecordDialog, ServiceDialog, StudyDoor
 from .models import ScheduleStepsModel
 from .qt import (
     QComboBox,
@@ -75,19 +75,14 @@ def _reauthenticated(call):  # type: ignore[no-untyped-def]
     return run
 
 
-class CorrectEnrollmentDialog(ServiceDialog):
+class CorrectEnrollmentDialog(RecordDialog):
     """Correct a patient's baseline, Day 1 or template; the schedule is generated again."""
 
     def __init__(self, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                  parent: QWidget | None = None) -> None:
-        super().__init__(ctx, parent)
-        self.study = study
-        self.record = record
-        self.setWindowTitle(f"Correct the enrollment – {record.subject_id}")
-        self.save_button.setText("&Correct")
-        self.intro = QLabel()
+        super().__init__(ctx, study, record, "Correct the enrollment", "&Correct",
+                         parent=parent)
         self.intro.setObjectName("correction_intro")
-        self.intro.setWordWrap(True)
         self.blocked = QLabel()
         self.blocked.setObjectName("correction_blocked")
         self.blocked.setWordWrap(True)
@@ -206,21 +201,16 @@ class CorrectEnrollmentDialog(ServiceDialog):
             self.accept()
 
 
-class WithdrawAmendmentDialog(ServiceDialog):
+class WithdrawAmendmentDialog(RecordDialog):
     """Withdraw an amendment: the schedule resumes as if it had not been made."""
 
     def __init__(self, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                  seq: int | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(ctx, parent)
-        self.study = study
-        self.record = record
-        self.setWindowTitle(f"Withdraw an amendment – {record.subject_id}")
-        self.save_button.setText("&Withdraw")
-        intro = QLabel(f"<b>{record.subject_id}</b>: the schedule is stored again as if the "
-                       "amendment had not been made (the amendments after it still apply). "
-                       "The amendment stays in the record, shown as withdrawn with your "
-                       "reason. Signatures covering the schedule will no longer be valid.")
-        intro.setWordWrap(True)
+        super().__init__(ctx, study, record, "Withdraw an amendment", "&Withdraw",
+                         "the schedule is stored again as if the amendment had not been made "
+                         "(the amendments after it still apply). The amendment stays in the "
+                         "record, shown as withdrawn with your reason. Signatures covering "
+                         "the schedule will no longer be valid.", parent)
         self.amendment = QComboBox()
         self.amendment.setObjectName("amendment")
         self.reason = line_edit("e.g. entered on the wrong patient", "reason")
@@ -234,7 +224,7 @@ class WithdrawAmendmentDialog(ServiceDialog):
         preview, self.steps_model, self.chart = _preview_box(
             self, "Schedule after the withdrawal")
         layout = QVBoxLayout(self)
-        layout.addWidget(intro)
+        layout.addWidget(self.intro)
         layout.addLayout(form)
         layout.addWidget(self.general_error)
         layout.addWidget(preview, 1)

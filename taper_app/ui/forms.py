@@ -15,6 +15,7 @@ from ..services.context import ServiceContext
 from ..services.errors import Problem, ServiceError, StaleData, ValidationError
 from ..services.gateway import StudyGateway, local_study
 from ..services.records import PatientRecord
+from ..services.study import StudyInfo
 from ..storage.errors import DatabaseError
 from . import messages
 from .qt import (
@@ -188,3 +189,19 @@ class ServiceDialog(QDialog):
             return False, None
         self.errors.clear()
         return True, result
+
+
+class RecordDialog(ServiceDialog):
+    """A form on one patient's stored schedule (amend, correct the enrollment, withdraw an
+    amendment): the study, the record, a title naming the patient, the Save button's word
+    and a wrapped introduction (``intro``: its text, after the subject in bold)."""
+
+    def __init__(self, ctx: StudyDoor, study: StudyInfo, record: PatientRecord, title: str,
+                 save_text: str, intro: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.study = study
+        self.record = record
+        self.setWindowTitle(f"{title} – {record.subject_id}")
+        self.save_button.setText(save_text)
+        self.intro = QLabel(f"<b>{record.subject_id}</b>: {intro}" if intro else "")
+        self.intro.setWordWrap(True)

@@ -16,7 +16,7 @@ from ..services.records import PatientRecord
 from ..services.study import StudyInfo
 from . import messages
 from .formatting import iso, mg, step_date
-from .forms import ServiceDialog, StudyDoor
+from .forms import RecordDialog, StudyDoor
 from .inputs import DATE_KEYS, DateField, parse_iso
 from .models import AmendmentsModel, ScheduleStepsModel
 from .qt import (
@@ -121,21 +121,15 @@ class SchedulePane(QWidget):
         self.amendments_view.setVisible(bool(count))
 
 
-class AmendDialog(ServiceDialog):
+class AmendDialog(RecordDialog):
     """From a study day or its date (either typed, the other follows), a new dose and a
     reason; the taper then resumes from that dose."""
 
     def __init__(self, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                  default_day: int | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(ctx, parent)
-        self.study = study
-        self.record = record
-        self.setWindowTitle(f"Amend the schedule – {record.subject_id}")
-        self.save_button.setText("&Amend")
-        intro = QLabel(f"<b>{record.subject_id}</b>: steps before the day stay; from it the "
-                       "dose is the new one, and the taper resumes from it with the same "
-                       "template.")
-        intro.setWordWrap(True)
+        super().__init__(ctx, study, record, "Amend the schedule", "&Amend",
+                         "steps before the day stay; from it the dose is the new one, and "
+                         "the taper resumes from it with the same template.", parent)
         self.day = line_edit("study day", "day")
         if default_day is not None and default_day >= 1:
             self.day.setText(str(default_day))
@@ -175,7 +169,7 @@ class AmendDialog(ServiceDialog):
                              + view.verticalScrollBar().sizeHint().width() + 4)
 
         layout = QVBoxLayout(self)
-        layout.addWidget(intro)
+        layout.addWidget(self.intro)
         layout.addLayout(form)
         layout.addWidget(self.general_error)
         layout.addWidget(preview, 1)
