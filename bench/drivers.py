@@ -6,6 +6,9 @@
     python bench/drivers.py memory-bare DB       the same imports, rows read with sqlite3
     python bench/drivers.py window-switch DB AS_OF SUBJECT OTHER RUNS
                                                  the real window switching patients
+    python bench/drivers.py window-remote DB URL AS_OF SUBJECT OTHER RUNS
+                                                 the window on the file and through the
+                                                 server at URL, the same work alternately
 
 Each prints ``READY`` when done (the parent times launch to that line) and a ``REPORT``
 line of JSON with its own phase times or peak memory.
@@ -211,10 +214,194 @@ def window_switch(db_path: str, as_of_text: str, subject: str, other: str,
     db.dispose()
 
 
+class _Heartbeat:
+    """A QTimer ticking every 2 ms on the GUI thread: the longest gap between two ticks
+    while some work runs is the longest the GUI thread could not answer (a block)."""
+
+    def __init__(self) -> None:
+        from taper_app.ui.qt import QTimer
+
+        self.timer = QTimer()
+        self.timer.setInterval(2)
+        self.timer.timeout.connect(self._tick)
+        self.last = time.perf_counter()
+        self.longest = 0.0
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.longest = max(self.longest, now - self.last)
+        self.last = now
+
+    def restart(self) -> None:
+        self.last, self.longest = time.perf_counter(), 0.0
+
+    def block(self) -> float:
+        """The longest gap since restart, the one still open included."""
+        return max(self.longest, time.perf_counter() - self.last)
+
+
+def window_remote(db_path: str, url: str, as_of_text: str, subject: str, other: str,
+                  runs_text: str) -> None:
+    """The same user's window on the study file and through the application server at
+    ``url`` (a delaying proxy in front of it), alternately, each measured with its real
+    thread pool until its event queue is empty: sign-in to the loaded list, a patient
+    switch (a patient whose record the window does not hold yet: through the server it
+    is fetched, on the file the list already has it), and a dose save (the form's work:
+    the signed-period check, the service call, the patient's reload). The GUI thread's
+    longest block during each (a 2 ms heartbeat's largest gap), and whether both show the
+    same figures."""
+    from datetime import UTC, date, datetime
+
+    from taper_app.remote.gateway import ServerConnection
+    from taper_app.services.gateway import PatientRow
+    from taper_app.services.study import authenticate, load_study
+    from taper_app.storage.engine import open_database
+    from taper_app.ui import messages
+    from taper_app.ui.app import application
+    from taper_app.ui.dose_form import DoseDialog
+    from taper_app.ui.main_window import MainWindow
+
+    as_of = date.fromisoformat(as_of_text)
+
+    def clock() -> datetime:
+        return datetime(as_of.year, as_of.month, as_of.day, 12, tzinfo=UTC)
+
+    app = application()
+    # A question (a signed period the dose falls in) is answered Save at once, as a nurse
+    # who has read it would; nothing else is shown.
+    messages.set_presenter(lambda _parent, message: True)
+    beat = _Heartbeat()
+    db = open_database(db_path)
+    connections: list[ServerConnection] = []
+    fields = {"drug": "prednisone", "dose_mg": "5", "frequency": "QD", "route": "PO",
+              "start_date": as_of.isoformat(), "end_date": as_of.isoformat(),
+              "source": "diary", "comment": "benchmark", "deviation_reason": "benchmark"}
+
+    def settle(window: MainWindow) -> None:
+        while window.tasks.busy() or window.patients_model.rowCount() == 0:
+            app.processEvents()
+        app.processEvents()
+
+    def open_window(where: str) -> MainWindow:
+        if where == "file":
+            actor = authenticate(db, "nurse", PASSWORD, clock)
+            window = MainWindow(db, load_study(db), actor, today=lambda: as_of, clock=clock)
+        else:
+            connection = ServerConnection(url)
+            connections.append(connection)
+            actor = connection.authenticate("nurse", PASSWORD, clock)
+            assert actor is not None, "the synthetic nurse has her own password on the server"
+            gateway = connection.open(actor, clock, lambda: as_of)
+            window = MainWindow(gateway, gateway.load_study(), actor, today=lambda: as_of,
+                                clock=clock)
+        window.resize(1366, 768)
+        window.show()
+        settle(window)
+        return window
+
+    def sign_in(where: str) -> tuple[float, float]:
+        beat.restart()
+        start = time.perf_counter()
+        window = open_window(where)
+        took, block = time.perf_counter() - start, beat.block()
+        window.sign_out()
+        app.processEvents()
+        window.deleteLater()
+        return took, block
+
+    def show(window: MainWindow, name: str) -> None:
+        if not window.select_subject(name):
+            raise SystemExit(f"window-remote: no patient {name}")
+        settle(window)
+
+    def forget(window: MainWindow, name: str) -> None:
+        """The patient back to what the list load gives (through the server: no record)."""
+        model = window.patients_model
+        row = model.row_at(model.row_of_subject(name))
+        if not window.gateway.is_local:
+            model.upsert(PatientRow.from_listing(row.listing()))
+
+    def switch(window: MainWindow) -> tuple[float, float]:
+        show(window, other)
+        forget(window, subject)
+        app.processEvents()
+        beat.restart()
+        start = time.perf_counter()
+        show(window, subject)
+        assert window.current_row().complete
+        return time.perf_counter() - start, beat.block()
+
+    def save(window: MainWindow) -> tuple[float, float]:
+        """The dose form's Save, as the nurse presses it (its fields already typed)."""
+        show(window, subject)
+        row = window.loaded_row()
+        assert row is not None
+        form = DoseDialog(window.ctx, window.study, row.record, initial=fields,
+                          parent=window)
+        form.saved.connect(window.after_save)
+        form.show()
+        app.processEvents()
+        assert form.fields() == fields, form.fields()
+        beat.restart()
+        start = time.perf_counter()
+        form.save_button.click()
+        while form.isVisible():
+            app.processEvents()
+        settle(window)
+        took, block = time.perf_counter() - start, beat.block()
+        form.deleteLater()
+        return took, block
+
+    def summaries(window: MainWindow) -> list[dict[str, object]]:
+        return [r.summary for r in window.patients_model.rows()]
+
+    runs = int(runs_text)
+    report: dict[str, object] = {}
+
+    def measure(name: str, work: Any, on: dict[str, Any]) -> None:
+        """``work`` on the server's and the file's alternately (the first pair warms up);
+        its times and blocks into the report."""
+        done: dict[str, list[tuple[float, float]]] = {"server": [], "file": []}
+        for i in range(runs + 1):
+            for where in (("server", "file") if i % 2 == 0 else ("file", "server")):
+                measured = work(on[where])
+                if i:
+                    done[where].append(measured)
+        for where, suffix in (("server", ""), ("file", " file")):
+            report[f"{name}{suffix}"] = [t for t, _b in done[where]]
+            report[f"{name}{suffix} block"] = [b for _t, b in done[where]]
+
+    measure("sign-in", sign_in, {"server": "server", "file": "file"})
+    windows = {"server": open_window("server"), "file": open_window("file")}
+    report["same figures before"] = summaries(windows["server"]) == summaries(windows["file"])
+    for tab, label in ((0, "doses"), (2, "charts")):
+        for w in windows.values():
+            w.detail.tabs.setCurrentIndex(tab)
+            app.processEvents()
+        measure(f"switch {label}", switch, windows)
+    for w in windows.values():
+        w.detail.tabs.setCurrentIndex(0)
+    measure("save", save, windows)
+    for w in windows.values():
+        w.refresh()
+        settle(w)
+    report["same figures after"] = summaries(windows["server"]) == summaries(windows["file"])
+    report["records"] = len(windows["file"].current_row().record.doses)
+    print("READY", flush=True)
+    print("REPORT " + json.dumps(report), flush=True)
+    for w in windows.values():
+        w.sign_out()
+    for connection in connections:
+        connection.close()
+    db.dispose()
+
+
 def main(argv: list[str]) -> int:
     command, *args = argv
     {"startup": startup, "startup-bare": startup_bare, "memory": memory,
-     "memory-bare": memory_bare, "window-switch": window_switch}[command](*args)
+     "memory-bare": memory_bare, "window-switch": window_switch,
+     "window-remote": window_remote}[command](*args)
     return 0
 
 

@@ -8,6 +8,7 @@ sign-in and a first password's change, which prove it with the password.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -83,6 +84,19 @@ class ServerStudy:
         self.actor = actor
         self.clock = clock
         self.today = today
+        #: A patient as the server read them right after this window's own change (sent
+        #: with the change's answer): the reload that follows at once takes them instead
+        #: of a round trip. Each is used once, and only within FRESH_SECONDS; by subject.
+        self._fresh_parts: dict[str, tuple[float, date, PatientParts]] = {}
+        self._fresh_signatures: dict[str, tuple[float, list[SignatureView], list[str]]] = {}
+
+    def _changed(self, answer: Any, as_of: date) -> Any:
+        """The result of a window_* change; its patient kept for the reload after it."""
+        result, parts, views, missing = answer
+        subject, now = parts.record.subject_id, time.monotonic()
+        self._fresh_parts[subject] = (now, as_of, parts)
+        self._fresh_signatures[subject] = (now, list(views), list(missing))
+        return result
 
     @property
     def shown_location(self) -> str:
@@ -105,6 +119,9 @@ class ServerStudy:
         return [PatientRow.from_listing(entry) for entry in listed]
 
     def patient_row(self, study: StudyInfo, subject_id: str, as_of: date) -> PatientRow:
+        fresh = self._fresh_parts.pop(subject_id, None)
+        if fresh is not None and _still_fresh(fresh[0]) and fresh[1] == as_of:
+            return PatientRow.from_parts(study, fresh[2], as_of)
         parts: PatientParts = self._call("window_patient", subject_id=subject_id, as_of=as_of)
         return PatientRow.from_parts(study, parts, as_of)
 
@@ -114,6 +131,9 @@ class ServerStudy:
         return [PatientRow.from_parts(study, parts, as_of) for parts in every]
 
     def signatures(self, subject_id: str) -> tuple[list[SignatureView], list[str]]:
+        fresh = self._fresh_signatures.pop(subject_id, None)
+        if fresh is not None and _still_fresh(fresh[0]):
+            return fresh[1], fresh[2]
         views, missing = self._call("window_signatures", subject_id=subject_id)
         return list(views), list(missing)
 
@@ -124,25 +144,28 @@ class ServerStudy:
 
     def record_dose(self, study: StudyInfo, subject_id: str, fields: dict[str, object], *,
                     close_ongoing: bool, patient_version: int | None) -> SavedDose:
-        saved: SavedDose = self._call("record_dose", subject_id=subject_id,
-                                      fields=_text_fields(fields),
-                                      close_ongoing=close_ongoing,
-                                      patient_version=patient_version)
+        as_of = self.today()
+        saved: SavedDose = self._changed(self._call(
+            "window_record_dose", subject_id=subject_id, fields=_text_fields(fields),
+            close_ongoing=close_ongoing, patient_version=patient_version, as_of=as_of), as_of)
         return saved
 
     def correct_dose(self, study: StudyInfo, record_id: int, reason: str,
                      fields: dict[str, object], *, expected_version: int | None,
                      patient_version: int | None) -> int:
-        new_id: int = self._call("dose_correct", record_id=record_id, reason=reason,
-                                 fields=_text_fields(fields),
-                                 expected_version=expected_version,
-                                 patient_version=patient_version)
+        as_of = self.today()
+        new_id: int = self._changed(self._call(
+            "window_correct_dose", record_id=record_id, reason=reason,
+            fields=_text_fields(fields), expected_version=expected_version,
+            patient_version=patient_version, as_of=as_of), as_of)
         return new_id
 
     def void_dose(self, record_id: int, reason: str, *, expected_version: int | None,
                   patient_version: int | None) -> None:
-        self._call("dose_void", record_id=record_id, reason=reason,
-                   expected_version=expected_version, patient_version=patient_version)
+        as_of = self.today()
+        self._changed(self._call("window_void_dose", record_id=record_id, reason=reason,
+                                 expected_version=expected_version,
+                                 patient_version=patient_version, as_of=as_of), as_of)
 
     def sign_record(self, subject_id: str, through: date, meaning: str, password: str, *,
                     patient_version: int | None) -> SignatureView:
@@ -304,6 +327,15 @@ class ServerStudy:
             actions=None if wanted.actions is None else list(wanted.actions),
             since=wanted.since, until=wanted.until, limit=limit, with_head=with_head)
         return head, list(rows)
+
+
+#: How long a patient read with a change's answer stands for a reload (the window reloads
+#: at once after its own change; later, it asks the server again).
+FRESH_SECONDS = 5.0
+
+
+def _still_fresh(read_at: float) -> bool:
+    return time.monotonic() - read_at < FRESH_SECONDS
 
 
 def _text_fields(fields: dict[str, object]) -> dict[str, str | None]:

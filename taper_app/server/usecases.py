@@ -176,6 +176,17 @@ def _dose_correct(c: Call, record_id: int, reason: str, fields: dict[str, object
                           expected_version=expected_version, patient_version=patient_version)
 
 
+def _with_the_patient_after(c: Call, change: Callable[[LocalStudy, Any], Any],
+                            subject_of: Callable[[LocalStudy], str], as_of: date) -> Any:
+    """A window's change, answered with its result and the patient as a reload right after
+    it reads them (parts, signatures): one round trip where the window would make three."""
+    w = _window(c)
+    study = w.load_study()
+    subject = subject_of(w)  # before the change: a record's patient, for void and correct
+    result = change(w, study)
+    return (result, *w.after_write(study, subject, as_of))
+
+
 def _audit_read(c: Call, subject_id: str | None, username: str | None, entity: str | None,
                 actions: list[str] | None, since: date | None, until: date | None,
                 limit: int | None, with_head: bool) -> Any:
@@ -366,6 +377,27 @@ USE_CASES: Mapping[str, UseCase] = {u.name: u for u in (
     UseCase("window_signatures_broken", {"subject_id": S, "first_changed": OD},
             lambda c, subject_id, first_changed: _window(c).signatures_a_change_breaks(
                 subject_id, first_changed)),
+    UseCase("window_record_dose", {"subject_id": S, "fields": _is_fields, "close_ongoing": B,
+                                   "patient_version": ON, "as_of": D},
+            lambda c, subject_id, fields, close_ongoing, patient_version, as_of:
+            _with_the_patient_after(c, lambda w, study: w.record_dose(
+                study, subject_id, fields, close_ongoing=close_ongoing,
+                patient_version=patient_version), lambda w: subject_id, as_of)),
+    UseCase("window_void_dose", {"record_id": N, "reason": S, "expected_version": ON,
+                                 "patient_version": ON, "as_of": D},
+            lambda c, record_id, reason, expected_version, patient_version, as_of:
+            _with_the_patient_after(c, lambda w, study: w.void_dose(
+                record_id, reason, expected_version=expected_version,
+                patient_version=patient_version),
+                lambda w: w.subject_of_record(record_id), as_of)),
+    UseCase("window_correct_dose", {"record_id": N, "reason": S, "fields": _is_fields,
+                                    "expected_version": ON, "patient_version": ON,
+                                    "as_of": D},
+            lambda c, record_id, reason, fields, expected_version, patient_version, as_of:
+            _with_the_patient_after(c, lambda w, study: w.correct_dose(
+                study, record_id, reason, fields, expected_version=expected_version,
+                patient_version=patient_version),
+                lambda w: w.subject_of_record(record_id), as_of)),
     UseCase("dose_void", {"record_id": N, "reason": S, "expected_version": ON,
                           "patient_version": ON},
             lambda c, record_id, reason, expected_version, patient_version: _window(

@@ -19,6 +19,7 @@ from ..services.entry import (
     suggested_frequency,
 )
 from ..services.errors import Problem
+from ..services.patients import SavedDose
 from ..services.records import DoseRecordView, PatientRecord
 from ..services.study import StudyInfo
 from ..services.validation import FREQUENCIES, ROUTES, SOURCES
@@ -41,7 +42,6 @@ from .qt import (
     Signal,
 )
 from .rows import dose_fields
-from .signed_period import confirm_change_of_signed_period
 from .widgets import combo, em, hline, line_edit, repolish
 
 FREQUENCY_TEXT = {"QD": "once a day", "BID": "twice a day", "TID": "3 times a day",
@@ -399,6 +399,8 @@ class DoseDialog(ServiceDialog):
         return min(dates) if dates else None
 
     def save(self) -> None:
+        if self.saving:  # Enter again while the save is on its way
+            return
         fields = self.fields()
         preview = preview_dose(self.study, self.record, fields, self.gateway.today())
         problems = self._problems(preview, fields)
@@ -417,39 +419,44 @@ class DoseDialog(ServiceDialog):
             self.dose_mg.setFocus()
             return
         subject = self.record.subject_id
-        if (preview.unchanged_from is None
-                and not confirm_change_of_signed_period(
-                    self, self.gateway, subject, self._first_changed_date(fields),
-                    "This correction" if self.mode == self.CORRECTION else "This dose")):
-            return
-        if self.mode == self.CORRECTION and self.correcting is not None:
-            old = self.correcting
-            version = self.record.version
-            ok, new_id = self.call_service("Correction", lambda: self.gateway.correct_dose(
-                self.study, old.id, self.correction_reason.text(), fields,
-                expected_version=old.version, patient_version=version))
-            del new_id
-            summary = f"{subject}: the record {_describe(old)} was corrected"
+        what = "This correction" if self.mode == self.CORRECTION else "This dose"
+        if preview.unchanged_from is None:  # a change: say first whose signature it breaks
+            self.confirm_signed_period_then(subject, self._first_changed_date(fields), what,
+                                            lambda: self._save(subject, fields))
         else:
-            close, version = self.closes_ongoing(), self.record.version
-            ok, result = self.call_service("Dose", lambda: self.gateway.record_dose(
-                self.study, subject, fields, close_ongoing=close, patient_version=version))
-            summary = ""
-            if ok:
-                what = (f"{fields['drug']} {str(fields['dose_mg']).strip()} mg "
-                        f"{fields['frequency']} {fields['route']} from {fields['start_date']}")
-                if result.unchanged:
-                    summary = (f"{subject}: {what} is the dose already ongoing; nothing new "
-                               "was recorded")
-                else:
-                    summary = f"{subject}: {what} saved"
-                    if result.closed_record_ids:
-                        n = len(result.closed_record_ids)
-                        summary += (f"; the ongoing record{'s' * (n != 1)} ended the day "
-                                    "before")
-        if ok:
+            self._save(subject, fields)
+
+    def _save(self, subject: str, fields: dict[str, object]) -> None:
+        """The service call, off the GUI thread; the form closes once it has committed."""
+        def done(summary: str) -> None:
             self.saved.emit(subject, summary)
             self.accept()
+
+        if self.mode == self.CORRECTION and self.correcting is not None:
+            old, version = self.correcting, self.record.version
+            self.call_service_then("Correction", lambda: self.gateway.correct_dose(
+                self.study, old.id, self.correction_reason.text(), fields,
+                expected_version=old.version, patient_version=version),
+                lambda _new_id: done(f"{subject}: the record {_describe(old)} was corrected"))
+            return
+        close, version = self.closes_ongoing(), self.record.version
+        what = (f"{fields['drug']} {str(fields['dose_mg']).strip()} mg "
+                f"{fields['frequency']} {fields['route']} from {fields['start_date']}")
+
+        def recorded(result: SavedDose) -> None:
+            if result.unchanged:
+                done(f"{subject}: {what} is the dose already ongoing; nothing new was "
+                     "recorded")
+                return
+            summary = f"{subject}: {what} saved"
+            if result.closed_record_ids:
+                n = len(result.closed_record_ids)
+                summary += f"; the ongoing record{'s' * (n != 1)} ended the day before"
+            done(summary)
+
+        self.call_service_then("Dose", lambda: self.gateway.record_dose(
+            self.study, subject, fields, close_ongoing=close, patient_version=version),
+            recorded)
 
 
 class VoidDialog(ServiceDialog):
@@ -491,15 +498,17 @@ class VoidDialog(ServiceDialog):
         return cls(ctx, record, dose, parent)
 
     def save(self) -> None:
-        dose, version = self.dose, self.record.version
-        if not confirm_change_of_signed_period(self, self.gateway, self.record.subject_id,
-                                               dose.start_date, "Voiding this record"):
+        if self.saving:
             return
-        ok, _ = self.call_service("Void", lambda: self.gateway.void_dose(
-            dose.id, self.reason.text(), expected_version=dose.version,
-            patient_version=version))
-        if ok:
-            self.saved.emit(self.record.subject_id,
-                            f"{self.record.subject_id}: the record {_describe(dose)} "
-                            "was voided")
+        dose, version, subject = self.dose, self.record.version, self.record.subject_id
+
+        def void() -> None:
+            self.call_service_then("Void", lambda: self.gateway.void_dose(
+                dose.id, self.reason.text(), expected_version=dose.version,
+                patient_version=version), lambda _none: voided())
+
+        def voided() -> None:
+            self.saved.emit(subject, f"{subject}: the record {_describe(dose)} was voided")
             self.accept()
+
+        self.confirm_signed_period_then(subject, dose.start_date, "Voiding this record", void)

@@ -590,3 +590,42 @@ def test_run_through_server_signs_in_shows_the_list_and_signs_the_next_user_in(
     outs = [(r.username, r.new_value) for r in audit_rows(windows.db, "sign_out")]
     assert outs == [("nora", "switch user"), ("ivy", "sign out")]
 
+
+
+def test_a_change_brings_the_patient_back_with_it_and_only_for_the_reload_at_once(
+        windows, monkeypatch):
+    """A dose saved through the server answers with the patient as read right after it:
+    the window's reload takes that (one round trip, not three); later, or for another
+    date, the window asks the server again."""
+    from taper_app.remote import gateway as remote_gateway
+
+    window = windows.through_server("nora")
+    gateway = window.gateway
+    assert isinstance(gateway, ServerStudy)
+    calls: list[str] = []
+    real_call = gateway.remote.call
+
+    def counted(use_case: str, **args: Any) -> Any:
+        calls.append(use_case)
+        return real_call(use_case, **args)
+
+    monkeypatch.setattr(gateway.remote, "call", counted)
+    fields = {"drug": "prednisone", "dose_mg": "5", "frequency": "QD", "route": "PO",
+              "start_date": TODAY.isoformat(), "end_date": TODAY.isoformat(),
+              "source": "diary", "comment": "", "deviation_reason": "extra 5 mg"}
+    gateway.record_dose(windows.study, "101-001", dict(fields), close_ongoing=False,
+                        patient_version=None)
+    row = gateway.patient_row(windows.study, "101-001", TODAY)
+    views, _missing = gateway.signatures("101-001")
+    assert calls == ["window_record_dose"]
+    direct = windows.on_database("nora")
+    direct.select_subject("101-001")
+    assert row.summary == direct.current_row().summary
+    assert views == [] and direct.detail.signatures.texts() == ["Not signed."]
+    gateway.patient_row(windows.study, "101-001", TODAY)  # used once: asked again
+    assert calls[-1] == "window_patient"
+    monkeypatch.setattr(remote_gateway, "FRESH_SECONDS", 0.0)
+    gateway.record_dose(windows.study, "101-001", dict(fields), close_ongoing=False,
+                        patient_version=None)
+    gateway.patient_row(windows.study, "101-001", TODAY)  # too old now: asked again
+    assert calls[-2:] == ["window_record_dose", "window_patient"]
