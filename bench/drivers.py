@@ -6,9 +6,6 @@
     python bench/drivers.py memory-bare DB       the same imports, rows read with sqlite3
     python bench/drivers.py window-switch DB AS_OF SUBJECT OTHER RUNS
                                                  the real window switching patients
-    python bench/drivers.py window-remote DB URL AS_OF SUBJECT OTHER RUNS
-                                                 the window on the file and through the
-                                                 server at URL, the same work alternately
 
 Each prints ``READY`` when done (the parent times launch to that line) and a ``REPORT``
 line of JSON with its own phase times or peak memory.
@@ -20,7 +17,9 @@ import time
 
 START = time.perf_counter()
 
-import json  # noqa: E402  (timed from the very first line)
+import hashlib  # noqa: E402  (timed from the very first line)
+import itertools  # noqa: E402
+import json  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -215,193 +214,162 @@ def window_switch(db_path: str, as_of_text: str, subject: str, other: str,
 
 
 class _Heartbeat:
-    """A QTimer ticking every 2 ms on the GUI thread: the longest gap between two ticks
-    while some work runs is the longest the GUI thread could not answer (a block)."""
+    """The GUI thread's longest block: a 1 ms timer's beats, and the largest gap between
+    two of them (or between the start and the first, the last and the end) while a piece
+    of work runs. A timer fires only when the event loop runs, so a gap is the time the
+    thread spent elsewhere: work, or waiting."""
 
     def __init__(self) -> None:
         from taper_app.ui.qt import QTimer
 
+        self.beats: list[float] = []
         self.timer = QTimer()
-        self.timer.setInterval(2)
-        self.timer.timeout.connect(self._tick)
-        self.last = time.perf_counter()
-        self.longest = 0.0
+        self.timer.setInterval(1)
+        self.timer.timeout.connect(lambda: self.beats.append(time.perf_counter()))
         self.timer.start()
 
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.longest = max(self.longest, now - self.last)
-        self.last = now
-
-    def restart(self) -> None:
-        self.last, self.longest = time.perf_counter(), 0.0
-
-    def block(self) -> float:
-        """The longest gap since restart, the one still open included."""
-        return max(self.longest, time.perf_counter() - self.last)
+    def longest(self, start: float, end: float) -> float:
+        marks = [start, *(b for b in self.beats if start < b < end), end]
+        return max(b - a for a, b in itertools.pairwise(marks))
 
 
-def window_remote(db_path: str, url: str, as_of_text: str, subject: str, other: str,
-                  runs_text: str) -> None:
-    """The same user's window on the study file and through the application server at
-    ``url`` (a delaying proxy in front of it), alternately, each measured with its real
-    thread pool until its event queue is empty: sign-in to the loaded list, a patient
-    switch (a patient whose record the window does not hold yet: through the server it
-    is fetched, on the file the list already has it), and a dose save (the form's work:
-    the signed-period check, the service call, the patient's reload). The GUI thread's
-    longest block during each (a 2 ms heartbeat's largest gap), and whether both show the
-    same figures."""
+def window_day(location: str, as_of_text: str, subject: str, other: str,
+               runs_text: str, password: str = PASSWORD) -> None:
+    """A user's day in the real window (offscreen) on ``location``, a SQLite file or the
+    application server's address: signing in until the list and the first patient are
+    shown; switching to ``subject`` after ``other`` (Doses tab) until their record, figures
+    and signatures are shown; saving a dose for ``subject`` with the dose form until the
+    form has closed and the patient is shown again. Each timed ``runs`` times after one
+    warm-up, each with the GUI thread's longest block (``_Heartbeat``)."""
     from datetime import UTC, date, datetime
+    from decimal import Decimal
 
-    from taper_app.remote.gateway import ServerConnection
-    from taper_app.services.gateway import PatientRow
-    from taper_app.services.study import authenticate, load_study
-    from taper_app.storage.engine import open_database
-    from taper_app.ui import messages
+    from taper_app.remote.client import is_server_address
+    from taper_app.ui import dialogs
     from taper_app.ui.app import application
     from taper_app.ui.dose_form import DoseDialog
     from taper_app.ui.main_window import MainWindow
 
     as_of = date.fromisoformat(as_of_text)
+    runs = int(runs_text)
 
     def clock() -> datetime:
         return datetime(as_of.year, as_of.month, as_of.day, 12, tzinfo=UTC)
 
+    def today() -> date:
+        return as_of
+
     app = application()
-    # A question (a signed period the dose falls in) is answered Save at once, as a nurse
-    # who has read it would; nothing else is shown.
-    messages.set_presenter(lambda _parent, message: True)
+    if is_server_address(location):
+        from taper_app.remote.gateway import ServerConnection
+
+        connection: Any = ServerConnection(location)
+    else:
+        from taper_app.services.gateway import LocalConnection
+        from taper_app.storage.engine import open_database
+
+        connection = LocalConnection(open_database(location))
     beat = _Heartbeat()
-    db = open_database(db_path)
-    connections: list[ServerConnection] = []
-    fields = {"drug": "prednisone", "dose_mg": "5", "frequency": "QD", "route": "PO",
-              "start_date": as_of.isoformat(), "end_date": as_of.isoformat(),
-              "source": "diary", "comment": "benchmark", "deviation_reason": "benchmark"}
+    report: dict[str, Any] = {}
 
-    def settle(window: MainWindow) -> None:
-        while window.tasks.busy() or window.patients_model.rowCount() == 0:
+    def settle(shown: Any) -> None:
+        """Run the event loop until ``shown()`` holds and no load is on its way."""
+        deadline = time.perf_counter() + 120
+        while not (shown() and not window.tasks.busy()):
             app.processEvents()
+            if time.perf_counter() > deadline:
+                raise SystemExit("window-day: the window did not settle within 120 s")
+            time.sleep(0.0005)
         app.processEvents()
 
-    def open_window(where: str) -> MainWindow:
-        if where == "file":
-            actor = authenticate(db, "nurse", PASSWORD, clock)
-            window = MainWindow(db, load_study(db), actor, today=lambda: as_of, clock=clock)
-        else:
-            connection = ServerConnection(url)
-            connections.append(connection)
-            actor = connection.authenticate("nurse", PASSWORD, clock)
-            assert actor is not None, "the synthetic nurse has her own password on the server"
-            gateway = connection.open(actor, clock, lambda: as_of)
-            window = MainWindow(gateway, gateway.load_study(), actor, today=lambda: as_of,
-                                clock=clock)
-        window.resize(1366, 768)
-        window.show()
-        settle(window)
-        return window
-
-    def sign_in(where: str) -> tuple[float, float]:
-        beat.restart()
+    def timed_step(work: Any, shown: Any) -> tuple[float, float]:
         start = time.perf_counter()
-        window = open_window(where)
-        took, block = time.perf_counter() - start, beat.block()
-        window.sign_out()
-        app.processEvents()
-        window.deleteLater()
-        return took, block
+        work()
+        settle(shown)
+        end = time.perf_counter()
+        return end - start, beat.longest(start, end)
 
-    def show(window: MainWindow, name: str) -> None:
+    def showing(name: str) -> Any:
+        return lambda: (window.current_subject() == name and window.current_row() is not None
+                        and window.current_row().complete
+                        and window.detail.isEnabled())
+
+    # Sign-in to the list (a new session and window each time).
+    window: Any = None
+    sign_in: list[tuple[float, float]] = []
+    for _ in range(runs + 1):
+        if window is not None:
+            window.gateway.sign_out("switch user")
+            window.close()
+            window.deleteLater()
+            app.processEvents()
+
+        def sign_in_and_open() -> None:
+            nonlocal window
+            actor = connection.authenticate("investigator", password, clock)
+            if actor is None:
+                raise SystemExit("window-day: the investigator still has a first password")
+            gateway = connection.open(actor, clock, today)
+            window = MainWindow(gateway, gateway.load_study(), actor, today=today, clock=clock)
+            window.show_for_screen()
+
+        sign_in.append(timed_step(sign_in_and_open, lambda: window.patients_model.rowCount() > 0
+                                  and window.current_row() is not None
+                                  and window.current_row().complete))
+    report["sign_in"] = sign_in[1:]
+    # The list's figures as shown (``summary --json``'s objects): the same both ways.
+    listed = [window.patients_model.row_at(i).summary
+              for i in range(window.patients_model.rowCount())]
+    report["figures"] = hashlib.sha256(json.dumps(listed, sort_keys=True, default=str)
+                                       .encode()).hexdigest()
+
+    def select(name: str) -> None:
         if not window.select_subject(name):
-            raise SystemExit(f"window-remote: no patient {name}")
-        settle(window)
+            raise SystemExit(f"window-day: no patient {name}")
 
-    def forget(window: MainWindow, name: str) -> None:
-        """The patient back to what the list load gives (through the server: no record)."""
-        model = window.patients_model
-        row = model.row_at(model.row_of_subject(name))
-        if not window.gateway.is_local:
-            model.upsert(PatientRow.from_listing(row.listing()))
+    window.detail.tabs.setCurrentIndex(0)
+    switches = []
+    for _ in range(runs + 1):
+        timed_step(lambda: select(other), showing(other))
+        switches.append(timed_step(lambda: select(subject), showing(subject)))
+    report["switch"] = switches[1:]
+    report["records"] = len(window.current_row().record.doses)
 
-    def switch(window: MainWindow) -> tuple[float, float]:
-        show(window, other)
-        forget(window, subject)
+    # Saving a dose: the form's own Save, then the patient shown again.
+    presented: list[DoseDialog] = []
+    dialogs.DialogHost.present = classmethod(  # type: ignore[method-assign,assignment]
+        lambda _cls, dialog: (presented.append(dialog), dialog.show()))
+    saves = []
+    taken: Decimal | None = None  # the dose the form offers first: the one being taken
+    for n in range(runs + 1):
+        window.new_dose()
+        form = presented[-1]
+        taken = taken if taken is not None else Decimal(form.dose_mg.text())
+        form.start_date.set_date(as_of)
+        form.end_date.setText("")
+        # A new record each time: half a milligram more, then back (a change of dose).
+        form.dose_mg.setText(f"{taken + Decimal('0.5') if n % 2 == 0 else taken:f}")
+        form.deviation_reason.setText("benchmark: a dose off the schedule")
         app.processEvents()
-        beat.restart()
-        start = time.perf_counter()
-        show(window, subject)
-        assert window.current_row().complete
-        return time.perf_counter() - start, beat.block()
-
-    def save(window: MainWindow) -> tuple[float, float]:
-        """The dose form's Save, as the nurse presses it (its fields already typed)."""
-        show(window, subject)
-        row = window.loaded_row()
-        assert row is not None
-        form = DoseDialog(window.ctx, window.study, row.record, initial=fields,
-                          parent=window)
-        form.saved.connect(window.after_save)
-        form.show()
-        app.processEvents()
-        assert form.fields() == fields, form.fields()
-        beat.restart()
-        start = time.perf_counter()
-        form.save_button.click()
-        while form.isVisible():
-            app.processEvents()
-        settle(window)
-        took, block = time.perf_counter() - start, beat.block()
-        form.deleteLater()
-        return took, block
-
-    def summaries(window: MainWindow) -> list[dict[str, object]]:
-        return [r.summary for r in window.patients_model.rows()]
-
-    runs = int(runs_text)
-    report: dict[str, object] = {}
-
-    def measure(name: str, work: Any, on: dict[str, Any]) -> None:
-        """``work`` on the server's and the file's alternately (the first pair warms up);
-        its times and blocks into the report."""
-        done: dict[str, list[tuple[float, float]]] = {"server": [], "file": []}
-        for i in range(runs + 1):
-            for where in (("server", "file") if i % 2 == 0 else ("file", "server")):
-                measured = work(on[where])
-                if i:
-                    done[where].append(measured)
-        for where, suffix in (("server", ""), ("file", " file")):
-            report[f"{name}{suffix}"] = [t for t, _b in done[where]]
-            report[f"{name}{suffix} block"] = [b for _t, b in done[where]]
-
-    measure("sign-in", sign_in, {"server": "server", "file": "file"})
-    windows = {"server": open_window("server"), "file": open_window("file")}
-    report["same figures before"] = summaries(windows["server"]) == summaries(windows["file"])
-    for tab, label in ((0, "doses"), (2, "charts")):
-        for w in windows.values():
-            w.detail.tabs.setCurrentIndex(tab)
-            app.processEvents()
-        measure(f"switch {label}", switch, windows)
-    for w in windows.values():
-        w.detail.tabs.setCurrentIndex(0)
-    measure("save", save, windows)
-    for w in windows.values():
-        w.refresh()
-        settle(w)
-    report["same figures after"] = summaries(windows["server"]) == summaries(windows["file"])
-    report["records"] = len(windows["file"].current_row().record.doses)
+        saves.append(timed_step(form.save, lambda f=form: not f.isVisible()
+                                and showing(subject)()))
+        if form.isVisible():
+            raise SystemExit("window-day: the dose was not saved: "
+                             + "; ".join(f"{n}: {form.errors.message(n)}"
+                                         for n in form.errors.marked()))
+    report["save"] = saves[1:]
     print("READY", flush=True)
     print("REPORT " + json.dumps(report), flush=True)
-    for w in windows.values():
-        w.sign_out()
-    for connection in connections:
-        connection.close()
-    db.dispose()
+    window.gateway.sign_out("sign out")
+    window.close()
+    connection.close()
 
 
 def main(argv: list[str]) -> int:
     command, *args = argv
     {"startup": startup, "startup-bare": startup_bare, "memory": memory,
      "memory-bare": memory_bare, "window-switch": window_switch,
-     "window-remote": window_remote}[command](*args)
+     "window-day": window_day}[command](*args)
     return 0
 
 

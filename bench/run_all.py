@@ -25,7 +25,6 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from bench import benchmarks as b
 from bench.bench_import import bench_import
-from bench.bench_remote import bench_remote
 from bench.measure import Result, machine
 from bench.synthetic import CACHE, TrialShape, cached_study, generation_seconds
 from taper_app.storage.engine import open_database
@@ -54,15 +53,13 @@ class Plan:
     #: Rows of each doses.csv imported (bench/bench_import.py) and runs of each.
     import_rows: tuple[int, ...] = ()
     import_runs: tuple[int, ...] = ()
-    #: Runs of each of the window's works through the application server (bench_remote.py).
-    remote_runs: int = 1
 
 
 FULL = Plan(TrialShape(150, THREE_YEARS, daily_every=10),
             TrialShape(1000, THREE_YEARS, daily_every=10),
             switch_runs=9, save_runs=15, summary_runs=7, large_summary_runs=5, pdf_runs=5,
             diary_pdf_runs=3, cohort_runs=3, startup_runs=5, memory_runs=3,
-            import_rows=(100_000, 300_000), import_runs=(3, 1), remote_runs=9)
+            import_rows=(100_000, 300_000), import_runs=(3, 1))
 QUICK = Plan(TrialShape(6, 60, daily_every=3), TrialShape(10, 60, daily_every=3),
              switch_runs=1, save_runs=1, summary_runs=1, large_summary_runs=1, pdf_runs=1,
              diary_pdf_runs=1, cohort_runs=1, startup_runs=1, memory_runs=1,
@@ -116,14 +113,6 @@ def run(plan: Plan, folder: Path, out: TextIO = sys.stdout,
     for switch in b.bench_window_switch(small, daily_subject, typical_subject, AS_OF,
                                         plan.switch_runs):
         add(switch)
-    remote_copy = folder / "remote-study.sqlite"  # the saves write to it
-    shutil.copyfile(small, remote_copy)
-    try:
-        for remote in bench_remote(remote_copy, folder / "remote", daily_subject,
-                                   typical_subject, AS_OF, plan.remote_runs):
-            add(remote)
-    except FileNotFoundError as exc:  # no PostgreSQL server binaries on this machine
-        _say(out, f"the window through the application server was not measured: {exc}")
     startups, phases = b.bench_startup(small, AS_OF, plan.startup_runs)
     for startup in startups:
         add(startup)

@@ -67,8 +67,9 @@ def _run(server: PostgresServer, cmd: list[str], check: bool = True) -> None:
     subprocess.run(cmd, check=check, capture_output=True, text=True)
 
 
-def start_server(base: Path) -> PostgresServer:
-    """initdb and start a throw-away server (no fsync: test data only) on a free port."""
+def start_server(base: Path, *, durable: bool = False) -> PostgresServer:
+    """initdb and start a throw-away server on a free port: without fsync (test data
+    only) unless ``durable`` (the benchmarks: each commit on disk, as in production)."""
     bindir = find_bindir()
     if bindir is None:
         raise FileNotFoundError("PostgreSQL server binaries (initdb, pg_ctl) not found")
@@ -92,8 +93,9 @@ def start_server(base: Path) -> PostgresServer:
                   "taper", "-E", "UTF8", "--no-sync", "--locale=C"])
     _run(server, [str(bindir / "pg_ctl"), "-D", str(server.data_dir), "-l",
                   str(base / "server.log"), "-w", "-t", "60", "-o",
-                  f"-p {server.port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
-                  "-c synchronous_commit=off -c full_page_writes=off", "start"])
+                  f"-p {server.port} -k {base} -c listen_addresses=127.0.0.1"
+                  + ("" if durable else " -c fsync=off -c synchronous_commit=off "
+                                        "-c full_page_writes=off"), "start"])
     return server
 
 

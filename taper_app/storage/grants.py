@@ -11,6 +11,8 @@ this module gives it only what the services need:
 - ``audit_head``: SELECT and UPDATE (the append path moves it; migration 0010_head's
   trigger checks at commit that it is still the trail's last row);
 - ``alembic_version``: SELECT (the owner migrates);
+- ``user_site``: DELETE as well: it is which sites an account works for, not a record,
+  and ``user sites`` (``accounts.set_user_sites``, audited with its reason) replaces it;
 - the id sequences: USAGE and SELECT.
 
 Everything else the role held on these tables is revoked first, so a set-up made from an
@@ -25,6 +27,8 @@ from sqlalchemy import Connection, text
 APPEND_ONLY = frozenset({"audit_log", "signature"})
 HEAD = "audit_head"
 READ_ONLY = frozenset({"alembic_version"})
+#: Not records but settings of an account, replaced whole by an audited service call.
+REPLACEABLE = frozenset({"user_site"})
 
 
 class GrantError(Exception):
@@ -39,6 +43,8 @@ def privileges_of(table: str) -> str:
         return "SELECT, UPDATE"
     if table in READ_ONLY:
         return "SELECT"
+    if table in REPLACEABLE:
+        return "SELECT, INSERT, UPDATE, DELETE"
     return "SELECT, INSERT, UPDATE"
 
 

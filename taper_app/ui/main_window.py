@@ -475,8 +475,9 @@ class MainWindow(QMainWindow):
 
     def _update_count(self) -> None:
         shown, total = self.patients_proxy.rowCount(), self.patients_model.rowCount()
-        self.count_label.setText(f"{total} patients" if shown == total
-                                 else f"{shown} of {total} patients")
+        noun = "patient" if total == 1 else "patients"
+        self.count_label.setText(f"{total} {noun}" if shown == total
+                                 else f"{shown} of {total} {noun}")
 
     # ------------------------------------------------------------ selection
 

@@ -21,7 +21,7 @@ from taper_app.storage.uow import UnitOfWork
 from taper_app.ui import messages
 from taper_app.ui.dialogs import DialogHost
 from taper_app.ui.main_window import MainWindow
-from taper_app.ui.qt import QApplication, QDialog, Qt, QWidget
+from taper_app.ui.qt import QApplication, QDialog, QMenu, Qt, QTimer, QWidget
 from taper_app.ui.tasks import TaskRunner
 from tests.conftest import PASSWORD, TODAY, fixed_clock
 
@@ -182,6 +182,45 @@ def open_window(qtbot: Any, db: Database, study: StudyInfo) -> Callable[..., Mai
 
 
 # ---------------------------------------------------------------- data
+
+@pytest.fixture
+def nurse_started(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[MainWindow]]:
+    """``run_gui`` with the nurse signed in and no event loop: the windows it would show
+    (each waited for and deleted afterwards)."""
+    from taper_app.services.auth import Actor
+    from taper_app.ui.login import LoginDialog
+
+    shown: list[MainWindow] = []
+    monkeypatch.setattr(LoginDialog, "ask", classmethod(
+        lambda cls, db, study, clock=None, parent=None: Actor("nurse", "Nurse Example",
+                                                              "nurse")))
+    monkeypatch.setattr(MainWindow, "show_for_screen", lambda self: shown.append(self))
+    monkeypatch.setattr(QApplication, "exec", lambda *args: 0)
+    yield shown
+    for window in shown:
+        window.tasks.wait()
+        window.deleteLater()
+
+
+def study_menu(window: MainWindow) -> QMenu:
+    """The Study menu, found as the menu bar's child (QAction.menu() hands back a deleted
+    wrapper on PySide6 before 6.11.3, the floors' run showed)."""
+    return next(m for m in window.menuBar().findChildren(QMenu) if m.title() == "&Study")
+
+
+def when_the_window_shows(act: Callable[[MainWindow], None], after_ms: int = 0) -> None:
+    """While ``run_gui``'s event loop runs: once a main window is on screen with a patient
+    selected, ``act(window)`` (looked for every 50 ms, from ``after_ms`` on)."""
+    def look() -> None:
+        windows = [w for w in QApplication.topLevelWidgets()
+                   if isinstance(w, MainWindow) and w.isVisible()]
+        if windows and windows[0].current_row() is not None:
+            act(windows[0])
+        else:
+            QTimer.singleShot(50, look)
+
+    QTimer.singleShot(after_ms, look)
+
 
 def enroll(ctx: ServiceContext, study: StudyInfo, subject: str, day1: date,
            baseline: str = "20", template: str = "stepdown-a", site: str = "101") -> str:

@@ -11,11 +11,8 @@ from pathlib import Path
 import pytest
 
 from taper_app import crash_log
-from taper_app.services.auth import Actor
 from taper_app.ui import app as ui_app
 from taper_app.ui.login import LoginDialog
-from taper_app.ui.main_window import MainWindow
-from taper_app.ui.qt import QApplication
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,22 +69,14 @@ def test_the_crash_log_of_the_last_run_is_shown_at_the_next_start_once(
 
 
 def test_the_window_starts_after_the_crash_message(
-        tmp_path: Path, db_path, db, monkeypatch, qtbot, message_log) -> None:
+        tmp_path: Path, db_path, db, nurse_started, qtbot, message_log) -> None:
     crash_in_a_real_process(tmp_path)
     crash_in_a_real_process(tmp_path)
-    shown: list[MainWindow] = []
-    monkeypatch.setattr(LoginDialog, "ask", classmethod(
-        lambda cls, db, study, clock=None, parent=None: Actor("nurse", "Nurse Example",
-                                                              "nurse")))
-    monkeypatch.setattr(MainWindow, "show_for_screen", lambda self: shown.append(self))
-    monkeypatch.setattr(QApplication, "exec", lambda *args: 0)
     assert ui_app.run_gui(str(db_path), log_folder=tmp_path) == 0
     [message] = message_log.take("warning")
     assert "(2 crashes since the last start)" in message.text
     assert len(list(tmp_path.glob("crash-*.log"))) == 2
-    [window] = shown
-    window.tasks.wait()
-    window.deleteLater()
+    assert len(nurse_started) == 1
 
 
 def test_main_turns_faulthandler_on_into_the_log_folder(tmp_path: Path) -> None:

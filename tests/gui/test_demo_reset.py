@@ -8,16 +8,9 @@ from taper_app.services.demo import DEMO_PASSWORD, create_demo, prepare_demo
 from taper_app.services.study import authenticate, load_study
 from taper_app.ui import app as app_module
 from taper_app.ui.main_window import MainWindow
-from taper_app.ui.qt import QApplication, QMenu, QTimer
 from tests.conftest import TODAY, fixed_clock
 
-from .conftest import enroll
-
-
-def study_menu(window: MainWindow) -> QMenu:
-    """The Study menu, found as the menu bar's child (QAction.menu() hands back a deleted
-    wrapper on PySide6 before 6.11.3, the floors' run showed)."""
-    return next(m for m in window.menuBar().findChildren(QMenu) if m.title() == "&Study")
+from .conftest import enroll, study_menu, when_the_window_shows
 
 
 def test_reset_demo_rebuilds_the_study_and_asks_who_signs_in(tmp_path, message_log,
@@ -41,24 +34,18 @@ def test_reset_demo_rebuilds_the_study_and_asks_who_signs_in(tmp_path, message_l
         signed_in.append("nurse")
         return connection.authenticate("nurse", DEMO_PASSWORD, clock)
 
-    def act() -> None:
-        windows = [w for w in QApplication.topLevelWidgets()
-                   if isinstance(w, MainWindow) and w.isVisible()]
-        if not windows or windows[0].current_row() is None:
-            QTimer.singleShot(50, act)
-            return
-        window = windows[0]
+    def act(window: MainWindow) -> None:
         seen.append([r.subject_id for r in window.patients_model.rows()])
         if len(seen) == 1:
             assert window.actions_by_name["reset_demo"] in study_menu(window).actions()
             message_log.answers.append(True)  # "Rebuild the demo study as new?" yes
             window.actions_by_name["reset_demo"].trigger()
-            QTimer.singleShot(50, act)
+            when_the_window_shows(act, after_ms=50)
         else:
             window.close()
 
     monkeypatch.setattr(app_module.LoginDialog, "ask", staticmethod(sign_in))
-    QTimer.singleShot(0, act)
+    when_the_window_shows(act)
     status = app_module.run_gui(str(path), today=lambda: TODAY, clock=fixed_clock,
                                 reset_demo=reset)
     assert status == 0

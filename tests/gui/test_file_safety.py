@@ -23,12 +23,12 @@ from taper_app.storage.uow import UnitOfWork
 from taper_app.ui import app as app_module
 from taper_app.ui.file_safety import AutomaticBackups, check_before_opening
 from taper_app.ui.main_window import MainWindow
-from taper_app.ui.qt import QApplication, QTimer
+from taper_app.ui.qt import QApplication
 from taper_app.ui.rows import load_patient_row
 from taper_app.ui.tasks import TaskRunner
 from tests.conftest import NOW, PASSWORD, TODAY, context, fixed_clock
 
-from .conftest import audit_rows, dose
+from .conftest import audit_rows, dose, when_the_window_shows
 
 
 def ticking_clock():
@@ -249,17 +249,12 @@ def test_run_gui_restores_signs_in_backs_up_and_shows_the_restored_figures(
 
     shown: list[dict] = []
 
-    def look_then_close() -> None:
-        windows = [w for w in QApplication.topLevelWidgets()
-                   if isinstance(w, MainWindow) and w.isVisible()]
-        if windows and windows[0].current_row() is not None:
-            shown.append(windows[0].current_row().summary)
-            windows[0].close()
-        else:
-            QTimer.singleShot(50, look_then_close)
+    def look_then_close(window: MainWindow) -> None:
+        shown.append(window.current_row().summary)
+        window.close()
 
     monkeypatch.setattr(app_module.LoginDialog, "ask", staticmethod(sign_in))
-    QTimer.singleShot(0, look_then_close)
+    when_the_window_shows(look_then_close)
     status = app_module.run_gui(str(db_path), today=lambda: TODAY, clock=ticking_clock())
 
     assert status == 0 and signed_in

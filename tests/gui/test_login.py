@@ -9,8 +9,7 @@ from taper_app.services.gateway import LocalConnection
 from taper_app.services.study import authenticate
 from taper_app.ui import app as ui_app
 from taper_app.ui.login import LoginDialog
-from taper_app.ui.main_window import MainWindow
-from taper_app.ui.qt import QApplication, QDialog
+from taper_app.ui.qt import QDialog
 from tests.conftest import PASSWORD, fixed_clock
 
 from .conftest import activate, audit_rows
@@ -88,18 +87,10 @@ def test_a_user_name_is_needed(login, db, keyboard):
 
 
 def test_run_gui_signs_in_and_shows_the_window_titled_for_the_user(
-        db_path, db, monkeypatch, qtbot):
-    shown: list[MainWindow] = []
-    monkeypatch.setattr(LoginDialog, "ask", classmethod(
-        lambda cls, db, study, clock=None, parent=None: Actor("nurse", "Nurse Example",
-                                                              "nurse")))
-    monkeypatch.setattr(MainWindow, "show_for_screen", lambda self: shown.append(self))
-    monkeypatch.setattr(QApplication, "exec", lambda *args: 0)
+        db_path, db, nurse_started, qtbot):
     assert ui_app.run_gui(str(db_path)) == 0
-    [window] = shown
+    [window] = nurse_started
     assert window.windowTitle() == "EXAMPLE-IIM-01 – Nurse Example (nurse) – Taper Tracker"
-    window.tasks.wait()
-    window.deleteLater()
 
 
 def test_run_gui_ends_quietly_when_nobody_signs_in(db_path, db, monkeypatch):

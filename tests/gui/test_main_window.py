@@ -193,3 +193,8 @@ def test_every_window_carries_the_application_icon(open_window):
     window = open_window("nurse")
     assert not application().windowIcon().isNull()
     assert not window.windowIcon().isNull()
+
+
+def test_the_count_of_one_patient_is_singular(open_window, patient):
+    window = open_window("nurse")
+    assert window.count_label.text() == "1 patient"

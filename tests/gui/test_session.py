@@ -7,16 +7,10 @@ from taper_app.ui import app as app_module
 from taper_app.ui.audit_view import AuditDialog
 from taper_app.ui.dose_form import DoseDialog
 from taper_app.ui.main_window import QUIT, SIGN_IN_AGAIN, MainWindow
-from taper_app.ui.qt import QApplication, QLabel, QLineEdit, QMenu, Qt, QTimer, QWidget
+from taper_app.ui.qt import QApplication, QLabel, QLineEdit, Qt, QWidget
 from tests.conftest import PASSWORD, TODAY, fixed_clock
 
-from .conftest import activate, audit_rows, dose_rows
-
-
-def study_menu(window: MainWindow) -> QMenu:
-    """The Study menu, found as the menu bar's child (QAction.menu() hands back a deleted
-    wrapper on PySide6 before 6.11.3, the floors' run showed)."""
-    return next(m for m in window.menuBar().findChildren(QMenu) if m.title() == "&Study")
+from .conftest import activate, audit_rows, dose_rows, study_menu, when_the_window_shows
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 
@@ -148,22 +142,16 @@ def test_run_gui_signs_the_next_user_in_after_a_switch_and_shows_only_their_wind
         seen.append(("sign-in", [w.windowTitle() for w in _visible_windows()]))
         return connection.authenticate(queue.pop(0), PASSWORD, clock) if queue else None
 
-    def act() -> None:
-        windows = [w for w in QApplication.topLevelWidgets()
-                   if isinstance(w, MainWindow) and w.isVisible()]
-        if not windows or windows[0].current_row() is None:
-            QTimer.singleShot(50, act)
-            return
-        window = windows[0]
+    def act(window: MainWindow) -> None:
         seen.append((window.actor.username, [w.windowTitle() for w in _visible_windows()]))
         if window.actor.username == "nurse":
             window.switch_user()
-            QTimer.singleShot(50, act)
+            when_the_window_shows(act, after_ms=50)
         else:
             window.sign_out()
 
     monkeypatch.setattr(app_module.LoginDialog, "ask", staticmethod(sign_in))
-    QTimer.singleShot(0, act)
+    when_the_window_shows(act)
     status = app_module.run_gui(str(db_path), today=lambda: TODAY, clock=fixed_clock)
 
     assert status == 0

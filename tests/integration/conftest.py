@@ -22,6 +22,12 @@ def app_role_url(db_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def cli_study_data() -> None:
+    """The records a module's command-line tests start from, entered through the services
+    before ``location`` hands the study over: none, unless the module says otherwise."""
+
+
+@pytest.fixture
 def location(db: Database, db_url: str, backend: str, cli_study_data: None, tmp_path: Path,
              monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
              ) -> Iterator[str]:
@@ -31,7 +37,8 @@ def location(db: Database, db_url: str, backend: str, cli_study_data: None, tmp_
     ``taper-app serve`` on that database as the granted application role, as a site laptop
     has it. Every account has chosen its own password, ``PASSWORD`` in TAPER_PASSWORD."""
     passwords_chosen(db)
-    db.dispose()
+    db.dispose()  # the command line has the study to itself
+    monkeypatch.delenv("TAPER_DB", raising=False)
     monkeypatch.setenv("TAPER_PASSWORD", PASSWORD)
     if backend != SERVER:
         yield db_url

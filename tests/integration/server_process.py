@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def application_role(owner_url: str) -> Iterator[str]:
     """Make a login role for the study at ``owner_url``, grant it the application's
-    privileges with ``taper-app db grant``; yield its URL; drop it afterwards."""
+    privileges with ``taper-app db grant`` (as IT does: it must say so); yield its URL;
+    drop it afterwards."""
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
@@ -40,10 +41,11 @@ def application_role(owner_url: str) -> Iterator[str]:
 
         from taper_app import cli
 
-        err = io.StringIO()
-        if cli.run(["db", "grant", "--role", role, "--db", owner_url], out=io.StringIO(),
-                   err=err) != 0:
-            raise RuntimeError(f"db grant failed: {err.getvalue()}")
+        out, err = io.StringIO(), io.StringIO()
+        status = cli.run(["db", "grant", "--role", role, "--db", owner_url], out=out, err=err)
+        if status != 0 or not out.getvalue().startswith(
+                f"granted {role} the application's privileges on "):
+            raise RuntimeError(f"db grant failed ({status}): {out.getvalue()}{err.getvalue()}")
         yield url.set(username=role).render_as_string(hide_password=False)
     finally:
         sql(f"DROP OWNED BY {role}")

@@ -306,12 +306,33 @@ def test_usage_errors_exit_2(cli: Taper, args: tuple[str, ...]) -> None:
 
 # ---------------------------------------------------------------- export
 
-def test_export_csv_has_every_record_and_every_day(cli: Taper, tmp_path: Path) -> None:
-    out_dir = tmp_path / "export"
+def exported_as_worked_out_by_hand(cli: Taper, out_dir: Path) -> list[dict[str, str]]:
+    """``export --format csv`` as of AS_OF into ``out_dir``: the 17 records with the pulse,
+    and the daily series as worked out by hand above; returns dose_records.csv's rows."""
     ok(cli("export", "--format", "csv", "--out", str(out_dir), "--as-of", AS_OF))
     with (out_dir / "dose_records.csv").open(encoding="utf-8", newline="") as fh:
         records = list(csv.DictReader(fh))
-    assert len(records) == query(cli.db, "SELECT count(*) FROM dose_record")[0][0] == 17
+    assert len(records) == 17
+    pulse = [r for r in records if r["frequency"] == "ONCE"]
+    assert [(r["drug"], r["peq_mg_per_day"], r["start_study_day"]) for r in pulse] == [
+        ("methylprednisolone", "625", "80")]
+    with (out_dir / "daily_series.csv").open(encoding="utf-8", newline="") as fh:
+        daily = list(csv.DictReader(fh))
+    # Day 1 to the as-of date for each patient: 183 + 62 + 183 rows
+    assert len(daily) == 183 + 62 + 183
+    a = {int(r["study_day"]): r for r in daily if r["subject_id"] == "101-001"}
+    assert sorted(a) == list(range(1, 184))
+    assert all(a[d]["date"] == on(d) for d in a)
+    assert [d for d in a if a[d]["missing"] == "Y"] == [60, 61, 62, 63, 64]
+    assert a[80]["actual_peq_mg"] == "635" and a[80]["deviation"] == "above"
+    assert a[127]["scheduled_peq_mg"] == "8" and a[127]["deviation"] == "below"
+    assert a[60]["actual_peq_mg"] == ""
+    return records
+
+
+def test_export_csv_has_every_record_and_every_day(cli: Taper, tmp_path: Path) -> None:
+    records = exported_as_worked_out_by_hand(cli, tmp_path / "export")
+    assert len(records) == query(cli.db, "SELECT count(*) FROM dose_record")[0][0]
     assert {"subject_id", "site", "record_id", "drug", "dose_mg", "frequency", "route",
             "start_date", "end_date", "start_study_day", "end_study_day",
             "peq_mg_per_day", "voided"} <= set(records[0])
@@ -328,21 +349,6 @@ def test_export_csv_has_every_record_and_every_day(cli: Taper, tmp_path: Path) -
         assert float(record["dose_mg"]) * 1000 == dose_ug
     run_in = [r for r in records if r["start_date"] == "2023-12-18"]
     assert [(r["start_study_day"], r["end_study_day"]) for r in run_in] == [("-14", "-1")]
-    pulse = [r for r in records if r["frequency"] == "ONCE"]
-    assert [(r["drug"], r["peq_mg_per_day"], r["start_study_day"]) for r in pulse] == [
-        ("methylprednisolone", "625", "80")]
-
-    with (out_dir / "daily_series.csv").open(encoding="utf-8", newline="") as fh:
-        daily = list(csv.DictReader(fh))
-    # Day 1 to the as-of date for each patient: 183 + 62 + 183 rows
-    assert len(daily) == 183 + 62 + 183
-    a = {int(r["study_day"]): r for r in daily if r["subject_id"] == "101-001"}
-    assert sorted(a) == list(range(1, 184))
-    assert all(a[d]["date"] == on(d) for d in a)
-    assert [d for d in a if a[d]["missing"] == "Y"] == [60, 61, 62, 63, 64]
-    assert a[80]["actual_peq_mg"] == "635" and a[80]["deviation"] == "above"
-    assert a[127]["scheduled_peq_mg"] == "8" and a[127]["deviation"] == "below"
-    assert a[60]["actual_peq_mg"] == ""
 
 
 # ---------------------------------------------------------------- backup and audit

@@ -4,32 +4,24 @@ the audit row, and clear refusals that write nothing."""
 from __future__ import annotations
 
 import csv
-import io
-import sqlite3
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from taper_app.cli import run
 from taper_app.services.patients import enroll_patient, record_dose
 from taper_app.storage.engine import Database, open_database
 from taper_app.storage.models import AuditEntry
 from taper_app.storage.uow import UnitOfWork
-from tests.conftest import PASSWORD, context
+from tests.cli_door import taper
+from tests.conftest import context
 
 pytestmark = pytest.mark.sqlite_only  # the door is tested here; the services on both backends
 
 
-def taper(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = run(list(argv), out, err, io.StringIO())
-    return status, out.getvalue(), err.getvalue()
-
-
 @pytest.fixture
-def study_db(db: Database, study, monkeypatch: pytest.MonkeyPatch) -> str:
+def cli_study_data(db: Database, study) -> None:  # type: ignore[no-untyped-def]
     nurse = context(db, "nurse")
     enroll_patient(nurse, study, {"subject_id": "101-001", "site": "101",
                                   "day1_date": "2026-05-01", "baseline_mg": "20",
@@ -37,16 +29,6 @@ def study_db(db: Database, study, monkeypatch: pytest.MonkeyPatch) -> str:
     record_dose(nurse, study, "101-001", {"drug": "methylprednisolone", "dose_mg": "16",
                                           "frequency": "QD", "route": "PO",
                                           "start_date": "2026-05-01"})  # ongoing
-    assert db.path is not None
-    db.dispose()
-    # the nurse has chosen her own password (the first-password rule is tested elsewhere)
-    con = sqlite3.connect(db.path)
-    with con:
-        con.execute("UPDATE app_user SET must_change_password = 0")
-    con.close()
-    monkeypatch.delenv("TAPER_DB", raising=False)
-    monkeypatch.setenv("TAPER_PASSWORD", PASSWORD)
-    return str(db.path)
 
 
 @pytest.fixture
@@ -56,12 +38,12 @@ def out_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def test_handout_writes_the_pdf_and_csv_and_audits_the_print(study_db: str, out_dir: Path):
+def test_handout_writes_the_pdf_and_csv_and_audits_the_print(location: str, out_dir: Path):
     tmp_path = out_dir
     pdf, table = tmp_path / "cal.pdf", tmp_path / "cal.csv"
     status, out, err = taper("handout", "--subject", "101-001", "--from", "2026-07-06",
                              "--weeks", "2", "--out", str(pdf), "--csv", str(table),
-                             "--db", study_db, "--user", "nurse")
+                             "--db", location, "--user", "nurse")
     assert (status, err) == (0, "")
     lines = out.splitlines()
     assert lines[0].startswith(f"wrote {pdf} (") and "2026-07-06 to 2026-07-19, " \
@@ -78,7 +60,7 @@ def test_handout_writes_the_pdf_and_csv_and_audits_the_print(study_db: str, out_
     assert rows[5]["dose_mg"] == "0" and rows[5]["tablets"] == ""
     pages = PdfReader(pdf).pages
     assert all("101-001" in p.extract_text() for p in pages)
-    db = open_database(study_db)
+    db = open_database(location)
     try:
         with UnitOfWork(db, write=False) as uow:
             (row,) = uow.session.scalars(select(AuditEntry).where(
@@ -89,11 +71,11 @@ def test_handout_writes_the_pdf_and_csv_and_audits_the_print(study_db: str, out_
         db.dispose()
 
 
-def test_handout_warns_about_days_no_tablet_makes(study_db: str, out_dir: Path):
+def test_handout_warns_about_days_no_tablet_makes(location: str, out_dir: Path):
     tmp_path = out_dir
     status, out, _ = taper("handout", "--subject", "101-001", "--from", "2026-07-06",
                            "--weeks", "1", "--drug", "triamcinolone", "--out",
-                           str(tmp_path / "c.pdf"), "--db", study_db, "--user", "nurse")
+                           str(tmp_path / "c.pdf"), "--db", location, "--user", "nurse")
     assert status == 0
     assert "warning: on 6 day(s) no triamcinolone tablets make the dose exactly" in out
 
@@ -103,26 +85,26 @@ def test_handout_warns_about_days_no_tablet_makes(study_db: str, out_dir: Path):
     (("--weeks", "0"), "weeks: 0 is not a number of weeks from 1 to 26"),
     (("--from", "6 July"), "--from: '6 July' is not a date"),
 ])
-def test_bad_input_is_refused_and_writes_nothing(study_db: str, out_dir: Path, extra, message):
+def test_bad_input_is_refused_and_writes_nothing(location: str, out_dir: Path, extra, message):
     tmp_path = out_dir
     pdf = tmp_path / "c.pdf"
     status, out, err = taper("handout", "--subject", "101-001", "--out", str(pdf), *extra,
-                             "--db", study_db, "--user", "nurse")
+                             "--db", location, "--user", "nurse")
     assert status == 1 and out == ""
     assert message in err
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_unknown_subject_a_missing_folder_and_no_user(study_db: str, out_dir: Path):
+def test_an_unknown_subject_a_missing_folder_and_no_user(location: str, out_dir: Path):
     tmp_path = out_dir
     status, _, err = taper("handout", "--subject", "999", "--out", str(tmp_path / "c.pdf"),
-                           "--db", study_db, "--user", "nurse")
+                           "--db", location, "--user", "nurse")
     assert status == 1 and "no patient '999'" in err
     status, _, err = taper("handout", "--subject", "101-001", "--from", "2026-07-06",
                            "--out", str(tmp_path / "no" / "c.pdf"), "--csv",
-                           str(tmp_path / "c.csv"), "--db", study_db, "--user", "nurse")
+                           str(tmp_path / "c.csv"), "--db", location, "--user", "nurse")
     assert status == 1 and "does not exist" in err
     assert list(tmp_path.iterdir()) == []  # the CSV is not written without its PDF
     status, _, err = taper("handout", "--subject", "101-001", "--out",
-                           str(tmp_path / "c.pdf"), "--db", study_db)
+                           str(tmp_path / "c.pdf"), "--db", location)
     assert status == 2 and "give --user NAME" in err

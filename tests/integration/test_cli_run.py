@@ -3,43 +3,19 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from taper_app.cli import run
-from taper_app.storage.engine import Database
+from tests.cli_door import taper
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.sqlite_only
 
 PATIENTS = ("subject_id,site,day1_date,baseline_mg,template_id\n"
             "101-001,101,2024-01-01,20,stepdown-a\n")
-
-
-def taper(*argv: str, stdin: str = "") -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = run(list(argv), out, err, io.StringIO(stdin))
-    return status, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture
-def study_db(db: Database, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The fixture study's file, closed so the command line has it to itself."""
-    assert db.path is not None
-    db.dispose()
-    # These accounts stand for users who have already chosen their own password (the
-    # first-password rule has its own tests in test_cli_accounts_and_sites.py).
-    con = sqlite3.connect(db.path)
-    with con:
-        con.execute("UPDATE app_user SET must_change_password = 0")
-    con.close()
-    monkeypatch.delenv("TAPER_DB", raising=False)
-    monkeypatch.setenv("TAPER_PASSWORD", PASSWORD)
-    return str(db.path)
 
 
 def counts(path: str) -> tuple[int, ...]:
@@ -63,75 +39,75 @@ def counts(path: str) -> tuple[int, ...]:
     ["import", "--patients", "patients.csv"],              # a change needs --user
     ["user", "add", "nora", "--role", "chief", "--full-name", "Nora"],
 ])
-def test_usage_errors_exit_2(study_db: str, argv: list[str],
+def test_usage_errors_exit_2(location: str, argv: list[str],
                             capsys: pytest.CaptureFixture[str]) -> None:
-    status, _, err = taper(*argv, "--db", study_db)
+    status, _, err = taper(*argv, "--db", location)
     assert status == 2
     # argparse's own errors go to sys.stderr, the command's to ``err``: either way, stderr
     assert err or capsys.readouterr().err
 
 
-def test_a_successful_import_exits_0(study_db: str, tmp_path: Path) -> None:
+def test_a_successful_import_exits_0(location: str, tmp_path: Path) -> None:
     patients = tmp_path / "patients.csv"
     patients.write_text(PATIENTS, encoding="utf-8")
     status, out, err = taper("import", "--patients", str(patients), "--user", "nurse",
-                             "--db", study_db)
+                             "--db", location)
     assert (status, err) == (0, "")
     assert "imported 1 patients, 0 dose records, 0 amendments" in out
 
 
-def test_the_password_may_come_from_standard_input(study_db: str, tmp_path: Path,
+def test_the_password_may_come_from_standard_input(location: str, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TAPER_PASSWORD")
     patients = tmp_path / "patients.csv"
     patients.write_text(PATIENTS, encoding="utf-8")
     status, _, err = taper("import", "--patients", str(patients), "--user", "nurse",
-                           "--password-stdin", "--db", study_db, stdin=PASSWORD + "\n")
+                           "--password-stdin", "--db", location, stdin=PASSWORD + "\n")
     assert (status, err) == (0, "")
 
 
-def test_a_bad_import_exits_1_with_every_problem_on_stderr(study_db: str,
+def test_a_bad_import_exits_1_with_every_problem_on_stderr(location: str,
                                                           tmp_path: Path) -> None:
     patients = tmp_path / "patients.csv"
     patients.write_text(PATIENTS + "101-002,101,2024-01-01,-3,nope\n", encoding="utf-8")
-    before = counts(study_db)
+    before = counts(location)
     status, _, err = taper("import", "--patients", str(patients), "--user", "nurse",
-                           "--db", study_db)
+                           "--db", location)
     assert status == 1
     lines = err.splitlines()
     assert f"{patients}:3: baseline_mg: -3 is negative" in lines
     assert any(line.startswith(f"{patients}:3: template_id: unknown template 'nope'")
                for line in lines)
     assert lines[-1] == "taper-app import: 2 problem(s); nothing was imported"
-    assert counts(study_db) == before
+    assert counts(location) == before
 
 
 @pytest.mark.parametrize(("cell", "words"), [
     ("1e1000000", "has an exponent"), ("1e3", "has an exponent"), ("1_0", "has an underscore"),
     ("-0", "has a minus sign"), ("١٠", "digits other than 0-9")])
 def test_a_baseline_not_written_in_plain_digits_exits_1_with_file_line_column(
-        study_db: str, tmp_path: Path, cell: str, words: str) -> None:
+        location: str, tmp_path: Path, cell: str, words: str) -> None:
     patients = tmp_path / "patients.csv"
     patients.write_text(PATIENTS + f"101-002,101,2024-01-01,{cell},stepdown-a\n",
                         encoding="utf-8")
-    before = counts(study_db)
+    before = counts(location)
     status, _, err = taper("import", "--patients", str(patients), "--user", "nurse",
-                           "--db", study_db)
+                           "--db", location)
     assert status == 1 and "Traceback" not in err
     [problem] = [line for line in err.splitlines() if line.startswith(f"{patients}:")]
     assert problem.startswith(f"{patients}:3: baseline_mg: ") and words in problem
-    assert counts(study_db) == before
+    assert counts(location) == before
 
 
-def test_a_reason_over_5000_characters_exits_1_saying_its_length(study_db: str) -> None:
-    before = counts(study_db)
+def test_a_reason_over_5000_characters_exits_1_saying_its_length(location: str) -> None:
+    before = counts(location)
     status, _, err = taper("user", "deactivate", "monitor", "--reason", "r" * 5001,
-                           "--user", "admin", "--db", study_db)
+                           "--user", "admin", "--db", location)
     assert status == 1 and "Traceback" not in err
     assert "reason: is 5,001 characters long; at most 5,000 are allowed" in err
-    assert counts(study_db) == before
+    assert counts(location) == before
     assert taper("user", "deactivate", "monitor", "--reason", "r" * 5000, "--user", "admin",
-                 "--db", study_db)[0] == 0
+                 "--db", location)[0] == 0
 
 
 @pytest.mark.parametrize(("argv", "words"), [
@@ -140,24 +116,24 @@ def test_a_reason_over_5000_characters_exits_1_saying_its_length(study_db: str) 
      "no password"),
     (["summary", "--json", "--as-of", "2024-07-01", "--subject", "999-999"], "no patient"),
 ])
-def test_invalid_input_exits_1(study_db: str, argv: list[str], words: str) -> None:
-    status, out, err = taper(*argv, "--db", study_db)
+def test_invalid_input_exits_1(location: str, argv: list[str], words: str) -> None:
+    status, out, err = taper(*argv, "--db", location)
     assert status == 1
     assert words in err
     assert out == ""
 
 
-def test_a_wrong_password_exits_1_and_changes_nothing(study_db: str, tmp_path: Path,
+def test_a_wrong_password_exits_1_and_changes_nothing(location: str, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TAPER_PASSWORD", "not-the-password")
     patients = tmp_path / "patients.csv"
     patients.write_text(PATIENTS, encoding="utf-8")
-    before = counts(study_db)
+    before = counts(location)
     status, _, err = taper("import", "--patients", str(patients), "--user", "nurse",
-                           "--db", study_db)
+                           "--db", location)
     assert status == 1
     assert "wrong password" in err
-    assert counts(study_db) == before
+    assert counts(location) == before
 
 
 def test_a_missing_database_exits_1(tmp_path: Path) -> None:
@@ -168,34 +144,34 @@ def test_a_missing_database_exits_1(tmp_path: Path) -> None:
     assert not (tmp_path / "nowhere.sqlite").exists()
 
 
-def test_a_database_from_a_newer_version_exits_1(study_db: str) -> None:
-    con = sqlite3.connect(study_db)
+def test_a_database_from_a_newer_version_exits_1(location: str) -> None:
+    con = sqlite3.connect(location)
     con.execute("UPDATE alembic_version SET version_num = '9999'")
     con.commit()
     con.close()
-    status, _, err = taper("summary", "--json", "--as-of", "2024-07-01", "--db", study_db)
+    status, _, err = taper("summary", "--json", "--as-of", "2024-07-01", "--db", location)
     assert status == 1
     assert "newer version" in err
 
 
-def test_backup_never_overwrites_a_file(study_db: str, tmp_path: Path) -> None:
+def test_backup_never_overwrites_a_file(location: str, tmp_path: Path) -> None:
     existing = tmp_path / "backup.sqlite"
     existing.write_bytes(b"precious")
-    status, _, err = taper("backup", "--out", str(existing), "--db", study_db)
+    status, _, err = taper("backup", "--out", str(existing), "--db", location)
     assert status == 1
     assert "already exists" in err
     assert existing.read_bytes() == b"precious"
 
 
-def test_summary_of_an_empty_study_is_an_empty_array(study_db: str) -> None:
-    status, out, _ = taper("summary", "--json", "--as-of", "2024-07-01", "--db", study_db)
+def test_summary_of_an_empty_study_is_an_empty_array(location: str) -> None:
+    status, out, _ = taper("summary", "--json", "--as-of", "2024-07-01", "--db", location)
     assert status == 0
     assert json.loads(out) == []
 
 
-def test_the_database_may_come_from_taper_db(study_db: str,
+def test_the_database_may_come_from_taper_db(location: str,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TAPER_DB", study_db)
+    monkeypatch.setenv("TAPER_DB", location)
     status, out, _ = taper("audit", "verify")
     assert status == 0
     assert "intact" in out

@@ -1,27 +1,20 @@
-"""``user sites`` and the sites in ``user list``, in-process on SQLite and PostgreSQL: the
-change is audited with its reason, the user then reads only those sites, and ``audit
-verify`` still agrees with the data."""
+"""``user sites`` and the sites in ``user list``, in-process on SQLite and PostgreSQL (the
+command line through a real application server too): the change is audited with its
+reason, the user then reads only those sites, and ``audit verify`` still agrees with the
+data."""
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from taper_app.cli import run
 from taper_app.services.accounts import list_users, set_user_sites
 from taper_app.services.errors import PermissionDenied, ServiceError, ValidationError
 from taper_app.storage import models
 from taper_app.storage.engine import Database
 from taper_app.storage.uow import UnitOfWork
-from tests.conftest import PASSWORD, context
-
-
-def taper(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = run(list(argv), out, err, io.StringIO(""))
-    return status, out.getvalue(), err.getvalue()
+from tests.cli_door import taper
+from tests.conftest import context
 
 
 def test_sites_are_set_audited_and_listed(db: Database) -> None:
@@ -44,21 +37,16 @@ def test_sites_are_set_audited_and_listed(db: Database) -> None:
         set_user_sites(context(db, "monitor"), "nurse", ["101"], "r")
 
 
-def test_user_sites_on_the_command_line(db: Database, db_url: str,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    with UnitOfWork(db) as uow:
-        uow.session.execute(update(models.User).values(must_change_password=False))
-        uow.commit()
-    db.dispose()
-    monkeypatch.setenv("TAPER_PASSWORD", PASSWORD)
+@pytest.mark.through_server
+def test_user_sites_on_the_command_line(location: str) -> None:
     status, out, err = taper("user", "sites", "monitor", "--site", "101", "--reason",
-                             "site 101's monitor", "--db", db_url, "--user", "admin")
+                             "site 101's monitor", "--db", location, "--user", "admin")
     assert (status, err, out) == (0, "", "monitor works for site(s) 101\n")
-    status, out, err = taper("user", "list", "--db", db_url, "--user", "admin")
+    status, out, err = taper("user", "list", "--db", location, "--user", "admin")
     assert status == 0, err
     assert "Monitor Example (101)" in out and "Nurse Example (every site)" in out
-    status, out, err = taper("audit", "verify", "--db", db_url)
+    status, out, err = taper("audit", "verify", "--db", location, "--user", "monitor")
     assert status == 0 and "data agree with it" in out, out + err
-    status, _, err = taper("user", "sites", "monitor", "--reason", "r", "--db", db_url,
+    status, _, err = taper("user", "sites", "monitor", "--reason", "r", "--db", location,
                            "--user", "nurse")
     assert status == 1 and "may not manage users" in err

@@ -7,8 +7,6 @@ made for each test and given its privileges by ``taper-app db grant`` (what IT r
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -16,7 +14,6 @@ from sqlalchemy import create_engine, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from taper_app import cli
 from taper_app.services.audit import verify_chain
 from taper_app.services.patients import enroll_patient, record_dose
 from taper_app.services.signatures import sign_record
@@ -24,6 +21,7 @@ from taper_app.services.study import load_study
 from taper_app.storage.engine import open_database
 from taper_app.storage.grants import grant_application_role
 from taper_app.storage.uow import UnitOfWork
+from tests.cli_door import taper as _run
 from tests.conftest import PASSWORD, context
 from tests.unit.services.test_patients import dump
 
@@ -31,12 +29,6 @@ pytestmark = pytest.mark.postgres_only
 
 DOSE = {"drug": "prednisone", "dose_mg": "20", "frequency": "QD", "route": "PO",
         "start_date": "2026-01-05", "end_date": "2026-01-10", "source": "clinic"}
-
-
-def _run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.run(list(argv), out=out, err=err, stdin=io.StringIO())
-    return code, out.getvalue(), err.getvalue()
 
 
 def _admin_sql(db_url: str, sql: str) -> None:
@@ -62,17 +54,10 @@ def signed(db):
 
 
 @pytest.fixture
-def app_url(signed, db_url: str) -> Iterator[str]:
-    """The URL of a fresh login role given the application's privileges by ``db grant``."""
-    url = make_url(db_url)
-    role = f"app_{url.database}"
-    _admin_sql(db_url, f"CREATE ROLE {role} LOGIN")
-    code, out, err = _run("db", "grant", "--role", role, "--db", db_url)
-    assert code == 0, err
-    assert out.startswith(f"granted {role} the application's privileges on ")
-    yield url.set(username=role).render_as_string(hide_password=False)
-    _admin_sql(db_url, f"DROP OWNED BY {role}")
-    _admin_sql(db_url, f"DROP ROLE {role}")
+def app_url(signed, app_role_url: str) -> str:
+    """The URL of a fresh login role given the application's privileges by ``db grant``
+    (tests/integration/conftest.py), once the guarded tables hold rows."""
+    return app_role_url
 
 
 def _refused(url: str, sql: str) -> str:
@@ -125,6 +110,19 @@ def test_the_head_moves_only_with_the_trail_for_any_role(signed, db_url, app_url
                 "UPDATE audit_head SET last_id = last_id + 5"):
         assert _refused(url, sql) == "P0001"  # checked at commit by the deferred trigger
     assert dump(signed) == before
+
+
+def test_the_application_role_may_replace_an_accounts_sites_and_delete_nothing_else(
+        signed, app_url):
+    """``user sites`` replaces the account's user_site rows (audited by the service); no
+    other table, the accounts' own included, grants the application role DELETE."""
+    engine = create_engine(app_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM user_site WHERE site_code = 'none'"))
+    finally:
+        engine.dispose()
+    assert _refused(app_url, "DELETE FROM app_user WHERE username = 'nurse'") == "42501"
 
 
 def test_the_append_path_works_with_the_application_role(signed, app_url):

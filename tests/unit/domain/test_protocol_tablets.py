@@ -8,30 +8,17 @@ import pytest
 
 from taper_app.domain.protocol import (
     DEFAULT_TABLETS,
-    ProtocolError,
     new_template_problems,
     parse_protocol,
     parse_template_file,
 )
 
+from .test_protocol import HEADER, TABLE_TEMPLATE, problems_of
+
 D = Decimal
 
-HEAD = '''
-study = "S"
-protocol_version = "1"
-[[template]]
-id = "t"
-kind = "table"
-  [[template.step]]
-  day = 15
-  dose_mg = 10
-'''
-
-
-def problems_of(text: str) -> list[str]:
-    with pytest.raises(ProtocolError) as caught:
-        parse_protocol(text, "p.toml")
-    return caught.value.problems
+#: A protocol with one table template: where each test adds its ``[tablets]``.
+HEAD = HEADER + TABLE_TEMPLATE
 
 
 def test_the_interfaces_md_example_replaces_those_drugs_and_keeps_the_others():
@@ -86,7 +73,7 @@ def test_bad_tablet_tables_are_refused_with_where_and_why(table, message):
 
 def test_tablets_must_be_a_table():
     assert any("[tablets] must be a table" in p for p in problems_of(HEAD.replace(
-        'study = "S"', 'tablets = 5\nstudy = "S"')))
+        'study = "S-01"', 'tablets = 5\nstudy = "S-01"')))
 
 
 def test_a_new_file_may_not_give_a_fraction_step_a_frequency():

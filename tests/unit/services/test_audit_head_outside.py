@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from taper_app.cli import run
 from taper_app.remote.wire import decode, encode
 from taper_app.results import AuditHeadMark
 from taper_app.services.audit import trail_head
@@ -25,6 +24,7 @@ from taper_app.services.reporting import cohort_report, patient_report, stored_s
 from taper_app.services.signatures import sign_record, signatures_for
 from taper_app.storage.engine import Database
 from taper_app.storage.uow import UnitOfWork
+from tests.cli_door import taper
 from tests.conftest import NOW, PASSWORD, context
 from tests.unit.services.test_audit_reconcile import attack, rechain
 
@@ -176,11 +176,6 @@ def test_a_trail_cut_with_its_head_moved_is_flagged_at_start_up(db, study, patie
            f"FROM audit_log WHERE id = {mark.rows - 3})")
     assert db.path is not None
     assert "does not extend" in check_study_file(str(db.path)).behind_backup
-
-
-def taper(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    return run(list(argv), out, err, io.StringIO("")), out.getvalue(), err.getvalue()
 
 
 def test_a_signature_with_its_head_crosses_the_servers_wire_format(db, patient):

@@ -267,20 +267,9 @@ def wait_until(condition: Callable[[], bool]) -> None:
         threading.Event().wait(0.02)
 
 
-@pytest.mark.postgres_only
-def test_a_row_lock_held_past_the_lock_timeout_is_busy(db: Database, backend: str) -> None:
-    with transaction(db) as holder, transaction(db) as waiter:
-        holder.exec_driver_sql("SELECT * FROM audit_head FOR UPDATE")
-        waiter.exec_driver_sql("SET lock_timeout = '50ms'")
-        with pytest.raises(DBAPIError) as excinfo:
-            waiter.exec_driver_sql("SELECT * FROM audit_head FOR UPDATE")
-    busy = translate_db_error(excinfo.value)
-    assert isinstance(busy, DatabaseBusy) and "Try again" in str(busy)
-
-
-@pytest.mark.postgres_only
-def test_a_deadlock_is_said_as_a_conflict(db: Database, backend: str) -> None:
-    """Two transactions each wait for the other's row: the server ends one of them."""
+def real_deadlock(db: Database) -> DBAPIError:
+    """Two transactions each wait for the other's row until the server ends the second:
+    its 40P01 error (the first then goes on and ends cleanly)."""
     errors: list[BaseException] = []
     with transaction(db) as first, transaction(db) as second:
         first.exec_driver_sql("SET deadlock_timeout = '1h'")  # the second one detects it
@@ -302,7 +291,24 @@ def test_a_deadlock_is_said_as_a_conflict(db: Database, backend: str) -> None:
         second.rollback()  # lets the first one go on
         thread.join()
     assert errors == []
-    conflict = translate_db_error(excinfo.value)
+    return excinfo.value
+
+
+@pytest.mark.postgres_only
+def test_a_row_lock_held_past_the_lock_timeout_is_busy(db: Database, backend: str) -> None:
+    with transaction(db) as holder, transaction(db) as waiter:
+        holder.exec_driver_sql("SELECT * FROM audit_head FOR UPDATE")
+        waiter.exec_driver_sql("SET lock_timeout = '50ms'")
+        with pytest.raises(DBAPIError) as excinfo:
+            waiter.exec_driver_sql("SELECT * FROM audit_head FOR UPDATE")
+    busy = translate_db_error(excinfo.value)
+    assert isinstance(busy, DatabaseBusy) and "Try again" in str(busy)
+
+
+@pytest.mark.postgres_only
+def test_a_deadlock_is_said_as_a_conflict(db: Database, backend: str) -> None:
+    """Two transactions each wait for the other's row: the server ends one of them."""
+    conflict = translate_db_error(real_deadlock(db))
     assert isinstance(conflict, DatabaseConflict)
     assert "deadlock" in str(conflict) and "Nothing was saved" in str(conflict)
 
@@ -339,27 +345,7 @@ def test_a_conflict_in_a_service_is_tried_once_more_then_said_as_such(
     patient_service.enroll_patient(context(db, "nurse"), study, {
         "subject_id": "101-001", "site": "101", "day1_date": "2026-01-05",
         "baseline_mg": "20", "template_id": "stepdown-a"})
-    with transaction(db) as first, transaction(db) as second:
-        first.exec_driver_sql("SET deadlock_timeout = '1h'")  # the second one detects it
-        first.exec_driver_sql("SELECT * FROM study FOR UPDATE")
-        second.exec_driver_sql("SELECT * FROM audit_head FOR UPDATE")
-        pid = first.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-        errors: list[BaseException] = []
-
-        def first_wants_the_head() -> None:
-            try:
-                first.exec_driver_sql("SELECT * FROM audit_head FOR UPDATE")
-            except DBAPIError as exc:
-                errors.append(exc)
-
-        thread = threading.Thread(target=first_wants_the_head)
-        thread.start()
-        wait_until(lambda: waiting_on_a_lock(db, pid))
-        with pytest.raises(DBAPIError) as excinfo:
-            second.exec_driver_sql("SELECT * FROM study FOR UPDATE")
-        second.rollback()
-        thread.join()
-    deadlock = excinfo.value
+    deadlock = real_deadlock(db)
     calls: list[int] = []
     real_lock = patient_service.lock_patient
 

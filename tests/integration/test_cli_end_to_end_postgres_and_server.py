@@ -1,16 +1,17 @@
-"""The command line's end-to-end suite again, through a real application server.
+"""The command line's end-to-end suite again, on PostgreSQL: with the database URL itself
+(as IT's tools use it) and through a real application server (as a site laptop does).
 
 test_cli_end_to_end.py builds its study on a SQLite file and checks the figures worked
 out by hand there. Here the same study is made as a multi-site set-up is (IT creates it on
 PostgreSQL with the owner's URL, ``--app-role`` for the server's role; the server runs as
-that role), and everything after that goes through ``--db http://127.0.0.1:PORT`` as a
-laptop would: the user added, the import, then the same tests, collected here again with
-this module's ``cli`` fixture.
+that role), and everything after that goes through the module's door: the owner's
+``postgresql+psycopg://`` URL, or ``--db http://127.0.0.1:PORT``: the user added, the
+import, then the same tests, collected here again with this module's ``cli`` fixture.
 """
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +23,11 @@ from tests.conftest import EXAMPLE_PROTOCOL, _pg_exec
 from tests.integration.server_process import running_server
 from tests.integration.test_cli_end_to_end import (
     ADMIN_PW,
-    AS_OF,
     INVESTIGATOR_PW,
     Taper,
     enter_the_study,
+    exported_as_worked_out_by_hand,
     ok,
-    on,
     test_summary_for_one_subject_is_a_one_element_array,
     test_summary_json_matches_the_figures_worked_out_by_hand,
 )
@@ -37,41 +37,53 @@ __all__ = ["test_summary_for_one_subject_is_a_one_element_array",  # collected h
            "test_summary_json_matches_the_figures_worked_out_by_hand"]
 
 
+@pytest.fixture(scope="module", params=["postgresql", "server"])
+def door(request: pytest.FixtureRequest) -> str:
+    """How the command line reaches the study: the database URL, or the server."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def owner_url(postgres) -> Iterator[str]:
-    _pg_exec(postgres, "CREATE DATABASE cli_through_server")
-    _pg_exec(postgres, "CREATE ROLE app_cli_through_server LOGIN")
-    yield postgres.url("cli_through_server")
-    engine = create_engine(postgres.url("cli_through_server"), isolation_level="AUTOCOMMIT")
+def owner_url(postgres, door: str) -> Iterator[str]:
+    name = f"cli_{door}"
+    _pg_exec(postgres, f"CREATE DATABASE {name}")
+    _pg_exec(postgres, f"CREATE ROLE app_{name} LOGIN")
+    yield postgres.url(name)
+    engine = create_engine(postgres.url(name), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql("DROP OWNED BY app_cli_through_server")
+            conn.exec_driver_sql(f"DROP OWNED BY app_{name}")
     finally:
         engine.dispose()
-    _pg_exec(postgres, "DROP DATABASE cli_through_server")
-    _pg_exec(postgres, "DROP ROLE app_cli_through_server")
+    _pg_exec(postgres, f"DROP DATABASE {name}")
+    _pg_exec(postgres, f"DROP ROLE app_{name}")
 
 
 @pytest.fixture(scope="module")
-def cli(tmp_path_factory: pytest.TempPathFactory, owner_url: str) -> Iterator[Taper]:
-    folder = tmp_path_factory.mktemp("cli-server")
+def cli(tmp_path_factory: pytest.TempPathFactory, owner_url: str, door: str
+        ) -> Iterator[Taper]:
+    folder = tmp_path_factory.mktemp(f"cli-{door}")
+    role = f"app_cli_{door}"
     it = Taper(owner_url, folder / "home")  # type: ignore[arg-type]  # IT, on the server
     out = ok(it("init", "--protocol", str(EXAMPLE_PROTOCOL), "--admin", "admin",
-                "--full-name", "Ada Admin", "--app-role", "app_cli_through_server",
-                password=ADMIN_PW))
-    assert "granted app_cli_through_server" in out
-    app_url = owner_url.replace("taper@", "app_cli_through_server@")
-    with running_server(app_url, folder / "server.log") as url:
-        taper = Taper(url, folder / "home")  # type: ignore[arg-type]  # a laptop
+                "--full-name", "Ada Admin", "--app-role", role, password=ADMIN_PW))
+    assert f"granted {role}" in out
+    with contextlib.ExitStack() as stack:
+        if door == "server":
+            url = stack.enter_context(running_server(
+                owner_url.replace("taper@", f"{role}@"), folder / "server.log"))
+            taper = Taper(url, folder / "home")  # type: ignore[arg-type]  # a laptop
+        else:
+            taper = it
         enter_the_study(taper, folder)
         # The reading tests of the file suite run without --user (a file may be read so);
-        # through the server every command is someone's: the investigator's here.
+        # on a server every command is someone's: the investigator's here.
         taper.env["TAPER_PASSWORD"] = INVESTIGATOR_PW
         yield _AsInvestigator(taper)
 
 
 class _AsInvestigator(Taper):
-    """The laptop's command line, each command run as the signed-in investigator."""
+    """The command line, each command run as the signed-in investigator."""
 
     def __init__(self, taper: Taper) -> None:
         self.db, self.env = taper.db, taper.env
@@ -81,7 +93,7 @@ class _AsInvestigator(Taper):
         return super().__call__(*args, "--user", "investigator", **kwargs)
 
 
-def test_the_import_was_audited_as_the_investigator_on_the_server(cli, owner_url) -> None:
+def test_the_import_was_audited_as_the_investigator(cli, owner_url) -> None:
     engine = create_engine(owner_url)
     try:
         with engine.connect() as conn:
@@ -94,38 +106,23 @@ def test_the_import_was_audited_as_the_investigator_on_the_server(cli, owner_url
                      "amend_schedule": "investigator"}
 
 
-def test_the_daily_series_exported_through_the_server(cli, tmp_path: Path) -> None:
-    out_dir = tmp_path / "export"
-    ok(cli("export", "--format", "csv", "--out", str(out_dir), "--as-of", AS_OF))
-    with (out_dir / "dose_records.csv").open(encoding="utf-8", newline="") as fh:
-        records = list(csv.DictReader(fh))
-    assert len(records) == 17
-    pulse = [r for r in records if r["frequency"] == "ONCE"]
-    assert [(r["drug"], r["peq_mg_per_day"], r["start_study_day"]) for r in pulse] == [
-        ("methylprednisolone", "625", "80")]
-    with (out_dir / "daily_series.csv").open(encoding="utf-8", newline="") as fh:
-        daily = list(csv.DictReader(fh))
-    assert len(daily) == 183 + 62 + 183
-    a = {int(r["study_day"]): r for r in daily if r["subject_id"] == "101-001"}
-    assert all(a[d]["date"] == on(d) for d in a)
-    assert [d for d in a if a[d]["missing"] == "Y"] == [60, 61, 62, 63, 64]
-    assert a[80]["actual_peq_mg"] == "635" and a[80]["deviation"] == "above"
-    assert a[127]["scheduled_peq_mg"] == "8" and a[127]["deviation"] == "below"
+def test_the_export_has_the_figures_worked_out_by_hand(cli, tmp_path: Path) -> None:
+    exported_as_worked_out_by_hand(cli, tmp_path / "export")
 
 
 @pytest.mark.parametrize("args", [
     ("summary", "--no-such-option"),
     ("import", "--patients", "p.csv"),          # a change needs --user
     ("summary", "--json"),                      # on a server, reading needs --user too
-    ("backup", "--out", "x.sqlite", "--user", "investigator"),  # not through the server
+    ("backup", "--out", "x.sqlite", "--user", "investigator"),  # a SQLite file's command
 ])
-def test_usage_errors_exit_2_through_the_server(cli, args) -> None:
+def test_usage_errors_exit_2_on_a_server(cli, args) -> None:
     result = cli.laptop(*args, password=INVESTIGATOR_PW)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert result.stderr
 
 
-def test_audit_verify_through_the_server(cli) -> None:
+def test_audit_verify_on_a_server(cli) -> None:
     out = ok(cli("audit", "verify"))
     assert out.startswith("head: ") and "audit trail intact" in out
     assert json.loads(ok(cli("query", "list", "--json"))) == []
