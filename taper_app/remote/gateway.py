@@ -144,11 +144,25 @@ class ServerStudy:
 
     def record_dose(self, study: StudyInfo, subject_id: str, fields: dict[str, object], *,
                     close_ongoing: bool, patient_version: int | None) -> SavedDose:
-        as_of = self.today()
-        saved: SavedDose = self._changed(self._call(
-            "window_record_dose", subject_id=subject_id, fields=_text_fields(fields),
-            close_ongoing=close_ongoing, patient_version=patient_version, as_of=as_of), as_of)
+        _broken, saved = self.record_dose_unless_breaking(
+            study, subject_id, fields, close_ongoing=close_ongoing,
+            patient_version=patient_version, first_changed=None, confirmed=True)
+        assert saved is not None
         return saved
+
+    def record_dose_unless_breaking(
+            self, study: StudyInfo, subject_id: str, fields: dict[str, object], *,
+            close_ongoing: bool, patient_version: int | None, first_changed: date | None,
+            confirmed: bool) -> tuple[list[SignatureView], SavedDose | None]:
+        as_of = self.today()
+        broken, *answer = self._call(
+            "window_record_dose", subject_id=subject_id, fields=_text_fields(fields),
+            close_ongoing=close_ongoing, patient_version=patient_version,
+            first_changed=first_changed, confirmed=confirmed, as_of=as_of)
+        if answer[0] is None:  # nothing saved: the signatures it would break
+            return list(broken), None
+        saved: SavedDose = self._changed(tuple(answer), as_of)
+        return [], saved
 
     def correct_dose(self, study: StudyInfo, record_id: int, reason: str,
                      fields: dict[str, object], *, expected_version: int | None,

@@ -196,6 +196,21 @@ def _audit_read(c: Call, subject_id: str | None, username: str | None, entity: s
     return head, tuple(rows)
 
 
+def _window_record_dose(c: Call, subject_id: str, fields: dict[str, object],
+                        close_ongoing: bool, patient_version: int | None,
+                        first_changed: date | None, confirmed: bool, as_of: date) -> Any:
+    """The dose form's save (LocalStudy.record_dose_unless_breaking): the signatures it
+    would break and nothing saved, or the saved dose with the patient as read after it."""
+    w = _window(c)
+    study = w.load_study()
+    broken, saved = w.record_dose_unless_breaking(
+        study, subject_id, fields, close_ongoing=close_ongoing,
+        patient_version=patient_version, first_changed=first_changed, confirmed=confirmed)
+    if saved is None:
+        return tuple(broken), None, None, (), ()
+    return (), saved, *w.after_write(study, subject_id, as_of)
+
+
 def _is_returned_days(v: Any) -> bool:
     """A returned calendar's days: (date, mg taken or None, reason) each."""
     return isinstance(v, list) and all(
@@ -378,11 +393,8 @@ USE_CASES: Mapping[str, UseCase] = {u.name: u for u in (
             lambda c, subject_id, first_changed: _window(c).signatures_a_change_breaks(
                 subject_id, first_changed)),
     UseCase("window_record_dose", {"subject_id": S, "fields": _is_fields, "close_ongoing": B,
-                                   "patient_version": ON, "as_of": D},
-            lambda c, subject_id, fields, close_ongoing, patient_version, as_of:
-            _with_the_patient_after(c, lambda w, study: w.record_dose(
-                study, subject_id, fields, close_ongoing=close_ongoing,
-                patient_version=patient_version), lambda w: subject_id, as_of)),
+                                   "patient_version": ON, "first_changed": OD,
+                                   "confirmed": B, "as_of": D}, _window_record_dose),
     UseCase("window_void_dose", {"record_id": N, "reason": S, "expected_version": ON,
                                  "patient_version": ON, "as_of": D},
             lambda c, record_id, reason, expected_version, patient_version, as_of:

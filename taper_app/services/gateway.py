@@ -15,6 +15,7 @@ patient's figures and triage but none of their dose records; one patient's whole
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -35,6 +36,7 @@ from ..results import (
     Triage,
 )
 from ..storage.engine import Database
+from ..storage.errors import DatabaseError
 from ..storage.models import DoseRecordRow, Patient, ScheduleTemplate, Study
 from ..storage.uow import UnitOfWork
 from . import accounts, audit_query, calendar, corrections, queries, verification
@@ -64,6 +66,8 @@ from .signatures import (
 from .study import add_user, authenticate, load_study, reauthenticate, record_sign_out
 from .triage import triage_all
 from .verification import changed_since, marks_by_patient, sdv_marks, verified_through
+
+log = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------ what crosses the door
 
@@ -270,6 +274,11 @@ class StudyGateway(Protocol):
     def record_dose(self, study: StudyInfo, subject_id: str, fields: dict[str, object], *,
                     close_ongoing: bool, patient_version: int | None) -> SavedDose: ...
 
+    def record_dose_unless_breaking(
+            self, study: StudyInfo, subject_id: str, fields: dict[str, object], *,
+            close_ongoing: bool, patient_version: int | None, first_changed: date | None,
+            confirmed: bool) -> tuple[list[SignatureView], SavedDose | None]: ...
+
     def correct_dose(self, study: StudyInfo, record_id: int, reason: str,
                      fields: dict[str, object], *, expected_version: int | None,
                      patient_version: int | None) -> int: ...
@@ -452,6 +461,27 @@ class LocalStudy(ServiceContext):
         return patient_service.record_dose(self, study, subject_id, fields,
                                            close_ongoing=close_ongoing,
                                            patient_version=patient_version)
+
+    def record_dose_unless_breaking(
+            self, study: StudyInfo, subject_id: str, fields: dict[str, object], *,
+            close_ongoing: bool, patient_version: int | None, first_changed: date | None,
+            confirmed: bool) -> tuple[list[SignatureView], SavedDose | None]:
+        """The dose form's save: unless ``confirmed``, a dose inside a signed period
+        (from ``first_changed``) is not recorded, and the signatures it would break come
+        back for the form to ask about (then it saves again, confirmed); else it is
+        recorded. Through the server that is one round trip where the check and the save
+        were two."""
+        if not confirmed:
+            try:
+                broken = self.signatures_a_change_breaks(subject_id, first_changed)
+            except (DatabaseError, ServiceError) as exc:
+                # The save itself meets the same trouble and says so (nothing saved).
+                log.warning("signatures of %s not checked before saving: %s", subject_id, exc)
+                broken = []
+            if broken:
+                return broken, None
+        return [], self.record_dose(study, subject_id, fields, close_ongoing=close_ongoing,
+                                    patient_version=patient_version)
 
     def correct_dose(self, study: StudyInfo, record_id: int, reason: str,
                      fields: dict[str, object], *, expected_version: int | None,

@@ -6,6 +6,7 @@ Defaults, the prednisone-equivalent read-out and the scheduled dose come from
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 
 from ..domain.units import decimal_point
@@ -21,6 +22,7 @@ from ..services.entry import (
 from ..services.errors import Problem
 from ..services.patients import SavedDose
 from ..services.records import DoseRecordView, PatientRecord
+from ..services.signatures import SignatureView
 from ..services.study import StudyInfo
 from ..services.validation import FREQUENCIES, ROUTES, SOURCES
 from . import messages
@@ -42,6 +44,7 @@ from .qt import (
     Signal,
 )
 from .rows import dose_fields
+from .signed_period import ask_about_broken_signatures
 from .widgets import combo, em, hline, line_edit, repolish
 
 FREQUENCY_TEXT = {"QD": "once a day", "BID": "twice a day", "TID": "3 times a day",
@@ -419,29 +422,48 @@ class DoseDialog(ServiceDialog):
             self.dose_mg.setFocus()
             return
         subject = self.record.subject_id
-        what = "This correction" if self.mode == self.CORRECTION else "This dose"
-        if preview.unchanged_from is None:  # a change: say first whose signature it breaks
-            self.confirm_signed_period_then(subject, self._first_changed_date(fields), what,
-                                            lambda: self._save(subject, fields))
-        else:
-            self._save(subject, fields)
-
-    def _save(self, subject: str, fields: dict[str, object]) -> None:
-        """The service call, off the GUI thread; the form closes once it has committed."""
-        def done(summary: str) -> None:
-            self.saved.emit(subject, summary)
-            self.accept()
-
+        # A change says first whose signature it breaks (nothing new: nothing to break).
+        first_changed = self._first_changed_date(fields)
+        confirmed = preview.unchanged_from is not None
         if self.mode == self.CORRECTION and self.correcting is not None:
-            old, version = self.correcting, self.record.version
-            self.call_service_then("Correction", lambda: self.gateway.correct_dose(
-                self.study, old.id, self.correction_reason.text(), fields,
-                expected_version=old.version, patient_version=version),
-                lambda _new_id: done(f"{subject}: the record {_describe(old)} was corrected"))
+            old = self.correcting
+
+            def correct() -> None:
+                self.call_service_then("Correction", lambda: self.gateway.correct_dose(
+                    self.study, old.id, self.correction_reason.text(), fields,
+                    expected_version=old.version, patient_version=self.record.version),
+                    lambda _new_id: self._done(
+                        subject, f"{subject}: the record {_describe(old)} was corrected"))
+
+            if confirmed:
+                correct()
+            else:
+                self.confirm_signed_period_then(subject, first_changed, "This correction",
+                                                correct)
             return
+        self._record(subject, fields, first_changed, confirmed)
+
+    def _done(self, subject: str, summary: str) -> None:
+        self.saved.emit(subject, summary)
+        self.accept()
+
+    def _record(self, subject: str, fields: dict[str, object], first_changed: date | None,
+                confirmed: bool) -> None:
+        """The new dose, off the GUI thread, checked for the signatures it would break and
+        saved in one call (asked about, then saved confirmed, if it breaks any); the form
+        closes once the save has committed."""
+        done = functools.partial(self._done, subject)
         close, version = self.closes_ongoing(), self.record.version
         what = (f"{fields['drug']} {str(fields['dose_mg']).strip()} mg "
                 f"{fields['frequency']} {fields['route']} from {fields['start_date']}")
+
+        def answered(answer: tuple[list[SignatureView], SavedDose | None]) -> None:
+            broken, result = answer
+            if result is None:
+                if ask_about_broken_signatures(self, subject, broken, "This dose"):
+                    self._record(subject, fields, first_changed, True)
+                return
+            recorded(result)
 
         def recorded(result: SavedDose) -> None:
             if result.unchanged:
@@ -454,9 +476,9 @@ class DoseDialog(ServiceDialog):
                 summary += f"; the ongoing record{'s' * (n != 1)} ended the day before"
             done(summary)
 
-        self.call_service_then("Dose", lambda: self.gateway.record_dose(
-            self.study, subject, fields, close_ongoing=close, patient_version=version),
-            recorded)
+        self.call_service_then("Dose", lambda: self.gateway.record_dose_unless_breaking(
+            self.study, subject, fields, close_ongoing=close, patient_version=version,
+            first_changed=first_changed, confirmed=confirmed), answered)
 
 
 class VoidDialog(ServiceDialog):

@@ -629,3 +629,33 @@ def test_a_change_brings_the_patient_back_with_it_and_only_for_the_reload_at_onc
                         patient_version=None)
     gateway.patient_row(windows.study, "101-001", TODAY)  # too old now: asked again
     assert calls[-2:] == ["window_record_dose", "window_patient"]
+
+
+def test_a_dose_inside_a_signed_period_is_asked_about_then_saved_through_the_server(
+        windows, dialogs, message_log):
+    """The check and the save are one call; a dose that would break a signature saves
+    nothing until the nurse says so, then is saved (and the signature shows as broken)."""
+    from taper_app.services.signatures import sign_record
+
+    sign_record(context(windows.db, "investigator"), "101-001", TODAY - timedelta(days=2),
+                "reviewed", PASSWORD)
+    window = windows.through_server("nora")
+    window.new_dose()
+    form = dialogs.last(DoseDialog)
+    form.start_date.setText((TODAY - timedelta(days=5)).isoformat())
+    form.end_date.setText((TODAY - timedelta(days=5)).isoformat())
+    form.dose_mg.setText("5")
+    form.deviation_reason.setText("an extra 5 mg that day")
+    before = len(dose_rows(windows.db))
+    message_log.answers.append(False)  # "Save the change anyway?": go back
+    form.save_button.click()
+    [asked] = message_log.take("question")
+    assert "Investigator Example (reviewed, through" in asked.text
+    assert form.isVisible() and len(dose_rows(windows.db)) == before
+    message_log.answers.append(True)
+    form.save_button.click()
+    message_log.take("question")
+    assert not form.isVisible()
+    assert len(dose_rows(windows.db)) == before + 1
+    [line] = window.detail.signatures.texts()
+    assert line.startswith("✘ NO LONGER VALID")
