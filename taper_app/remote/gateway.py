@@ -89,6 +89,7 @@ class ServerStudy:
         #: of a round trip. Each is used once, and only within FRESH_SECONDS; by subject.
         self._fresh_parts: dict[str, tuple[float, date, PatientParts]] = {}
         self._fresh_signatures: dict[str, tuple[float, list[SignatureView], list[str]]] = {}
+        self._settings_with_study: dict[str, int] | None = None
 
     def _changed(self, answer: Any, as_of: date) -> Any:
         """The result of a window_* change; its patient kept for the reload after it."""
@@ -110,7 +111,8 @@ class ServerStudy:
         return self.remote.call(use_case, **args)
 
     def load_study(self) -> StudyInfo:
-        text = self._call("window_study")
+        """The study, and the settings the window asks for next (kept for that once)."""
+        text, self._settings_with_study = self._call("window_study")
         assert isinstance(text, StudyText)
         return study_from_text(text)
 
@@ -194,6 +196,9 @@ class ServerStudy:
                                through=through, meaning=meaning, password=password))
 
     def settings(self) -> dict[str, int]:
+        kept, self._settings_with_study = self._settings_with_study, None
+        if kept is not None:
+            return kept
         settings: dict[str, int] = self._call("settings_show")
         return settings
 

@@ -382,7 +382,9 @@ USE_CASES: Mapping[str, UseCase] = {u.name: u for u in (
                              "password": S},
             lambda c, patients, through, meaning, password: _window(c).sign_records(
                 patients, through, meaning, password)),
-    UseCase("window_study", {}, lambda c: _window(c).study_text()),
+    # The study and the settings the window starts with (its idle lock's minutes): one
+    # round trip at sign-in.
+    UseCase("window_study", {}, lambda c: (_window(c).study_text(), load_settings(c.ctx.db))),
     UseCase("window_list", {"as_of": D}, _window_list),
     UseCase("window_records", {"as_of": D},
             lambda c, as_of: tuple(_window(c).every_patients_parts(load_study(c.ctx.db),
