@@ -169,13 +169,6 @@ def _window_signatures(c: Call, subject_id: str) -> Any:
     return tuple(views), tuple(missing)
 
 
-def _dose_correct(c: Call, record_id: int, reason: str, fields: dict[str, object],
-                  expected_version: int | None, patient_version: int | None) -> Any:
-    w = _window(c)
-    return w.correct_dose(w.load_study(), record_id, reason, fields,
-                          expected_version=expected_version, patient_version=patient_version)
-
-
 def _with_the_patient_after(c: Call, change: Callable[[LocalStudy, Any], Any],
                             subject_of: Callable[[LocalStudy], str], as_of: date) -> Any:
     """A window's change, answered with its result and the patient as a reload right after
@@ -412,13 +405,6 @@ USE_CASES: Mapping[str, UseCase] = {u.name: u for u in (
                 study, record_id, reason, fields, expected_version=expected_version,
                 patient_version=patient_version),
                 lambda w: w.subject_of_record(record_id), as_of)),
-    UseCase("dose_void", {"record_id": N, "reason": S, "expected_version": ON,
-                          "patient_version": ON},
-            lambda c, record_id, reason, expected_version, patient_version: _window(
-                c).void_dose(record_id, reason, expected_version=expected_version,
-                             patient_version=patient_version)),
-    UseCase("dose_correct", {"record_id": N, "reason": S, "fields": _is_fields,
-                             "expected_version": ON, "patient_version": ON}, _dose_correct),
 )}
 
 

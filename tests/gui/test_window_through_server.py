@@ -659,3 +659,46 @@ def test_a_dose_inside_a_signed_period_is_asked_about_then_saved_through_the_ser
     assert len(dose_rows(windows.db)) == before + 1
     [line] = window.detail.signatures.texts()
     assert line.startswith("✘ NO LONGER VALID")
+
+
+def test_the_windows_use_cases_refuse_another_sites_patient_with_nothing_written(windows):
+    """Nora works for site 101: with her own session, every window use case on 102-001 (or
+    its record) is refused as on a file, and the database is unchanged."""
+    from taper_app.services.errors import PermissionDenied
+    from tests.unit.services.test_patients import dump
+
+    other_record = next(r.id for r in dose_rows(windows.db) if r.patient_id == next(
+        p.id for p in patient_rows(windows.db) if p.subject_id == "102-001"))
+    nora = RemoteStudy(windows.url)
+    nora.sign_in("nora", PASSWORD)
+    before = {t: r for t, r in dump(windows.db).items() if t not in ("audit_log", "audit_head")}
+    fields = {"drug": "prednisone", "dose_mg": "5", "frequency": "QD", "route": "PO",
+              "start_date": TODAY.isoformat(), "end_date": TODAY.isoformat(),
+              "source": "clinic", "comment": "", "deviation_reason": "x"}
+    forged = [
+        ("window_patient", {"subject_id": "102-001", "as_of": TODAY}),
+        ("window_signatures", {"subject_id": "102-001"}),
+        ("window_signatures_broken", {"subject_id": "102-001", "first_changed": None}),
+        ("window_record_dose", {"subject_id": "102-001", "fields": fields,
+                                "close_ongoing": False, "patient_version": None,
+                                "first_changed": None, "confirmed": True, "as_of": TODAY}),
+        ("window_void_dose", {"record_id": other_record, "reason": "forged",
+                              "expected_version": None, "patient_version": None,
+                              "as_of": TODAY}),
+        ("window_correct_dose", {"record_id": other_record, "reason": "forged",
+                                 "fields": fields, "expected_version": None,
+                                 "patient_version": None, "as_of": TODAY}),
+        ("calendar_preview", {"subject_id": "102-001", "first_date": None, "weeks": 4,
+                              "drug": None}),
+        ("calendar_printed", {"subject_id": "102-001"}),
+    ]
+    for use_case, args in forged:
+        with pytest.raises(PermissionDenied, match="site"):
+            nora.call(use_case, **args)
+    listed = nora.call("window_list", as_of=TODAY)
+    assert [e.subject_id for e in listed] == ["101-001", "101-002"]
+    every = nora.call("window_records", as_of=TODAY)
+    assert [p.record.subject_id for p in every] == ["101-001", "101-002"]
+    nora.close()
+    after = {t: r for t, r in dump(windows.db).items() if t not in ("audit_log", "audit_head")}
+    assert after == before
