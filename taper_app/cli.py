@@ -911,12 +911,13 @@ def _patient_through_the_server(args: argparse.Namespace, out: TextIO, stdin: Te
         if args.patient_command == "correct":
             changed = remote.call("patient_correct", subject_id=args.subject, fields={
                 "baseline_mg": args.baseline, "day1_date": args.day1,
-                "template_id": args.template, "reason": args.reason}, password=password)
+                "template_id": args.template, "reason": args.reason}, password=password,
+                patient_version=None)
             print(f"corrected {args.subject}: {', '.join(changed)}", file=out)
         elif args.patient_command == "withdraw-amendment":
             schedule = remote.call("patient_withdraw_amendment", subject_id=args.subject,
                                    amendment=args.amendment, reason=args.reason,
-                                   password=password)
+                                   password=password, patient_version=None)
             print(f"withdrew amendment {args.amendment} of {args.subject}; schedule now: "
                   f"{schedule}", file=out)
         elif end is not None:

@@ -31,9 +31,9 @@ from ..results import (
 )
 from ..services.accounts import UserView
 from ..services.audit import ChainCheck
-from ..services.audit_query import AuditRow
+from ..services.audit_query import AuditChoices, AuditRow
 from ..services.auth import Actor
-from ..services.calendar import CalendarPrintout
+from ..services.calendar import CalendarPrintout, PrintedCalendar, ReturnedCalendarSaved
 from ..services.gateway import ListedPatient, PatientParts, StudyText
 from ..services.imports import ImportResult
 from ..services.patients import SavedDose
@@ -54,8 +54,9 @@ class ExportedFiles:
 
 #: The result types that may cross the wire, by name (the same on both sides).
 RESULT_TYPES: Mapping[str, type] = {t.__name__: t for t in (
-    Actor, AmendmentView, AuditHeadMark, AuditRow, CalendarLine, CalendarPrintout, ChainCheck,
-    DosingCalendar, ExportedFiles, ImportResult, ListedPatient, PatientParts, PatientRecord,
+    Actor, AmendmentView, AuditChoices, AuditHeadMark, AuditRow, CalendarLine,
+    CalendarPrintout, ChainCheck, DosingCalendar, ExportedFiles, ImportResult, ListedPatient,
+    PatientParts, PatientRecord, PrintedCalendar, ReturnedCalendarSaved,
     QueryMessage, QueryView, Report, SavedDose, ScheduleStep, SdvStatus, SignatureState,
     SignatureView, StudyText, Triage, UserView)}
 

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from ..services import accounts, queries
 from ..services.audit import head_of, holds_head, verify_chain
 from ..services.audit_query import AuditFilter, read_audit
 from ..services.audit_reconcile import reconcile
-from ..services.calendar import print_dosing_calendar
+from ..services.calendar import ReturnedDay, print_dosing_calendar
 from ..services.context import ServiceContext
 from ..services.corrections import correct_enrollment, withdraw_amendment
 from ..services.errors import PermissionDenied
@@ -168,11 +169,54 @@ def _window_signatures(c: Call, subject_id: str) -> Any:
     return tuple(views), tuple(missing)
 
 
-def _dose_correct(c: Call, record_id: int, reason: str, fields: dict[str, object],
-                  expected_version: int | None, patient_version: int | None) -> Any:
+def _with_the_patient_after(c: Call, change: Callable[[LocalStudy, Any], Any],
+                            subject_of: Callable[[LocalStudy], str], as_of: date) -> Any:
+    """A window's change, answered with its result and the patient as a reload right after
+    it reads them (parts, signatures): one round trip where the window would make three."""
     w = _window(c)
-    return w.correct_dose(w.load_study(), record_id, reason, fields,
-                          expected_version=expected_version, patient_version=patient_version)
+    study = w.load_study()
+    subject = subject_of(w)  # before the change: a record's patient, for void and correct
+    result = change(w, study)
+    return (result, *w.after_write(study, subject, as_of))
+
+
+def _audit_read(c: Call, subject_id: str | None, username: str | None, entity: str | None,
+                actions: list[str] | None, since: date | None, until: date | None,
+                limit: int | None, with_head: bool) -> Any:
+    wanted = AuditFilter(subject_id, username, entity,
+                         None if actions is None else tuple(actions), since, until)
+    head, rows = _window(c).read_audit(wanted, limit, with_head=with_head)
+    return head, tuple(rows)
+
+
+def _window_record_dose(c: Call, subject_id: str, fields: dict[str, object],
+                        close_ongoing: bool, patient_version: int | None,
+                        first_changed: date | None, confirmed: bool, as_of: date) -> Any:
+    """The dose form's save (LocalStudy.record_dose_unless_breaking): the signatures it
+    would break and nothing saved, or the saved dose with the patient as read after it."""
+    w = _window(c)
+    study = w.load_study()
+    broken, saved = w.record_dose_unless_breaking(
+        study, subject_id, fields, close_ongoing=close_ongoing,
+        patient_version=patient_version, first_changed=first_changed, confirmed=confirmed)
+    if saved is None:
+        return tuple(broken), None, None, (), ()
+    return (), saved, *w.after_write(study, subject_id, as_of)
+
+
+def _is_returned_days(v: Any) -> bool:
+    """A returned calendar's days: (date, mg taken or None, reason) each."""
+    return isinstance(v, list) and all(
+        isinstance(d, tuple) and len(d) == 3 and _is_date(d[0])
+        and (d[1] is None or isinstance(d[1], Decimal)) and isinstance(d[2], str) for d in v)
+
+
+def _returned_calendar(c: Call, subject_id: str, first_date: date, weeks: int,
+                       drug: str | None, days: list[tuple[date, Decimal | None, str]],
+                       close_ongoing: bool, patient_version: int | None) -> Any:
+    return _window(c).enter_returned_calendar(
+        subject_id, first_date, weeks, drug, [ReturnedDay(*d) for d in days],
+        close_ongoing=close_ongoing, patient_version=patient_version)
 
 
 def _is_versions(v: Any) -> bool:
@@ -187,15 +231,16 @@ def _user_list(c: Call) -> Any:
 
 
 def _correct_enrollment(c: Call, subject_id: str, fields: dict[str, object],
-                        password: str) -> Any:
+                        password: str, patient_version: int | None) -> Any:
     # The password re-authenticates the session's own user, as on a file.
-    return correct_enrollment(c.ctx, load_study(c.ctx.db), subject_id, fields, password)
+    return correct_enrollment(c.ctx, load_study(c.ctx.db), subject_id, fields, password,
+                              patient_version=patient_version)
 
 
 def _withdraw_amendment(c: Call, subject_id: str, amendment: int, reason: str,
-                        password: str) -> Any:
+                        password: str, patient_version: int | None) -> Any:
     return withdraw_amendment(c.ctx, load_study(c.ctx.db), subject_id, amendment, reason,
-                              password)
+                              password, patient_version=patient_version)
 
 
 def _import(c: Call, patients: tuple[str, bytes] | None, doses: tuple[str, bytes] | None,
@@ -258,10 +303,35 @@ USE_CASES: Mapping[str, UseCase] = {u.name: u for u in (
     UseCase("patient_end", {"subject_id": S, "end_date": D, "disposition": S, "reason": S},
             lambda c, subject_id, end_date, disposition, reason: end_participation(
                 c.ctx, subject_id, end_date, disposition, reason)),
-    UseCase("patient_correct", {"subject_id": S, "fields": _is_fields, "password": S},
-            _correct_enrollment),
+    UseCase("patient_correct", {"subject_id": S, "fields": _is_fields, "password": S,
+                                "patient_version": ON}, _correct_enrollment),
     UseCase("patient_withdraw_amendment", {"subject_id": S, "amendment": N, "reason": S,
-                                           "password": S}, _withdraw_amendment),
+                                           "password": S, "patient_version": ON},
+            _withdraw_amendment),
+    UseCase("patient_enroll", {"fields": _is_fields},
+            lambda c, fields: _window(c).enroll_patient(load_study(c.ctx.db), fields)),
+    UseCase("patient_amend", {"subject_id": S, "fields": _is_fields, "patient_version": ON},
+            lambda c, subject_id, fields, patient_version: _window(c).amend_schedule(
+                load_study(c.ctx.db), subject_id, fields, patient_version=patient_version)),
+    UseCase("audit_choices", {}, lambda c: _window(c).audit_choices()),
+    UseCase("audit_read", {"subject_id": OS, "username": OS, "entity": OS,
+                           "actions": _optional(_is_names), "since": OD, "until": OD,
+                           "limit": ON, "with_head": B}, _audit_read),
+    UseCase("calendar_preview", {"subject_id": S, "first_date": OD, "weeks": N, "drug": OS},
+            lambda c, subject_id, first_date, weeks, drug: _window(c).dosing_calendar(
+                subject_id, first_date, weeks, drug)),
+    UseCase("calendar_print", {"subject_id": S, "first_date": OD, "weeks": N, "drug": OS,
+                               "patient_version": ON},
+            lambda c, subject_id, first_date, weeks, drug, patient_version: _window(
+                c).print_dosing_calendar(subject_id, first_date, weeks, drug,
+                                         patient_version=patient_version)),
+    UseCase("calendar_printed", {"subject_id": S},
+            lambda c, subject_id: tuple(_window(c).printed_calendars(subject_id))),
+    UseCase("calendar_returned", {"subject_id": S, "first_date": D, "weeks": N, "drug": OS,
+                                  "days": _is_returned_days, "close_ongoing": B,
+                                  "patient_version": ON}, _returned_calendar),
+    UseCase("query_reask", {"query_id": N, "text": S},
+            lambda c, query_id, text: _window(c).reask_query(query_id, text)),
     UseCase("patient_reopen", {"subject_id": S, "reason": S},
             lambda c, subject_id, reason: reopen_participation(c.ctx, subject_id, reason)),
     UseCase("sdv", {"subject_id": S, "through": OD, "record_id": ON},
@@ -305,20 +375,36 @@ USE_CASES: Mapping[str, UseCase] = {u.name: u for u in (
                              "password": S},
             lambda c, patients, through, meaning, password: _window(c).sign_records(
                 patients, through, meaning, password)),
-    UseCase("window_study", {}, lambda c: _window(c).study_text()),
+    # The study and the settings the window starts with (its idle lock's minutes): one
+    # round trip at sign-in.
+    UseCase("window_study", {}, lambda c: (_window(c).study_text(), load_settings(c.ctx.db))),
     UseCase("window_list", {"as_of": D}, _window_list),
+    UseCase("window_records", {"as_of": D},
+            lambda c, as_of: tuple(_window(c).every_patients_parts(load_study(c.ctx.db),
+                                                                  as_of))),
     UseCase("window_patient", {"subject_id": S, "as_of": D}, _window_patient),
     UseCase("window_signatures", {"subject_id": S}, _window_signatures),
     UseCase("window_signatures_broken", {"subject_id": S, "first_changed": OD},
             lambda c, subject_id, first_changed: _window(c).signatures_a_change_breaks(
                 subject_id, first_changed)),
-    UseCase("dose_void", {"record_id": N, "reason": S, "expected_version": ON,
-                          "patient_version": ON},
-            lambda c, record_id, reason, expected_version, patient_version: _window(
-                c).void_dose(record_id, reason, expected_version=expected_version,
-                             patient_version=patient_version)),
-    UseCase("dose_correct", {"record_id": N, "reason": S, "fields": _is_fields,
-                             "expected_version": ON, "patient_version": ON}, _dose_correct),
+    UseCase("window_record_dose", {"subject_id": S, "fields": _is_fields, "close_ongoing": B,
+                                   "patient_version": ON, "first_changed": OD,
+                                   "confirmed": B, "as_of": D}, _window_record_dose),
+    UseCase("window_void_dose", {"record_id": N, "reason": S, "expected_version": ON,
+                                 "patient_version": ON, "as_of": D},
+            lambda c, record_id, reason, expected_version, patient_version, as_of:
+            _with_the_patient_after(c, lambda w, study: w.void_dose(
+                record_id, reason, expected_version=expected_version,
+                patient_version=patient_version),
+                lambda w: w.subject_of_record(record_id), as_of)),
+    UseCase("window_correct_dose", {"record_id": N, "reason": S, "fields": _is_fields,
+                                    "expected_version": ON, "patient_version": ON,
+                                    "as_of": D},
+            lambda c, record_id, reason, fields, expected_version, patient_version, as_of:
+            _with_the_patient_after(c, lambda w, study: w.correct_dose(
+                study, record_id, reason, fields, expected_version=expected_version,
+                patient_version=patient_version),
+                lambda w: w.subject_of_record(record_id), as_of)),
 )}
 
 

@@ -15,6 +15,7 @@ patient's figures and triage but none of their dose records; one patient's whole
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -24,13 +25,27 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from ..domain.protocol import parse_protocol, template_from_data
-from ..results import PatientAnalysis, PatientRecord, SdvStatus, StudyInfo, Triage
+from ..results import (
+    AuditHeadMark,
+    DosingCalendar,
+    PatientAnalysis,
+    PatientRecord,
+    QueryView,
+    SdvStatus,
+    StudyInfo,
+    Triage,
+)
 from ..storage.engine import Database
-from ..storage.models import Patient, ScheduleTemplate, Study
+from ..storage.errors import DatabaseError
+from ..storage.models import DoseRecordRow, Patient, ScheduleTemplate, Study
 from ..storage.uow import UnitOfWork
+from . import accounts, audit_query, calendar, corrections, queries, verification
 from . import patients as patient_service
-from .accounts import change_password
+from .accounts import UserView, change_password
+from .audit import head_of
+from .audit_query import AuditChoices, AuditFilter, AuditRow
 from .auth import Actor
+from .calendar import CalendarPrintout, PrintedCalendar, ReturnedCalendarSaved, ReturnedDay
 from .context import ServiceContext
 from .errors import NotFound, PermissionDenied, ServiceError
 from .exports import export_csv
@@ -39,7 +54,7 @@ from .patients import SavedDose
 from .queries import unresolved_counts
 from .reporting import Progress, Report, cohort_report, patient_report
 from .sdtm import export_sdtm
-from .settings import load_settings
+from .settings import load_settings, set_setting
 from .signatures import (
     SignatureView,
     missing_signatures,
@@ -48,9 +63,11 @@ from .signatures import (
     signatures_a_change_breaks,
     signatures_for,
 )
-from .study import authenticate, load_study, reauthenticate, record_sign_out
+from .study import add_user, authenticate, load_study, reauthenticate, record_sign_out
 from .triage import triage_all
 from .verification import changed_since, marks_by_patient, sdv_marks, verified_through
+
+log = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------ what crosses the door
 
@@ -207,9 +224,9 @@ def load_patient_rows(db: Database, study: StudyInfo, as_of: date,
     """Every patient's row (of the user's sites), in subject order: the list's load."""
     analyses = analyse_all(db, study, as_of, sites)
     marks = marks_by_patient(db)
-    queries = unresolved_counts(db)
+    unresolved = unresolved_counts(db)
     return [PatientRow.from_analysis(a, t, marks.get(a.record.id),
-                                     queries.get(a.record.subject_id, (0, 0)))
+                                     unresolved.get(a.record.subject_id, (0, 0)))
             for a, t in zip(analyses, triage_all(db, analyses), strict=True)]
 
 
@@ -247,6 +264,8 @@ class StudyGateway(Protocol):
 
     def patient_row(self, study: StudyInfo, subject_id: str, as_of: date) -> PatientRow: ...
 
+    def whole_patient_rows(self, study: StudyInfo, as_of: date) -> list[PatientRow]: ...
+
     def signatures(self, subject_id: str) -> tuple[list[SignatureView], list[str]]: ...
 
     def signatures_a_change_breaks(self, subject_id: str, first_changed: date | None
@@ -254,6 +273,11 @@ class StudyGateway(Protocol):
 
     def record_dose(self, study: StudyInfo, subject_id: str, fields: dict[str, object], *,
                     close_ongoing: bool, patient_version: int | None) -> SavedDose: ...
+
+    def record_dose_unless_breaking(
+            self, study: StudyInfo, subject_id: str, fields: dict[str, object], *,
+            close_ongoing: bool, patient_version: int | None, first_changed: date | None,
+            confirmed: bool) -> tuple[list[SignatureView], SavedDose | None]: ...
 
     def correct_dose(self, study: StudyInfo, record_id: int, reason: str,
                      fields: dict[str, object], *, expected_version: int | None,
@@ -281,6 +305,66 @@ class StudyGateway(Protocol):
     def reauthenticate(self, password: str) -> Actor: ...
 
     def sign_out(self, how: str) -> None: ...
+
+    # the other forms: enrollment, schedule, verification, queries, corrections, accounts
+
+    def enroll_patient(self, study: StudyInfo, fields: dict[str, object]) -> str: ...
+
+    def amend_schedule(self, study: StudyInfo, subject_id: str, fields: dict[str, object], *,
+                       patient_version: int | None) -> int: ...
+
+    def correct_enrollment(self, study: StudyInfo, subject_id: str, fields: dict[str, object],
+                           password: str, *, patient_version: int | None) -> list[str]: ...
+
+    def withdraw_amendment(self, study: StudyInfo, subject_id: str, seq: int, reason: str,
+                           password: str, *, patient_version: int | None) -> str: ...
+
+    def verify_source(self, subject_id: str, through: date | None,
+                      record_id: int | None) -> int: ...
+
+    def open_query(self, subject_id: str, text: str, record_id: int | None) -> int: ...
+
+    def answer_query(self, query_id: int, text: str) -> None: ...
+
+    def close_query(self, query_id: int, text: str | None) -> None: ...
+
+    def reask_query(self, query_id: int, text: str) -> None: ...
+
+    def list_queries(self, subject_id: str | None, state: str | None) -> list[QueryView]: ...
+
+    def list_users(self) -> list[UserView]: ...
+
+    def add_user(self, username: str, role: str, full_name: str, password: str,
+                 sites: list[str] | None) -> None: ...
+
+    def reset_password(self, username: str, password: str, reason: str) -> None: ...
+
+    def change_role(self, username: str, role: str, reason: str) -> None: ...
+
+    def set_user_sites(self, username: str, sites: list[str], reason: str) -> None: ...
+
+    def deactivate_user(self, username: str, reason: str) -> None: ...
+
+    def set_setting(self, key: str, value: str, reason: str) -> None: ...
+
+    def audit_choices(self) -> AuditChoices: ...
+
+    def dosing_calendar(self, subject_id: str, first_date: date | None, weeks: int,
+                        drug: str | None) -> DosingCalendar: ...
+
+    def print_dosing_calendar(self, subject_id: str, first_date: date | None, weeks: int,
+                              drug: str | None, *, patient_version: int | None
+                              ) -> CalendarPrintout: ...
+
+    def printed_calendars(self, subject_id: str) -> list[PrintedCalendar]: ...
+
+    def enter_returned_calendar(self, subject_id: str, first_date: date, weeks: int,
+                                drug: str | None, days: list[ReturnedDay], *,
+                                close_ongoing: bool, patient_version: int | None
+                                ) -> ReturnedCalendarSaved: ...
+
+    def read_audit(self, wanted: AuditFilter, limit: int | None, *, with_head: bool = False
+                   ) -> tuple[AuditHeadMark | None, list[AuditRow]]: ...
 
 
 # ------------------------------------------------------------------ the local door
@@ -318,6 +402,13 @@ class LocalStudy(ServiceContext):
     def patient_rows(self, study: StudyInfo, as_of: date) -> list[PatientRow]:
         return load_patient_rows(self.db, study, as_of, self.actor.sites)
 
+    def whole_patient_rows(self, study: StudyInfo, as_of: date) -> list[PatientRow]:
+        """Every patient with their whole record (the dashboard's chart draws them all)."""
+        return self.patient_rows(study, as_of)
+
+    def every_patients_parts(self, study: StudyInfo, as_of: date) -> list[PatientParts]:
+        return [row.parts() for row in self.patient_rows(study, as_of)]
+
     def listed_patients(self, study: StudyInfo, as_of: date) -> list[ListedPatient]:
         return [row.listing() for row in self.patient_rows(study, as_of)]
 
@@ -326,6 +417,23 @@ class LocalStudy(ServiceContext):
 
     def patient_parts(self, study: StudyInfo, subject_id: str, as_of: date) -> PatientParts:
         return self.patient_row(study, subject_id, as_of).parts()
+
+    def after_write(self, study: StudyInfo, subject_id: str, as_of: date
+                    ) -> tuple[PatientParts, tuple[SignatureView, ...], tuple[str, ...]]:
+        """The patient as a reload right after a change reads them: their parts and their
+        signatures (what the window shows next), for the server to send with the change's
+        answer instead of on two more round trips."""
+        views, missing = self.signatures(subject_id)
+        return self.patient_parts(study, subject_id, as_of), tuple(views), tuple(missing)
+
+    def subject_of_record(self, record_id: int) -> str:
+        with UnitOfWork(self.db, write=False) as uow:
+            subject = uow.session.scalars(select(Patient.subject_id).join(
+                DoseRecordRow, DoseRecordRow.patient_id == Patient.id).where(
+                DoseRecordRow.id == record_id)).first()
+        if subject is None:
+            raise NotFound(f"no dose record {record_id}")
+        return subject
 
     def _require_site(self, subject_id: str) -> None:
         """A patient of another site is refused as the figures refuse it."""
@@ -353,6 +461,27 @@ class LocalStudy(ServiceContext):
         return patient_service.record_dose(self, study, subject_id, fields,
                                            close_ongoing=close_ongoing,
                                            patient_version=patient_version)
+
+    def record_dose_unless_breaking(
+            self, study: StudyInfo, subject_id: str, fields: dict[str, object], *,
+            close_ongoing: bool, patient_version: int | None, first_changed: date | None,
+            confirmed: bool) -> tuple[list[SignatureView], SavedDose | None]:
+        """The dose form's save: unless ``confirmed``, a dose inside a signed period
+        (from ``first_changed``) is not recorded, and the signatures it would break come
+        back for the form to ask about (then it saves again, confirmed); else it is
+        recorded. Through the server that is one round trip where the check and the save
+        were two."""
+        if not confirmed:
+            try:
+                broken = self.signatures_a_change_breaks(subject_id, first_changed)
+            except (DatabaseError, ServiceError) as exc:
+                # The save itself meets the same trouble and says so (nothing saved).
+                log.warning("signatures of %s not checked before saving: %s", subject_id, exc)
+                broken = []
+            if broken:
+                return broken, None
+        return [], self.record_dose(study, subject_id, fields, close_ongoing=close_ongoing,
+                                    patient_version=patient_version)
 
     def correct_dose(self, study: StudyInfo, record_id: int, reason: str,
                      fields: dict[str, object], *, expected_version: int | None,
@@ -400,6 +529,98 @@ class LocalStudy(ServiceContext):
 
     def sign_out(self, how: str) -> None:
         record_sign_out(self.db, self.actor.username, how, self.clock)
+
+    # ------------------------------------------------------------ the other forms
+
+    def enroll_patient(self, study: StudyInfo, fields: dict[str, object]) -> str:
+        return patient_service.enroll_patient(self, study, fields)
+
+    def amend_schedule(self, study: StudyInfo, subject_id: str, fields: dict[str, object], *,
+                       patient_version: int | None) -> int:
+        return patient_service.amend_patient_schedule(self, study, subject_id, fields,
+                                                      patient_version=patient_version)
+
+    def correct_enrollment(self, study: StudyInfo, subject_id: str, fields: dict[str, object],
+                           password: str, *, patient_version: int | None) -> list[str]:
+        return corrections.correct_enrollment(self, study, subject_id, fields, password,
+                                              patient_version=patient_version)
+
+    def withdraw_amendment(self, study: StudyInfo, subject_id: str, seq: int, reason: str,
+                           password: str, *, patient_version: int | None) -> str:
+        return corrections.withdraw_amendment(self, study, subject_id, seq, reason, password,
+                                              patient_version=patient_version)
+
+    def verify_source(self, subject_id: str, through: date | None,
+                      record_id: int | None) -> int:
+        return verification.verify_source(self, subject_id, through, record_id)
+
+    def open_query(self, subject_id: str, text: str, record_id: int | None) -> int:
+        return queries.open_query(self, subject_id, text, record_id)
+
+    def answer_query(self, query_id: int, text: str) -> None:
+        queries.answer_query(self, query_id, text)
+
+    def close_query(self, query_id: int, text: str | None) -> None:
+        queries.close_query(self, query_id, text)
+
+    def reask_query(self, query_id: int, text: str) -> None:
+        queries.reask_query(self, query_id, text)
+
+    def list_queries(self, subject_id: str | None, state: str | None) -> list[QueryView]:
+        return queries.list_queries(self, subject_id, state)
+
+    def list_users(self) -> list[UserView]:
+        return accounts.list_users(self.db)
+
+    def add_user(self, username: str, role: str, full_name: str, password: str,
+                 sites: list[str] | None) -> None:
+        add_user(self, username, role, full_name, password, sites=sites)
+
+    def reset_password(self, username: str, password: str, reason: str) -> None:
+        accounts.reset_password(self, username, password, reason)
+
+    def change_role(self, username: str, role: str, reason: str) -> None:
+        accounts.change_role(self, username, role, reason)
+
+    def set_user_sites(self, username: str, sites: list[str], reason: str) -> None:
+        accounts.set_user_sites(self, username, sites, reason)
+
+    def deactivate_user(self, username: str, reason: str) -> None:
+        accounts.deactivate_user(self, username, reason)
+
+    def set_setting(self, key: str, value: str, reason: str) -> None:
+        set_setting(self, key, value, reason)
+
+    def audit_choices(self) -> AuditChoices:
+        return audit_query.audit_choices(self)
+
+    def dosing_calendar(self, subject_id: str, first_date: date | None, weeks: int,
+                        drug: str | None) -> DosingCalendar:
+        return calendar.dosing_calendar(self, subject_id, first_date, weeks, drug)
+
+    def print_dosing_calendar(self, subject_id: str, first_date: date | None, weeks: int,
+                              drug: str | None, *, patient_version: int | None
+                              ) -> CalendarPrintout:
+        return calendar.print_dosing_calendar(self, subject_id, first_date, weeks, drug,
+                                              patient_version=patient_version)
+
+    def printed_calendars(self, subject_id: str) -> list[PrintedCalendar]:
+        return calendar.printed_calendars(self, subject_id)
+
+    def enter_returned_calendar(self, subject_id: str, first_date: date, weeks: int,
+                                drug: str | None, days: list[ReturnedDay], *,
+                                close_ongoing: bool, patient_version: int | None
+                                ) -> ReturnedCalendarSaved:
+        return calendar.enter_returned_calendar(self, subject_id, first_date, weeks, drug,
+                                                days, close_ongoing=close_ongoing,
+                                                patient_version=patient_version)
+
+    def read_audit(self, wanted: AuditFilter, limit: int | None, *, with_head: bool = False
+                   ) -> tuple[AuditHeadMark | None, list[AuditRow]]:
+        """The trail's rows the filter and the user's sites allow (the newest ``limit``);
+        ``with_head``: the trail's head too, read first, so the trail holds it."""
+        head = head_of(self.db) if with_head else None
+        return head, audit_query.read_audit(self, wanted, limit=limit)
 
 
 class LocalConnection:

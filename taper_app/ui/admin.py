@@ -10,17 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..services import accounts
 from ..services.accounts import UserView
 from ..services.auth import ROLES
-from ..services.context import ServiceContext
 from ..services.errors import Problem, ServiceError
-from ..services.settings import SETTINGS, load_settings, set_setting
-from ..services.study import add_user
+from ..services.gateway import local_study
+from ..services.settings import SETTINGS
 from ..storage.errors import DatabaseError
 from . import messages
 from .dialogs import DialogHost
-from .forms import ServiceDialog
+from .forms import ServiceDialog, StudyDoor
 from .models import RowTableModel
 from .qt import (
     QComboBox,
@@ -84,7 +82,7 @@ class UserChangeDialog(ServiceDialog):
 
     KINDS = ("add", "reset", "role", "sites", "deactivate")
 
-    def __init__(self, ctx: ServiceContext, kind: str, user: UserView | None,
+    def __init__(self, ctx: StudyDoor, kind: str, user: UserView | None,
                  parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         assert kind in self.KINDS
@@ -152,27 +150,26 @@ class UserChangeDialog(ServiceDialog):
         self.setMinimumWidth(em(self, 40))
 
     @classmethod
-    def build(cls, ctx: ServiceContext, kind: str, user: UserView | None,
+    def build(cls, ctx: StudyDoor, kind: str, user: UserView | None,
                parent: QWidget | None = None) -> UserChangeDialog:
         return cls(ctx, kind, user, parent)
 
     def save(self) -> None:
-        kind, ctx = self.kind, self.ctx
+        kind, door = self.kind, self.gateway
         if kind in ("add", "reset") and self.password.text() != self.repeat.text():
             self.refuse([Problem("repeat", "is not the same password")])
             return
         password, reason = self.password.text(), self.reason.text()
         name = self.user.username if self.user is not None else self.username.text().strip()
         calls = {
-            "add": lambda: add_user(ctx, name, str(self.role.currentData()),
-                                    self.full_name.text().strip(), password,
-                                    sites=_parse_sites(self.sites.text()) or None),
-            "reset": lambda: accounts.reset_password(ctx, name, password, reason),
-            "role": lambda: accounts.change_role(ctx, name, str(self.role.currentData()),
+            "add": lambda: door.add_user(name, str(self.role.currentData()),
+                                         self.full_name.text().strip(), password,
+                                         _parse_sites(self.sites.text()) or None),
+            "reset": lambda: door.reset_password(name, password, reason),
+            "role": lambda: door.change_role(name, str(self.role.currentData()), reason),
+            "sites": lambda: door.set_user_sites(name, _parse_sites(self.sites.text()),
                                                  reason),
-            "sites": lambda: accounts.set_user_sites(ctx, name,
-                                                     _parse_sites(self.sites.text()), reason),
-            "deactivate": lambda: accounts.deactivate_user(ctx, name, reason),
+            "deactivate": lambda: door.deactivate_user(name, reason),
         }
         ok, _ = self.call_service("User account", calls[kind])
         self.password.clear()
@@ -187,9 +184,9 @@ class UserChangeDialog(ServiceDialog):
 class UsersDialog(QDialog):
     """The accounts, with a button for each change an administrator makes."""
 
-    def __init__(self, ctx: ServiceContext, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: StudyDoor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.ctx = ctx
+        self.ctx = local_study(ctx)
         self.setObjectName("users_view")
         self.setWindowTitle("Users")
         self.setStyleSheet(FORM_STYLE)
@@ -221,7 +218,7 @@ class UsersDialog(QDialog):
         self.reload()
 
     @classmethod
-    def build(cls, ctx: ServiceContext, parent: QWidget | None = None) -> UsersDialog:
+    def build(cls, ctx: StudyDoor, parent: QWidget | None = None) -> UsersDialog:
         return cls(ctx, parent)
 
     def selected(self) -> UserView | None:
@@ -232,7 +229,7 @@ class UsersDialog(QDialog):
         chosen = self.selected()
         keep = select or (chosen.username if chosen is not None else None)
         try:
-            users = accounts.list_users(self.ctx.db)
+            users = self.ctx.list_users()
         except (ServiceError, DatabaseError) as exc:
             messages.error(self, "Cannot read the users", str(exc))
             return
@@ -261,10 +258,10 @@ class UsersDialog(QDialog):
 class SettingsDialog(ServiceDialog):
     """Every administrator setting, declared as data; each change saved with the reason."""
 
-    def __init__(self, ctx: ServiceContext, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: StudyDoor, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self.setWindowTitle("Settings")
-        self.current = load_settings(ctx.db)
+        self.current = self.gateway.settings()
         self.edits: dict[str, QLineEdit] = {}
         e = self.errors
         form = QFormLayout()
@@ -282,7 +279,7 @@ class SettingsDialog(ServiceDialog):
         self.setMinimumWidth(em(self, 44))
 
     @classmethod
-    def build(cls, ctx: ServiceContext, parent: QWidget | None = None) -> SettingsDialog:
+    def build(cls, ctx: StudyDoor, parent: QWidget | None = None) -> SettingsDialog:
         return cls(ctx, parent)
 
     def changed(self) -> dict[str, str]:
@@ -317,7 +314,7 @@ class SettingsDialog(ServiceDialog):
 
         def apply() -> list[str]:
             for key, value in changed.items():
-                set_setting(self.ctx, key, value, reason)
+                self.gateway.set_setting(key, value, reason)
             return list(changed)
 
         ok, done = self.call_service("Settings", apply)

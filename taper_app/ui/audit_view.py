@@ -14,21 +14,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..services.audit import head_of
 from ..services.audit_query import (
     AuditAction,
     AuditFilter,
     AuditRow,
     FieldChange,
     action_label,
-    audit_choices,
     export_audit_csv,
     group_actions,
-    read_audit,
     value_label,
 )
 from ..services.context import ServiceContext
 from ..services.errors import Problem, ServiceError
+from ..services.gateway import StudyGateway, local_study
 from ..storage.errors import DatabaseError
 from . import messages
 from .inputs import DateField
@@ -199,10 +197,10 @@ def action_detail_html(action: AuditAction) -> str:
 class AuditDialog(QDialog):
     """The trail of one patient or of the whole study, with filters and a CSV export."""
 
-    def __init__(self, ctx: ServiceContext, subject_id: str | None = None,
+    def __init__(self, ctx: ServiceContext | StudyGateway, subject_id: str | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.ctx = ctx
+        self.ctx = local_study(ctx)
         self.subject_id = subject_id
         self.setObjectName("audit_view")
         self.setStyleSheet(FORM_STYLE)
@@ -299,7 +297,7 @@ class AuditDialog(QDialog):
         return f"Audit trail – {scope}"
 
     @classmethod
-    def build(cls, ctx: ServiceContext, subject_id: str | None = None,
+    def build(cls, ctx: ServiceContext | StudyGateway, subject_id: str | None = None,
                parent: QWidget | None = None) -> AuditDialog:
         return cls(ctx, subject_id, parent)
 
@@ -312,7 +310,7 @@ class AuditDialog(QDialog):
 
     def _fill_choices(self) -> None:
         try:
-            choices = audit_choices(self.ctx)
+            choices = self.ctx.audit_choices()
         except (ServiceError, DatabaseError) as exc:
             messages.error(self, "Cannot read the audit trail", str(exc))
             return
@@ -355,7 +353,7 @@ class AuditDialog(QDialog):
         if wanted is None:
             return
         try:
-            rows = read_audit(self.ctx, wanted, limit=SHOWN_ROWS + 1)
+            _head, rows = self.ctx.read_audit(wanted, SHOWN_ROWS + 1)
         except (ServiceError, DatabaseError) as exc:
             messages.error(self, "Cannot read the audit trail", str(exc))
             return
@@ -394,8 +392,9 @@ class AuditDialog(QDialog):
         if path is None:
             return
         try:
-            head = head_of(self.ctx.db)  # read before the rows, so the trail holds it
-            rows = read_audit(self.ctx, wanted)
+            # The head is read before the rows, so the trail holds it.
+            head, rows = self.ctx.read_audit(wanted, None, with_head=True)
+            assert head is not None
             export_audit_csv(rows, path, head=head)
         except OSError as exc:
             messages.error(self, "The audit trail was not exported",

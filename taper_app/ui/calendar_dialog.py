@@ -22,11 +22,10 @@ from ..services.calendar import (
     CalendarLine,
     CalendarPrintout,
     DosingCalendar,
-    dosing_calendar,
-    print_dosing_calendar,
 )
 from ..services.context import ServiceContext
 from ..services.errors import ServiceError, StaleData, ValidationError
+from ..services.gateway import StudyGateway, local_study
 from ..services.reporting import write_files
 from ..services.study import StudyInfo
 from ..storage.errors import DatabaseError
@@ -128,12 +127,13 @@ class DosingCalendarDialog(QDialog):
         """Open the written PDF in the desktop's viewer, to print (tests replace this)."""
         return ReportExport.open_document(path)
 
-    def __init__(self, ctx: ServiceContext, study: StudyInfo, subject_id: str,
+    def __init__(self, ctx: ServiceContext | StudyGateway, study: StudyInfo, subject_id: str,
                  tasks: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("dosing_calendar")
         self.setStyleSheet(FORM_STYLE)
-        self.ctx, self.study, self.subject_id, self.tasks = ctx, study, subject_id, tasks
+        self.ctx, self.study, self.subject_id, self.tasks = (local_study(ctx), study,
+                                                             subject_id, tasks)
         self.calendar: DosingCalendar | None = None
         self.folder = documents_folder()
         self._drug_touched = False
@@ -236,8 +236,8 @@ class DosingCalendarDialog(QDialog):
         self.refresh()
 
     @classmethod
-    def build(cls, ctx: ServiceContext, study: StudyInfo, subject_id: str, tasks: TaskRunner,
-               parent: QWidget | None = None) -> DosingCalendarDialog:
+    def build(cls, ctx: ServiceContext | StudyGateway, study: StudyInfo, subject_id: str,
+              tasks: TaskRunner, parent: QWidget | None = None) -> DosingCalendarDialog:
         return cls(ctx, study, subject_id, tasks, parent)
 
     # ------------------------------------------------------------ the preview
@@ -278,7 +278,7 @@ class DosingCalendarDialog(QDialog):
         ctx, subject = self.ctx, self.subject_id
         self.print_button.setEnabled(False)
         self.save_button.setEnabled(False)
-        self.tasks.submit(lambda: dosing_calendar(ctx, subject, first, weeks, drug),
+        self.tasks.submit(lambda: ctx.dosing_calendar(subject, first, weeks, drug),
                           lambda calendar: self._show(token, calendar),
                           lambda exc: self._not_shown(token, exc))
 
@@ -367,8 +367,8 @@ class DosingCalendarDialog(QDialog):
         self._set_busy(True)
 
         def work() -> CalendarPrintout:
-            printout = print_dosing_calendar(ctx, subject, first, weeks, drug,
-                                             patient_version=calendar.patient_version)
+            printout = ctx.print_dosing_calendar(subject, first, weeks, drug,
+                                                 patient_version=calendar.patient_version)
             write_files({out: printout.pdf})
             return printout
 

@@ -13,14 +13,13 @@ from datetime import date
 from ..domain.schedule import ScheduleStep
 from ..domain.units import decimal_point
 from ..services import corrections
-from ..services.context import ServiceContext
 from ..services.errors import AuthenticationFailed, Problem, ServiceError, ValidationError
 from ..services.patients import preview_schedule
 from ..services.records import PatientRecord
 from ..services.study import StudyInfo
 from ..services.validation import MAX_DAILY_PEQ_MG, parse_amount
 from .formatting import iso, mg
-from .forms import ServiceDialog
+from .forms import RecordDialog, ServiceDialog, StudyDoor
 from .models import ScheduleStepsModel
 from .qt import (
     QComboBox,
@@ -76,19 +75,14 @@ def _reauthenticated(call):  # type: ignore[no-untyped-def]
     return run
 
 
-class CorrectEnrollmentDialog(ServiceDialog):
+class CorrectEnrollmentDialog(RecordDialog):
     """Correct a patient's baseline, Day 1 or template; the schedule is generated again."""
 
-    def __init__(self, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def __init__(self, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                  parent: QWidget | None = None) -> None:
-        super().__init__(ctx, parent)
-        self.study = study
-        self.record = record
-        self.setWindowTitle(f"Correct the enrollment – {record.subject_id}")
-        self.save_button.setText("&Correct")
-        self.intro = QLabel()
+        super().__init__(ctx, study, record, "Correct the enrollment", "&Correct",
+                         parent=parent)
         self.intro.setObjectName("correction_intro")
-        self.intro.setWordWrap(True)
         self.blocked = QLabel()
         self.blocked.setObjectName("correction_blocked")
         self.blocked.setWordWrap(True)
@@ -128,7 +122,7 @@ class CorrectEnrollmentDialog(ServiceDialog):
         self.baseline.selectAll()
 
     @classmethod
-    def build(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def build(cls, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                parent: QWidget | None = None) -> CorrectEnrollmentDialog:
         return cls(ctx, study, record, parent)
 
@@ -195,33 +189,28 @@ class CorrectEnrollmentDialog(ServiceDialog):
         fields = self.fields()
         password = self.password.text()
         subject, version = self.record.subject_id, self.record.version
-        if not confirm_change_of_signed_period(self, self.ctx, subject, None,
+        if not confirm_change_of_signed_period(self, self.gateway, subject, None,
                                                "Correcting the enrollment"):
             return
         ok, changed = self.call_service("Correction", _reauthenticated(
-            lambda: corrections.correct_enrollment(self.ctx, self.study, subject, fields,
-                                                   password, patient_version=version)))
+            lambda: self.gateway.correct_enrollment(self.study, subject, fields, password,
+                                                    patient_version=version)))
         self.password.clear()
         if ok:
             self.saved.emit(subject, f"{subject}: enrollment corrected ({', '.join(changed)})")
             self.accept()
 
 
-class WithdrawAmendmentDialog(ServiceDialog):
+class WithdrawAmendmentDialog(RecordDialog):
     """Withdraw an amendment: the schedule resumes as if it had not been made."""
 
-    def __init__(self, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def __init__(self, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                  seq: int | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(ctx, parent)
-        self.study = study
-        self.record = record
-        self.setWindowTitle(f"Withdraw an amendment – {record.subject_id}")
-        self.save_button.setText("&Withdraw")
-        intro = QLabel(f"<b>{record.subject_id}</b>: the schedule is stored again as if the "
-                       "amendment had not been made (the amendments after it still apply). "
-                       "The amendment stays in the record, shown as withdrawn with your "
-                       "reason. Signatures covering the schedule will no longer be valid.")
-        intro.setWordWrap(True)
+        super().__init__(ctx, study, record, "Withdraw an amendment", "&Withdraw",
+                         "the schedule is stored again as if the amendment had not been made "
+                         "(the amendments after it still apply). The amendment stays in the "
+                         "record, shown as withdrawn with your reason. Signatures covering "
+                         "the schedule will no longer be valid.", parent)
         self.amendment = QComboBox()
         self.amendment.setObjectName("amendment")
         self.reason = line_edit("e.g. entered on the wrong patient", "reason")
@@ -235,7 +224,7 @@ class WithdrawAmendmentDialog(ServiceDialog):
         preview, self.steps_model, self.chart = _preview_box(
             self, "Schedule after the withdrawal")
         layout = QVBoxLayout(self)
-        layout.addWidget(intro)
+        layout.addWidget(self.intro)
         layout.addLayout(form)
         layout.addWidget(self.general_error)
         layout.addWidget(preview, 1)
@@ -247,7 +236,7 @@ class WithdrawAmendmentDialog(ServiceDialog):
         self.reason.setFocus()
 
     @classmethod
-    def build(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def build(cls, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                seq: int | None = None, parent: QWidget | None = None,
                ) -> WithdrawAmendmentDialog:
         return cls(ctx, study, record, seq, parent)
@@ -283,13 +272,12 @@ class WithdrawAmendmentDialog(ServiceDialog):
             return
         reason, password = self.reason.text(), self.password.text()
         subject, version = self.record.subject_id, self.record.version
-        if not confirm_change_of_signed_period(self, self.ctx, subject, None,
+        if not confirm_change_of_signed_period(self, self.gateway, subject, None,
                                                "Withdrawing the amendment"):
             return
         ok, _schedule = self.call_service("Withdrawal", _reauthenticated(
-            lambda: corrections.withdraw_amendment(self.ctx, self.study, subject, int(seq),
-                                                   reason, password,
-                                                   patient_version=version)))
+            lambda: self.gateway.withdraw_amendment(self.study, subject, int(seq), reason,
+                                                    password, patient_version=version)))
         self.password.clear()
         if ok:
             self.saved.emit(subject, f"{subject}: amendment {seq} withdrawn")

@@ -351,8 +351,15 @@ class StudyDashboard(QWidget):
             f"<b>{self.study.name}</b> · {len(summaries)} patients at "
             f"{len(sites)} site{'s' * (len(sites) != 1)} · figures as of {when} · blinded: "
             "no treatment arm is stored or shown")
-        dashboard_figure([r.analysis for r in rows if r.analysis is not None],
-                         self.study.protocol.settings, self.figure)
+        analyses = [r.analysis for r in rows if r.analysis is not None]
+        if len(analyses) < len(rows):
+            # Through the server the list holds figures only; the window is loading every
+            # patient's record for the chart, and this redraws when the rows come.
+            self.figure.clear()
+            self.figure.text(0.5, 0.5, "Loading every patient's record for the chart…",
+                             ha="center", va="center")
+        else:
+            dashboard_figure(analyses, self.study.protocol.settings, self.figure)
         self.canvas.draw_idle()
 
     def showEvent(self, event: QShowEvent) -> None:

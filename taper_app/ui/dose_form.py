@@ -6,6 +6,7 @@ Defaults, the prednisone-equivalent read-out and the scheduled dose come from
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 
 from ..domain.units import decimal_point
@@ -19,7 +20,9 @@ from ..services.entry import (
     suggested_frequency,
 )
 from ..services.errors import Problem
+from ..services.patients import SavedDose
 from ..services.records import DoseRecordView, PatientRecord
+from ..services.signatures import SignatureView
 from ..services.study import StudyInfo
 from ..services.validation import FREQUENCIES, ROUTES, SOURCES
 from . import messages
@@ -41,7 +44,7 @@ from .qt import (
     Signal,
 )
 from .rows import dose_fields
-from .signed_period import confirm_change_of_signed_period
+from .signed_period import ask_about_broken_signatures
 from .widgets import combo, em, hline, line_edit, repolish
 
 FREQUENCY_TEXT = {"QD": "once a day", "BID": "twice a day", "TID": "3 times a day",
@@ -399,6 +402,8 @@ class DoseDialog(ServiceDialog):
         return min(dates) if dates else None
 
     def save(self) -> None:
+        if self.saving:  # Enter again while the save is on its way
+            return
         fields = self.fields()
         preview = preview_dose(self.study, self.record, fields, self.gateway.today())
         problems = self._problems(preview, fields)
@@ -417,39 +422,63 @@ class DoseDialog(ServiceDialog):
             self.dose_mg.setFocus()
             return
         subject = self.record.subject_id
-        if (preview.unchanged_from is None
-                and not confirm_change_of_signed_period(
-                    self, self.gateway, subject, self._first_changed_date(fields),
-                    "This correction" if self.mode == self.CORRECTION else "This dose")):
-            return
+        # A change says first whose signature it breaks (nothing new: nothing to break).
+        first_changed = self._first_changed_date(fields)
+        confirmed = preview.unchanged_from is not None
         if self.mode == self.CORRECTION and self.correcting is not None:
             old = self.correcting
-            version = self.record.version
-            ok, new_id = self.call_service("Correction", lambda: self.gateway.correct_dose(
-                self.study, old.id, self.correction_reason.text(), fields,
-                expected_version=old.version, patient_version=version))
-            del new_id
-            summary = f"{subject}: the record {_describe(old)} was corrected"
-        else:
-            close, version = self.closes_ongoing(), self.record.version
-            ok, result = self.call_service("Dose", lambda: self.gateway.record_dose(
-                self.study, subject, fields, close_ongoing=close, patient_version=version))
-            summary = ""
-            if ok:
-                what = (f"{fields['drug']} {str(fields['dose_mg']).strip()} mg "
-                        f"{fields['frequency']} {fields['route']} from {fields['start_date']}")
-                if result.unchanged:
-                    summary = (f"{subject}: {what} is the dose already ongoing; nothing new "
-                               "was recorded")
-                else:
-                    summary = f"{subject}: {what} saved"
-                    if result.closed_record_ids:
-                        n = len(result.closed_record_ids)
-                        summary += (f"; the ongoing record{'s' * (n != 1)} ended the day "
-                                    "before")
-        if ok:
-            self.saved.emit(subject, summary)
-            self.accept()
+
+            def correct() -> None:
+                self.call_service_then("Correction", lambda: self.gateway.correct_dose(
+                    self.study, old.id, self.correction_reason.text(), fields,
+                    expected_version=old.version, patient_version=self.record.version),
+                    lambda _new_id: self._done(
+                        subject, f"{subject}: the record {_describe(old)} was corrected"))
+
+            if confirmed:
+                correct()
+            else:
+                self.confirm_signed_period_then(subject, first_changed, "This correction",
+                                                correct)
+            return
+        self._record(subject, fields, first_changed, confirmed)
+
+    def _done(self, subject: str, summary: str) -> None:
+        self.saved.emit(subject, summary)
+        self.accept()
+
+    def _record(self, subject: str, fields: dict[str, object], first_changed: date | None,
+                confirmed: bool) -> None:
+        """The new dose, off the GUI thread, checked for the signatures it would break and
+        saved in one call (asked about, then saved confirmed, if it breaks any); the form
+        closes once the save has committed."""
+        done = functools.partial(self._done, subject)
+        close, version = self.closes_ongoing(), self.record.version
+        what = (f"{fields['drug']} {str(fields['dose_mg']).strip()} mg "
+                f"{fields['frequency']} {fields['route']} from {fields['start_date']}")
+
+        def answered(answer: tuple[list[SignatureView], SavedDose | None]) -> None:
+            broken, result = answer
+            if result is None:
+                if ask_about_broken_signatures(self, subject, broken, "This dose"):
+                    self._record(subject, fields, first_changed, True)
+                return
+            recorded(result)
+
+        def recorded(result: SavedDose) -> None:
+            if result.unchanged:
+                done(f"{subject}: {what} is the dose already ongoing; nothing new was "
+                     "recorded")
+                return
+            summary = f"{subject}: {what} saved"
+            if result.closed_record_ids:
+                n = len(result.closed_record_ids)
+                summary += f"; the ongoing record{'s' * (n != 1)} ended the day before"
+            done(summary)
+
+        self.call_service_then("Dose", lambda: self.gateway.record_dose_unless_breaking(
+            self.study, subject, fields, close_ongoing=close, patient_version=version,
+            first_changed=first_changed, confirmed=confirmed), answered)
 
 
 class VoidDialog(ServiceDialog):
@@ -491,15 +520,17 @@ class VoidDialog(ServiceDialog):
         return cls(ctx, record, dose, parent)
 
     def save(self) -> None:
-        dose, version = self.dose, self.record.version
-        if not confirm_change_of_signed_period(self, self.gateway, self.record.subject_id,
-                                               dose.start_date, "Voiding this record"):
+        if self.saving:
             return
-        ok, _ = self.call_service("Void", lambda: self.gateway.void_dose(
-            dose.id, self.reason.text(), expected_version=dose.version,
-            patient_version=version))
-        if ok:
-            self.saved.emit(self.record.subject_id,
-                            f"{self.record.subject_id}: the record {_describe(dose)} "
-                            "was voided")
+        dose, version, subject = self.dose, self.record.version, self.record.subject_id
+
+        def void() -> None:
+            self.call_service_then("Void", lambda: self.gateway.void_dose(
+                dose.id, self.reason.text(), expected_version=dose.version,
+                patient_version=version), lambda _none: voided())
+
+        def voided() -> None:
+            self.saved.emit(subject, f"{subject}: the record {_describe(dose)} was voided")
             self.accept()
+
+        self.confirm_signed_period_then(subject, dose.start_date, "Voiding this record", void)

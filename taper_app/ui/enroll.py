@@ -12,12 +12,11 @@ from decimal import Decimal
 
 from ..domain.units import decimal_point
 from ..services import patients as patient_service
-from ..services.context import ServiceContext
 from ..services.errors import Problem, ServiceError
 from ..services.study import StudyInfo
 from ..services.validation import check_enrollment, parse_amount
 from .formatting import mg
-from .forms import ServiceDialog
+from .forms import ServiceDialog, StudyDoor
 from .inputs import DateField
 from .models import ScheduleStepsModel
 from .qt import (
@@ -38,7 +37,7 @@ ENROLL_FIELDS = ("subject_id", "site", "day1_date", "baseline_mg", "kit_number",
 class EnrollDialog(ServiceDialog):
     """Subject id, site, Day 1, baseline, kit and template; previews the schedule."""
 
-    def __init__(self, ctx: ServiceContext, study: StudyInfo, existing_subjects: Iterable[str],
+    def __init__(self, ctx: StudyDoor, study: StudyInfo, existing_subjects: Iterable[str],
                  sites: Iterable[str], parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self.study = study
@@ -110,7 +109,7 @@ class EnrollDialog(ServiceDialog):
         self.subject_id.setFocus()
 
     @classmethod
-    def build(cls, ctx: ServiceContext, study: StudyInfo, existing_subjects: Iterable[str],
+    def build(cls, ctx: StudyDoor, study: StudyInfo, existing_subjects: Iterable[str],
                sites: Iterable[str], parent: QWidget | None = None) -> EnrollDialog:
         return cls(ctx, study, existing_subjects, sites, parent)
 
@@ -164,7 +163,7 @@ class EnrollDialog(ServiceDialog):
         shown = self._duplicate()
         if self._tried:
             _, checked = check_enrollment(self.fields(), set(self.study.templates),
-                                          self.ctx.today())
+                                          self.gateway.today())
             shown += checked
         self.errors.show(shown)
         self.fit_height()
@@ -175,8 +174,8 @@ class EnrollDialog(ServiceDialog):
             self.refuse(duplicate)
             return
         fields = self.fields()
-        ok, subject = self.call_service("Enrollment", lambda: patient_service.enroll_patient(
-            self.ctx, self.study, fields))
+        ok, subject = self.call_service("Enrollment", lambda: self.gateway.enroll_patient(
+            self.study, fields))
         if ok:
             self.saved.emit(subject, f"{subject} enrolled")
             self.accept()

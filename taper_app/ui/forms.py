@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import date
 from typing import Any, TypeVar
 
 from ..services.context import ServiceContext
 from ..services.errors import Problem, ServiceError, StaleData, ValidationError
 from ..services.gateway import StudyGateway, local_study
 from ..services.records import PatientRecord
+from ..services.signatures import SignatureView
+from ..services.study import StudyInfo
 from ..storage.errors import DatabaseError
 from . import messages
 from .qt import (
@@ -29,6 +32,8 @@ from .qt import (
     QWidget,
     Signal,
 )
+from .signed_period import ask_about_broken_signatures
+from .tasks import TaskRunner
 from .widgets import FORM_STYLE, FieldErrors, fit_screen, fit_title
 
 log = logging.getLogger(__name__)
@@ -59,6 +64,7 @@ class ServiceDialog(QDialog):
         self.general_error.setObjectName("general_error")
         self.errors = FieldErrors(self.general_error)
         self._tried = False  # after a first Save, fields are re-checked as they change
+        self._saving = False  # a save off the GUI thread is on its way
         self._opened_with: tuple[str, ...] | None = None  # the fields when first shown
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                         | QDialogButtonBox.StandardButton.Cancel)
@@ -111,7 +117,10 @@ class ServiceDialog(QDialog):
         return self._opened_with is not None and self._field_values() != self._opened_with
 
     def reject(self) -> None:
-        """Esc, Cancel or the window's close: ask first if anything was typed."""
+        """Esc, Cancel or the window's close: ask first if anything was typed (and not
+        while a save is on its way: it ends with the form closed or kept)."""
+        if self._saving:
+            return
         if self.has_typed_input() and not messages.ask(
                 self, "Discard what you typed?",
                 "This form has input that is not saved. Discard it?",
@@ -164,27 +173,121 @@ class ServiceDialog(QDialog):
         if wanted > self.height():
             self.resize(self.width(), wanted)
 
-    def call_service(self, action: str, call: Callable[[], T]) -> tuple[bool, T | Any]:
-        """Run a service call; on any refusal show why and keep the dialog as typed."""
+    # ------------------------------------------------------------ saving off the GUI thread
+
+    def _tasks(self) -> TaskRunner | None:
+        """The window's task runner (the form's parent's), or None: then calls run here."""
+        parent = self.parentWidget()
+        tasks = getattr(parent, "tasks", None)
+        return tasks if isinstance(tasks, TaskRunner) else None
+
+    @property
+    def saving(self) -> bool:
+        """A save is on its way (its buttons are off, Esc waits for it)."""
+        return self._saving
+
+    def _set_saving(self, on: bool) -> None:
+        self._saving = on
+        self.buttons.setEnabled(not on)
+
+    def run_then(self, work: Callable[[], T], then: Callable[[T], None],
+                 failed: Callable[[Exception], None]) -> None:
+        """``work`` off the GUI thread (through the application server a call waits on the
+        network), then ``then(result)`` or ``failed(exc)`` back on it; the form's buttons
+        are off meanwhile. Without the window's runner (a form on its own) it runs here."""
+        tasks = self._tasks()
+        if tasks is None:
+            try:
+                result = work()
+            except Exception as exc:  # handed to ``failed``, which knows what it means
+                failed(exc)
+                return
+            then(result)
+            return
+        self._set_saving(True)
+
+        def done(result: T) -> None:
+            self._set_saving(False)
+            then(result)
+
+        def not_done(exc: Exception) -> None:
+            self._set_saving(False)
+            failed(exc)
+
+        tasks.submit(work, done, not_done)
+
+    def call_service_then(self, action: str, call: Callable[[], T],
+                          then: Callable[[T], None]) -> None:
+        """:meth:`call_service` off the GUI thread: ``then(result)`` after the commit; any
+        refusal is shown as call_service shows it, the form kept as typed."""
         self._tried = True
-        try:
-            result = call()
-        except ValidationError as exc:
+
+        def saved(result: T) -> None:
+            self.errors.clear()
+            then(result)
+
+        self.run_then(call, saved, lambda exc: self._refused(action, exc))
+
+    def confirm_signed_period_then(self, subject_id: str, first_changed: date | None,
+                                   what: str, go_on: Callable[[], None]) -> None:
+        """signed_period's question, its signatures read off the GUI thread; ``go_on()``
+        when the save may proceed."""
+        door = self.gateway
+
+        def checked(broken: list[SignatureView]) -> None:
+            if ask_about_broken_signatures(self, subject_id, broken, what):
+                go_on()
+
+        def not_checked(exc: Exception) -> None:
+            if not isinstance(exc, (DatabaseError, ServiceError)):
+                raise exc
+            # The save itself will meet the same trouble and say so, input kept.
+            log.warning("signatures of %s not checked before saving: %s", subject_id, exc)
+            go_on()
+
+        self.run_then(lambda: door.signatures_a_change_breaks(subject_id, first_changed),
+                      checked, not_checked)
+
+    def _refused(self, action: str, exc: Exception) -> None:
+        if isinstance(exc, ValidationError):
             self.refuse(exc.problems)
-            return False, None
-        except StaleData as exc:
+        elif isinstance(exc, StaleData):
             messages.warning(self, f"{action}: not saved", str(exc),
                              "The patient has been reloaded: check it, then Save again.")
             subject = self.changed_subject()
             if subject is not None:
                 self.stale.emit(subject)
-            return False, None
-        except DatabaseError as exc:
+        elif isinstance(exc, DatabaseError):
             log.warning("%s not saved: %s", action, exc)
             messages.error(self, f"{action}: not saved", str(exc), KEPT)
-            return False, None
-        except ServiceError as exc:
+        elif isinstance(exc, ServiceError):
             messages.error(self, f"{action}: not saved", str(exc), KEPT)
+        else:
+            raise exc  # a bug: the excepthook's
+
+    def call_service(self, action: str, call: Callable[[], T]) -> tuple[bool, T | Any]:
+        """Run a service call; on any refusal show why and keep the dialog as typed."""
+        self._tried = True
+        try:
+            result = call()
+        except (ValidationError, StaleData, DatabaseError, ServiceError) as exc:
+            self._refused(action, exc)
             return False, None
         self.errors.clear()
         return True, result
+
+
+class RecordDialog(ServiceDialog):
+    """A form on one patient's stored schedule (amend, correct the enrollment, withdraw an
+    amendment): the study, the record, a title naming the patient, the Save button's word
+    and a wrapped introduction (``intro``: its text, after the subject in bold)."""
+
+    def __init__(self, ctx: StudyDoor, study: StudyInfo, record: PatientRecord, title: str,
+                 save_text: str, intro: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.study = study
+        self.record = record
+        self.setWindowTitle(f"{title} – {record.subject_id}")
+        self.save_button.setText(save_text)
+        self.intro = QLabel(f"<b>{record.subject_id}</b>: {intro}" if intro else "")
+        self.intro.setWordWrap(True)

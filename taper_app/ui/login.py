@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from ..services.audit import utc_now
 from ..services.auth import MIN_PASSWORD_LENGTH, Actor
@@ -17,6 +18,7 @@ from ..services.study import StudyInfo
 from ..storage.errors import DatabaseError
 from . import messages
 from .qt import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
+from .tasks import TaskRunner
 from .widgets import FORM_STYLE, FieldErrors, em, fit_title, line_edit
 
 
@@ -24,12 +26,16 @@ class LoginDialog(QDialog):
     """Asks who is working; :attr:`actor` holds the signed-in user once it is accepted."""
 
     def __init__(self, connection: Connection, study: StudyInfo | None,
-                 clock: Callable[[], datetime] = utc_now, parent: QWidget | None = None) -> None:
+                 clock: Callable[[], datetime] = utc_now, parent: QWidget | None = None, *,
+                 tasks: TaskRunner | None = None) -> None:
         """``connection``: where to sign in (services.gateway.LocalConnection on a
         database); ``study``: None through the application server, which names it only
-        after sign-in."""
+        after sign-in. ``tasks``: the password is checked off the GUI thread (the
+        password hash is slow by design, and through the server it waits on the
+        network); None checks it here (tests)."""
         super().__init__(parent)
         self.connection = connection
+        self.tasks = tasks
         self.study = study
         self.clock = clock
         self.actor: Actor | None = None
@@ -103,6 +109,7 @@ class LoginDialog(QDialog):
             parent: QWidget | None = None) -> Actor | None:
         """Show the dialog until someone signs in (the actor) or gives up (None)."""
         dialog = cls(connection, study, clock, parent)
+        dialog.tasks = TaskRunner(dialog)
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         return dialog.actor if accepted else None
 
@@ -122,16 +129,48 @@ class LoginDialog(QDialog):
             self.errors.show([Problem("username", "enter your user name")])
             self.username.setFocus()
             return
-        try:
-            actor = self.connection.authenticate(name, self.password.text(), self.clock)
-        except AuthenticationFailed as exc:
+        password, connection, clock = self.password.text(), self.connection, self.clock
+        self._checking(lambda: connection.authenticate(name, password, clock),
+                       lambda actor: self._signed_in(name, actor), self._not_signed_in)
+
+    def _checking(self, work: Callable[[], Any], done: Callable[[Any], None],
+                  failed: Callable[[Exception], None]) -> None:
+        """``work`` (a password check) off the GUI thread, the buttons off meanwhile."""
+        if self.tasks is None:
+            try:
+                result = work()
+            except Exception as exc:  # handed to ``failed``, which knows what it means
+                failed(exc)
+                return
+            done(result)
+            return
+        self.buttons.setEnabled(False)
+
+        def finished(result: Any) -> None:
+            self.buttons.setEnabled(True)
+            done(result)
+
+        def refused(exc: Exception) -> None:
+            self.buttons.setEnabled(True)
+            failed(exc)
+
+        self.tasks.submit(work, finished, refused)
+
+    def _not_signed_in(self, exc: Exception) -> None:
+        if isinstance(exc, AuthenticationFailed):
             self.errors.show([Problem("password", str(exc))])
             self.password.clear()
             self.password.setFocus()
-            return
-        except (DatabaseError, ServiceError) as exc:
+        elif isinstance(exc, (DatabaseError, ServiceError)):
             messages.error(self, "Cannot sign in", str(exc))
-            return
+        else:
+            raise exc  # a bug: the excepthook's
+
+    def reject(self) -> None:
+        if self.buttons.isEnabled():  # not while a password is being checked
+            super().reject()
+
+    def _signed_in(self, name: str, actor: Actor | None) -> None:
         if actor is None or actor.must_change_password:
             self._pending, self._must_choose = actor, True
             self.sign_in_page.hide()
@@ -165,17 +204,21 @@ class LoginDialog(QDialog):
             self.repeat_password.clear()
             self.repeat_password.setFocus()
             return
-        try:
-            actor = self.connection.choose_first_password(
-                self._pending, self.username.text().strip(), self.password.text(), new,
-                self.clock)
-        except ValidationError as exc:
-            first = self.errors.show(exc.problems)
-            (first or self.new_password).setFocus()
-            return
-        except (ServiceError, DatabaseError) as exc:
-            messages.error(self, "The password was not changed", str(exc))
-            return
+        connection, pending, clock = self.connection, self._pending, self.clock
+        name, old = self.username.text().strip(), self.password.text()
+        self._checking(lambda: connection.choose_first_password(pending, name, old, new, clock),
+                       self._chosen, self._not_chosen)
+
+    def _chosen(self, actor: Actor) -> None:
         self.actor = actor
         self.accept()
+
+    def _not_chosen(self, exc: Exception) -> None:
+        if isinstance(exc, ValidationError):
+            first = self.errors.show(exc.problems)
+            (first or self.new_password).setFocus()
+        elif isinstance(exc, (ServiceError, DatabaseError)):
+            messages.error(self, "The password was not changed", str(exc))
+        else:
+            raise exc
 

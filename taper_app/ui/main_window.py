@@ -21,7 +21,6 @@ from datetime import date, datetime
 from ..results import DoseRecordView
 from ..services.audit import utc_now
 from ..services.auth import Actor
-from ..services.context import ServiceContext
 from ..services.errors import ServiceError
 from ..services.gateway import LocalStudy, StudyGateway
 from ..services.signatures import SignatureView
@@ -222,7 +221,8 @@ class MainWindow(QMainWindow):
         self._make_menus()
 
         where = self.gateway.shown_location
-        self.database_label = QLabel(f"Database: {where}")
+        self.database_label = QLabel(
+            f"{'Database' if self.gateway.is_local else 'Application server'}: {where}")
         self.database_label.setObjectName("database_label")
         self.database_label.setToolTip(where)
         self.as_of_label = QLabel()
@@ -413,13 +413,16 @@ class MainWindow(QMainWindow):
         return self._load_token
 
     def refresh(self, select_subject: str | None = None) -> None:
-        """Reload every patient's figures as of today, off the GUI thread."""
+        """Reload every patient's figures as of today, off the GUI thread (with their
+        whole records while the dashboard, which draws them all, is open)."""
         token = self._list_token = self._next_token()
         as_of = self.ctx.today()
         keep = select_subject or self.current_subject()
         self.statusBar().showMessage("Loading patients…")
         gateway, study = self.gateway, self.study
-        self.tasks.submit(lambda: gateway.patient_rows(study, as_of),
+        load = (gateway.whole_patient_rows if self.dashboard is not None
+                and self.dashboard.isVisible() else gateway.patient_rows)
+        self.tasks.submit(lambda: load(study, as_of),
                           lambda rows: self._loaded(token, as_of, rows, keep),
                           self._load_failed)
 
@@ -483,23 +486,6 @@ class MainWindow(QMainWindow):
         if not index.isValid():
             return None
         return self.patients_proxy.row_object(index.row())
-
-    def local_context(self) -> ServiceContext | None:
-        """The window's door as a ServiceContext, when it opened the database itself."""
-        return self.gateway if isinstance(self.gateway, ServiceContext) else None
-
-    def _on_file_only(self, what: str) -> ServiceContext | None:
-        """The local context for a form that still calls its services itself; through the
-        application server, None after saying so."""
-        ctx = self.local_context()
-        if ctx is None:
-            messages.inform(
-                self, f"{what}: not through the server yet",
-                f"{what} does not work through the application server in this version of "
-                "Taper Tracker. Everything else in the window does.",
-                "The command line does it through the server (taper-app --help), or ask "
-                "the study's data manager.")
-        return ctx
 
     def loaded_row(self) -> PatientRow | None:
         """The current row if it holds the patient's whole record (what forms act on)."""
@@ -705,10 +691,7 @@ class MainWindow(QMainWindow):
         subject = self.current_subject()
         if subject is None:
             return
-        ctx = self._on_file_only("The dosing calendar")
-        if ctx is None:
-            return
-        dialog = DosingCalendarDialog.build(ctx, self.study, subject, self.tasks, self)
+        dialog = DosingCalendarDialog.build(self.ctx, self.study, subject, self.tasks, self)
         dialog.printed.connect(lambda _subject, summary: self.statusBar().showMessage(
             summary, 15000))
         DialogHost.present(dialog)
@@ -717,10 +700,8 @@ class MainWindow(QMainWindow):
         row = self.loaded_row()
         if row is None or not self.actor.can("record_dose"):
             return
-        ctx = self._on_file_only("A returned calendar")
-        if ctx is not None:
-            self._present(ReturnedCalendarDialog.build(ctx, self.study, row.record,
-                                                        self.tasks, self))
+        self._present(ReturnedCalendarDialog.build(self.ctx, self.study, row.record,
+                                                    self.tasks, self))
 
     def open_gap(self, first: date, last: date) -> None:
         row = self.loaded_row()
@@ -743,50 +724,37 @@ class MainWindow(QMainWindow):
     def enroll_patient(self) -> None:
         if not self.actor.can("enroll_patient"):
             return
-        ctx = self._on_file_only("Enrolling a patient")
-        if ctx is None:
-            return
         rows = self.patients_model.rows()
-        self._present(EnrollDialog.build(ctx, self.study, [r.subject_id for r in rows],
+        self._present(EnrollDialog.build(self.ctx, self.study, [r.subject_id for r in rows],
                                           {r.site for r in rows}, self))
 
     def amend_schedule(self) -> None:
         row = self.loaded_row()
         if row is None or not self.actor.can("amend_schedule"):
             return
-        ctx = self._on_file_only("Amending a schedule")
-        if ctx is not None:
-            self._present(AmendDialog.build(ctx, self.study, row.record,
-                                             row.summary["as_of_day"], self))
+        self._present(AmendDialog.build(self.ctx, self.study, row.record,
+                                         row.summary["as_of_day"], self))
 
     def verify_source(self) -> None:
         row = self.loaded_row()
         if row is None or not self.actor.can("verify_source"):
             return
         chosen = self.detail.selected_history()
-        ctx = self._on_file_only("Source verification")
-        if ctx is None:
-            return
-        self._present(VerifyDialog.build(ctx, row.record,
+        self._present(VerifyDialog.build(self.ctx, row.record,
                                           chosen.dose if chosen is not None else None, self))
 
     def correct_enrollment(self) -> None:
         row = self.loaded_row()
         if row is None or not self.actor.can("correct_enrollment"):
             return
-        ctx = self._on_file_only("Correcting an enrollment")
-        if ctx is not None:
-            self._present(CorrectEnrollmentDialog.build(ctx, self.study, row.record, self))
+        self._present(CorrectEnrollmentDialog.build(self.ctx, self.study, row.record, self))
 
     def withdraw_amendment(self) -> None:
         row = self.loaded_row()
         if row is None or not self.actions_by_name["withdraw_amendment"].isEnabled():
             return
-        ctx = self._on_file_only("Withdrawing an amendment")
-        if ctx is None:
-            return
         self._present(WithdrawAmendmentDialog.build(
-            ctx, self.study, row.record, self.detail.schedule.selected_amendment(),
+            self.ctx, self.study, row.record, self.detail.schedule.selected_amendment(),
             self))
 
     def sign_record(self) -> None:
@@ -845,11 +813,10 @@ class MainWindow(QMainWindow):
 
     def show_patient_audit(self) -> None:
         subject = self.current_subject()
-        ctx = self._on_file_only("The audit trail") if subject is not None else None
-        if subject is not None and ctx is not None:
-            DialogHost.present(AuditDialog.build(ctx, subject, self))
+        if subject is not None:
+            DialogHost.present(AuditDialog.build(self.ctx, subject, self))
 
-    def _queries_dialog(self, subject_id: str | None) -> QueriesDialog | None:
+    def _queries_dialog(self, subject_id: str | None) -> QueriesDialog:
         def doses() -> tuple[DoseRecordView, ...]:
             row = self.loaded_row()
             return tuple(row.record.doses) if row is not None else ()
@@ -858,10 +825,7 @@ class MainWindow(QMainWindow):
             chosen = self.detail.selected_history()
             return chosen.dose if chosen is not None else None
 
-        ctx = self._on_file_only("Queries")
-        if ctx is None:
-            return None
-        dialog = QueriesDialog.build(ctx, subject_id,
+        dialog = QueriesDialog.build(self.ctx, subject_id,
                                       current_subject=self.current_subject(), doses=doses,
                                       selected=selected, parent=self)
         dialog.changed.connect(self.after_save)
@@ -870,9 +834,7 @@ class MainWindow(QMainWindow):
     def show_queries(self, subject_id: str | None = None) -> None:
         """Ctrl+Shift+Q: the queries of the role (to answer, to close); the pane's "open
         queries" link: the patient's."""
-        dialog = self._queries_dialog(subject_id)
-        if dialog is not None:
-            DialogHost.present(dialog)
+        DialogHost.present(self._queries_dialog(subject_id))
 
     def open_query(self) -> None:
         """A monitor's query on the patient or the selected dose record."""
@@ -880,32 +842,25 @@ class MainWindow(QMainWindow):
         if row is None or not self.actor.can("raise_query"):
             return
         chosen = self.detail.selected_history()
-        ctx = self._on_file_only("Opening a query")
-        if ctx is None:
-            return
-        dialog = QueryStepDialog(ctx, "open", row.subject_id, None,
+        dialog = QueryStepDialog(self.ctx, "open", row.subject_id, None,
                                  tuple(row.record.doses),
                                  chosen.dose if chosen is not None else None, self)
         dialog.saved.connect(self.after_save)
         DialogHost.present(dialog)
 
     def show_users(self) -> None:
-        ctx = self._on_file_only("Managing users") if self.actor.can("manage_users") else None
-        if ctx is not None:
-            DialogHost.present(UsersDialog.build(ctx, self))
+        if self.actor.can("manage_users"):
+            DialogHost.present(UsersDialog.build(self.ctx, self))
 
     def show_settings(self) -> None:
-        ctx = self._on_file_only("The settings") if self.actor.can("manage_users") else None
-        if ctx is not None:
-            dialog = SettingsDialog.build(ctx, self)
+        if self.actor.can("manage_users"):
+            dialog = SettingsDialog.build(self.ctx, self)
             dialog.saved.connect(lambda _s, summary: self.statusBar().showMessage(summary,
                                                                                   10000))
             DialogHost.present(dialog)
 
     def show_study_audit(self) -> None:
-        ctx = self._on_file_only("The audit trail")
-        if ctx is not None:
-            DialogHost.present(AuditDialog.build(ctx, None, self))
+        DialogHost.present(AuditDialog.build(self.ctx, None, self))
 
     def after_save(self, subject_id: str, summary: str) -> None:
         """A dialog committed a change: reload that patient only, off the GUI thread, and
@@ -940,6 +895,8 @@ class MainWindow(QMainWindow):
             self.dashboard.raise_()
         self.dashboard.show()
         self.dashboard.activateWindow()
+        if not all(r.complete for r in self.patients_model.rows()):
+            self.refresh()  # through the server: the chart needs every patient's record
 
     # ------------------------------------------------------------ the session
 

@@ -9,14 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ..results import DoseRecordView, QueryView
-from ..services.context import ServiceContext
 from ..services.errors import ServiceError
-from ..services.queries import answer_query, close_query, list_queries, open_query, reask_query
+from ..services.gateway import local_study
 from ..storage.errors import DatabaseError
 from . import messages
 from .dialogs import DialogHost
 from .formatting import iso
-from .forms import ServiceDialog
+from .forms import ServiceDialog, StudyDoor
 from .qt import (
     QAbstractTableModel,
     QComboBox,
@@ -146,7 +145,7 @@ class QueryStepDialog(ServiceDialog):
     TITLES = {"open": "Open a query", "answer": "Answer the query",
               "close": "Close the query", "reask": "Ask again"}
 
-    def __init__(self, ctx: ServiceContext, step: str, subject_id: str,
+    def __init__(self, ctx: StudyDoor, step: str, subject_id: str,
                  query: QueryView | None = None, doses: tuple[DoseRecordView, ...] = (),
                  selected: DoseRecordView | None = None,
                  parent: QWidget | None = None) -> None:
@@ -199,16 +198,16 @@ class QueryStepDialog(ServiceDialog):
         text = self.text.text()
         if self.step == "open":
             record_id = self.about_box.currentData()
-            ok, new_id = self.call_service("Query", lambda: open_query(
-                self.ctx, self.subject, text, record_id))
+            ok, new_id = self.call_service("Query", lambda: self.gateway.open_query(
+                self.subject, text, record_id))
             summary = f"{self.subject}: query {new_id} opened"
         else:
             assert self.query is not None
             query_id = self.query.id
             call: Callable[[], None] = {
-                "answer": lambda: answer_query(self.ctx, query_id, text),
-                "close": lambda: close_query(self.ctx, query_id, text),
-                "reask": lambda: reask_query(self.ctx, query_id, text)}[self.step]
+                "answer": lambda: self.gateway.answer_query(query_id, text),
+                "close": lambda: self.gateway.close_query(query_id, text),
+                "reask": lambda: self.gateway.reask_query(query_id, text)}[self.step]
             ok, _ = self.call_service("Query", call)
             summary = f"{self.subject}: query {query_id} {STEP_LABELS[self.step]}"
         if ok:
@@ -223,13 +222,13 @@ class QueriesDialog(QDialog):
 
     changed = Signal(str, str)
 
-    def __init__(self, ctx: ServiceContext, subject_id: str | None = None, *,
+    def __init__(self, ctx: StudyDoor, subject_id: str | None = None, *,
                  current_subject: str | None = None,
                  doses: Callable[[], tuple[DoseRecordView, ...]] = tuple,
                  selected: Callable[[], DoseRecordView | None] = lambda: None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.ctx = ctx
+        self.ctx = local_study(ctx)
         self.setObjectName("queries_view")
         self.setStyleSheet(FORM_STYLE)
         self.current_subject = current_subject or subject_id
@@ -319,7 +318,7 @@ class QueriesDialog(QDialog):
         self.table.setFocus()
 
     @classmethod
-    def build(cls, ctx: ServiceContext, subject_id: str | None = None, *,
+    def build(cls, ctx: StudyDoor, subject_id: str | None = None, *,
                current_subject: str | None = None,
                doses: Callable[[], tuple[DoseRecordView, ...]] = tuple,
                selected: Callable[[], DoseRecordView | None] = lambda: None,
@@ -335,7 +334,7 @@ class QueriesDialog(QDialog):
         subject = self.patient.currentData()
         states = self.shown_states()
         try:
-            found = list_queries(self.ctx, subject)
+            found = self.ctx.list_queries(subject, None)
         except (ServiceError, DatabaseError) as exc:
             messages.error(self, "Cannot read the queries", str(exc))
             return

@@ -21,17 +21,13 @@ from ..services.calendar import (
     PrintedCalendar,
     ReturnedCalendarPlan,
     ReturnedDay,
-    dosing_calendar,
-    enter_returned_calendar,
     plan_returned_calendar,
-    printed_calendars,
 )
-from ..services.context import ServiceContext
 from ..services.errors import Problem, ServiceError, ValidationError
 from ..services.records import PatientRecord
 from ..services.study import StudyInfo
 from ..storage.errors import DatabaseError
-from .forms import ServiceDialog
+from .forms import ServiceDialog, StudyDoor
 from .inputs import DateField
 from .qt import (
     QCheckBox,
@@ -64,7 +60,7 @@ class _Entry:
 class ReturnedCalendarDialog(ServiceDialog):
     """Enter a returned calendar of ``record``'s patient."""
 
-    def __init__(self, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def __init__(self, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                  tasks: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self.setObjectName("returned_calendar")
@@ -199,7 +195,8 @@ class ReturnedCalendarDialog(ServiceDialog):
         self.show_week(0)
         # The calendars printed for the patient (off the GUI thread): the newest is chosen.
         subject = record.subject_id
-        self.tasks.submit(lambda: printed_calendars(ctx, subject), self._printed_loaded,
+        door = self.gateway
+        self.tasks.submit(lambda: door.printed_calendars(subject), self._printed_loaded,
                           lambda exc: self._printed_loaded([]) if isinstance(
                               exc, (ServiceError, DatabaseError)) else self._raise(exc))
 
@@ -220,7 +217,7 @@ class ReturnedCalendarDialog(ServiceDialog):
             self.load_calendar()
 
     @classmethod
-    def build(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def build(cls, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                tasks: TaskRunner, parent: QWidget | None = None) -> ReturnedCalendarDialog:
         return cls(ctx, study, record, tasks, parent)
 
@@ -260,9 +257,10 @@ class ReturnedCalendarDialog(ServiceDialog):
         token = self._token
         self.changed.hide()
         self.save_button.setEnabled(False)
-        ctx, subject, weeks = self.ctx, self.record.subject_id, int(self.weeks.currentData())
+        door, subject, weeks = self.gateway, self.record.subject_id, int(
+            self.weeks.currentData())
         drug = self.drug.currentText() if self._drug_named else None
-        self.tasks.submit(lambda: dosing_calendar(ctx, subject, first, weeks, drug),
+        self.tasks.submit(lambda: door.dosing_calendar(subject, first, weeks, drug),
                           lambda calendar: self._calendar_loaded(token, calendar, printed),
                           lambda exc: self._calendar_failed(token, exc))
 
@@ -279,7 +277,7 @@ class ReturnedCalendarDialog(ServiceDialog):
             return  # the dates changed since: a newer calendar is on its way
         self.calendar = calendar
         self.drug.setCurrentText(calendar.drug)
-        today = self.ctx.today()
+        today = self.gateway.today()
         self.entries = {line.date: _Entry(format_mg(line.dose_mg) if line.exact
                                           and line.date <= today else "")
                         for line in calendar.lines}
@@ -314,7 +312,7 @@ class ReturnedCalendarDialog(ServiceDialog):
         self.week = max(0, min(week, count - 1)) if count else 0
         lines = [] if self.calendar is None else list(
             self.calendar.lines[7 * self.week:7 * self.week + 7])
-        today = self.ctx.today()
+        today = self.gateway.today()
         for i in range(7):
             line = lines[i] if i < len(lines) else None
             widgets = (self.date_labels[i], self.day_labels[i], self.printed_labels[i],
@@ -394,7 +392,7 @@ class ReturnedCalendarDialog(ServiceDialog):
             return None, {}
         days, bad = self.returned_days()
         plan = plan_returned_calendar(self.study, self.record, self.calendar, days,
-                                      self.ctx.today(), self.close_ongoing.isChecked())
+                                      self.gateway.today(), self.close_ongoing.isChecked())
         problems = dict(bad)
         for p in plan.problems:
             try:
@@ -456,7 +454,7 @@ class ReturnedCalendarDialog(ServiceDialog):
             repolish(self.plan_label)
 
     def _state(self, d: date, entry: _Entry, printed: object, exact: bool) -> tuple[str, bool]:
-        if d > self.ctx.today():
+        if d > self.gateway.today():
             return "after today", False
         if d in self.day_problems:
             return self.day_problems[d], True
@@ -506,11 +504,12 @@ class ReturnedCalendarDialog(ServiceDialog):
         if close:
             entered.append(first - timedelta(days=1))
         if entered and not confirm_change_of_signed_period(
-                self, self.ctx, subject, min(entered), "This returned calendar"):
+                self, self.gateway, subject, min(entered), "This returned calendar"):
             return
-        ok, saved = self.call_service("Returned calendar", lambda: enter_returned_calendar(
-            self.ctx, subject, first, weeks, drug, days, close_ongoing=close,
-            patient_version=version))
+        ok, saved = self.call_service("Returned calendar", lambda: (
+            self.gateway.enter_returned_calendar(subject, first, weeks, drug, days,
+                                                 close_ongoing=close,
+                                                 patient_version=version)))
         if not ok:
             return
         summary = (f"{subject}: returned calendar saved as {len(saved.record_ids)} dose "

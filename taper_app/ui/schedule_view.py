@@ -11,13 +11,12 @@ from decimal import Decimal
 from ..domain.studyday import study_day
 from ..domain.units import decimal_point
 from ..services import patients as patient_service
-from ..services.context import ServiceContext
 from ..services.errors import Problem
 from ..services.records import PatientRecord
 from ..services.study import StudyInfo
 from . import messages
 from .formatting import iso, mg, step_date
-from .forms import ServiceDialog
+from .forms import RecordDialog, StudyDoor
 from .inputs import DATE_KEYS, DateField, parse_iso
 from .models import AmendmentsModel, ScheduleStepsModel
 from .qt import (
@@ -122,21 +121,15 @@ class SchedulePane(QWidget):
         self.amendments_view.setVisible(bool(count))
 
 
-class AmendDialog(ServiceDialog):
+class AmendDialog(RecordDialog):
     """From a study day or its date (either typed, the other follows), a new dose and a
     reason; the taper then resumes from that dose."""
 
-    def __init__(self, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def __init__(self, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                  default_day: int | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(ctx, parent)
-        self.study = study
-        self.record = record
-        self.setWindowTitle(f"Amend the schedule – {record.subject_id}")
-        self.save_button.setText("&Amend")
-        intro = QLabel(f"<b>{record.subject_id}</b>: steps before the day stay; from it the "
-                       "dose is the new one, and the taper resumes from it with the same "
-                       "template.")
-        intro.setWordWrap(True)
+        super().__init__(ctx, study, record, "Amend the schedule", "&Amend",
+                         "steps before the day stay; from it the dose is the new one, and "
+                         "the taper resumes from it with the same template.", parent)
         self.day = line_edit("study day", "day")
         if default_day is not None and default_day >= 1:
             self.day.setText(str(default_day))
@@ -176,7 +169,7 @@ class AmendDialog(ServiceDialog):
                              + view.verticalScrollBar().sizeHint().width() + 4)
 
         layout = QVBoxLayout(self)
-        layout.addWidget(intro)
+        layout.addWidget(self.intro)
         layout.addLayout(form)
         layout.addWidget(self.general_error)
         layout.addWidget(preview, 1)
@@ -194,7 +187,7 @@ class AmendDialog(ServiceDialog):
         self.day.selectAll()
 
     @classmethod
-    def build(cls, ctx: ServiceContext, study: StudyInfo, record: PatientRecord,
+    def build(cls, ctx: StudyDoor, study: StudyInfo, record: PatientRecord,
                default_day: int | None = None, parent: QWidget | None = None) -> AmendDialog:
         return cls(ctx, study, record, default_day, parent)
 
@@ -273,11 +266,11 @@ class AmendDialog(ServiceDialog):
                 "Steps from that day are replaced; an amendment can only be undone by "
                 "withdrawing it (with a reason).", yes="&Amend", no="&Back to the form"):
             return
-        if not confirm_change_of_signed_period(self, self.ctx, subject, None,
+        if not confirm_change_of_signed_period(self, self.gateway, subject, None,
                                                "This amendment"):
             return
-        ok, seq = self.call_service("Amendment", lambda: patient_service.amend_patient_schedule(
-            self.ctx, self.study, subject, fields, patient_version=version))
+        ok, seq = self.call_service("Amendment", lambda: self.gateway.amend_schedule(
+            self.study, subject, fields, patient_version=version))
         if ok:
             self.saved.emit(subject, f"{subject}: schedule amendment {seq} saved")
             self.accept()

@@ -127,6 +127,8 @@ class SignDialog(_SigningDialog):
             f"amendments and every dose record in that period.<br>{self._signer()}")
 
     def save(self) -> None:
+        if self.saving:
+            return
         through = self._through_date()
         if through is None:
             self.refuse([Problem("through", "enter a date as YYYY-MM-DD")])
@@ -142,11 +144,12 @@ class SignDialog(_SigningDialog):
             except AuthenticationFailed as exc:  # shown at the field, like a refused value
                 raise ValidationError([Problem("password", str(exc))]) from None
 
-        ok, view = self.call_service("Signature", sign)
-        self.password.clear()  # never left in the form, signed or not
-        if ok:
+        def signed(view: SignatureView) -> None:
             self.saved.emit(subject, f"{subject}: signed ({view.manifestation})")
             self.accept()
+
+        self.password.clear()  # never left in the form, signed or not
+        self.call_service_then("Signature", sign, signed)
 
 
 class SignatureBox(QGroupBox):
@@ -290,6 +293,8 @@ class BatchSignDialog(_SigningDialog):
             f"<br>{self._signer()}")
 
     def save(self) -> None:
+        if self.saving:
+            return
         through = self._through_date()
         if through is None:
             self.refuse([Problem("through", "enter a date as YYYY-MM-DD")])
@@ -307,11 +312,12 @@ class BatchSignDialog(_SigningDialog):
             except AuthenticationFailed as exc:
                 raise ValidationError([Problem("password", str(exc))]) from None
 
-        ok, views = self.call_service("Signatures", sign)
-        self.password.clear()
-        if ok:
+        def signed(views: list[SignatureView]) -> None:
             subjects = [c.subject_id for c in chosen]
             self.signed_all.emit(subjects, f"{len(views)} record{'s' * (len(views) != 1)} "
                                  f"signed through {iso(through)} ({meaning}): "
                                  f"{', '.join(subjects)}")
             self.accept()
+
+        self.password.clear()
+        self.call_service_then("Signatures", sign, signed)

@@ -9,6 +9,7 @@ from datetime import date
 from ..services.context import ServiceContext
 from ..services.errors import ServiceError
 from ..services.gateway import StudyGateway, local_study
+from ..services.signatures import SignatureView
 from ..storage.errors import DatabaseError
 from . import messages
 from .qt import QWidget
@@ -28,6 +29,12 @@ def confirm_change_of_signed_period(parent: QWidget, door: ServiceContext | Stud
         # The save itself will meet the same trouble and say so, input kept.
         log.warning("signatures of %s not checked before saving: %s", subject_id, exc)
         return True
+    return ask_about_broken_signatures(parent, subject_id, broken, what)
+
+
+def ask_about_broken_signatures(parent: QWidget, subject_id: str,
+                                broken: list[SignatureView], what: str) -> bool:
+    """True to go on: none broken, or the user says to save anyway."""
     if not broken:
         return True
     signed = "; ".join(f"{v.printed_name} ({v.meaning}, through "

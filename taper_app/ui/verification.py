@@ -7,12 +7,10 @@ from __future__ import annotations
 from datetime import date
 
 from ..results import DoseRecordView
-from ..services.context import ServiceContext
 from ..services.errors import Problem
 from ..services.records import PatientRecord
-from ..services.verification import verify_source
 from .formatting import iso
-from .forms import ServiceDialog
+from .forms import ServiceDialog, StudyDoor
 from .qt import QCheckBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 from .widgets import em, line_edit
 
@@ -20,7 +18,7 @@ from .widgets import em, line_edit
 class VerifyDialog(ServiceDialog):
     """Through a date (every valid record starting on or before it), or one record."""
 
-    def __init__(self, ctx: ServiceContext, record: PatientRecord,
+    def __init__(self, ctx: StudyDoor, record: PatientRecord,
                  selected: DoseRecordView | None, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self.record = record
@@ -54,7 +52,7 @@ class VerifyDialog(ServiceDialog):
         self.through.setFocus()
 
     @classmethod
-    def build(cls, ctx: ServiceContext, record: PatientRecord,
+    def build(cls, ctx: StudyDoor, record: PatientRecord,
                selected: DoseRecordView | None, parent: QWidget | None = None) -> VerifyDialog:
         return cls(ctx, record, selected, parent)
 
@@ -69,8 +67,8 @@ class VerifyDialog(ServiceDialog):
                 self.refuse([Problem("through", "a date as YYYY-MM-DD")])
                 return
         record_id = self.selected.id if one and self.selected is not None else None
-        ok, marked = self.call_service("Verification", lambda: verify_source(
-            self.ctx, subject, through, record_id))
+        ok, marked = self.call_service("Verification", lambda: self.gateway.verify_source(
+            subject, through, record_id))
         if ok:
             which = f"record {record_id}" if record_id is not None else (
                 f"through {iso(through)}")

@@ -123,3 +123,34 @@ def test_a_reload_overtaken_by_a_newer_one_is_dropped(qtbot, window, db, study):
     window.refresh()  # and the whole list after both
     settle(qtbot, window)
     assert len(window.current_row().record.doses) == 3
+
+
+def test_a_dose_save_and_its_signed_period_check_are_off_the_gui_thread(
+        qtbot, window, db, study, statements, message_log):
+    """The form's Save: the signatures it would break read, the save written and the
+    patient reloaded, all from the pool; the form waits (buttons off, Esc ignored), then
+    closes once the save has committed."""
+    window.select_subject("101-001")  # signed through Day 11: a dose inside breaks it
+    settle(qtbot, window)
+    dialog = DoseDialog.new_dose(window.ctx, study, window.current_row().record, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.start_date.setText((DAY1 + timedelta(days=5)).isoformat())
+    dialog.end_date.setText((DAY1 + timedelta(days=5)).isoformat())
+    dialog.dose_mg.setText("20")
+    dialog.saved.connect(window.after_save)
+    message_log.answers.append(True)  # "Save the change anyway?"
+    before = len(window.current_row().record.doses)
+    statements.recording = True
+    dialog.save_button.click()
+    assert dialog.saving and not dialog.buttons.isEnabled()
+    dialog.reject()  # Esc while the save is on its way: it waits for the save
+    assert dialog.isVisible()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=60_000)
+    settle(qtbot, window)
+    statements.recording = False
+    [asked] = message_log.take("question")
+    assert "signed by" in asked.text
+    assert len(window.current_row().record.doses) == before + 1
+    assert statements.on_gui_thread == []
+    assert statements.elsewhere > 0

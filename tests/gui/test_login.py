@@ -102,3 +102,33 @@ def test_run_gui_says_why_a_study_cannot_be_opened(tmp_path, message_log):
     assert ui_app.run_gui(str(tmp_path / "missing.sqlite")) == 1
     [shown] = message_log.take("error")
     assert shown.title == "Cannot open the study" and "no database at" in shown.text
+
+
+def test_the_password_is_checked_off_the_gui_thread_with_the_buttons_off(qtbot, db, study):
+    """The password hash is slow by design (and through the server the check waits on the
+    network): the window's sign-in checks it in the pool, then signs in on the GUI thread."""
+    import threading
+
+    from taper_app.ui.tasks import TaskRunner
+
+    connection = LocalConnection(db)
+    threads: list[bool] = []
+    real = connection.authenticate
+
+    def recorded(*args):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(*args)
+
+    connection.authenticate = recorded  # type: ignore[method-assign]
+    dialog = LoginDialog(connection, study, fixed_clock, tasks=TaskRunner())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.username.setText("admin")
+    dialog.password.setText(PASSWORD)
+    dialog.next_step()
+    assert not dialog.buttons.isEnabled()
+    dialog.reject()  # Esc while the password is checked: it waits
+    qtbot.waitUntil(lambda: dialog.actor is not None, timeout=30_000)
+    assert threads == [False]
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert dialog.actor == Actor("admin", "Ada Admin", "admin")

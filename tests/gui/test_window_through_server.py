@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +19,42 @@ from sqlalchemy import select, update
 
 from taper_app.remote.client import RemoteStudy
 from taper_app.remote.gateway import ServerConnection, ServerStudy
+from taper_app.services.accounts import list_users
+from taper_app.services.calendar import ReturnedDay
 from taper_app.services.patients import record_dose
+from taper_app.services.settings import load_settings
 from taper_app.services.study import StudyInfo, add_user, authenticate
 from taper_app.storage.engine import Database
 from taper_app.storage.models import Signature, User
 from taper_app.storage.uow import UnitOfWork
 from taper_app.ui import app as ui_app
+from taper_app.ui.admin import SettingsDialog, UserChangeDialog, UsersDialog
+from taper_app.ui.audit_view import AuditDialog
+from taper_app.ui.calendar_dialog import DosingCalendarDialog
+from taper_app.ui.corrections import CorrectEnrollmentDialog
 from taper_app.ui.dose_form import DoseDialog, VoidDialog
 from taper_app.ui.enroll import EnrollDialog
 from taper_app.ui.login import LoginDialog
 from taper_app.ui.main_window import SIGN_IN_AGAIN, MainWindow
 from taper_app.ui.qt import QApplication, QLabel, QTimer
+from taper_app.ui.queries_view import QueriesDialog, QueryStepDialog
+from taper_app.ui.schedule_view import AmendDialog
 from taper_app.ui.sign_dialog import SignDialog
 from taper_app.ui.tasks import TaskRunner
+from taper_app.ui.verification import VerifyDialog
 from tests.conftest import PASSWORD, TODAY, context, fixed_clock
 from tests.integration.server_process import application_role, running_server
 
-from .conftest import DAY1, activate, audit_rows, dose, dose_rows, enroll
+from .conftest import (
+    DAY1,
+    activate,
+    amendment_rows,
+    audit_rows,
+    dose,
+    dose_rows,
+    enroll,
+    patient_rows,
+)
 
 pytestmark = pytest.mark.postgres_only
 
@@ -203,7 +223,7 @@ def test_the_list_and_a_patient_show_the_figures_the_database_shows(windows):
     direct = windows.on_database("nora")
     assert remote.patients_model.rowCount() == 2  # site 101 only, as on the database
     assert list_texts(remote) == list_texts(direct)
-    assert "application server" in remote.database_label.text()
+    assert remote.database_label.text() == f"Application server: {windows.url}"
     for subject in ("101-002", "101-001"):
         remote.select_subject(subject)
         direct.select_subject(subject)
@@ -317,15 +337,176 @@ def test_an_investigator_signs_through_the_server_with_the_password_again(window
     assert direct.detail.signatures.texts() == window.detail.signatures.texts()
 
 
-def test_a_form_not_yet_through_the_server_says_so_and_opens_nothing(windows, dialogs,
-                                                                   message_log):
+def test_a_patient_is_enrolled_through_the_server(windows, dialogs):
     window = windows.through_server("nora")
-    opened = len(dialogs.opened)
     window.enroll_patient()
-    [said] = message_log.take("info")
-    assert "not through the server yet" in said.title
-    assert len(dialogs.opened) == opened
-    assert not any(isinstance(d, EnrollDialog) for d in dialogs.opened)
+    form = dialogs.last(EnrollDialog)
+    form.subject_id.setText("101-020")
+    form.site.setEditText("101")
+    form.day1_date.setText(DAY1.isoformat())
+    form.baseline_mg.setText("20")
+    form.kit_number.setText("K-55012")
+    form.save_button.click()
+    assert not form.isVisible()
+    [new] = [p for p in patient_rows(windows.db) if p.subject_id == "101-020"]
+    assert (new.site_code, new.baseline_ug, new.created_by) == ("101", 20_000, "nora")
+    assert window.current_subject() == "101-020" and window.current_row().complete
+    assert list_texts(window) == list_texts(windows.on_database("nora"))
+
+
+def test_an_amendment_and_a_correction_of_enrollment_through_the_server(windows, dialogs,
+                                                                       message_log):
+    window = windows.through_server("ivy")
+    window.correct_enrollment()
+    correction = dialogs.last(CorrectEnrollmentDialog)
+    correction.baseline.setText("25")
+    correction.reason.setText("baseline misread from the CRF")
+    correction.password.setText(PASSWORD)
+    correction.save_button.click()
+    assert not correction.isVisible()
+    [patient] = [p for p in patient_rows(windows.db) if p.subject_id == "101-001"]
+    assert patient.baseline_ug == 25_000
+    # (an amendment in force blocks a correction of enrollment: it comes second)
+    window.amend_schedule()
+    form = dialogs.last(AmendDialog)
+    form.day.setText("55")
+    form.dose_mg.setText("20")
+    form.reason.setText("flare: CK up, MMT-8 down")
+    message_log.answers.append(True)  # "Amend the schedule?"
+    form.save_button.click()
+    assert not form.isVisible()
+    [amendment] = amendment_rows(windows.db)
+    assert (amendment.day, amendment.dose_ug, amendment.created_by) == (55, 20_000, "ivy")
+    direct = windows.on_database("ivy")
+    assert detail_texts(window) == detail_texts(direct)
+
+
+def test_a_monitor_verifies_and_queries_and_the_site_answers_through_the_server(
+        windows, dialogs):
+    monitor = windows.through_server("monitor")
+    monitor.verify_source()
+    form = dialogs.last(VerifyDialog)
+    form.through.setText("2026-05-31")
+    form.save_button.click()
+    assert not form.isVisible()
+    assert "1 dose record(s) marked source-verified" in monitor.statusBar().currentMessage()
+    assert list_texts(monitor) == list_texts(windows.on_database("monitor"))
+    monitor.open_query()
+    ask = dialogs.last(QueryStepDialog)
+    ask.text.setText("Kit number?")
+    ask.save_button.click()
+    assert not ask.isVisible()
+    nurse = windows.through_server("nora")
+    nurse.show_queries()
+    view = dialogs.last(QueriesDialog)
+    assert view.model.rowCount() == 1
+    view.table.selectRow(0)
+    view.step("answer")
+    answer = dialogs.last(QueryStepDialog)
+    answer.text.setText("K-1, on the label")
+    answer.save_button.click()
+    assert not answer.isVisible()
+    [(who, text)] = [(r.username, r.new_value) for r in audit_rows(windows.db, "answer_query")
+                     if r.field == "text"]
+    assert (who, text) == ("nora", "K-1, on the label")
+
+
+def test_the_audit_trail_through_the_server_is_the_one_the_database_shows(
+        windows, dialogs, tmp_path, monkeypatch):
+    remote = windows.through_server("nora")
+    direct = windows.on_database("nora")
+    remote.show_study_audit()
+    theirs = dialogs.last(AuditDialog)
+    direct.show_study_audit()
+    mine = dialogs.last(AuditDialog)
+    assert [r.id for r in theirs.rows] == [r.id for r in mine.rows]
+    assert theirs.count.text() == mine.count.text()
+    paths = iter([tmp_path / "server.csv", tmp_path / "file.csv"])
+    monkeypatch.setattr(AuditDialog, "ask_save_path", classmethod(lambda *a: next(paths)))
+    theirs.export_csv()
+    mine.export_csv()
+    assert (tmp_path / "server.csv").read_text() == (tmp_path / "file.csv").read_text()
+
+
+def test_users_and_settings_are_managed_through_the_server(windows, dialogs):
+    window = windows.through_server("admin")
+    window.show_users()
+    users = dialogs.last(UsersDialog)
+    assert [u.username for u in users.model.rows()] == [
+        u.username for u in list_users(windows.db)]
+    users.buttons["add"].click()
+    form = dialogs.last(UserChangeDialog)
+    form.username.setText("sam")
+    form.full_name.setText("Sam Site-Nurse")
+    form.role.setCurrentIndex(form.role.findData("nurse"))
+    form.sites.setText("102")
+    form.password.setText("first-password-1")
+    form.repeat.setText("first-password-1")
+    form.save()
+    assert not form.isVisible()
+    sam = next(u for u in list_users(windows.db) if u.username == "sam")
+    assert (sam.role, sam.sites, sam.must_change_password) == ("nurse", ("102",), True)
+    window.show_settings()
+    settings = dialogs.last(SettingsDialog)
+    settings.edits["idle_lock_minutes"].setText("30")
+    settings.reason.setText("site policy")
+    settings.save()
+    assert not settings.isVisible()
+    assert load_settings(windows.db)["idle_lock_minutes"] == 30
+    assert [r.username for r in audit_rows(windows.db, "change_setting")] == ["admin"]
+
+
+def test_the_dosing_calendar_is_previewed_and_printed_through_the_server(
+        windows, dialogs, tmp_path, monkeypatch):
+    monkeypatch.setattr(DosingCalendarDialog, "open_document", classmethod(lambda *a: True))
+    remote = windows.through_server("nora")
+    remote.dosing_calendar()
+    theirs = dialogs.last(DosingCalendarDialog)
+    direct = windows.on_database("nora")
+    direct.dosing_calendar()
+    mine = dialogs.last(DosingCalendarDialog)
+    assert theirs.calendar is not None and theirs.calendar == mine.calendar
+    theirs.folder = tmp_path
+    theirs.print_calendar()
+    [pdf] = list(tmp_path.glob("*.pdf"))
+    assert pdf.read_bytes().startswith(b"%PDF")
+    gateway = remote.gateway
+    assert isinstance(gateway, ServerStudy)
+    [printed] = gateway.printed_calendars("101-001")
+    assert printed.printed_by == "nora"
+
+
+def test_a_returned_calendar_is_entered_through_the_server(windows):
+    remote = windows.through_server("nora")
+    gateway = remote.gateway
+    assert isinstance(gateway, ServerStudy)
+    first = TODAY - timedelta(days=6)
+    days = [ReturnedDay(first + timedelta(days=i), Decimal("16"), "kept on 16 mg")
+            for i in range(7)]
+    version = remote.current_row().version
+    saved = gateway.enter_returned_calendar("101-001", first, 1, "prednisone", days,
+                                            close_ongoing=True, patient_version=version)
+    assert saved.record_ids and all(r.created_by == "nora" for r in dose_rows(windows.db)
+                                    if r.id in saved.record_ids)
+
+
+def test_the_dashboard_through_the_server_draws_every_patient_as_the_database_does(
+        windows):
+    remote = windows.through_server("ivy")
+    remote.show_dashboard()
+    assert all(r.complete for r in remote.patients_model.rows())
+    direct = windows.on_database("ivy")
+    direct.show_dashboard()
+
+    def lines(window: MainWindow) -> list[list[float]]:
+        [ax] = window.dashboard.figure.axes
+        return [list(np.asarray(line.get_ydata(), float)) for line in ax.lines]
+
+    assert len(lines(remote)) == len(lines(direct)) >= 3
+    for mine, theirs in zip(lines(remote), lines(direct), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    remote.dashboard.close()
+    direct.dashboard.close()
 
 
 # ------------------------------------------------------------------ the session
@@ -409,3 +590,115 @@ def test_run_through_server_signs_in_shows_the_list_and_signs_the_next_user_in(
     outs = [(r.username, r.new_value) for r in audit_rows(windows.db, "sign_out")]
     assert outs == [("nora", "switch user"), ("ivy", "sign out")]
 
+
+
+def test_a_change_brings_the_patient_back_with_it_and_only_for_the_reload_at_once(
+        windows, monkeypatch):
+    """A dose saved through the server answers with the patient as read right after it:
+    the window's reload takes that (one round trip, not three); later, or for another
+    date, the window asks the server again."""
+    from taper_app.remote import gateway as remote_gateway
+
+    window = windows.through_server("nora")
+    gateway = window.gateway
+    assert isinstance(gateway, ServerStudy)
+    calls: list[str] = []
+    real_call = gateway.remote.call
+
+    def counted(use_case: str, **args: Any) -> Any:
+        calls.append(use_case)
+        return real_call(use_case, **args)
+
+    monkeypatch.setattr(gateway.remote, "call", counted)
+    fields = {"drug": "prednisone", "dose_mg": "5", "frequency": "QD", "route": "PO",
+              "start_date": TODAY.isoformat(), "end_date": TODAY.isoformat(),
+              "source": "diary", "comment": "", "deviation_reason": "extra 5 mg"}
+    gateway.record_dose(windows.study, "101-001", dict(fields), close_ongoing=False,
+                        patient_version=None)
+    row = gateway.patient_row(windows.study, "101-001", TODAY)
+    views, _missing = gateway.signatures("101-001")
+    assert calls == ["window_record_dose"]
+    direct = windows.on_database("nora")
+    direct.select_subject("101-001")
+    assert row.summary == direct.current_row().summary
+    assert views == [] and direct.detail.signatures.texts() == ["Not signed."]
+    gateway.patient_row(windows.study, "101-001", TODAY)  # used once: asked again
+    assert calls[-1] == "window_patient"
+    monkeypatch.setattr(remote_gateway, "FRESH_SECONDS", 0.0)
+    gateway.record_dose(windows.study, "101-001", dict(fields), close_ongoing=False,
+                        patient_version=None)
+    gateway.patient_row(windows.study, "101-001", TODAY)  # too old now: asked again
+    assert calls[-2:] == ["window_record_dose", "window_patient"]
+
+
+def test_a_dose_inside_a_signed_period_is_asked_about_then_saved_through_the_server(
+        windows, dialogs, message_log):
+    """The check and the save are one call; a dose that would break a signature saves
+    nothing until the nurse says so, then is saved (and the signature shows as broken)."""
+    from taper_app.services.signatures import sign_record
+
+    sign_record(context(windows.db, "investigator"), "101-001", TODAY - timedelta(days=2),
+                "reviewed", PASSWORD)
+    window = windows.through_server("nora")
+    window.new_dose()
+    form = dialogs.last(DoseDialog)
+    form.start_date.setText((TODAY - timedelta(days=5)).isoformat())
+    form.end_date.setText((TODAY - timedelta(days=5)).isoformat())
+    form.dose_mg.setText("5")
+    form.deviation_reason.setText("an extra 5 mg that day")
+    before = len(dose_rows(windows.db))
+    message_log.answers.append(False)  # "Save the change anyway?": go back
+    form.save_button.click()
+    [asked] = message_log.take("question")
+    assert "Investigator Example (reviewed, through" in asked.text
+    assert form.isVisible() and len(dose_rows(windows.db)) == before
+    message_log.answers.append(True)
+    form.save_button.click()
+    message_log.take("question")
+    assert not form.isVisible()
+    assert len(dose_rows(windows.db)) == before + 1
+    [line] = window.detail.signatures.texts()
+    assert line.startswith("✘ NO LONGER VALID")
+
+
+def test_the_windows_use_cases_refuse_another_sites_patient_with_nothing_written(windows):
+    """Nora works for site 101: with her own session, every window use case on 102-001 (or
+    its record) is refused as on a file, and the database is unchanged."""
+    from taper_app.services.errors import PermissionDenied
+    from tests.unit.services.test_patients import dump
+
+    other_record = next(r.id for r in dose_rows(windows.db) if r.patient_id == next(
+        p.id for p in patient_rows(windows.db) if p.subject_id == "102-001"))
+    nora = RemoteStudy(windows.url)
+    nora.sign_in("nora", PASSWORD)
+    before = {t: r for t, r in dump(windows.db).items() if t not in ("audit_log", "audit_head")}
+    fields = {"drug": "prednisone", "dose_mg": "5", "frequency": "QD", "route": "PO",
+              "start_date": TODAY.isoformat(), "end_date": TODAY.isoformat(),
+              "source": "clinic", "comment": "", "deviation_reason": "x"}
+    forged = [
+        ("window_patient", {"subject_id": "102-001", "as_of": TODAY}),
+        ("window_signatures", {"subject_id": "102-001"}),
+        ("window_signatures_broken", {"subject_id": "102-001", "first_changed": None}),
+        ("window_record_dose", {"subject_id": "102-001", "fields": fields,
+                                "close_ongoing": False, "patient_version": None,
+                                "first_changed": None, "confirmed": True, "as_of": TODAY}),
+        ("window_void_dose", {"record_id": other_record, "reason": "forged",
+                              "expected_version": None, "patient_version": None,
+                              "as_of": TODAY}),
+        ("window_correct_dose", {"record_id": other_record, "reason": "forged",
+                                 "fields": fields, "expected_version": None,
+                                 "patient_version": None, "as_of": TODAY}),
+        ("calendar_preview", {"subject_id": "102-001", "first_date": None, "weeks": 4,
+                              "drug": None}),
+        ("calendar_printed", {"subject_id": "102-001"}),
+    ]
+    for use_case, args in forged:
+        with pytest.raises(PermissionDenied, match="site"):
+            nora.call(use_case, **args)
+    listed = nora.call("window_list", as_of=TODAY)
+    assert [e.subject_id for e in listed] == ["101-001", "101-002"]
+    every = nora.call("window_records", as_of=TODAY)
+    assert [p.record.subject_id for p in every] == ["101-001", "101-002"]
+    nora.close()
+    after = {t: r for t, r in dump(windows.db).items() if t not in ("audit_log", "audit_head")}
+    assert after == before
