@@ -250,7 +250,6 @@ def window_day(location: str, as_of_text: str, subject: str, other: str,
     from taper_app.ui.dose_form import DoseDialog
     from taper_app.ui.login import LoginDialog
     from taper_app.ui.main_window import MainWindow
-    from taper_app.ui.waiting import wait_for
 
     as_of = date.fromisoformat(as_of_text)
     runs = int(runs_text)
@@ -329,9 +328,9 @@ def window_day(location: str, as_of_text: str, subject: str, other: str,
             if known_study is not None:
                 window = MainWindow(gateway, known_study, actor, today=today, clock=clock)
             else:
-                study, settings = wait_for(lambda: (gateway.load_study(), gateway.settings()))
-                window = MainWindow(gateway, study, actor, today=today, clock=clock,
-                                    settings=settings)
+                # The study, with the settings the window asks for next (one round trip).
+                window = MainWindow(gateway, gateway.load_study(), actor, today=today,
+                                    clock=clock)
             window.show_for_screen()
 
         sign_in.append(timed_step(sign_in_and_open, lambda: window.patients_model.rowCount() > 0

@@ -155,30 +155,34 @@ class UserChangeDialog(ServiceDialog):
         return cls(ctx, kind, user, parent)
 
     def save(self) -> None:
+        if self.saving:
+            return
         kind, door = self.kind, self.gateway
         if kind in ("add", "reset") and self.password.text() != self.repeat.text():
             self.refuse([Problem("repeat", "is not the same password")])
             return
         password, reason = self.password.text(), self.reason.text()
         name = self.user.username if self.user is not None else self.username.text().strip()
+        # The fields read here, on the GUI thread: the call runs in a worker.
+        role, full_name = str(self.role.currentData()), self.full_name.text().strip()
+        sites = _parse_sites(self.sites.text())
         calls = {
-            "add": lambda: door.add_user(name, str(self.role.currentData()),
-                                         self.full_name.text().strip(), password,
-                                         _parse_sites(self.sites.text()) or None),
+            "add": lambda: door.add_user(name, role, full_name, password, sites or None),
             "reset": lambda: door.reset_password(name, password, reason),
-            "role": lambda: door.change_role(name, str(self.role.currentData()), reason),
-            "sites": lambda: door.set_user_sites(name, _parse_sites(self.sites.text()),
-                                                 reason),
+            "role": lambda: door.change_role(name, role, reason),
+            "sites": lambda: door.set_user_sites(name, sites, reason),
             "deactivate": lambda: door.deactivate_user(name, reason),
         }
-        ok, _ = self.call_service("User account", calls[kind])
         self.password.clear()
         self.repeat.clear()
-        if ok:
+
+        def changed(_none: None) -> None:
             done = {"add": "added", "reset": "password reset", "role": "role changed",
                     "sites": "sites changed", "deactivate": "deactivated"}[kind]
             self.saved.emit("", f"{name}: {done}")
             self.accept()
+
+        self.call_service_then("User account", calls[kind], changed)
 
 
 class UsersDialog(QDialog):
@@ -317,7 +321,8 @@ class SettingsDialog(ServiceDialog):
                 self.gateway.set_setting(key, value, reason)
             return list(changed)
 
-        ok, done = self.call_service("Settings", apply)
-        if ok:
+        def applied(done: list[str]) -> None:
             self.saved.emit("", f"settings changed: {', '.join(done)}")
             self.accept()
+
+        self.call_service_then("Settings", apply, applied)

@@ -33,7 +33,6 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
-from .signed_period import confirm_change_of_signed_period
 from .widgets import ScheduleChart, em, fit_columns, line_edit, setup_table
 
 NOTE_STYLE = "color: #8a4b00;"
@@ -186,19 +185,24 @@ class CorrectEnrollmentDialog(RecordDialog):
         self.chart.show_schedule(steps, self.record.baseline_mg)
 
     def save(self) -> None:
+        if self.saving:
+            return
         fields = self.fields()
         password = self.password.text()
         subject, version = self.record.subject_id, self.record.version
-        if not confirm_change_of_signed_period(self, self.gateway, subject, None,
-                                               "Correcting the enrollment"):
-            return
-        ok, changed = self.call_service("Correction", _reauthenticated(
-            lambda: self.gateway.correct_enrollment(self.study, subject, fields, password,
-                                                    patient_version=version)))
-        self.password.clear()
-        if ok:
+
+        def correct() -> None:
+            self.password.clear()
+            self.call_service_then("Correction", _reauthenticated(
+                lambda: self.gateway.correct_enrollment(self.study, subject, fields, password,
+                                                        patient_version=version)),
+                corrected)
+
+        def corrected(changed: list[str]) -> None:
             self.saved.emit(subject, f"{subject}: enrollment corrected ({', '.join(changed)})")
             self.accept()
+
+        self.confirm_signed_period_then(subject, None, "Correcting the enrollment", correct)
 
 
 class WithdrawAmendmentDialog(RecordDialog):
@@ -266,19 +270,24 @@ class WithdrawAmendmentDialog(RecordDialog):
         self.chart.show_schedule(steps, self.record.baseline_mg)
 
     def save(self) -> None:
+        if self.saving:
+            return
         seq = self.amendment.currentData()
         if seq is None:
             self.refuse([Problem("amendment", "no amendment in force to withdraw")])
             return
         reason, password = self.reason.text(), self.password.text()
         subject, version = self.record.subject_id, self.record.version
-        if not confirm_change_of_signed_period(self, self.gateway, subject, None,
-                                               "Withdrawing the amendment"):
-            return
-        ok, _schedule = self.call_service("Withdrawal", _reauthenticated(
-            lambda: self.gateway.withdraw_amendment(self.study, subject, int(seq), reason,
-                                                    password, patient_version=version)))
-        self.password.clear()
-        if ok:
+
+        def withdraw() -> None:
+            self.password.clear()
+            self.call_service_then("Withdrawal", _reauthenticated(
+                lambda: self.gateway.withdraw_amendment(self.study, subject, int(seq), reason,
+                                                        password, patient_version=version)),
+                lambda _schedule: withdrawn())
+
+        def withdrawn() -> None:
             self.saved.emit(subject, f"{subject}: amendment {seq} withdrawn")
             self.accept()
+
+        self.confirm_signed_period_then(subject, None, "Withdrawing the amendment", withdraw)

@@ -173,9 +173,13 @@ class EnrollDialog(ServiceDialog):
         if duplicate:
             self.refuse(duplicate)
             return
+        if self.saving:
+            return
         fields = self.fields()
-        ok, subject = self.call_service("Enrollment", lambda: self.gateway.enroll_patient(
-            self.study, fields))
-        if ok:
+
+        def enrolled(subject: str) -> None:
             self.saved.emit(subject, f"{subject} enrolled")
             self.accept()
+
+        self.call_service_then("Enrollment", lambda: self.gateway.enroll_patient(
+            self.study, fields), enrolled)

@@ -39,6 +39,7 @@ from .qt import (
     QWidget,
     Signal,
 )
+from .tasks import TaskRunner
 from .widgets import FORM_STYLE, FieldErrors, em, line_edit
 
 log = logging.getLogger(__name__)
@@ -228,19 +229,43 @@ class IdleLock(QObject):
             return
         password = dialog.password.text()
         dialog.password.clear()
-        try:
-            self.gateway.reauthenticate(password)
-        except AuthenticationFailed as exc:
+        gateway = self.gateway
+        tasks = getattr(self.window, "tasks", None)
+        if not isinstance(tasks, TaskRunner):  # a window without a runner: checked here
+            try:
+                gateway.reauthenticate(password)
+            except Exception as exc:
+                self._not_unlocked(dialog, exc)
+                return
+            self._unlock()
+            return
+        # The password hash is slow by design, and through the server the check waits on
+        # the network: off the GUI thread, the lock's buttons off meanwhile.
+        dialog.buttons.setEnabled(False)
+
+        def unlocked(_actor: Actor) -> None:
+            dialog.buttons.setEnabled(True)
+            if self.dialog is dialog:
+                self._unlock()
+
+        def refused(exc: Exception) -> None:
+            dialog.buttons.setEnabled(True)
+            if self.dialog is dialog:
+                self._not_unlocked(dialog, exc)
+
+        tasks.submit(lambda: gateway.reauthenticate(password), unlocked, refused)
+
+    def _not_unlocked(self, dialog: LockDialog, exc: Exception) -> None:
+        if isinstance(exc, AuthenticationFailed):
             # Only this user can unlock, so "unknown user" would only confuse.
             text = str(exc).replace("unknown user or wrong password", "wrong password")
             dialog.errors.show([Problem("password", text)])
             dialog.password.setFocus()
-            return
-        except (ServiceError, DatabaseError) as exc:
+        elif isinstance(exc, (ServiceError, DatabaseError)):
             messages.error(dialog, "Cannot unlock", str(exc),
                            "Try again, or sign out (open forms are not saved).")
-            return
-        self._unlock()
+        else:
+            raise exc  # a bug: the excepthook's
 
     def _close_lock(self) -> None:
         dialog, self.dialog = self.dialog, None

@@ -195,24 +195,28 @@ class QueryStepDialog(ServiceDialog):
         return self.subject
 
     def save(self) -> None:
+        if self.saving:
+            return
         text = self.text.text()
-        if self.step == "open":
-            record_id = self.about_box.currentData()
-            ok, new_id = self.call_service("Query", lambda: self.gateway.open_query(
-                self.subject, text, record_id))
-            summary = f"{self.subject}: query {new_id} opened"
-        else:
-            assert self.query is not None
-            query_id = self.query.id
-            call: Callable[[], None] = {
-                "answer": lambda: self.gateway.answer_query(query_id, text),
-                "close": lambda: self.gateway.close_query(query_id, text),
-                "reask": lambda: self.gateway.reask_query(query_id, text)}[self.step]
-            ok, _ = self.call_service("Query", call)
-            summary = f"{self.subject}: query {query_id} {STEP_LABELS[self.step]}"
-        if ok:
+
+        def done(summary: str) -> None:
             self.saved.emit(self.subject, summary)
             self.accept()
+
+        if self.step == "open":
+            record_id = self.about_box.currentData()
+            self.call_service_then("Query", lambda: self.gateway.open_query(
+                self.subject, text, record_id),
+                lambda new_id: done(f"{self.subject}: query {new_id} opened"))
+            return
+        assert self.query is not None
+        query_id = self.query.id
+        call: Callable[[], None] = {
+            "answer": lambda: self.gateway.answer_query(query_id, text),
+            "close": lambda: self.gateway.close_query(query_id, text),
+            "reask": lambda: self.gateway.reask_query(query_id, text)}[self.step]
+        self.call_service_then("Query", call, lambda _none: done(
+            f"{self.subject}: query {query_id} {STEP_LABELS[self.step]}"))
 
 
 class QueriesDialog(QDialog):

@@ -20,6 +20,7 @@ from ..services.calendar import (
     DosingCalendar,
     PrintedCalendar,
     ReturnedCalendarPlan,
+    ReturnedCalendarSaved,
     ReturnedDay,
     plan_returned_calendar,
 )
@@ -42,7 +43,6 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
-from .signed_period import confirm_change_of_signed_period
 from .tasks import TaskRunner
 from .widgets import em, repolish
 
@@ -487,7 +487,7 @@ class ReturnedCalendarDialog(ServiceDialog):
 
     def save(self) -> None:
         calendar = self.calendar
-        if calendar is None:
+        if calendar is None or self.saving:
             return
         days, bad = self.returned_days()
         if bad:
@@ -503,15 +503,21 @@ class ReturnedCalendarDialog(ServiceDialog):
         entered = [d.date for d in days if d.taken_mg is not None]
         if close:
             entered.append(first - timedelta(days=1))
-        if entered and not confirm_change_of_signed_period(
-                self, self.gateway, subject, min(entered), "This returned calendar"):
-            return
-        ok, saved = self.call_service("Returned calendar", lambda: (
-            self.gateway.enter_returned_calendar(subject, first, weeks, drug, days,
-                                                 close_ongoing=close,
-                                                 patient_version=version)))
-        if not ok:
-            return
+
+        def enter() -> None:
+            self.call_service_then("Returned calendar", lambda: (
+                self.gateway.enter_returned_calendar(subject, first, weeks, drug, days,
+                                                     close_ongoing=close,
+                                                     patient_version=version)),
+                lambda saved: self._entered(subject, saved))
+
+        if entered:
+            self.confirm_signed_period_then(subject, min(entered), "This returned calendar",
+                                            enter)
+        else:
+            enter()
+
+    def _entered(self, subject: str, saved: ReturnedCalendarSaved) -> None:
         summary = (f"{subject}: returned calendar saved as {len(saved.record_ids)} dose "
                    f"record{'s' if len(saved.record_ids) != 1 else ''}")
         if saved.closed_record_ids:

@@ -30,7 +30,6 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
-from .signed_period import confirm_change_of_signed_period
 from .widgets import OneLine, ScheduleChart, em, fit_columns, line_edit, setup_table
 
 
@@ -251,6 +250,8 @@ class AmendDialog(RecordDialog):
             self.fit_height()
 
     def save(self) -> None:
+        if self.saving:
+            return
         fields = self.fields()
         day, dose, problems = self._problems()
         if problems:
@@ -266,12 +267,14 @@ class AmendDialog(RecordDialog):
                 "Steps from that day are replaced; an amendment can only be undone by "
                 "withdrawing it (with a reason).", yes="&Amend", no="&Back to the form"):
             return
-        if not confirm_change_of_signed_period(self, self.gateway, subject, None,
-                                               "This amendment"):
-            return
-        ok, seq = self.call_service("Amendment", lambda: self.gateway.amend_schedule(
-            self.study, subject, fields, patient_version=version))
-        if ok:
+
+        def amend() -> None:
+            self.call_service_then("Amendment", lambda: self.gateway.amend_schedule(
+                self.study, subject, fields, patient_version=version), amended)
+
+        def amended(seq: int) -> None:
             self.saved.emit(subject, f"{subject}: schedule amendment {seq} saved")
             self.accept()
+
+        self.confirm_signed_period_then(subject, None, "This amendment", amend)
 

@@ -57,6 +57,8 @@ class VerifyDialog(ServiceDialog):
         return cls(ctx, record, selected, parent)
 
     def save(self) -> None:
+        if self.saving:
+            return
         subject = self.record.subject_id
         one = self.only_selected.isChecked() and self.selected is not None
         through: date | None = None
@@ -67,11 +69,12 @@ class VerifyDialog(ServiceDialog):
                 self.refuse([Problem("through", "a date as YYYY-MM-DD")])
                 return
         record_id = self.selected.id if one and self.selected is not None else None
-        ok, marked = self.call_service("Verification", lambda: self.gateway.verify_source(
-            subject, through, record_id))
-        if ok:
-            which = f"record {record_id}" if record_id is not None else (
-                f"through {iso(through)}")
-            self.saved.emit(subject, f"{subject}: {marked} dose record(s) marked "
+        which = f"record {record_id}" if record_id is not None else f"through {iso(through)}"
+
+        def marked(count: int) -> None:
+            self.saved.emit(subject, f"{subject}: {count} dose record(s) marked "
                                      f"source-verified ({which})")
             self.accept()
+
+        self.call_service_then("Verification", lambda: self.gateway.verify_source(
+            subject, through, record_id), marked)

@@ -154,3 +154,28 @@ def test_a_dose_save_and_its_signed_period_check_are_off_the_gui_thread(
     assert len(window.current_row().record.doses) == before + 1
     assert statements.on_gui_thread == []
     assert statements.elsewhere > 0
+
+
+def test_the_idle_lock_checks_the_password_off_the_gui_thread(qtbot, window, statements):
+    """Unlocking: the password's check (a slow hash by design; through the server, the
+    network too) in the pool, the lock's buttons off meanwhile, then the window back."""
+    window.idle_lock.lock(now=True)
+    lock = window.idle_lock.dialog
+    assert lock is not None
+    threads: list[bool] = []
+    real = window.gateway.reauthenticate
+
+    def recorded(password):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(password)
+
+    window.gateway.reauthenticate = recorded  # type: ignore[method-assign]
+    lock.password.setText(PASSWORD)
+    statements.recording = True
+    lock.unlock_button.click()
+    assert not lock.buttons.isEnabled() and window.idle_lock.is_locked
+    qtbot.waitUntil(lambda: not window.idle_lock.is_locked, timeout=30_000)
+    statements.recording = False
+    assert threads == [False]
+    assert statements.on_gui_thread == []
+    assert window.isVisible()
