@@ -250,6 +250,7 @@ def window_day(location: str, as_of_text: str, subject: str, other: str,
     from taper_app.ui.dose_form import DoseDialog
     from taper_app.ui.login import LoginDialog
     from taper_app.ui.main_window import MainWindow
+    from taper_app.ui.tasks import TaskRunner
 
     as_of = date.fromisoformat(as_of_text)
     runs = int(runs_text)
@@ -277,15 +278,20 @@ def window_day(location: str, as_of_text: str, subject: str, other: str,
     beat = _Heartbeat()
     report: dict[str, Any] = {}
 
-    def settle(shown: Any) -> None:
-        """Run the event loop until ``shown()`` holds and no load is on its way."""
+    def run_until(done: Any) -> None:
+        """Turn the event loop until ``done()`` holds (work off the GUI thread delivers its
+        result through it)."""
         deadline = time.perf_counter() + 120
-        while not (shown() and not window.tasks.busy()):
+        while not done():
             app.processEvents()
             if time.perf_counter() > deadline:
                 raise SystemExit("window-day: the window did not settle within 120 s")
             time.sleep(0.0005)
         app.processEvents()
+
+    def settle(shown: Any) -> None:
+        """Run the event loop until ``shown()`` holds and no load is on its way."""
+        run_until(lambda: shown() and not window.tasks.busy())
 
     def timed_step(work: Any, shown: Any) -> tuple[float, float]:
         start = time.perf_counter()
@@ -310,6 +316,7 @@ def window_day(location: str, as_of_text: str, subject: str, other: str,
             app.processEvents()
 
         login = LoginDialog(connection, known_study, clock)
+        login.tasks = TaskRunner(login)  # as LoginDialog.ask opens it: checked off the GUI
         login.show()
         login.username.setText("investigator")
         login.password.setText(password)
@@ -319,18 +326,16 @@ def window_day(location: str, as_of_text: str, subject: str, other: str,
             """As ui/app.py does after the sign-in dialog's Enter (run_gui on a file,
             run_through_server through the server)."""
             nonlocal window
-            login.sign_in()
+            login.sign_in()  # the password checked in the dialog's task runner
+            run_until(lambda: login.actor is not None or not login.tasks.busy())
             actor = login.actor
             if actor is None:
-                raise SystemExit("window-day: the investigator did not sign in")
+                raise SystemExit("window-day: the investigator did not sign in: "
+                                 + login.errors.message("password"))
             login.hide()
             gateway = connection.open(actor, clock, today)
-            if known_study is not None:
-                window = MainWindow(gateway, known_study, actor, today=today, clock=clock)
-            else:
-                # The study, with the settings the window asks for next (one round trip).
-                window = MainWindow(gateway, gateway.load_study(), actor, today=today,
-                                    clock=clock)
+            study = known_study if known_study is not None else gateway.load_study()
+            window = MainWindow(gateway, study, actor, today=today, clock=clock)
             window.show_for_screen()
 
         sign_in.append(timed_step(sign_in_and_open, lambda: window.patients_model.rowCount() > 0

@@ -26,7 +26,7 @@ from ..services.calendar import (
     ReturnedCalendarSaved,
     ReturnedDay,
 )
-from ..services.errors import FirstPasswordNotChanged
+from ..services.errors import FirstPasswordNotChanged, ServiceError
 from ..services.gateway import ListedPatient, PatientParts, PatientRow, StudyText, study_from_text
 from ..services.patients import SavedDose
 from ..services.reporting import Progress, Report, write_files
@@ -43,6 +43,18 @@ class ServerConnection:
     def __init__(self, url: str, *, transport: httpx.BaseTransport | None = None,
                  timeout: float = 30.0) -> None:
         self.remote = RemoteStudy(url, transport=transport, timeout=timeout)
+        #: The study and its settings, asked for right after a sign-in (in the sign-in's
+        #: worker thread), for the window that opens next: it opens without a round trip.
+        self._study_after_sign_in: Any = None
+
+    def _signed_in(self, actor: Actor) -> Actor:
+        """After a sign-in, in the same worker: the study the window opens on. A refusal
+        here is left for the window's own load_study to meet and say."""
+        try:
+            self._study_after_sign_in = self.remote.call("window_study")
+        except ServiceError:
+            self._study_after_sign_in = None
+        return actor
 
     @property
     def shown_location(self) -> str:
@@ -57,19 +69,21 @@ class ServerConnection:
         """The signed-in user; None when the account still has its first password (no
         session is made until the user has chosen their own)."""
         try:
-            return self.remote.sign_in(username, password, first_password_refused=True)
+            actor = self.remote.sign_in(username, password, first_password_refused=True)
         except FirstPasswordNotChanged:
             return None
+        return self._signed_in(actor)
 
     def choose_first_password(self, pending: Actor | None, username: str, old: str, new: str,
                               clock: Callable[[], datetime]) -> Actor:
         """The user's own password instead of the first one, then the sign-in with it."""
         self.remote.change_password(username, old, new)
-        return self.remote.sign_in(username, new, first_password_refused=True)
+        return self._signed_in(self.remote.sign_in(username, new, first_password_refused=True))
 
     def open(self, actor: Actor, clock: Callable[[], datetime],
              today: Callable[[], date]) -> ServerStudy:
-        return ServerStudy(self.remote, actor, clock, today)
+        first, self._study_after_sign_in = self._study_after_sign_in, None
+        return ServerStudy(self.remote, actor, clock, today, study_answer=first)
 
     def close(self) -> None:
         self.remote.close()
@@ -79,8 +93,10 @@ class ServerStudy:
     """One signed-in window's door through the server (StudyGateway's shape)."""
 
     def __init__(self, remote: RemoteStudy, actor: Actor, clock: Callable[[], datetime],
-                 today: Callable[[], date]) -> None:
+                 today: Callable[[], date], *, study_answer: Any = None) -> None:
+        """``study_answer``: window_study's answer if asked for already (at sign-in)."""
         self.remote = remote
+        self._study_answer = study_answer
         self.actor = actor
         self.clock = clock
         self.today = today
@@ -112,7 +128,9 @@ class ServerStudy:
 
     def load_study(self) -> StudyInfo:
         """The study, and the settings the window asks for next (kept for that once)."""
-        text, self._settings_with_study = self._call("window_study")
+        answer, self._study_answer = self._study_answer, None
+        text, self._settings_with_study = answer if answer is not None else self._call(
+            "window_study")
         assert isinstance(text, StudyText)
         return study_from_text(text)
 

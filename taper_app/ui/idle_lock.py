@@ -50,6 +50,9 @@ INPUT_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress,
                           QEvent.Type.MouseButtonDblClick, QEvent.Type.Wheel,
                           QEvent.Type.TouchBegin, QEvent.Type.ShortcutOverride})
 
+#: The events the idle lock looks at: input, and the window closing.
+WATCHED_EVENTS = INPUT_EVENTS | {QEvent.Type.Close}
+
 #: How often the idle time is looked at; the lock comes at most this late.
 CHECK_EVERY_MS = 10_000
 
@@ -157,16 +160,21 @@ class IdleLock(QObject):
         return self.dialog is not None
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # It sees every event of the program (a few thousand while a window is built and
+        # painted): the type is read once, and anything but input and a close goes at once.
+        kind = event.type()
+        if kind not in WATCHED_EVENTS:
+            return False
         if (self.dialog is None and self.lock_keys is not None
-                and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
+                and kind == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
                 and isinstance(watched, QWidget) and self._belongs(watched.window())
                 and QKeySequence(event.keyCombination()) == self.lock_keys):
             self.lock(now=True)
             return True
-        if self.dialog is None and event.type() in INPUT_EVENTS:
+        if self.dialog is None and kind in INPUT_EVENTS:
             self.last_input = self.now()
         elif (self.dialog is not None and watched is self.window
-              and event.type() == QEvent.Type.Close):
+              and kind == QEvent.Type.Close):
             self._close_lock()  # the window is going away (quit, shutdown): so does the lock
         return False  # only counts; every other event goes on as before
 
