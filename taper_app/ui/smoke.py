@@ -71,6 +71,7 @@ def _arm(quit_ms: int) -> None:
     user = os.environ.get(SMOKE_USER_ENV)
     seen: set[tuple[str, str]] = set()
     typed_into: set[int] = set()
+    reported: set[int] = set()
     closing: list[str] = []  # why the close was scheduled, once
 
     def print_message(_parent: object, message: messages.Message) -> bool:
@@ -95,8 +96,16 @@ def _arm(quit_ms: int) -> None:
         password.setText(os.environ.get("TAPER_PASSWORD", ""))
         default = [b for b in dialog.findChildren(QPushButton) if b.isDefault()]
         if default:
-            default[0].click()  # checks the password there and then
-        if dialog.isVisible():  # refused, or a new password asked for: no main window
+            default[0].click()  # the password is checked off the GUI thread: see watch()
+
+    def still_at_sign_in(dialog: QWidget) -> None:
+        """Typed into and still shown once its check is done: refused, or a new password
+        asked for (no main window)."""
+        tasks = getattr(dialog, "tasks", None)
+        if tasks is not None and tasks.busy():
+            return  # the password is being checked
+        if id(dialog) not in reported:
+            reported.add(id(dialog))
             print("smoke: still at sign-in after typing the password", flush=True)
             close_later("sign-in did not open the main window", quit_ms)
 
@@ -111,7 +120,9 @@ def _arm(quit_ms: int) -> None:
             if widget.inherits("QMainWindow"):
                 close_later("main window shown", quit_ms)
             elif widget.inherits("QDialog"):
-                if user:
+                if user and id(widget) in typed_into:
+                    still_at_sign_in(widget)
+                elif user:
                     sign_in(widget)
                 else:
                     close_later("dialog shown, no user to sign in", quit_ms)
