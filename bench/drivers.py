@@ -244,7 +244,7 @@ def window_day(location: str, as_of_text: str, subject: str, other: str,
     from datetime import UTC, date, datetime
     from decimal import Decimal
 
-    from taper_app.remote.client import is_server_address
+    from taper_app.remote import is_server_address
     from taper_app.ui import dialogs
     from taper_app.ui.app import application
     from taper_app.ui.dose_form import DoseDialog

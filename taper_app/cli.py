@@ -366,7 +366,7 @@ THROUGH_THE_SERVER = frozenset({"summary", "audit", "settings", "sign", "user", 
 
 
 def _on_server(args: argparse.Namespace) -> bool:
-    from .remote.client import is_server_address
+    from .remote import is_server_address
 
     return is_server_address(_db_location(args))
 
@@ -1055,7 +1055,7 @@ def cmd_db(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         finally:
             db.dispose()
         return EXIT_OK
-    from .remote.client import is_server_address
+    from .remote import is_server_address
 
     if is_server_address(args.source) or is_server_address(args.target):
         raise UsageError("db copy works on database files and URLs, not through the "

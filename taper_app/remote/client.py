@@ -45,10 +45,6 @@ _ERRORS: dict[str, type[ServiceError]] = {
 }
 
 
-def is_server_address(location: str) -> bool:
-    return location.startswith(("https://", "http://"))
-
-
 class RemoteStudy:
     """One signed-in session on the application server at ``url``."""
 

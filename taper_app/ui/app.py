@@ -18,7 +18,7 @@ from types import TracebackType
 from .. import __version__, paths
 from ..crash_log import SHOWN_CHARS, previous_crashes
 from ..paths import app_icon
-from ..remote.client import is_server_address
+from ..remote import is_server_address
 from ..services.audit import utc_now
 from ..services.auth import SYSTEM
 from ..services.context import ServiceContext

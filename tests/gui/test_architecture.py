@@ -27,3 +27,19 @@ def test_dialogs_never_block_the_window_with_exec():
         if path.name in ("login.py", "messages.py", "app.py"):
             continue
         assert ".exec(" not in path.read_text(encoding="utf-8"), path
+
+
+def test_a_window_on_a_file_does_not_load_the_http_client():
+    """The window's start imports nothing of the server's client (httpx: about 30 ms of a
+    cold start, docs/performance.md); it comes only with a server's address."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import taper_app.ui.app, taper_app.ui.main_window\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'httpcore')"
+            " or m.startswith('taper_app.remote.')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
