@@ -87,6 +87,10 @@ class _Malformed(Exception):
     pass
 
 
+#: What a handler turns into a refusal (``_refused``); anything else is a bug.
+REFUSALS = (_Malformed, WireError, BadArguments, SessionRefused, ServiceError, DatabaseError)
+
+
 async def _body(request: Request, *, may_be_empty: bool = False) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
@@ -106,6 +110,20 @@ async def _body(request: Request, *, may_be_empty: bool = False) -> dict[str, An
     if not isinstance(data, dict):
         raise _Malformed("the request is not a JSON object")
     return data
+
+
+def _refused(exc: Exception) -> JSONResponse:
+    """The answer to a refused request: what was wrong with it (400), no session (401), the
+    service's own refusal, or a database the server could not use (503)."""
+    if isinstance(exc, (_Malformed, WireError, BadArguments)):
+        return error("Malformed", str(exc), 400)
+    if isinstance(exc, SessionRefused):
+        return error("SessionRefused", str(exc), 401)
+    if isinstance(exc, ServiceError):
+        return _service_error(exc)
+    if isinstance(exc, DatabaseError):
+        return error("DatabaseError", str(exc), 503)
+    raise exc
 
 
 def _bearer(request: Request) -> str | None:
@@ -145,12 +163,8 @@ def make_app(db: Database, *, clock: Callable[[], datetime] = utc_now,
                 raise _Malformed("sign-in takes a username and a password")
             actor = await run_in_threadpool(authenticate, db, username, password, clock,
                                             first_password_refused=refuse_first)
-        except _Malformed as exc:
-            return error("Malformed", str(exc), 400)
-        except ServiceError as exc:
-            return _service_error(exc)
-        except DatabaseError as exc:
-            return error("DatabaseError", str(exc), 503)
+        except REFUSALS as exc:
+            return _refused(exc)
         return JSONResponse({"token": sessions.open(actor.username), "actor": encode(actor)})
 
     async def change_password(request: Request) -> JSONResponse:
@@ -164,12 +178,8 @@ def make_app(db: Database, *, clock: Callable[[], datetime] = utc_now,
                                  "password and the new one")
             await run_in_threadpool(accounts.change_password, db, body["username"],
                                     body["old_password"], body["new_password"], clock)
-        except _Malformed as exc:
-            return error("Malformed", str(exc), 400)
-        except ServiceError as exc:
-            return _service_error(exc)
-        except DatabaseError as exc:
-            return error("DatabaseError", str(exc), 503)
+        except REFUSALS as exc:
+            return _refused(exc)
         return JSONResponse({"ok": True})
 
     async def sign_out(request: Request) -> JSONResponse:
@@ -203,14 +213,8 @@ def make_app(db: Database, *, clock: Callable[[], datetime] = utc_now,
             args = checked_arguments(use_case, decode(body["args"]))
             result = await run_in_threadpool(run, use_case, username, args)
             return JSONResponse({"result": encode(result)})
-        except (_Malformed, WireError, BadArguments) as exc:
-            return error("Malformed", str(exc), 400)
-        except SessionRefused as exc:
-            return error("SessionRefused", str(exc), 401)
-        except ServiceError as exc:
-            return _service_error(exc)
-        except DatabaseError as exc:
-            return error("DatabaseError", str(exc), 503)
+        except REFUSALS as exc:
+            return _refused(exc)
 
     async def unlock(request: Request) -> JSONResponse:
         """The idle lock's password: the session's own user proves again who they are."""
@@ -221,14 +225,8 @@ def make_app(db: Database, *, clock: Callable[[], datetime] = utc_now,
             if set(body) != {"password"} or not isinstance(password, str):
                 raise _Malformed("unlock takes the password")
             actor = await run_in_threadpool(reauthenticate, db, username, password, clock)
-        except _Malformed as exc:
-            return error("Malformed", str(exc), 400)
-        except SessionRefused as exc:
-            return error("SessionRefused", str(exc), 401)
-        except ServiceError as exc:
-            return _service_error(exc)
-        except DatabaseError as exc:
-            return error("DatabaseError", str(exc), 503)
+        except REFUSALS as exc:
+            return _refused(exc)
         return JSONResponse({"actor": encode(actor)})
 
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
